@@ -1,0 +1,17 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "engine/cli/command_context.h"
+
+namespace conveyor::cli {
+
+// Each command group adds its subcommands to `app`; a command stores its exit code in
+// `exit_code` when it runs. `options` is filled by the parser before any command runs.
+void AddDagsCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
+void AddCronCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
+
+// Adds "-o table|json" to a listing command.
+void AddOutputOption(CLI::App& command, std::string& format);
+
+}  // namespace conveyor::cli

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "engine/common/error.h"
+
+namespace conveyor::cli {
+
+// Settings of conveyor, from config/conveyor.yaml and command-line flags. Relative paths in the
+// file are resolved against the file's folder; relative flags against the working directory.
+struct Config {
+  std::string dags_folder = "dags";
+  std::string db = "conveyor.db";
+  std::string data_db;        // default: data.db beside db
+  std::string artifacts_dir;  // default: artifacts/ beside db
+  std::string log_dir;        // default: logs/ beside db
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int workers = 4;
+  std::string token;
+  bool dags_are_paused_at_creation = true;
+  std::map<std::string, int> pools = {{"default", 128}};
+};
+
+// Reads a config file. A missing file gives the defaults; a malformed one is an error located at
+// file:line:column (unknown keys get a "did you mean").
+Result<Config> LoadConfig(const std::string& path);
+
+// Fills the paths left empty by the file from `db`.
+void ApplyPathDefaults(Config& config);
+
+}  // namespace conveyor::cli

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace conveyor {
+
+// Levenshtein distance between two strings (ASCII, case-sensitive).
+int EditDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` when it is a plausible typo (distance at most a third of the
+// word's length, minimum 1, maximum 3), as ninja's "did you mean" does. Ties go to the first.
+std::optional<std::string> SuggestSpelling(std::string_view word,
+                                           const std::vector<std::string>& candidates);
+
+// ", did you mean 'x'?" or "" when there is no close candidate.
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace conveyor

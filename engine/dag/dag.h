@@ -1,0 +1,82 @@
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/common/duration.h"
+#include "engine/common/error.h"
+#include "engine/cron/timetable.h"
+#include "engine/dag/trigger_rule.h"
+
+namespace conveyor::dag {
+
+// Retries and time limits of a task; DAG-wide defaults come from default_args.
+struct RetryPolicy {
+  int retries = 0;
+  Duration retry_delay = std::chrono::minutes(5);  // Airflow's default
+  bool retry_exponential_backoff = false;
+  std::optional<Duration> max_retry_delay;
+  std::optional<Duration> execution_timeout;
+};
+
+// A webhook called when a run or task fails, succeeds or is retried.
+struct Callback {
+  std::string webhook;
+};
+
+struct Callbacks {
+  std::vector<Callback> on_success;
+  std::vector<Callback> on_failure;
+  std::vector<Callback> on_retry;
+};
+
+// A reference from a task's template to an upstream task's output: {{ outputs.TASK.KEY }}.
+struct OutputReference {
+  std::string task_id;
+  std::string key;
+  Location location;
+};
+
+struct Task {
+  std::string id;
+  std::string operator_name;
+  std::string description;
+  std::vector<std::string> depends_on;
+  TriggerRule trigger_rule = TriggerRule::kAllSuccess;
+  nlohmann::json args = nlohmann::json::object();
+  // A string run by /bin/sh (or exec'd directly when it has no shell syntax), or a list of
+  // strings exec'd as argv. Absent for operators that take no command.
+  std::optional<nlohmann::json> command;
+  std::map<std::string, std::string> env;
+  std::string pool = "default";
+  int priority_weight = 1;
+  RetryPolicy retry;
+  Callbacks callbacks;
+  std::vector<OutputReference> output_references;
+  Location location;  // of the task's entry in the file
+};
+
+// A validated DAG as read from one YAML file.
+struct Dag {
+  std::string dag_id;
+  std::string description;
+  std::string file;
+  std::string timezone = "UTC";
+  cron::Timetable timetable;
+  bool catchup = false;
+  int max_active_runs = 16;
+  int max_active_tasks = 16;
+  std::vector<std::string> tags;
+  nlohmann::json params = nlohmann::json::object();
+  RetryPolicy default_retry;
+  Callbacks callbacks;
+  std::vector<Task> tasks;
+
+  // Index of a task in `tasks`, or -1.
+  int TaskIndex(std::string_view task_id) const;
+};
+
+}  // namespace conveyor::dag

@@ -1,0 +1,270 @@
+#include "engine/dag/task_loader.h"
+
+#include <algorithm>
+
+#include "engine/common/suggest.h"
+#include "engine/dag/dag_loader.h"
+#include "engine/dag/template.h"
+
+namespace conveyor::dag {
+namespace {
+
+const std::vector<std::string>& TaskOnlyKeys() {
+  static const std::vector<std::string> kKeys = {
+      "id", "operator", "description", "depends_on", "trigger_rule", "args", "command", "env"};
+  return kKeys;
+}
+
+std::vector<std::string> AllTaskKeys() {
+  std::vector<std::string> keys = TaskOnlyKeys();
+  keys.insert(keys.end(), SharedTaskKeys().begin(), SharedTaskKeys().end());
+  return keys;
+}
+
+// Checks the templates inside one scalar, and records {{ outputs.T.K }} references.
+void CheckTemplates(YamlReader& reader, const YAML::Node& scalar, Task& task) {
+  const std::string& text = scalar.Scalar();
+  if (Template::IsPlain(text)) return;
+  auto parsed = Template::Parse(text);
+  if (!parsed.ok()) {
+    reader.Fail(reader.AtOffset(scalar, parsed.error().location->column - 1),
+                parsed.error().message);
+    return;
+  }
+  for (const Template::Expression& expression : parsed->Expressions()) {
+    const Location location = reader.AtOffset(scalar, static_cast<int>(expression.offset));
+    const std::string& root = expression.path.front();
+    const auto& roots = TemplateRootNames();
+    if (std::find(roots.begin(), roots.end(), root) == roots.end()) {
+      reader.Fail(location, "unknown template name '" + expression.DottedPath() + "'" +
+                                DidYouMean(root, roots));
+    } else if (root == "outputs") {
+      if (expression.path.size() != 3) {
+        reader.Fail(location, "template name '" + expression.DottedPath() +
+                                  "' must have the form outputs.TASK.KEY");
+      } else {
+        task.output_references.push_back({expression.path[1], expression.path[2], location});
+      }
+    }
+  }
+}
+
+void CheckTemplatesIn(YamlReader& reader, const YAML::Node& node, Task& task) {
+  if (node.IsScalar()) {
+    CheckTemplates(reader, node, task);
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) CheckTemplatesIn(reader, item, task);
+  } else if (node.IsMap()) {
+    for (const auto& entry : node) CheckTemplatesIn(reader, entry.second, task);
+  }
+}
+
+void ReadCommand(YamlReader& reader, const YAML::Node& node, Task& task) {
+  const bool good_list = node.IsSequence() && node.size() > 0 &&
+                         std::all_of(node.begin(), node.end(),
+                                     [](const YAML::Node& item) { return item.IsScalar(); });
+  if (!(node.IsScalar() && !node.Scalar().empty()) && !good_list) {
+    reader.Fail(node, "'command' must be a non-empty string or a list of strings, got " +
+                          YamlReader::Describe(node));
+    return;
+  }
+  if (node.IsScalar()) {
+    task.command = node.Scalar();
+  } else {
+    nlohmann::json argv = nlohmann::json::array();
+    for (const auto& item : node) argv.push_back(item.Scalar());
+    task.command = std::move(argv);
+  }
+  CheckTemplatesIn(reader, node, task);
+}
+
+void ReadEnv(YamlReader& reader, const YAML::Node& node, Task& task) {
+  auto entries = reader.Map(node, "env");
+  if (!entries) return;
+  for (const auto& [name, value] : *entries) {
+    if (!IsValidId(name) || name.find_first_of(".-") != std::string::npos) {
+      reader.Fail(node, "bad environment variable name '" + name + "'");
+    } else if (auto text = reader.String(value, "env." + name)) {
+      task.env[name] = *text;
+      CheckTemplates(reader, value, task);
+    }
+  }
+}
+
+void CheckOperator(YamlReader& reader, const YAML::Node& node, const YAML::Node& args_node,
+                   Task& task, const OperatorCatalog& catalog) {
+  if (!catalog.HasOperator(task.operator_name)) {
+    const auto names = catalog.OperatorNames();
+    std::string list;
+    for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+    const std::string hint = DidYouMean(task.operator_name, names);
+    reader.Fail(node["operator"] ? node["operator"] : node,
+                "unknown operator '" + task.operator_name + "'" +
+                    (hint.empty() ? " (expected one of: " + list + ")" : hint));
+    return;
+  }
+  for (const ArgProblem& problem : catalog.CheckArgs(task.operator_name, task.args,
+                                                     task.command.has_value())) {
+    YAML::Node where = node;
+    if (problem.arg == "command" && node["command"]) {
+      where = node["command"];
+    } else if (!problem.arg.empty() && args_node && args_node.IsMap()) {
+      for (const auto& entry : args_node) {
+        if (entry.first.Scalar() == problem.arg) where = entry.first;
+      }
+    } else if (args_node) {
+      where = args_node;
+    }
+    reader.Fail(where, problem.message);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& SharedTaskKeys() {
+  static const std::vector<std::string> kKeys = {
+      "retries",       "retry_delay",       "retry_exponential_backoff",
+      "max_retry_delay", "execution_timeout", "pool",
+      "priority_weight", "on_success",      "on_failure",
+      "on_retry"};
+  return kKeys;
+}
+
+std::vector<Callback> ReadCallbacks(YamlReader& reader, const YAML::Node& node,
+                                    const std::string& key) {
+  std::vector<Callback> out;
+  if (!node.IsSequence()) {
+    reader.Fail(node, "'" + key + "' must be a list such as [{webhook: \"http://...\"}], got " +
+                          YamlReader::Describe(node));
+    return out;
+  }
+  for (const auto& item : node) {
+    if (!item.IsMap()) {
+      reader.Fail(item, "each '" + key + "' entry must be a mapping such as {webhook: URL}");
+      continue;
+    }
+    reader.CheckKeys(item, {"webhook"}, key);
+    if (!item["webhook"]) {
+      reader.Fail(item, "'" + key + "' entry is missing 'webhook'");
+      continue;
+    }
+    auto url = reader.String(item["webhook"], "webhook");
+    if (!url) continue;
+    if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+      reader.Fail(item["webhook"], "'webhook' must be an http:// or https:// URL, got '" + *url + "'");
+      continue;
+    }
+    out.push_back({*url});
+  }
+  return out;
+}
+
+bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::Node& value,
+                       TaskDefaults& defaults) {
+  RetryPolicy& retry = defaults.retry;
+  if (key == "retries") {
+    if (auto v = reader.Int(value, key, 0)) retry.retries = *v;
+  } else if (key == "retry_delay") {
+    if (auto v = reader.DurationValue(value, key)) retry.retry_delay = *v;
+  } else if (key == "retry_exponential_backoff") {
+    if (auto v = reader.Bool(value, key)) retry.retry_exponential_backoff = *v;
+  } else if (key == "max_retry_delay") {
+    if (auto v = reader.DurationValue(value, key)) retry.max_retry_delay = *v;
+  } else if (key == "execution_timeout") {
+    if (auto v = reader.DurationValue(value, key)) retry.execution_timeout = *v;
+  } else if (key == "pool") {
+    if (auto v = reader.String(value, key)) defaults.pool = *v;
+  } else if (key == "priority_weight") {
+    if (auto v = reader.Int(value, key, -1'000'000)) defaults.priority_weight = *v;
+  } else if (key == "on_success") {
+    defaults.callbacks.on_success = ReadCallbacks(reader, value, key);
+  } else if (key == "on_failure") {
+    defaults.callbacks.on_failure = ReadCallbacks(reader, value, key);
+  } else if (key == "on_retry") {
+    defaults.callbacks.on_retry = ReadCallbacks(reader, value, key);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
+                             const TaskDefaults& defaults, const OperatorCatalog& catalog) {
+  if (!node.IsMap()) {
+    reader.Fail(node, "each task must be a mapping with an 'id' and an 'operator', got " +
+                          YamlReader::Describe(node));
+    return std::nullopt;
+  }
+  Task task;
+  task.location = reader.At(node);
+  const YAML::Node id = node["id"];
+  if (!id) {
+    reader.Fail(node, "task is missing 'id'");
+    return std::nullopt;
+  }
+  auto id_text = reader.String(id, "id");
+  if (!id_text) return std::nullopt;
+  if (!IsValidId(*id_text)) {
+    reader.Fail(id, "invalid task id '" + *id_text + "' (use letters, digits, '_', '.' and '-')");
+    return std::nullopt;
+  }
+  task.id = *id_text;
+  task.location = reader.At(id);
+  reader.CheckKeys(node, AllTaskKeys(), "task '" + task.id + "'");
+
+  TaskDefaults own = defaults;
+  YAML::Node args_node;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (ReadSharedTaskKey(reader, key, value, own)) continue;
+    if (key == "operator") {
+      if (auto v = reader.String(value, key)) task.operator_name = *v;
+    } else if (key == "description") {
+      if (auto v = reader.String(value, key)) task.description = *v;
+    } else if (key == "depends_on") {
+      if (value.IsScalar()) {
+        task.depends_on = {value.Scalar()};
+      } else if (auto v = reader.StringList(value, key)) {
+        task.depends_on = *v;
+      }
+    } else if (key == "trigger_rule") {
+      auto text = reader.String(value, key);
+      if (!text) continue;
+      if (auto rule = ParseTriggerRule(*text)) {
+        task.trigger_rule = *rule;
+      } else {
+        reader.Fail(value, "unknown trigger_rule '" + *text + "'" +
+                               DidYouMean(*text, TriggerRuleNames()));
+      }
+    } else if (key == "args") {
+      args_node = value;
+      if (value.IsMap()) {
+        task.args = YamlReader::ToJson(value);
+        CheckTemplatesIn(reader, value, task);
+      } else if (!value.IsNull()) {
+        reader.Fail(value, "'args' must be a mapping, got " + YamlReader::Describe(value));
+      }
+    } else if (key == "command") {
+      ReadCommand(reader, value, task);
+    } else if (key == "env") {
+      ReadEnv(reader, value, task);
+    }
+  }
+  task.retry = own.retry;
+  task.pool = own.pool;
+  task.priority_weight = own.priority_weight;
+  task.callbacks = own.callbacks;
+  if (task.operator_name.empty() && !node["operator"]) {
+    if (task.command) {
+      task.operator_name = "shell";  // dagu's convenience: a command alone means shell
+    } else {
+      reader.Fail(id, "task '" + task.id + "' is missing 'operator'");
+      return task;
+    }
+  }
+  if (!task.operator_name.empty()) CheckOperator(reader, node, args_node, task, catalog);
+  return task;
+}
+
+}  // namespace conveyor::dag

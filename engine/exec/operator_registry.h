@@ -1,0 +1,50 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/dag/operator_catalog.h"
+
+namespace conveyor::exec {
+
+enum class ArgType { kString, kInteger, kNumber, kBool, kList, kMap, kDuration, kAny };
+
+// One argument an operator accepts in a task's `args`.
+struct ArgSpec {
+  std::string name;
+  ArgType type = ArgType::kString;
+  bool required = false;
+  std::vector<std::string> choices;  // allowed values of a string argument, when restricted
+};
+
+enum class CommandUse { kNone, kRequired };
+
+// What the loader needs to know of an operator: its name and the arguments it takes.
+struct OperatorSpec {
+  std::string name;
+  std::string description;
+  CommandUse command = CommandUse::kNone;
+  std::vector<ArgSpec> args;
+};
+
+// The operators conveyor knows, by name. Filled once at start-up (RegisterBuiltinOperators) and
+// read-only afterwards, so concurrent reads are safe.
+class OperatorRegistry : public dag::OperatorCatalog {
+ public:
+  // Adds or replaces an operator.
+  void Register(OperatorSpec spec);
+  const OperatorSpec* Find(std::string_view name) const;
+
+  std::vector<std::string> OperatorNames() const override;
+  bool HasOperator(std::string_view name) const override;
+  std::vector<dag::ArgProblem> CheckArgs(std::string_view operator_name,
+                                         const nlohmann::json& args,
+                                         bool has_command) const override;
+
+ private:
+  std::map<std::string, OperatorSpec, std::less<>> specs_;
+};
+
+}  // namespace conveyor::exec
