@@ -7,11 +7,11 @@
 
 namespace conveyor {
 
-// Levenshtein distance between two strings (ASCII, case-sensitive).
+// Edit distance counting an adjacent transposition as one edit (case-sensitive).
 int EditDistance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word` when it is a plausible typo (distance at most a third of the
-// word's length, minimum 1, maximum 3), as ninja's "did you mean" does. Ties go to the first.
+// word's length, at most 3; none for words under 3 letters). Ties go to the first.
 std::optional<std::string> SuggestSpelling(std::string_view word,
                                            const std::vector<std::string>& candidates);
 

@@ -19,14 +19,15 @@ std::optional<Instant> Schedule::Next(Instant after) const {
 std::optional<Instant> Schedule::NextByElapsedTime(Instant after) const {
   // Walk the spans of constant offset: within one, wall time and elapsed time move together.
   Instant cursor = after;
+  TimeZone::Span span = zone_.SpanAt(after);
   for (int spans = 0; spans < 1000; ++spans) {
-    const TimeZone::Span span = zone_.SpanAt(cursor);
     const auto local = std::chrono::local_seconds((cursor + span.offset).time_since_epoch());
     const auto candidate = expr_->NextNaive(local);
     if (!candidate) return std::nullopt;
     const Instant instant(candidate->time_since_epoch() - span.offset);
     if (instant < span.end) return instant;
     cursor = span.end - std::chrono::seconds(1);
+    span = zone_.SpanAt(span.end);
   }
   return std::nullopt;
 }

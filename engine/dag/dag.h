@@ -72,7 +72,7 @@ struct Dag {
   std::vector<std::string> tags;
   nlohmann::json params = nlohmann::json::object();
   RetryPolicy default_retry;
-  Callbacks callbacks;
+  Callbacks callbacks;  // about the run as a whole; tasks have their own
   std::vector<Task> tasks;
 
   // Index of a task in `tasks`, or -1.

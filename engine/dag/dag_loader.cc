@@ -1,5 +1,6 @@
 #include "engine/dag/dag_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -45,7 +46,6 @@ class DagReader {
     }
     ReadTimes(times, dag);
     dag.default_retry = defaults_.retry;
-    dag.callbacks = defaults_.callbacks;
     if (!tasks) {
       reader_.Fail(root, "DAG has no 'tasks'");
     } else {
@@ -108,6 +108,12 @@ class DagReader {
       }
     } else if (key == "tasks") {
       tasks = value;
+    } else if (key == "on_success") {
+      dag.callbacks.on_success = ReadCallbacks(reader_, value, key);
+    } else if (key == "on_failure") {
+      dag.callbacks.on_failure = ReadCallbacks(reader_, value, key);
+    } else if (key == "on_retry") {
+      dag.callbacks.on_retry = ReadCallbacks(reader_, value, key);
     }
   }
 
@@ -228,7 +234,7 @@ DagFile ParseDagText(std::string_view text, const std::string& path,
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    reader.Fail(Location{path, e.mark.line + 1, e.mark.column + 1}, e.msg);
+    reader.Fail(Location{path, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
     result.errors = std::move(reader.diagnostics());
     return result;
   }
@@ -247,6 +253,13 @@ DagFile ParseDagText(std::string_view text, const std::string& path,
                                           "' is not a valid dag_id: set 'dag_id' explicitly");
   }
   result.errors = std::move(reader.diagnostics());
+  // Report in file order, whatever order the keys were read in.
+  std::stable_sort(result.errors.begin(), result.errors.end(), [](const Error& a, const Error& b) {
+    const Location none;
+    const Location& la = a.location ? *a.location : none;
+    const Location& lb = b.location ? *b.location : none;
+    return la.line != lb.line ? la.line < lb.line : la.column < lb.column;
+  });
   if (result.errors.empty()) result.dag = std::move(dag);
   return result;
 }

@@ -91,6 +91,20 @@ void ReadEnv(YamlReader& reader, const YAML::Node& node, Task& task) {
   }
 }
 
+// Where to point at an operator's complaint: the offending arg's key, the command, or the task.
+// (YAML::Node assignment writes through to the document, so locations are chosen, not nodes.)
+Location ProblemLocation(const YamlReader& reader, const YAML::Node& node,
+                         const YAML::Node& args_node, const ArgProblem& problem) {
+  if (problem.arg == "command" && node["command"]) return reader.At(node["command"]);
+  if (!problem.arg.empty() && args_node.IsDefined() && args_node.IsMap()) {
+    for (const auto& entry : args_node) {
+      if (entry.first.Scalar() == problem.arg) return reader.At(entry.first);
+    }
+  }
+  if (args_node.IsDefined()) return reader.At(args_node);
+  return reader.At(node["id"] ? node["id"] : node);
+}
+
 void CheckOperator(YamlReader& reader, const YAML::Node& node, const YAML::Node& args_node,
                    Task& task, const OperatorCatalog& catalog) {
   if (!catalog.HasOperator(task.operator_name)) {
@@ -105,17 +119,7 @@ void CheckOperator(YamlReader& reader, const YAML::Node& node, const YAML::Node&
   }
   for (const ArgProblem& problem : catalog.CheckArgs(task.operator_name, task.args,
                                                      task.command.has_value())) {
-    YAML::Node where = node;
-    if (problem.arg == "command" && node["command"]) {
-      where = node["command"];
-    } else if (!problem.arg.empty() && args_node && args_node.IsMap()) {
-      for (const auto& entry : args_node) {
-        if (entry.first.Scalar() == problem.arg) where = entry.first;
-      }
-    } else if (args_node) {
-      where = args_node;
-    }
-    reader.Fail(where, problem.message);
+    reader.Fail(ProblemLocation(reader, node, args_node, problem), problem.message);
   }
 }
 
@@ -213,7 +217,7 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
   reader.CheckKeys(node, AllTaskKeys(), "task '" + task.id + "'");
 
   TaskDefaults own = defaults;
-  YAML::Node args_node;
+  const YAML::Node args_node = node["args"];
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     const YAML::Node& value = entry.second;
@@ -238,7 +242,6 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
                                DidYouMean(*text, TriggerRuleNames()));
       }
     } else if (key == "args") {
-      args_node = value;
       if (value.IsMap()) {
         task.args = YamlReader::ToJson(value);
         CheckTemplatesIn(reader, value, task);

@@ -1,0 +1,54 @@
+#include "engine/graph/dag_bag.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/cli/command_context.h"
+#include "tests/support/temp_dir.h"
+
+namespace conveyor::graph {
+namespace {
+
+TEST(DagBagTest, BrokenFilesNeverStopTheOthers) {
+  testing::TempDir dir;
+  dir.Write("b.yaml", "tasks:\n  - {id: x, operator: noop}\n");
+  dir.Write("a.yml", "dag_id: zeta\ntasks:\n  - {id: x, operator: nop}\n");
+  dir.Write("sub/c.yaml", "dag_id: alpha\ntasks:\n  - {id: y, operator: noop}\n");
+  dir.Write("sub/dup.yaml", "dag_id: alpha\ntasks:\n  - {id: y, operator: noop}\n");
+  dir.Write(".hidden/d.yaml", "this: is not loaded\n");
+  dir.Write("notes.txt", "not a DAG\n");
+  const DagBag bag = DagBag::LoadFolder(dir.path(), cli::BuiltinRegistry());
+  ASSERT_EQ(bag.dags().size(), 2u);
+  EXPECT_EQ(bag.dags()[0].dag.dag_id, "alpha");
+  EXPECT_EQ(bag.dags()[1].dag.dag_id, "b");
+  ASSERT_EQ(bag.broken().size(), 2u);
+  EXPECT_EQ(bag.broken()[0].dag_id, "a");
+  EXPECT_EQ(bag.broken()[0].errors.front().ToString(),
+            dir.path() + "/a.yml:3:23: unknown operator 'nop', did you mean 'noop'?");
+  EXPECT_EQ(bag.broken()[1].errors.front().ToString(),
+            dir.path() + "/sub/dup.yaml: dag_id 'alpha' is already defined in " + dir.path() +
+                "/sub/c.yaml");
+  EXPECT_NE(bag.Find("alpha"), nullptr);
+  EXPECT_EQ(bag.Find("zeta"), nullptr);
+}
+
+TEST(DagBagTest, MissingFolderIsReported) {
+  const DagBag bag = DagBag::LoadFolder("/nonexistent/dags", cli::BuiltinRegistry());
+  EXPECT_TRUE(bag.dags().empty());
+  ASSERT_EQ(bag.broken().size(), 1u);
+  EXPECT_EQ(bag.broken()[0].errors.front().message,
+            "DAG folder '/nonexistent/dags' does not exist or is not a folder");
+}
+
+TEST(DagBagTest, TheExampleDagsAllLoad) {
+  const DagBag bag =
+      DagBag::LoadFolder(std::string(CONVEYOR_SOURCE_DIR) + "/dags", cli::BuiltinRegistry());
+  for (const auto& broken : bag.broken()) ADD_FAILURE() << broken.errors.front().ToString();
+  std::vector<std::string> ids;
+  for (const auto& loaded : bag.dags()) ids.push_back(loaded.dag.dag_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"batch_inference_baseline", "batch_inference_primary",
+                                           "credit_default_training", "drift_monitor",
+                                           "hello_pipeline"}));
+}
+
+}  // namespace
+}  // namespace conveyor::graph
