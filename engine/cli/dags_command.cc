@@ -2,6 +2,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/output.h"
+#include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
 #include "engine/graph/graph_render.h"
 
@@ -16,7 +17,7 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-void PrintJson(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
+void PrintJson(const nlohmann::json& value) { std::cout << DumpJson(value, 2) << "\n"; }
 
 int RunList(const GlobalOptions& options, const std::string& format) {
   auto config = ResolveConfig(options);

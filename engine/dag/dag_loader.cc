@@ -186,7 +186,10 @@ class DagReader {
       for (size_t d = 0; d < task.depends_on.size(); ++d) {
         const std::string& dep = task.depends_on[d];
         if (dag.TaskIndex(dep) >= 0) continue;
-        const YAML::Node where = deps.IsSequence() ? deps[d] : deps;
+        // With a duplicated depends_on key the node read last is not the one found here.
+        const Location where = deps.IsSequence() && d < deps.size() ? reader_.At(deps[d])
+                               : deps.IsScalar()                    ? reader_.At(deps)
+                                                                    : task.location;
         reader_.Fail(where, "task '" + task.id + "' depends on unknown task '" + dep + "'" +
                                 DidYouMean(dep, ids));
       }

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "engine/common/json_text.h"
+
 namespace conveyor::dag {
 namespace {
 
@@ -57,7 +59,7 @@ Result<Template::Expression> ParseExpression(std::string_view body, size_t offse
 
 std::string ToText(const nlohmann::json& value) {
   if (value.is_string()) return value.get<std::string>();
-  return value.dump();
+  return DumpJson(value);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ std::optional<double> ReadFloat(const std::string& text) {
 }  // namespace
 
 Location YamlReader::At(const YAML::Node& node) const {
+  if (!node.IsDefined()) return Location{file_, 0, 0};  // Mark() throws on a missing node
   const YAML::Mark mark = node.Mark();
   if (mark.is_null()) return Location{file_, 0, 0};
   return Location{file_, mark.line + 1, mark.column + 1};

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/common/duration.h"
+#include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
 #include "engine/dag/template.h"
 
@@ -88,7 +89,9 @@ std::vector<dag::ArgProblem> OperatorRegistry::CheckArgs(std::string_view operat
   }
   std::vector<std::string> known;
   for (const ArgSpec& arg : spec->args) known.push_back(arg.name);
-  for (const auto& [key, value] : args.items()) {
+  for (const auto& item : args.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     const auto it = std::find_if(spec->args.begin(), spec->args.end(),
                                  [&](const ArgSpec& arg) { return arg.name == key; });
     if (it == spec->args.end()) {
@@ -100,14 +103,14 @@ std::vector<dag::ArgProblem> OperatorRegistry::CheckArgs(std::string_view operat
     if (!HasType(value, it->type)) {
       problems.push_back(
           {key, "arg '" + key + "' of " + op + " must be " + TypeName(it->type) + ", got " +
-                    value.dump()});
+                    DumpJson(value)});
     } else if (!it->choices.empty() &&
                std::find(it->choices.begin(), it->choices.end(), value.get<std::string>()) ==
                    it->choices.end()) {
       std::string list;
       for (const auto& choice : it->choices) list += (list.empty() ? "" : ", ") + choice;
       problems.push_back({key, "arg '" + key + "' of " + op + " must be one of " + list +
-                                   ", got " + value.dump()});
+                                   ", got " + DumpJson(value)});
     }
   }
   for (const ArgSpec& arg : spec->args) {

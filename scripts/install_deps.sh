@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages conveyor needs to build, test and run. Idempotent.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  clang libclang-rt-14-dev                      # fuzzers and sanitizers
+  libyaml-cpp-dev libboost-dev libboost-graph-dev libsqlite3-dev sqlite3
+  libcrossguid-dev uuid-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev
+  libcli11-dev libhowardhinnant-date-dev tzdata libxgboost-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  graphviz libgraphviz-dev
+  python3 python3-croniter                      # test oracles run by /usr/bin/python3
+  make                                          # benchmark peers
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

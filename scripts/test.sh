@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Fresh Debian 12 to the whole test suite: installs the packages, then
+#   1. the Release build and every test (GoogleTest through CTest, croniter oracle, CLI end to end),
+#   2. the unit tests again under ASan + UBSan,
+#   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 20),
+#   4. the DAG-loading benchmark (prints its figures).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+JOBS="$(nproc)"
+
+scripts/install_deps.sh
+started=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - started ))s)"; }
+
+step "release build"
+scripts/build.sh release
+step "release tests"
+ctest --test-dir build/release --output-on-failure -j "$JOBS"
+
+step "ASan+UBSan build"
+scripts/build.sh asan --target conveyor_tests conveyor
+step "ASan+UBSan tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$JOBS" -E '^oracle\.'
+
+step "fuzz build (clang)"
+scripts/build.sh fuzz --target fuzz_dag_loader fuzz_cron fuzz_template
+for target in dag_loader cron template; do
+  step "fuzz_$target for ${FUZZ_SECONDS}s"
+  corpus="$(mktemp -d)"
+  cp tests/fuzz/corpus/$target/* "$corpus/"
+  build/fuzz/tests/fuzz_$target -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+  rm -rf "$corpus"
+done
+
+step "benchmarks"
+build/release/bench/bench_dag_load 1000 20
+
+step "done"
