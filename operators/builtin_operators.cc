@@ -1,5 +1,8 @@
 #include "operators/builtin_operators.h"
 
+#include "operators/noop_operator.h"
+#include "operators/shell_operator.h"
+
 namespace conveyor::operators {
 namespace {
 
@@ -14,6 +17,11 @@ ArgSpec Required(std::string name, ArgType type = ArgType::kString) {
 ArgSpec Optional(std::string name, ArgType type = ArgType::kString) {
   return ArgSpec{std::move(name), type, false, {}};
 }
+template <typename T>
+exec::OperatorFactory Make() {
+  return [] { return std::make_unique<T>(); };
+}
+
 ArgSpec OneOf(std::string name, std::vector<std::string> choices) {
   return ArgSpec{std::move(name), ArgType::kString, false, std::move(choices)};
 }
@@ -24,12 +32,15 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
   registry.Register(OperatorSpec{"shell",
                                  "runs a command (argv list, or a string for /bin/sh)",
                                  CommandUse::kRequired,
-                                 {Optional("cwd")}});
-  registry.Register(OperatorSpec{"noop", "does nothing and succeeds", CommandUse::kNone, {}});
+                                 {Optional("cwd")},
+                                 Make<ShellOperator>()});
+  registry.Register(OperatorSpec{
+      "noop", "does nothing and succeeds", CommandUse::kNone, {}, Make<NoopOperator>()});
   registry.Register(OperatorSpec{"sleep",
                                  "waits for a duration",
                                  CommandUse::kNone,
-                                 {Required("duration", ArgType::kDuration)}});
+                                 {Required("duration", ArgType::kDuration)},
+                                 Make<SleepOperator>()});
   registry.Register(OperatorSpec{
       "ingest",
       "loads a CSV file into a table of the data database",
@@ -37,7 +48,8 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
       {Required("source"), Required("table"), Optional("delimiter"),
        Optional("columns", ArgType::kMap), OneOf("mode", {"replace", "append"}),
        Optional("required_columns", ArgType::kList), Optional("not_null", ArgType::kList),
-       Optional("min_rows", ArgType::kInteger), Optional("unique_key", ArgType::kList)}});
+       Optional("min_rows", ArgType::kInteger), Optional("unique_key", ArgType::kList)},
+      nullptr});
   registry.Register(OperatorSpec{
       "train",
       "trains an XGBoost model on a table and registers it",
@@ -48,14 +60,16 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
        OneOf("objective", {"binary:logistic", "reg:squarederror"}),
        Optional("params", ArgType::kMap), Optional("num_boost_round", ArgType::kInteger),
        Optional("validation_ratio", ArgType::kNumber), Optional("seed", ArgType::kInteger),
-       Optional("split_column"), Optional("model"), Optional("register", ArgType::kMap)}});
-  registry.Register(OperatorSpec{
-      "batch_infer",
-      "scores a table with a registered model",
-      CommandUse::kNone,
-      {Required("model"), Optional("table"), Optional("query"), Required("output_table"),
-       Optional("prediction_column"), Optional("columns", ArgType::kList),
-       Optional("batch_size", ArgType::kInteger)}});
+       Optional("split_column"), Optional("model"), Optional("register", ArgType::kMap)},
+      nullptr});
+  registry.Register(
+      OperatorSpec{"batch_infer",
+                   "scores a table with a registered model",
+                   CommandUse::kNone,
+                   {Required("model"), Optional("table"), Optional("query"),
+                    Required("output_table"), Optional("prediction_column"),
+                    Optional("columns", ArgType::kList), Optional("batch_size", ArgType::kInteger)},
+                   nullptr});
   registry.Register(OperatorSpec{
       "drift_check",
       "compares a primary table with a baseline for data drift and model quality",
@@ -63,11 +77,10 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
       {Required("baseline"), Required("primary"),
        OneOf("problem_type", {"binary_classification", "regression", "none"}),
        Optional("timestamp_column"), Optional("prediction_column"), Optional("label_column"),
-       Optional("features", ArgType::kList), Optional("window"),
-       Optional("tests", ArgType::kMap), Optional("thresholds", ArgType::kMap),
-       Optional("drift_share", ArgType::kNumber),
-       Optional("metric_change_percent", ArgType::kNumber),
-       OneOf("on_drift", {"fail", "warn"})}});
+       Optional("features", ArgType::kList), Optional("window"), Optional("tests", ArgType::kMap),
+       Optional("thresholds", ArgType::kMap), Optional("drift_share", ArgType::kNumber),
+       Optional("metric_change_percent", ArgType::kNumber), OneOf("on_drift", {"fail", "warn"})},
+      nullptr});
 }
 
 }  // namespace conveyor::operators

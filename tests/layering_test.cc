@@ -12,12 +12,13 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::map<std::string, int> kLayers = {
-    {"common", 0}, {"cron", 1}, {"state", 1}, {"dag", 2}, {"graph", 3}, {"store", 4},
-    {"exec", 4},   {"scheduler", 5}, {"http", 6}, {"cli", 7}};
+    {"common", 0}, {"cron", 1}, {"state", 1},     {"dag", 2},  {"graph", 3},
+    {"store", 4},  {"exec", 4}, {"scheduler", 5}, {"http", 6}, {"cli", 7}};
 
 std::vector<fs::path> SourceFiles(const std::string& folder) {
   std::vector<fs::path> files;
-  for (const auto& entry : fs::recursive_directory_iterator(fs::path(CONVEYOR_SOURCE_DIR) / folder)) {
+  for (const auto& entry :
+       fs::recursive_directory_iterator(fs::path(CONVEYOR_SOURCE_DIR) / folder)) {
     const auto ext = entry.path().extension();
     if (ext == ".h" || ext == ".cc") files.push_back(entry.path());
   }
@@ -63,7 +64,7 @@ TEST(LayeringTest, OperatorsUseOnlyExecAndCommon) {
 TEST(LayeringTest, HeavyHeadersStayInTheirAdapters) {
   const std::map<std::string, std::vector<std::string>> allowed = {
       {"yaml-cpp", {"engine/dag", "engine/cli/config.cc"}},
-      {"boost", {"engine/graph/task_graph.cc"}},
+      {"boost", {"engine/graph/task_graph.cc", "engine/exec/local_executor.cc"}},
       {"graphviz", {"engine/graph/graph_render.cc"}},
       {"httplib", {"engine/http"}},
       {"sqlite3", {"engine/store"}}};

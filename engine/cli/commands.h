@@ -10,6 +10,9 @@ namespace conveyor::cli {
 // `exit_code` when it runs. `options` is filled by the parser before any command runs.
 void AddDagsCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
 void AddCronCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
+// `dags trigger` joins the `dags` group; `runs` is its own.
+void AddRunCommands(CLI::App& app, CLI::App& dags, const GlobalOptions& options, int& exit_code);
+void AddTaskCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
 
 // Adds "-o table|json" to a listing command.
 void AddOutputOption(CLI::App& command, std::string& format);

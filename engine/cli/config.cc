@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> kKeys = {
-      "dags_folder", "db",    "data_db", "artifacts_dir", "log_dir",
-      "host",        "port",  "workers", "token",         "dags_are_paused_at_creation",
+      "dags_folder", "db",   "data_db", "artifacts_dir", "log_dir",
+      "host",        "port", "workers", "token",         "dags_are_paused_at_creation",
       "pools"};
   return kKeys;
 }
@@ -30,7 +30,8 @@ class ConfigReader {
       const std::string key = entry.first.Scalar();
       const YAML::Node& value = entry.second;
       if (std::find(ConfigKeys().begin(), ConfigKeys().end(), key) == ConfigKeys().end()) {
-        return Fail(entry.first, "unknown config key '" + key + "'" + DidYouMean(key, ConfigKeys()));
+        return Fail(entry.first,
+                    "unknown config key '" + key + "'" + DidYouMean(key, ConfigKeys()));
       }
       Status status = ReadKey(key, value, config);
       if (!status.ok()) return status;
@@ -71,8 +72,9 @@ class ConfigReader {
     for (const auto& pool : value) {
       int slots = 0;
       if (!pool.second.IsScalar() || !ReadInt(pool.second.Scalar(), slots) || slots < 1) {
-        return Fail(pool.second, "pool '" + pool.first.Scalar() + "' must have a positive number "
-                                 "of slots");
+        return Fail(pool.second, "pool '" + pool.first.Scalar() +
+                                     "' must have a positive number "
+                                     "of slots");
       }
       config.pools[pool.first.Scalar()] = slots;
     }
@@ -122,6 +124,11 @@ Result<Config> LoadConfig(const std::string& path) {
 }
 
 void ApplyPathDefaults(Config& config) {
+  // Tasks run in their DAG's folder, so every path they are given must be absolute.
+  for (std::string* path :
+       {&config.dags_folder, &config.db, &config.data_db, &config.artifacts_dir, &config.log_dir}) {
+    if (!path->empty()) *path = fs::absolute(*path).lexically_normal().string();
+  }
   const fs::path beside = fs::path(config.db).parent_path();
   if (config.data_db.empty()) config.data_db = (beside / "data.db").string();
   if (config.artifacts_dir.empty()) config.artifacts_dir = (beside / "artifacts").string();

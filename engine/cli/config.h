@@ -27,7 +27,7 @@ struct Config {
 // file:line:column (unknown keys get a "did you mean").
 Result<Config> LoadConfig(const std::string& path);
 
-// Fills the paths left empty by the file from `db`.
+// Makes every path absolute and fills those left empty from `db`'s folder.
 void ApplyPathDefaults(Config& config);
 
 }  // namespace conveyor::cli

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   AddDagsCommands(app, options, exit_code);
   AddCronCommands(app, options, exit_code);
+  AddRunCommands(app, *app.get_subcommand("dags"), options, exit_code);
+  AddTaskCommands(app, options, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

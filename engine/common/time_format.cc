@@ -54,6 +54,16 @@ std::string FormatUtc(Instant instant) {
   return buffer;
 }
 
+std::string FormatUtcMillis(std::chrono::sys_time<std::chrono::milliseconds> instant) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(instant);
+  const auto millis = (instant - seconds).count();
+  std::string text = FormatUtc(seconds);
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%03lldZ", static_cast<long long>(millis));
+  text.pop_back();
+  return text + fraction;
+}
+
 Result<ParsedDateTime> ParseDateTime(std::string_view text) {
   Scanner in(text);
   auto year = in.Digits(4);
@@ -84,8 +94,8 @@ Result<ParsedDateTime> ParseDateTime(std::string_view text) {
     second = *s;
     if (in.Consume('.')) in.SkipDigits();
   }
-  out.local += std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
-               std::chrono::seconds(second);
+  out.local +=
+      std::chrono::hours(*hour) + std::chrono::minutes(*minute) + std::chrono::seconds(second);
   if (in.Consume('Z') || in.Consume('z')) {
     out.utc_offset = std::chrono::seconds(0);
   } else if (in.Peek() == '+' || in.Peek() == '-') {

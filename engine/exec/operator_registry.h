@@ -1,11 +1,14 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/dag/operator_catalog.h"
+#include "engine/exec/operator.h"
 
 namespace conveyor::exec {
 
@@ -21,12 +24,16 @@ struct ArgSpec {
 
 enum class CommandUse { kNone, kRequired };
 
-// What the loader needs to know of an operator: its name and the arguments it takes.
+using OperatorFactory = std::function<std::unique_ptr<Operator>()>;
+
+// An operator: its name and arguments (what the loader checks) and how to make one (what the
+// executor runs). An operator without a factory validates but cannot run in this build.
 struct OperatorSpec {
   std::string name;
   std::string description;
   CommandUse command = CommandUse::kNone;
   std::vector<ArgSpec> args;
+  OperatorFactory factory;
 };
 
 // The operators conveyor knows, by name. Filled once at start-up (RegisterBuiltinOperators) and
@@ -39,8 +46,7 @@ class OperatorRegistry : public dag::OperatorCatalog {
 
   std::vector<std::string> OperatorNames() const override;
   bool HasOperator(std::string_view name) const override;
-  std::vector<dag::ArgProblem> CheckArgs(std::string_view operator_name,
-                                         const nlohmann::json& args,
+  std::vector<dag::ArgProblem> CheckArgs(std::string_view operator_name, const nlohmann::json& args,
                                          bool has_command) const override;
 
  private:

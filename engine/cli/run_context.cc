@@ -1,0 +1,66 @@
+#include "engine/cli/run_context.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "engine/common/suggest.h"
+
+namespace conveyor::cli {
+
+Result<const graph::LoadedDag*> RunContext::Dag(const std::string& dag_id) const {
+  if (const auto* loaded = bag.Find(dag_id)) return loaded;
+  for (const auto& broken : bag.broken()) {
+    if (broken.dag_id == dag_id) {
+      return InvalidArgument("DAG '" + dag_id + "' is broken: " + broken.errors.front().ToString());
+    }
+  }
+  std::vector<std::string> ids;
+  for (const auto& loaded : bag.dags()) ids.push_back(loaded.dag.dag_id);
+  return NotFound("unknown DAG '" + dag_id + "'" + DidYouMean(dag_id, ids));
+}
+
+Result<store::DagRunRecord> RunContext::Run(const std::string& dag_id,
+                                            const std::string& run_id) const {
+  auto found = store->FindRun(dag_id, run_id);
+  if (!found.ok()) return found.error();
+  if (!*found) return NotFound("DAG '" + dag_id + "' has no run '" + run_id + "'");
+  return **found;
+}
+
+scheduler::RunLoopOptions RunContext::LoopOptions() const {
+  scheduler::RunLoopOptions options;
+  options.workers = config.workers;
+  options.pools = config.pools;
+  options.log_dir = config.log_dir;
+  options.who = "cli pid " + std::to_string(getpid());
+  return options;
+}
+
+Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options) {
+  auto config = ResolveConfig(options);
+  if (!config.ok()) return config.error();
+  auto context = std::make_unique<RunContext>();
+  context->config = *config;
+  context->bag = graph::DagBag::LoadFolder(config->dags_folder, BuiltinRegistry());
+  const auto folder = std::filesystem::path(config->db).parent_path();
+  std::error_code ec;
+  if (!folder.empty()) std::filesystem::create_directories(folder, ec);
+  auto store = store::OpenSqliteStore(config->db);
+  if (!store.ok()) return store.error();
+  context->store = std::move(store).value();
+  return context;
+}
+
+void PrintTransition(const scheduler::Transition& t) {
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  std::cout << FormatUtcMillis(now) << "  " << t.task_id << "  " << state::Name(t.from) << " -> "
+            << state::Name(t.to);
+  if (t.try_number > 0) std::cout << " (try " << t.try_number << ")";
+  if (!t.message.empty()) std::cout << ": " << t.message;
+  std::cout << std::endl;
+}
+
+}  // namespace conveyor::cli

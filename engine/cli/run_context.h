@@ -1,0 +1,31 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/cli/command_context.h"
+#include "engine/graph/dag_bag.h"
+#include "engine/scheduler/run_loop.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::cli {
+
+// What commands that touch runs need: the config, the DAGs, the state database.
+struct RunContext {
+  Config config;
+  graph::DagBag bag;
+  std::unique_ptr<store::StateStore> store;
+
+  // The loaded DAG, or an error naming a broken file or suggesting a close id.
+  Result<const graph::LoadedDag*> Dag(const std::string& dag_id) const;
+  // A run of a DAG by id, or a kNotFound error.
+  Result<store::DagRunRecord> Run(const std::string& dag_id, const std::string& run_id) const;
+  scheduler::RunLoopOptions LoopOptions() const;
+};
+
+Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options);
+
+// Prints a transition as a line: "2026-11-25T07:50:00.123Z  extract  queued -> running (try 1)".
+void PrintTransition(const scheduler::Transition& transition);
+
+}  // namespace conveyor::cli

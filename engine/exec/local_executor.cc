@@ -1,0 +1,105 @@
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+
+#include "engine/exec/executor.h"
+
+namespace conveyor::exec {
+namespace {
+
+class LocalExecutor : public Executor {
+ public:
+  LocalExecutor(const OperatorRegistry& registry, ProcessRunner& processes, int workers,
+                std::function<void(TaskEvent)> notify)
+      : registry_(registry),
+        processes_(processes),
+        pool_(static_cast<size_t>(std::max(1, workers))),
+        notify_(std::move(notify)) {}
+
+  ~LocalExecutor() override {
+    CancelAll();
+    Drain();
+    pool_.join();
+  }
+
+  void Launch(TaskLaunch launch) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++in_flight_;
+    }
+    boost::asio::post(pool_, [this, launch = std::move(launch)] {
+      bool reported_start = false;
+      auto started = [&](int pid) {
+        reported_start = true;
+        notify_(TaskEvent{TaskEvent::Kind::kStarted, launch.id, pid, {}});
+      };
+      if (launch.operator_name != "shell") started(0);
+      OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
+      if (!reported_start) notify_(TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}});
+      notify_(TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result)});
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--in_flight_ == 0) idle_.notify_all();
+    });
+  }
+
+  void CancelAll() override { cancelled_.store(true); }
+
+  void Drain() override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [this] { return in_flight_ == 0; });
+  }
+
+ private:
+  const OperatorRegistry& registry_;
+  ProcessRunner& processes_;
+  boost::asio::thread_pool pool_;
+  std::function<void(TaskEvent)> notify_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int in_flight_ = 0;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace
+
+OperatorResult RunLaunch(const OperatorRegistry& registry, ProcessRunner& processes,
+                         const TaskLaunch& launch, const std::atomic<bool>& cancelled,
+                         const std::function<void(int pid)>& started) {
+  const OperatorSpec* spec = registry.Find(launch.operator_name);
+  if (spec == nullptr || !spec->factory) {
+    return OperatorResult::Failure("operator '" + launch.operator_name +
+                                   "' cannot run in this build");
+  }
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (launch.execution_timeout)
+    deadline = std::chrono::steady_clock::now() + *launch.execution_timeout;
+  OperatorContext context{launch.info, launch.args, launch.command, launch.env,
+                          deadline,    cancelled,   processes,      started};
+  // The worker boundary: whatever an operator throws becomes its failure.
+  try {
+    std::unique_ptr<Operator> op = spec->factory();
+    OperatorResult result = op->Execute(context);
+    if (result.outcome == OperatorResult::Outcome::kSuccess && deadline &&
+        std::chrono::steady_clock::now() > *deadline) {
+      return OperatorResult::Failure("timed out: execution_timeout reached");
+    }
+    return result;
+  } catch (const std::exception& e) {
+    return OperatorResult::Failure(std::string("operator '") + launch.operator_name +
+                                   "' raised: " + e.what());
+  } catch (...) {
+    return OperatorResult::Failure("operator '" + launch.operator_name +
+                                   "' raised an unknown exception");
+  }
+}
+
+std::unique_ptr<Executor> MakeLocalExecutor(const OperatorRegistry& registry,
+                                            ProcessRunner& processes, int workers,
+                                            std::function<void(TaskEvent)> notify) {
+  return std::make_unique<LocalExecutor>(registry, processes, workers, std::move(notify));
+}
+
+}  // namespace conveyor::exec

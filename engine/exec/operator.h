@@ -1,0 +1,65 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "engine/common/time_format.h"
+
+namespace conveyor::exec {
+
+class ProcessRunner;
+
+// Which try of which task is running, and where its files go.
+struct TaskRunInfo {
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;
+  int try_number = 1;
+  Instant logical_date;
+  std::string log_path;     // the try's log file
+  std::string output_path;  // $CONVEYOR_OUTPUT: key=value lines read back after the try
+  std::string work_dir;     // the DAG file's folder; relative paths resolve against it
+};
+
+// What an operator gets: its rendered arguments, a log, cancellation and a deadline.
+struct OperatorContext {
+  const TaskRunInfo& info;
+  const nlohmann::json& args;                                     // templates rendered
+  const std::optional<nlohmann::json>& command;                   // string or argv list, rendered
+  const std::map<std::string, std::string>& env;                  // the task's env, rendered
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // execution_timeout
+  const std::atomic<bool>& cancelled;
+  ProcessRunner& processes;
+  // Called with the pid of a process the operator starts, so that it can be recorded (and killed
+  // after a crash of conveyor).
+  std::function<void(int pid)> process_started = [](int) {};
+  // Appends a line to the try's log.
+  void Log(const std::string& line) const;
+};
+
+struct OperatorResult {
+  enum class Outcome { kSuccess, kFailed, kSkipped };
+  Outcome outcome = Outcome::kSuccess;
+  std::string message;                                // why it failed or was skipped
+  nlohmann::json outputs = nlohmann::json::object();  // XCom: {"key": value}
+
+  static OperatorResult Success(nlohmann::json outputs = nlohmann::json::object());
+  static OperatorResult Failure(std::string message);
+  static OperatorResult Skipped(std::string message);
+};
+
+// A built-in operator. Execute runs on a worker thread; an exception escaping it is caught at
+// the worker boundary and becomes the try's failure.
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual OperatorResult Execute(OperatorContext& context) = 0;
+};
+
+}  // namespace conveyor::exec

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+
+namespace conveyor::exec {
+
+// A command to run in its own process group, stdout and stderr appended to a log file.
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::vector<std::string> env;   // "NAME=value", the whole environment
+  std::string cwd;                // empty: inherit
+  std::string log_path;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  const std::atomic<bool>* cancelled = nullptr;
+  std::chrono::milliseconds kill_grace{5000};  // between SIGTERM and SIGKILL
+};
+
+struct ProcessResult {
+  int pid = 0;
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  bool timed_out = false;
+  bool cancelled = false;
+};
+
+// Runs processes. Implementations must be safe to call from several worker threads at once.
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  // Starts the process, calls `on_start(pid)`, and waits for it; on deadline or cancellation the
+  // whole process group gets SIGTERM, then SIGKILL after the grace period.
+  virtual Result<ProcessResult> Run(const ProcessSpec& spec,
+                                    const std::function<void(int pid)>& on_start) = 0;
+};
+
+// posix_spawn-based runner with pidfd waits.
+ProcessRunner& SystemProcessRunner();
+
+// True when `command` needs /bin/sh: it holds quoting, expansion, redirection or control syntax.
+bool NeedsShell(const std::string& command);
+// The argv for a shell task's command: a list as it is, a plain string split on blanks, anything
+// else through `/bin/sh -c`.
+std::vector<std::string> CommandArgv(const std::string& command);
+
+}  // namespace conveyor::exec

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "engine/graph/dag_bag.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::scheduler {
+
+// Airflow's clear: the chosen task instances (all when `task_ids` is empty, plus everything
+// downstream of them when `downstream`) go back to no state so they run again, each keeping its
+// try count and getting its retries anew; the run goes back to queued. Refused while a live
+// process other than this one runs the run. Returns the ids cleared.
+Result<std::vector<std::string>> ClearTasks(store::StateStore& store, const graph::LoadedDag& dag,
+                                            const store::DagRunRecord& run,
+                                            const std::vector<std::string>& task_ids,
+                                            bool downstream, const std::string& who);
+
+}  // namespace conveyor::scheduler

@@ -1,0 +1,28 @@
+#include "engine/scheduler/recovery.h"
+
+#include "engine/exec/process_reaper.h"
+
+namespace conveyor::scheduler {
+
+Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
+                                          store::TaskInstanceRecord& ti, store::WriteBatch& batch) {
+  const int killed = exec::KillTaskProcesses(run.dag_id, run.run_id, ti.task_id, ti.pid);
+  auto tries = store.ListTries(ti.run, ti.task_id);
+  if (!tries.ok()) return tries.error();
+  std::string note =
+      "try " + std::to_string(ti.try_number) + " interrupted: the conveyor process running it died";
+  if (killed > 0) note += "; " + std::to_string(killed) + " leftover process(es) killed";
+  for (store::TryRecord attempt : *tries) {
+    if (attempt.try_number != ti.try_number) continue;
+    attempt.note = note;
+    attempt.end_date =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    batch.PutTry(attempt);
+  }
+  ti.state = state::TaskState::kScheduled;
+  ti.max_tries += 1;
+  ti.pid.reset();
+  return note;
+}
+
+}  // namespace conveyor::scheduler

@@ -1,0 +1,79 @@
+#include "engine/scheduler/run_factory.h"
+
+#include <cctype>
+
+namespace conveyor::scheduler {
+namespace {
+
+bool IsValidRunId(const std::string& id) {
+  if (id.empty() || id.size() > 250) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("_.:+-").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Airflow's infer_manual_data_interval: the last complete interval before the trigger for a cron
+// schedule, else an empty interval at the logical date.
+cron::DataInterval InferInterval(const cron::Timetable& timetable, Instant logical) {
+  const cron::Schedule& schedule = timetable.schedule();
+  if (schedule.kind() == cron::Schedule::Kind::kCron) {
+    const auto end = schedule.Previous(logical + std::chrono::seconds(1));
+    if (end) {
+      if (const auto start = schedule.Previous(*end)) return {*start, *end};
+    }
+  }
+  return {logical, logical};
+}
+
+}  // namespace
+
+std::string MakeRunId(const std::string& run_type, Instant logical_date) {
+  std::string ts = FormatUtc(logical_date);
+  ts.pop_back();
+  return run_type + "__" + ts + "+00:00";
+}
+
+Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& loaded,
+                                      const RunRequest& request, Instant now) {
+  if (!request.conf.is_object()) {
+    return InvalidArgument("conf must be a JSON object, got " + request.conf.dump());
+  }
+  const dag::Dag& dag = loaded.dag;
+  store::DagRunRecord run;
+  run.dag_id = dag.dag_id;
+  run.run_type = request.run_type;
+  run.logical_date = request.logical_date.value_or(now);
+  run.run_id = request.run_id.value_or(MakeRunId(request.run_type, *run.logical_date));
+  if (!IsValidRunId(run.run_id)) {
+    return InvalidArgument("invalid run id '" + run.run_id +
+                           "' (use letters, digits and _ . : + -)");
+  }
+  const cron::DataInterval interval =
+      request.interval.value_or(InferInterval(dag.timetable, *run.logical_date));
+  run.data_interval_start = interval.start;
+  run.data_interval_end = interval.end;
+  run.conf = request.conf;
+  run.state = state::RunState::kQueued;
+  run.queued_at =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  std::vector<store::TaskInstanceRecord> tis;
+  for (const dag::Task& task : dag.tasks) {
+    store::TaskInstanceRecord ti;
+    ti.task_id = task.id;
+    ti.max_tries = task.retry.retries + 1;
+    ti.operator_name = task.operator_name;
+    ti.pool = task.pool;
+    ti.priority_weight = task.priority_weight;
+    tis.push_back(std::move(ti));
+  }
+  auto key = store.CreateRun(run, tis);
+  if (!key.ok()) return key.error();
+  run.id = *key;
+  return run;
+}
+
+}  // namespace conveyor::scheduler

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "engine/common/error.h"
+#include "engine/cron/timetable.h"
+#include "engine/graph/dag_bag.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::scheduler {
+
+struct RunRequest {
+  std::string run_type = "manual";  // manual, scheduled, backfill
+  nlohmann::json conf = nlohmann::json::object();
+  std::optional<std::string> run_id;           // default: <run_type>__<logical date>
+  std::optional<Instant> logical_date;         // default: now
+  std::optional<cron::DataInterval> interval;  // default: inferred as Airflow does
+};
+
+// Airflow's run ids: "manual__2026-01-01T00:00:00+00:00".
+std::string MakeRunId(const std::string& run_type, Instant logical_date);
+
+// Creates a queued run and its task instances. Conf must be a JSON object; a run id must be
+// unique per DAG (kAlreadyExists otherwise) and use [A-Za-z0-9_.:+-].
+Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,
+                                      const RunRequest& request, Instant now);
+
+}  // namespace conveyor::scheduler

@@ -1,0 +1,340 @@
+#include "engine/scheduler/run_loop.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/scheduler/recovery.h"
+#include "engine/scheduler/task_render.h"
+
+namespace conveyor::scheduler {
+
+using state::TaskState;
+
+namespace {
+
+store::TimePoint NowMs() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+std::string LogDir(const std::string& root, const std::string& dag_id, const std::string& run_id,
+                   const std::string& task_id) {
+  return (std::filesystem::path(root) / ("dag_id=" + dag_id) / ("run_id=" + run_id) /
+          ("task_id=" + task_id))
+      .string();
+}
+
+void AppendLog(const std::string& path, const std::string& line) {
+  std::ofstream(path, std::ios::app) << line << "\n";
+}
+
+}  // namespace
+
+Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try) {
+  Duration delay = policy.retry_delay;
+  if (policy.retry_exponential_backoff) {
+    for (int i = 1; i < failed_try && delay < std::chrono::hours(24 * 365); ++i) delay *= 2;
+  }
+  if (policy.max_retry_delay) delay = std::min(delay, *policy.max_retry_delay);
+  return delay;
+}
+
+RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
+                 exec::ProcessRunner& processes, RunLoopOptions options,
+                 std::function<void(const Transition&)> observer)
+    : store_(store),
+      registry_(registry),
+      processes_(processes),
+      options_(std::move(options)),
+      observer_(std::move(observer)),
+      last_heartbeat_(std::chrono::steady_clock::now()) {
+  executor_ = exec::MakeLocalExecutor(registry_, processes_, options_.workers,
+                                      [this](exec::TaskEvent event) { Notify(std::move(event)); });
+}
+
+RunLoop::~RunLoop() {
+  executor_->CancelAll();
+  executor_.reset();  // joins the workers before the queue they post to goes away
+}
+
+void RunLoop::Notify(exec::TaskEvent event) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  events_.push_back(std::move(event));
+  wake_.notify_one();
+}
+
+Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
+  auto record = store_.GetRun(key);
+  if (!record.ok()) return record.error();
+  auto tis = store_.ListTaskInstances(key);
+  if (!tis.ok()) return tis.error();
+  auto outputs = store_.ReadOutputs(key);
+  if (!outputs.ok()) return outputs.error();
+  auto run = std::make_unique<ActiveRun>(ActiveRun{*record, RunPlan(dag, key, *tis), *outputs});
+  store::WriteBatch batch;
+  std::vector<Transition> transitions;
+  for (int task = 0; task < run->plan.size(); ++task) {
+    store::TaskInstanceRecord& ti = run->plan.ti(task);
+    if (ti.state != TaskState::kQueued && ti.state != TaskState::kRunning) continue;
+    const TaskState from = ti.state;
+    auto note = RecoverInterruptedTry(store_, run->record, ti, batch);
+    if (!note.ok()) return note.error();
+    Record(*run, task, from, batch, transitions, *note);
+  }
+  if (run->record.state != state::RunState::kRunning) {
+    const auto from = run->record.state;
+    run->record.state = state::RunState::kRunning;
+    run->record.start_date = run->record.start_date.value_or(NowMs());
+    run->record.end_date.reset();
+    batch.PutRun(run->record, from, options_.who);
+  }
+  runs_.push_back(std::move(run));
+  if (Status s = store_.Commit(batch); !s.ok()) return s;
+  for (const auto& t : transitions) observer_(t);
+  return Status::Ok();
+}
+
+void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
+                     std::vector<Transition>& transitions, const std::string& message) {
+  const store::TaskInstanceRecord& ti = run.plan.ti(task);
+  batch.PutTaskInstance(ti, from, options_.who, message);
+  transitions.push_back(
+      {run.record.dag_id, run.record.run_id, ti.task_id, ti.try_number, from, ti.state, message});
+}
+
+void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
+                     std::vector<Transition>& transitions) {
+  for (const auto& [task, from] : run.plan.Settle()) Record(run, task, from, batch, transitions);
+}
+
+void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions) {
+  const auto now = NowMs();
+  for (auto& run : runs_) {
+    for (int task = 0; task < run->plan.size(); ++task) {
+      store::TaskInstanceRecord& ti = run->plan.ti(task);
+      if (ti.state != TaskState::kUpForRetry || (ti.next_try_at && *ti.next_try_at > now)) continue;
+      ti.state = TaskState::kScheduled;
+      ti.next_try_at.reset();
+      Record(*run, task, TaskState::kUpForRetry, batch, transitions);
+    }
+  }
+}
+
+std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
+                                                    std::vector<Transition>& transitions) {
+  struct Candidate {
+    size_t run;
+    int task;
+    int priority;
+    int order;
+  };
+  std::vector<Candidate> ready;
+  for (size_t r = 0; r < runs_.size(); ++r) {
+    const RunPlan& plan = runs_[r]->plan;
+    const auto& order = plan.dag().graph.TopologicalOrder();
+    for (size_t i = 0; i < order.size(); ++i) {
+      const int task = order[i];
+      if (plan.ti(task).state == TaskState::kScheduled) {
+        ready.push_back({r, task, plan.ti(task).priority_weight, static_cast<int>(i)});
+      }
+    }
+  }
+  std::stable_sort(ready.begin(), ready.end(), [](const Candidate& a, const Candidate& b) {
+    return a.priority != b.priority ? a.priority > b.priority : a.order < b.order;
+  });
+  std::vector<exec::TaskLaunch> launches;
+  for (const Candidate& c : ready) {
+    if (static_cast<int>(in_flight_.size()) >= options_.workers) break;
+    ActiveRun& run = *runs_[c.run];
+    const dag::Dag& dag = run.plan.dag().dag;
+    const dag::Task& task = dag.tasks[c.task];
+    store::TaskInstanceRecord& ti = run.plan.ti(c.task);
+    if (dag_running_[dag.dag_id] >= dag.max_active_tasks) continue;
+    auto pool = options_.pools.find(task.pool);
+    if (pool != options_.pools.end() && pool_used_[task.pool] >= pool->second) continue;
+    ti.state = TaskState::kQueued;
+    ti.try_number += 1;
+    ti.start_date = NowMs();
+    ti.end_date.reset();
+    ti.pid.reset();
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    ti.hostname = host;
+    Record(run, c.task, TaskState::kScheduled, batch, transitions);
+
+    exec::TaskLaunch launch;
+    launch.id = next_launch_id_++;
+    launch.operator_name = task.operator_name;
+    launch.info.dag_id = dag.dag_id;
+    launch.info.run_id = run.record.run_id;
+    launch.info.task_id = task.id;
+    launch.info.try_number = ti.try_number;
+    launch.info.logical_date = run.record.logical_date.value_or(Instant{});
+    launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
+    const std::string dir = LogDir(options_.log_dir, dag.dag_id, run.record.run_id, task.id);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    const std::string attempt = "attempt=" + std::to_string(ti.try_number);
+    launch.info.log_path = dir + "/" + attempt + ".log";
+    launch.info.output_path = dir + "/" + attempt + ".output";
+    batch.PutTry({ti.run, ti.task_id, ti.try_number, TaskState::kQueued, ti.start_date,
+                  std::nullopt, std::nullopt, launch.info.log_path, ""});
+    launch.execution_timeout = task.retry.execution_timeout;
+    in_flight_[launch.id] = {c.run, c.task, task.pool};
+    ++pool_used_[task.pool];
+    ++dag_running_[dag.dag_id];
+
+    // A try that cannot start fails at once, through the same path as any other failure.
+    if (pool == options_.pools.end()) {
+      Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+              exec::OperatorResult::Failure("unknown pool '" + task.pool + "'")});
+      continue;
+    }
+    auto rendered =
+        RenderTask(task, TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs));
+    if (!rendered.ok()) {
+      Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+              exec::OperatorResult::Failure(rendered.error().message)});
+      continue;
+    }
+    launch.args = std::move(rendered->args);
+    launch.command = std::move(rendered->command);
+    launch.env = std::move(rendered->env);
+    launches.push_back(std::move(launch));
+  }
+  return launches;
+}
+
+void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
+                         std::vector<Transition>& transitions) {
+  auto it = in_flight_.find(event.id);
+  if (it == in_flight_.end()) return;
+  ActiveRun& run = *runs_[it->second.run];
+  const int task = it->second.task;
+  store::TaskInstanceRecord& ti = run.plan.ti(task);
+  if (event.kind == exec::TaskEvent::Kind::kStarted) {
+    ti.state = TaskState::kRunning;
+    if (event.pid && *event.pid > 0) ti.pid = *event.pid;
+    Record(run, task, TaskState::kQueued, batch, transitions);
+    return;
+  }
+  --pool_used_[it->second.pool];
+  --dag_running_[run.record.dag_id];
+  in_flight_.erase(it);
+  Finish(run, task, event.result, batch, transitions);
+}
+
+void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& result,
+                     store::WriteBatch& batch, std::vector<Transition>& transitions) {
+  store::TaskInstanceRecord& ti = run.plan.ti(task);
+  const dag::Task& spec = run.plan.dag().dag.tasks[task];
+  const TaskState from = ti.state;
+  ti.end_date = NowMs();
+  std::string message = result.message;
+  switch (result.outcome) {
+    case exec::OperatorResult::Outcome::kSuccess:
+      ti.state = TaskState::kSuccess;
+      if (!result.outputs.empty()) {
+        batch.PutOutputs(ti.run, ti.task_id, result.outputs);
+        for (const auto& item : result.outputs.items()) {
+          run.outputs[ti.task_id][item.key()] = item.value();
+        }
+      }
+      break;
+    case exec::OperatorResult::Outcome::kSkipped:
+      ti.state = TaskState::kSkipped;
+      break;
+    case exec::OperatorResult::Outcome::kFailed:
+      if (ti.try_number < ti.max_tries) {
+        ti.state = TaskState::kUpForRetry;
+        ti.next_try_at = *ti.end_date + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            RetryDelay(spec.retry, ti.try_number));
+      } else {
+        ti.state = TaskState::kFailed;
+      }
+      break;
+  }
+  batch.PutTry({ti.run, ti.task_id, ti.try_number,
+                ti.state == TaskState::kUpForRetry ? TaskState::kFailed : ti.state, ti.start_date,
+                ti.end_date, ti.pid, "", ""});
+  if (!message.empty()) {
+    AppendLog(LogDir(options_.log_dir, run.record.dag_id, run.record.run_id, ti.task_id) +
+                  "/attempt=" + std::to_string(ti.try_number) + ".log",
+              "conveyor: " + message);
+  }
+  Record(run, task, from, batch, transitions, message);
+  Settle(run, batch, transitions);
+}
+
+void RunLoop::FinishRuns(store::WriteBatch& batch) {
+  for (auto& run : runs_) {
+    if (run->done || !run->plan.Finished()) continue;
+    const auto from = run->record.state;
+    run->record.state = run->plan.Outcome();
+    run->record.end_date = NowMs();
+    batch.PutRun(run->record, from, options_.who);
+    run->done = true;
+  }
+}
+
+std::optional<std::chrono::system_clock::time_point> RunLoop::NextDue() const {
+  std::optional<std::chrono::system_clock::time_point> due;
+  for (const auto& run : runs_) {
+    for (int task = 0; task < run->plan.size(); ++task) {
+      const auto& ti = run->plan.ti(task);
+      if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
+          (!due || *ti.next_try_at < *due)) {
+        due = *ti.next_try_at;
+      }
+    }
+  }
+  return due;
+}
+
+void RunLoop::Heartbeat() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_heartbeat_ < options_.heartbeat_every) return;
+  last_heartbeat_ = now;
+  for (const auto& run : runs_) {
+    if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), NowMs());
+  }
+}
+
+Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transitions) {
+  std::deque<exec::TaskEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    events.swap(events_);
+  }
+  for (const auto& event : events) ApplyEvent(event, batch, transitions);
+  for (auto& run : runs_) Settle(*run, batch, transitions);
+  PromoteDueRetries(batch, transitions);
+  std::vector<exec::TaskLaunch> launches = PickLaunches(batch, transitions);
+  FinishRuns(batch);
+  // The group commit: every transition of this wake-up in one transaction, before any task of
+  // it starts.
+  if (Status s = store_.Commit(batch); !s.ok()) return s;
+  for (const auto& t : transitions) observer_(t);
+  for (auto& launch : launches) executor_->Launch(std::move(launch));
+  return Status::Ok();
+}
+
+Status RunLoop::Run() {
+  while (true) {
+    store::WriteBatch batch;
+    std::vector<Transition> transitions;
+    if (Status s = Step(batch, transitions); !s.ok()) return s;
+    Heartbeat();
+    const bool all_done =
+        std::all_of(runs_.begin(), runs_.end(), [](const auto& run) { return run->done; });
+    if (all_done && in_flight_.empty()) return Status::Ok();
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto until = std::chrono::system_clock::now() + options_.heartbeat_every;
+    if (auto due = NextDue(); due && *due < until) until = *due;
+    wake_.wait_until(lock, until, [this] { return !events_.empty(); });
+  }
+}
+
+}  // namespace conveyor::scheduler

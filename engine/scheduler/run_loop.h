@@ -1,0 +1,110 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "engine/exec/executor.h"
+#include "engine/graph/dag_bag.h"
+#include "engine/scheduler/run_plan.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::scheduler {
+
+struct RunLoopOptions {
+  int workers = 4;  // tasks running at once
+  std::map<std::string, int> pools = {{"default", 128}};
+  std::string log_dir = "logs";
+  std::string who = "conveyor";  // recorded in the event log
+  std::chrono::milliseconds heartbeat_every{2000};
+};
+
+// One task instance's change of state, as the loop reports it once committed.
+struct Transition {
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  state::TaskState from = state::TaskState::kNone;
+  state::TaskState to = state::TaskState::kNone;
+  std::string message;
+};
+
+// The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
+// many ready tasks as workers, pools and max_active_tasks allow, then sleeps until a worker
+// reports or a retry falls due. Each wake-up's transitions commit in one transaction. Not
+// thread-safe: AddRun and Run are called from the thread that owns the loop.
+class RunLoop {
+ public:
+  RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
+          exec::ProcessRunner& processes, RunLoopOptions options,
+          std::function<void(const Transition&)> observer);
+  ~RunLoop();
+
+  // Takes on a run whose lease this process holds. Tries left queued or running by a process
+  // that died are noted as interrupted, their leftover processes killed, and their task
+  // instances go back to scheduled without using up a retry.
+  Status AddRun(const graph::LoadedDag& dag, store::RunKey run);
+
+  // Runs until every added run has finished and its state is committed.
+  Status Run();
+
+ private:
+  struct ActiveRun {
+    store::DagRunRecord record;
+    RunPlan plan;
+    nlohmann::json outputs;
+    bool done = false;
+  };
+  struct InFlight {
+    size_t run;
+    int task;
+    std::string pool;
+  };
+
+  Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
+  void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
+                  std::vector<Transition>& transitions);
+  void Finish(ActiveRun& run, int task, const exec::OperatorResult& result,
+              store::WriteBatch& batch, std::vector<Transition>& transitions);
+  void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);
+  void PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions);
+  std::vector<exec::TaskLaunch> PickLaunches(store::WriteBatch& batch,
+                                             std::vector<Transition>& transitions);
+  void FinishRuns(store::WriteBatch& batch);
+  void Record(ActiveRun& run, int task, state::TaskState from, store::WriteBatch& batch,
+              std::vector<Transition>& transitions, const std::string& message = "");
+  std::optional<std::chrono::system_clock::time_point> NextDue() const;
+  void Heartbeat();
+  void Notify(exec::TaskEvent event);
+
+  store::StateStore& store_;
+  const exec::OperatorRegistry& registry_;
+  exec::ProcessRunner& processes_;
+  RunLoopOptions options_;
+  std::function<void(const Transition&)> observer_;
+  std::vector<std::unique_ptr<ActiveRun>> runs_;
+  std::map<std::uint64_t, InFlight> in_flight_;
+  std::map<std::string, int> pool_used_;
+  std::map<std::string, int> dag_running_;
+  std::uint64_t next_launch_id_ = 1;
+  std::chrono::steady_clock::time_point last_heartbeat_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
+  std::unique_ptr<exec::Executor> executor_;
+};
+
+// The delay before the try after `failed_try` (1-based): retry_delay, doubled for each earlier
+// try when retry_exponential_backoff is set, capped by max_retry_delay.
+Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try);
+
+}  // namespace conveyor::scheduler

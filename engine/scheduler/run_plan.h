@@ -1,0 +1,39 @@
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "engine/graph/dag_bag.h"
+#include "engine/store/records.h"
+
+namespace conveyor::scheduler {
+
+// The in-memory state of one run: its task instances, indexed like the DAG's tasks, and the
+// decisions that follow from their upstream states. Pure: no I/O, no clock.
+class RunPlan {
+ public:
+  // `tis` may come in any order; tasks without a record start as kNone.
+  RunPlan(const graph::LoadedDag& dag, store::RunKey run,
+          const std::vector<store::TaskInstanceRecord>& tis);
+
+  const graph::LoadedDag& dag() const { return *dag_; }
+  int size() const { return static_cast<int>(tis_.size()); }
+  store::TaskInstanceRecord& ti(int task) { return tis_[task]; }
+  const store::TaskInstanceRecord& ti(int task) const { return tis_[task]; }
+  int IndexOf(const std::string& task_id) const { return dag_->dag.TaskIndex(task_id); }
+
+  // Moves every waiting (kNone) task whose upstream states decide it to kScheduled, kSkipped or
+  // kUpstreamFailed, cascading downstream. Returns the tasks changed, with their previous state.
+  std::vector<std::pair<int, state::TaskState>> Settle();
+
+  // True when every task instance is finished (success, failed, upstream_failed, skipped).
+  bool Finished() const;
+  // The run's outcome by Airflow's leaf rule: failed if any leaf failed or upstream_failed.
+  state::RunState Outcome() const;
+
+ private:
+  const graph::LoadedDag* dag_;
+  std::vector<store::TaskInstanceRecord> tis_;
+};
+
+}  // namespace conveyor::scheduler

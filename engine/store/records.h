@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "engine/common/time_format.h"
+#include "engine/state/states.h"
+
+namespace conveyor::store {
+
+using RunKey = std::int64_t;
+using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// A DAG run as stored. `id` is the database key; (dag_id, run_id) is unique.
+struct DagRunRecord {
+  RunKey id = 0;
+  std::string dag_id;
+  std::string run_id;
+  std::string run_type;  // "manual", "scheduled", "backfill"
+  std::optional<Instant> logical_date;
+  std::optional<Instant> data_interval_start;
+  std::optional<Instant> data_interval_end;
+  nlohmann::json conf = nlohmann::json::object();
+  state::RunState state = state::RunState::kQueued;
+  std::optional<TimePoint> queued_at;
+  std::optional<TimePoint> start_date;
+  std::optional<TimePoint> end_date;
+};
+
+// A task instance as stored: one row per task of a run, holding its latest try.
+struct TaskInstanceRecord {
+  RunKey run = 0;
+  std::string task_id;
+  state::TaskState state = state::TaskState::kNone;
+  int try_number = 0;  // the latest try; 0 before the first
+  int max_tries = 1;
+  std::optional<TimePoint> start_date;
+  std::optional<TimePoint> end_date;
+  std::optional<TimePoint> next_try_at;  // when up_for_retry becomes schedulable
+  std::string hostname;
+  std::optional<int> pid;
+  std::string operator_name;
+  std::string pool = "default";
+  int priority_weight = 1;
+};
+
+// One try of a task instance, with its log file and, when conveyor's own death cut it short, a
+// note saying so.
+struct TryRecord {
+  RunKey run = 0;
+  std::string task_id;
+  int try_number = 0;
+  state::TaskState state = state::TaskState::kRunning;
+  std::optional<TimePoint> start_date;
+  std::optional<TimePoint> end_date;
+  std::optional<int> pid;
+  std::string log_path;
+  std::string note;
+};
+
+// The lease that says which process runs a run.
+struct RunLease {
+  int pid = 0;
+  TimePoint heartbeat;
+};
+
+}  // namespace conveyor::store

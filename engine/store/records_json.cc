@@ -1,0 +1,72 @@
+#include "engine/store/records_json.h"
+
+namespace conveyor::store {
+namespace {
+
+nlohmann::json Time(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(FormatUtcMillis(*t)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json Date(const std::optional<Instant>& t) {
+  return t ? nlohmann::json(FormatUtc(*t)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json StateJson(state::TaskState s) {
+  return s == state::TaskState::kNone ? nlohmann::json(nullptr)
+                                      : nlohmann::json(std::string(state::Name(s)));
+}
+
+}  // namespace
+
+nlohmann::json RunToJson(const DagRunRecord& run) {
+  return {{"dag_id", run.dag_id},
+          {"dag_run_id", run.run_id},
+          {"run_type", run.run_type},
+          {"logical_date", Date(run.logical_date)},
+          {"execution_date", Date(run.logical_date)},
+          {"data_interval_start", Date(run.data_interval_start)},
+          {"data_interval_end", Date(run.data_interval_end)},
+          {"state", std::string(state::Name(run.state))},
+          {"conf", run.conf},
+          {"queued_at", Time(run.queued_at)},
+          {"start_date", Time(run.start_date)},
+          {"end_date", Time(run.end_date)},
+          {"external_trigger", run.run_type == "manual"}};
+}
+
+nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRecord& ti) {
+  nlohmann::json duration = nullptr;
+  if (ti.start_date && ti.end_date) {
+    duration = std::chrono::duration<double>(*ti.end_date - *ti.start_date).count();
+  }
+  return {{"dag_id", run.dag_id},
+          {"dag_run_id", run.run_id},
+          {"task_id", ti.task_id},
+          {"execution_date", Date(run.logical_date)},
+          {"state", StateJson(ti.state)},
+          {"try_number", ti.try_number},
+          {"max_tries", ti.max_tries},
+          {"start_date", Time(ti.start_date)},
+          {"end_date", Time(ti.end_date)},
+          {"duration", duration},
+          {"hostname", ti.hostname},
+          {"pid", ti.pid ? nlohmann::json(*ti.pid) : nlohmann::json(nullptr)},
+          {"operator", ti.operator_name},
+          {"pool", ti.pool},
+          {"pool_slots", 1},
+          {"priority_weight", ti.priority_weight},
+          {"map_index", -1}};
+}
+
+nlohmann::json TryToJson(const TryRecord& attempt) {
+  return {{"task_id", attempt.task_id},
+          {"try_number", attempt.try_number},
+          {"state", StateJson(attempt.state)},
+          {"start_date", Time(attempt.start_date)},
+          {"end_date", Time(attempt.end_date)},
+          {"pid", attempt.pid ? nlohmann::json(*attempt.pid) : nlohmann::json(nullptr)},
+          {"log_path", attempt.log_path},
+          {"note", attempt.note}};
+}
+
+}  // namespace conveyor::store

@@ -1,0 +1,114 @@
+#include "engine/store/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace conveyor::store {
+namespace {
+
+// Times are INTEGER: logical dates and data intervals in seconds, other timestamps in
+// milliseconds, all since the Unix epoch in UTC.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+CREATE TABLE dags (
+  dag_id TEXT PRIMARY KEY,
+  is_paused INTEGER NOT NULL DEFAULT 0,
+  fileloc TEXT,
+  import_error TEXT,
+  last_parsed_at INTEGER
+);
+CREATE TABLE dag_runs (
+  id INTEGER PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  run_type TEXT NOT NULL,
+  logical_date INTEGER,
+  data_interval_start INTEGER,
+  data_interval_end INTEGER,
+  conf TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL,
+  queued_at INTEGER,
+  start_date INTEGER,
+  end_date INTEGER,
+  lease_pid INTEGER,
+  lease_heartbeat INTEGER,
+  UNIQUE (dag_id, run_id)
+);
+CREATE INDEX dag_runs_by_dag ON dag_runs (dag_id, logical_date);
+CREATE INDEX dag_runs_by_state ON dag_runs (state);
+CREATE TABLE task_instances (
+  run INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  state TEXT,
+  try_number INTEGER NOT NULL DEFAULT 0,
+  max_tries INTEGER NOT NULL,
+  start_date INTEGER,
+  end_date INTEGER,
+  next_try_at INTEGER,
+  hostname TEXT NOT NULL DEFAULT '',
+  pid INTEGER,
+  operator TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  priority_weight INTEGER NOT NULL,
+  UNIQUE (run, task_id)
+);
+CREATE TABLE task_tries (
+  run INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  start_date INTEGER,
+  end_date INTEGER,
+  pid INTEGER,
+  log_path TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run, task_id, try_number)
+) WITHOUT ROWID;
+CREATE TABLE task_outputs (
+  run INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run, task_id, key)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  run INTEGER NOT NULL,
+  task_id TEXT,
+  try_number INTEGER,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  who TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_by_run ON events (run, task_id);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace
+
+Status Migrate(SqliteDb& db) {
+  const auto& migrations = Migrations();
+  for (size_t version = 0; version < migrations.size(); ++version) {
+    Transaction txn(db);
+    if (Status s = txn.Begin(); !s.ok()) return s;
+    Statement current(db, "PRAGMA user_version");
+    auto row = current.Step();
+    if (!row.ok()) return row.error();
+    const auto have = current.Int(0);
+    current.Reset();
+    if (have > static_cast<std::int64_t>(version)) continue;
+    if (Status s = db.Exec(migrations[version]); !s.ok()) return s;
+    if (Status s = db.Exec("PRAGMA user_version = " + std::to_string(version + 1)); !s.ok()) {
+      return s;
+    }
+    if (Status s = txn.Commit(); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace conveyor::store

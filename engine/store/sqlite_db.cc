@@ -1,0 +1,118 @@
+#include "engine/store/sqlite_db.h"
+
+#include <memory>
+
+namespace conveyor::store {
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return IoError("cannot open database '" + path + "': " + message);
+  }
+  sqlite3_busy_timeout(db, 10000);
+  return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
+}
+
+SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+
+Status SqliteDb::Exec(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    return IoError("database '" + path_ + "': " + text);
+  }
+  return Status::Ok();
+}
+
+Error SqliteDb::LastError(const std::string& what) const {
+  return IoError("database '" + path_ + "': " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Statement::Statement(SqliteDb& db, const char* sql) : db_(db), sql_(sql) {
+  // A statement that does not prepare is a programmer error in a fixed SQL string.
+  if (sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
+      SQLITE_OK) {
+    std::fprintf(stderr, "conveyor: bad SQL (%s): %s\n", sqlite3_errmsg(db.handle()), sql);
+    std::abort();
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::Bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, const std::string& value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error error = db_.LastError("step");
+  if (rc == SQLITE_CONSTRAINT) error.code = ErrorCode::kAlreadyExists;
+  Reset();
+  return error;
+}
+
+Status Statement::Run() {
+  auto stepped = Step();
+  Reset();
+  if (!stepped.ok()) return stepped.error();
+  return Status::Ok();
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::optional<std::int64_t> Statement::OptionalInt(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Int(column);
+}
+
+std::string Statement::Text(int column) const {
+  const auto* text = sqlite3_column_text(stmt_, column);
+  return text ? std::string(reinterpret_cast<const char*>(text),
+                            static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+              : std::string();
+}
+
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+Transaction::~Transaction() {
+  if (open_) (void)db_.Exec("ROLLBACK");
+}
+
+Status Transaction::Begin() {
+  Status status = db_.Exec("BEGIN IMMEDIATE");
+  open_ = status.ok();
+  return status;
+}
+
+Status Transaction::Commit() {
+  Status status = db_.Exec("COMMIT");
+  if (status.ok()) open_ = false;
+  return status;
+}
+
+}  // namespace conveyor::store

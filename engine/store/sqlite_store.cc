@@ -1,0 +1,426 @@
+#include <memory>
+
+#include "engine/common/json_text.h"
+#include "engine/store/schema.h"
+#include "engine/store/sqlite_db.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::store {
+namespace {
+
+using state::RunState;
+using state::TaskState;
+
+std::int64_t Ms(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint FromMs(std::int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+std::int64_t Sec(Instant t) { return t.time_since_epoch().count(); }
+Instant FromSec(std::int64_t s) { return Instant(std::chrono::seconds(s)); }
+
+template <typename T, typename F>
+std::optional<std::int64_t> Map(const std::optional<T>& value, F f) {
+  if (!value) return std::nullopt;
+  return f(*value);
+}
+
+std::optional<TimePoint> OptionalMs(const Statement& s, int column) {
+  auto v = s.OptionalInt(column);
+  if (!v) return std::nullopt;
+  return FromMs(*v);
+}
+
+std::optional<Instant> OptionalSec(const Statement& s, int column) {
+  auto v = s.OptionalInt(column);
+  if (!v) return std::nullopt;
+  return FromSec(*v);
+}
+
+std::optional<std::string> TaskStateText(TaskState state) {
+  if (state == TaskState::kNone) return std::nullopt;
+  return std::string(state::Name(state));
+}
+
+TaskState ReadTaskState(const Statement& s, int column) {
+  if (s.IsNull(column)) return TaskState::kNone;
+  return state::ParseTaskState(s.Text(column)).value_or(TaskState::kNone);
+}
+
+constexpr char kRunColumns[] =
+    "id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, conf, "
+    "state, queued_at, start_date, end_date";
+
+DagRunRecord ReadRun(const Statement& s) {
+  DagRunRecord run;
+  run.id = s.Int(0);
+  run.dag_id = s.Text(1);
+  run.run_id = s.Text(2);
+  run.run_type = s.Text(3);
+  run.logical_date = OptionalSec(s, 4);
+  run.data_interval_start = OptionalSec(s, 5);
+  run.data_interval_end = OptionalSec(s, 6);
+  run.conf = nlohmann::json::parse(s.Text(7), nullptr, false);
+  if (run.conf.is_discarded()) run.conf = nlohmann::json::object();
+  run.state = state::ParseRunState(s.Text(8)).value_or(RunState::kQueued);
+  run.queued_at = OptionalMs(s, 9);
+  run.start_date = OptionalMs(s, 10);
+  run.end_date = OptionalMs(s, 11);
+  return run;
+}
+
+class SqliteStore : public StateStore {
+ public:
+  explicit SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  Result<RunKey> CreateRun(const DagRunRecord& run,
+                           const std::vector<TaskInstanceRecord>& tasks) override {
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    Statement insert(*db_,
+                     "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                     "data_interval_start, data_interval_end, conf, state, queued_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
+    insert.BindOptional(4, Map(run.logical_date, Sec));
+    insert.BindOptional(5, Map(run.data_interval_start, Sec));
+    insert.BindOptional(6, Map(run.data_interval_end, Sec));
+    insert.Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
+    insert.BindOptional(9, Map(run.queued_at, Ms));
+    if (Status s = insert.Run(); !s.ok()) {
+      if (s.error().code == ErrorCode::kAlreadyExists) {
+        return Error{ErrorCode::kAlreadyExists,
+                     "DAG '" + run.dag_id + "' already has a run '" + run.run_id + "'",
+                     {}};
+      }
+      return s.error();
+    }
+    const RunKey key = sqlite3_last_insert_rowid(db_->handle());
+    WriteBatch batch;
+    for (TaskInstanceRecord ti : tasks) {
+      ti.run = key;
+      batch.PutTaskInstance(ti, ti.state, "");
+    }
+    if (Status s = WriteAll(batch); !s.ok()) return s.error();
+    if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
+      return s.error();
+    }
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return key;
+  }
+
+  Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
+                                              const std::string& run_id) override {
+    Statement select(*db_, (std::string("SELECT ") + kRunColumns +
+                            " FROM dag_runs WHERE dag_id = ? AND run_id = ?")
+                               .c_str());
+    select.Bind(1, dag_id).Bind(2, run_id);
+    auto row = select.Step();
+    if (!row.ok()) return row.error();
+    std::optional<DagRunRecord> found;
+    if (*row) found = ReadRun(select);
+    select.Reset();
+    return found;
+  }
+
+  Result<DagRunRecord> GetRun(RunKey run) override {
+    Statement select(
+        *db_, (std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE id = ?").c_str());
+    select.Bind(1, run);
+    auto row = select.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return NotFound("no run with key " + std::to_string(run));
+    DagRunRecord record = ReadRun(select);
+    select.Reset();
+    return record;
+  }
+
+  Result<std::vector<DagRunRecord>> ListRuns(const RunFilter& filter, int* total) override {
+    const std::string where = " WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 IS NULL OR state = ?2)";
+    std::optional<std::string> state_text;
+    if (filter.state) state_text = std::string(state::Name(*filter.state));
+    if (total != nullptr) {
+      Statement count(*db_, ("SELECT count(*) FROM dag_runs" + where).c_str());
+      count.BindOptional(1, filter.dag_id).BindOptional(2, state_text);
+      auto row = count.Step();
+      if (!row.ok()) return row.error();
+      *total = static_cast<int>(count.Int(0));
+      count.Reset();
+    }
+    Statement select(*db_, (std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
+                            " ORDER BY logical_date DESC, id DESC LIMIT ?3 OFFSET ?4")
+                               .c_str());
+    select.BindOptional(1, filter.dag_id).BindOptional(2, state_text);
+    select.Bind(3, filter.limit).Bind(4, filter.offset);
+    std::vector<DagRunRecord> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(ReadRun(select));
+    }
+    select.Reset();
+    return out;
+  }
+
+  Result<std::vector<TaskInstanceRecord>> ListTaskInstances(RunKey run) override {
+    Statement select(*db_,
+                     "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
+                     "next_try_at, hostname, pid, operator, pool, priority_weight "
+                     "FROM task_instances WHERE run = ? ORDER BY rowid");
+    select.Bind(1, run);
+    std::vector<TaskInstanceRecord> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      TaskInstanceRecord ti;
+      ti.run = run;
+      ti.task_id = select.Text(0);
+      ti.state = ReadTaskState(select, 1);
+      ti.try_number = static_cast<int>(select.Int(2));
+      ti.max_tries = static_cast<int>(select.Int(3));
+      ti.start_date = OptionalMs(select, 4);
+      ti.end_date = OptionalMs(select, 5);
+      ti.next_try_at = OptionalMs(select, 6);
+      ti.hostname = select.Text(7);
+      if (auto pid = select.OptionalInt(8)) ti.pid = static_cast<int>(*pid);
+      ti.operator_name = select.Text(9);
+      ti.pool = select.Text(10);
+      ti.priority_weight = static_cast<int>(select.Int(11));
+      out.push_back(std::move(ti));
+    }
+    select.Reset();
+    return out;
+  }
+
+  Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) override {
+    Statement select(*db_,
+                     "SELECT try_number, state, start_date, end_date, pid, log_path, note "
+                     "FROM task_tries WHERE run = ? AND task_id = ? ORDER BY try_number");
+    select.Bind(1, run).Bind(2, task_id);
+    std::vector<TryRecord> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      TryRecord attempt;
+      attempt.run = run;
+      attempt.task_id = task_id;
+      attempt.try_number = static_cast<int>(select.Int(0));
+      attempt.state = ReadTaskState(select, 1);
+      attempt.start_date = OptionalMs(select, 2);
+      attempt.end_date = OptionalMs(select, 3);
+      if (auto pid = select.OptionalInt(4)) attempt.pid = static_cast<int>(*pid);
+      attempt.log_path = select.Text(5);
+      attempt.note = select.Text(6);
+      out.push_back(std::move(attempt));
+    }
+    select.Reset();
+    return out;
+  }
+
+  Result<nlohmann::json> ReadOutputs(RunKey run) override {
+    Statement select(*db_, "SELECT task_id, key, value FROM task_outputs WHERE run = ?");
+    select.Bind(1, run);
+    nlohmann::json out = nlohmann::json::object();
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out[select.Text(0)][select.Text(1)] = select.Text(2);
+    }
+    select.Reset();
+    return out;
+  }
+
+  Result<int> CountEvents(RunKey run, const std::string& task_id,
+                          const std::string& to_state) override {
+    Statement count(*db_,
+                    "SELECT count(*) FROM events WHERE run = ? AND task_id = ? AND to_state = ?");
+    count.Bind(1, run).Bind(2, task_id).Bind(3, to_state);
+    auto row = count.Step();
+    if (!row.ok()) return row.error();
+    const int n = static_cast<int>(count.Int(0));
+    count.Reset();
+    return n;
+  }
+
+  Status Commit(const WriteBatch& batch) override {
+    if (batch.empty()) return Status::Ok();
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s;
+    if (Status s = WriteAll(batch); !s.ok()) return s;
+    return txn.Commit();
+  }
+
+  Result<bool> AcquireLease(RunKey run, int pid, TimePoint now, TimePoint stale_before,
+                            bool (*is_alive)(int), int* previous) override {
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    auto lease = GetLease(run);
+    if (!lease.ok()) return lease.error();
+    *previous = *lease ? (*lease)->pid : 0;
+    if (*lease && (*lease)->pid != pid && (*lease)->heartbeat >= stale_before &&
+        is_alive((*lease)->pid)) {
+      return false;
+    }
+    Statement take(*db_, "UPDATE dag_runs SET lease_pid = ?, lease_heartbeat = ? WHERE id = ?");
+    if (Status s = take.Bind(1, pid).Bind(2, Ms(now)).Bind(3, run).Run(); !s.ok()) {
+      return s.error();
+    }
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return true;
+  }
+
+  Status Heartbeat(RunKey run, int pid, TimePoint now) override {
+    Statement beat(*db_, "UPDATE dag_runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
+    return beat.Bind(1, Ms(now)).Bind(2, run).Bind(3, pid).Run();
+  }
+
+  Status ReleaseLease(RunKey run, int pid) override {
+    Statement release(*db_,
+                      "UPDATE dag_runs SET lease_pid = NULL, lease_heartbeat = NULL "
+                      "WHERE id = ? AND lease_pid = ?");
+    return release.Bind(1, run).Bind(2, pid).Run();
+  }
+
+  Result<std::optional<RunLease>> GetLease(RunKey run) override {
+    Statement select(*db_, "SELECT lease_pid, lease_heartbeat FROM dag_runs WHERE id = ?");
+    select.Bind(1, run);
+    auto row = select.Step();
+    if (!row.ok()) return row.error();
+    std::optional<RunLease> lease;
+    if (*row && !select.IsNull(0)) {
+      lease = RunLease{static_cast<int>(select.Int(0)), FromMs(select.Int(1))};
+    }
+    select.Reset();
+    return lease;
+  }
+
+ private:
+  Status AppendRunEvent(RunKey run, std::optional<RunState> from, RunState to,
+                        const std::string& who) {
+    Statement event(
+        *db_, "INSERT INTO events (at, run, from_state, to_state, who) VALUES (?, ?, ?, ?, ?)");
+    std::optional<std::string> from_text;
+    if (from) from_text = std::string(state::Name(*from));
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    return event.Bind(1, Ms(now))
+        .Bind(2, run)
+        .BindOptional(3, from_text)
+        .Bind(4, "run:" + std::string(state::Name(to)))
+        .Bind(5, who)
+        .Run();
+  }
+
+  Status WriteAll(const WriteBatch& batch);
+
+  std::unique_ptr<SqliteDb> db_;
+};
+
+Status SqliteStore::WriteAll(const WriteBatch& batch) {
+  Statement put_run(*db_,
+                    "UPDATE dag_runs SET state = ?, start_date = ?, end_date = ?, conf = ? "
+                    "WHERE id = ?");
+  for (const auto& write : batch.runs()) {
+    const DagRunRecord& run = write.run;
+    put_run.Bind(1, std::string(state::Name(run.state)))
+        .BindOptional(2, Map(run.start_date, Ms))
+        .BindOptional(3, Map(run.end_date, Ms))
+        .Bind(4, DumpJson(run.conf))
+        .Bind(5, run.id);
+    if (Status s = put_run.Run(); !s.ok()) return s;
+    if (write.from != run.state) {
+      if (Status s = AppendRunEvent(run.id, write.from, run.state, write.who); !s.ok()) return s;
+    }
+  }
+  Statement put_ti(*db_,
+                   "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
+                   "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
+                   "priority_weight) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (run, task_id) DO UPDATE SET state = excluded.state, "
+                   "try_number = excluded.try_number, max_tries = excluded.max_tries, "
+                   "start_date = excluded.start_date, end_date = excluded.end_date, "
+                   "next_try_at = excluded.next_try_at, hostname = excluded.hostname, "
+                   "pid = excluded.pid");
+  Statement event(*db_,
+                  "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
+                  "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  for (const auto& write : batch.task_instances()) {
+    const TaskInstanceRecord& ti = write.ti;
+    put_ti.Bind(1, ti.run)
+        .Bind(2, ti.task_id)
+        .BindOptional(3, TaskStateText(ti.state))
+        .Bind(4, ti.try_number)
+        .Bind(5, ti.max_tries)
+        .BindOptional(6, Map(ti.start_date, Ms))
+        .BindOptional(7, Map(ti.end_date, Ms))
+        .BindOptional(8, Map(ti.next_try_at, Ms))
+        .Bind(9, ti.hostname)
+        .BindOptional(10, ti.pid ? std::optional<std::int64_t>(*ti.pid) : std::nullopt)
+        .Bind(11, ti.operator_name)
+        .Bind(12, ti.pool)
+        .Bind(13, ti.priority_weight);
+    if (Status s = put_ti.Run(); !s.ok()) return s;
+    if (write.from == ti.state && write.note.empty()) continue;
+    event.Bind(1, Ms(now))
+        .Bind(2, ti.run)
+        .Bind(3, ti.task_id)
+        .Bind(4, ti.try_number)
+        .BindOptional(5, TaskStateText(write.from))
+        .Bind(6, std::string(state::Name(ti.state)))
+        .Bind(7, write.who)
+        .Bind(8, write.note);
+    if (Status s = event.Run(); !s.ok()) return s;
+  }
+  Statement put_try(*db_,
+                    "INSERT INTO task_tries (run, task_id, try_number, state, start_date, "
+                    "end_date, pid, log_path, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (run, task_id, try_number) DO UPDATE SET state = excluded.state, "
+                    "end_date = excluded.end_date, pid = excluded.pid, note = excluded.note");
+  for (const TryRecord& attempt : batch.tries()) {
+    put_try.Bind(1, attempt.run)
+        .Bind(2, attempt.task_id)
+        .Bind(3, attempt.try_number)
+        .Bind(4, std::string(state::Name(attempt.state)))
+        .BindOptional(5, Map(attempt.start_date, Ms))
+        .BindOptional(6, Map(attempt.end_date, Ms))
+        .BindOptional(7, attempt.pid ? std::optional<std::int64_t>(*attempt.pid) : std::nullopt)
+        .Bind(8, attempt.log_path)
+        .Bind(9, attempt.note);
+    if (Status s = put_try.Run(); !s.ok()) return s;
+  }
+  Statement put_output(*db_,
+                       "INSERT OR REPLACE INTO task_outputs (run, task_id, key, value) "
+                       "VALUES (?, ?, ?, ?)");
+  for (const auto& write : batch.outputs()) {
+    for (const auto& item : write.outputs.items()) {
+      const std::string value =
+          item.value().is_string() ? item.value().get<std::string>() : DumpJson(item.value());
+      put_output.Bind(1, write.run).Bind(2, write.task_id).Bind(3, item.key()).Bind(4, value);
+      if (Status s = put_output.Run(); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
+                                                    bool synchronous_full) {
+  auto db = SqliteDb::Open(path);
+  if (!db.ok()) return db.error();
+  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"}) {
+    if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
+  }
+  if (Status s = (*db)->Exec(synchronous_full ? "PRAGMA synchronous = FULL"
+                                              : "PRAGMA synchronous = NORMAL");
+      !s.ok()) {
+    return s.error();
+  }
+  if (Status s = Migrate(**db); !s.ok()) return s.error();
+  return std::unique_ptr<StateStore>(new SqliteStore(std::move(db).value()));
+}
+
+}  // namespace conveyor::store

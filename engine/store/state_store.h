@@ -1,0 +1,101 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "engine/store/records.h"
+
+namespace conveyor::store {
+
+// Writes that commit together (the scheduler's group commit). Each task-instance write whose
+// state differs from `from` appends an event to the event log.
+class WriteBatch {
+ public:
+  void PutRun(const DagRunRecord& run, std::optional<state::RunState> from, std::string who);
+  void PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from, std::string who,
+                       std::string note = "");
+  void PutTry(const TryRecord& attempt);
+  void PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs);
+  bool empty() const { return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty(); }
+  size_t size() const { return runs_.size() + tis_.size() + tries_.size() + outputs_.size(); }
+
+  struct RunWrite {
+    DagRunRecord run;
+    std::optional<state::RunState> from;
+    std::string who;
+  };
+  struct TaskWrite {
+    TaskInstanceRecord ti;
+    state::TaskState from;
+    std::string who;
+    std::string note;
+  };
+  struct OutputWrite {
+    RunKey run;
+    std::string task_id;
+    nlohmann::json outputs;
+  };
+  const std::vector<RunWrite>& runs() const { return runs_; }
+  const std::vector<TaskWrite>& task_instances() const { return tis_; }
+  const std::vector<TryRecord>& tries() const { return tries_; }
+  const std::vector<OutputWrite>& outputs() const { return outputs_; }
+
+ private:
+  std::vector<RunWrite> runs_;
+  std::vector<TaskWrite> tis_;
+  std::vector<TryRecord> tries_;
+  std::vector<OutputWrite> outputs_;
+};
+
+struct RunFilter {
+  std::optional<std::string> dag_id;
+  std::optional<state::RunState> state;
+  int limit = 100;
+  int offset = 0;
+};
+
+// conveyor's durable state: DAG runs, task instances, tries, outputs, the event log and run
+// leases. Every method is safe to call from one thread at a time; several processes may open the
+// same database (WAL mode, BEGIN IMMEDIATE, busy timeout).
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Creates a run and its task instances in one transaction; a duplicate (dag_id, run_id) is an
+  // kAlreadyExists error. Returns the run's key.
+  virtual Result<RunKey> CreateRun(const DagRunRecord& run,
+                                   const std::vector<TaskInstanceRecord>& tasks) = 0;
+  virtual Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
+                                                      const std::string& run_id) = 0;
+  virtual Result<DagRunRecord> GetRun(RunKey run) = 0;
+  // Newest logical date first. `total` (if given) receives the count before limit/offset.
+  virtual Result<std::vector<DagRunRecord>> ListRuns(const RunFilter& filter, int* total) = 0;
+  virtual Result<std::vector<TaskInstanceRecord>> ListTaskInstances(RunKey run) = 0;
+  virtual Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) = 0;
+  // {"task_id": {"key": "value", ...}, ...} for a run.
+  virtual Result<nlohmann::json> ReadOutputs(RunKey run) = 0;
+  virtual Result<int> CountEvents(RunKey run, const std::string& task_id,
+                                  const std::string& to_state) = 0;
+
+  // Commits every write of `batch` in one transaction.
+  virtual Status Commit(const WriteBatch& batch) = 0;
+
+  // Takes the run's lease for `pid` unless another live process holds it: a holder is live when
+  // `is_alive(holder pid)` and its heartbeat is newer than `stale_before`. Returns whether the
+  // lease is now ours, and the previous holder's pid (0 if none) in `previous`.
+  virtual Result<bool> AcquireLease(RunKey run, int pid, TimePoint now, TimePoint stale_before,
+                                    bool (*is_alive)(int pid), int* previous) = 0;
+  virtual Status Heartbeat(RunKey run, int pid, TimePoint now) = 0;
+  virtual Status ReleaseLease(RunKey run, int pid) = 0;
+  virtual Result<std::optional<RunLease>> GetLease(RunKey run) = 0;
+};
+
+// Opens (creating and migrating) the SQLite database at `path`. `synchronous_full` selects
+// synchronous=FULL instead of NORMAL.
+Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
+                                                    bool synchronous_full = false);
+
+}  // namespace conveyor::store

@@ -1,0 +1,83 @@
+#include "operators/shell_operator.h"
+
+#include <fstream>
+
+#include "engine/exec/process_runner.h"
+
+extern char** environ;
+
+namespace conveyor::operators {
+namespace {
+
+std::vector<std::string> Environment(const exec::OperatorContext& context) {
+  const exec::TaskRunInfo& info = context.info;
+  std::map<std::string, std::string> vars;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string text(*entry);
+    const size_t eq = text.find('=');
+    if (eq != std::string::npos) vars[text.substr(0, eq)] = text.substr(eq + 1);
+  }
+  vars["CONVEYOR_DAG_ID"] = info.dag_id;
+  vars["CONVEYOR_RUN_ID"] = info.run_id;
+  vars["CONVEYOR_TASK_ID"] = info.task_id;
+  vars["CONVEYOR_TRY_NUMBER"] = std::to_string(info.try_number);
+  vars["CONVEYOR_LOGICAL_DATE"] = FormatUtc(info.logical_date);
+  vars["CONVEYOR_OUTPUT"] = info.output_path;
+  for (const auto& [name, value] : context.env) vars[name] = value;
+  std::vector<std::string> out;
+  out.reserve(vars.size());
+  for (const auto& [name, value] : vars) out.push_back(name + "=" + value);
+  return out;
+}
+
+// key=value lines; blank lines and lines without '=' are ignored.
+nlohmann::json ReadOutputs(const std::string& path) {
+  nlohmann::json outputs = nlohmann::json::object();
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    outputs[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return outputs;
+}
+
+}  // namespace
+
+exec::OperatorResult ShellOperator::Execute(exec::OperatorContext& context) {
+  if (!context.command) return exec::OperatorResult::Failure("the task has no command");
+  exec::ProcessSpec spec;
+  if (context.command->is_array()) {
+    for (const auto& arg : *context.command) spec.argv.push_back(arg.get<std::string>());
+  } else {
+    spec.argv = exec::CommandArgv(context.command->get<std::string>());
+  }
+  if (spec.argv.empty()) return exec::OperatorResult::Failure("the command is empty");
+  spec.env = Environment(context);
+  spec.cwd =
+      context.args.contains("cwd") ? context.args["cwd"].get<std::string>() : context.info.work_dir;
+  spec.log_path = context.info.log_path;
+  spec.deadline = context.deadline;
+  spec.cancelled = &context.cancelled;
+  std::ofstream(context.info.output_path, std::ios::trunc).close();
+  auto result = context.processes.Run(spec, context.process_started);
+  if (!result.ok()) return exec::OperatorResult::Failure(result.error().message);
+  if (result->timed_out) {
+    return exec::OperatorResult::Failure(
+        "timed out: execution_timeout reached, process group killed");
+  }
+  if (result->cancelled) return exec::OperatorResult::Failure("cancelled");
+  if (result->signal != 0) {
+    return exec::OperatorResult::Failure("command killed by signal " +
+                                         std::to_string(result->signal));
+  }
+  if (result->exit_code != 0) {
+    return exec::OperatorResult::Failure("command exited with code " +
+                                         std::to_string(result->exit_code));
+  }
+  return exec::OperatorResult::Success(ReadOutputs(context.info.output_path));
+}
+
+}  // namespace conveyor::operators

@@ -1,0 +1,16 @@
+#pragma once
+
+#include "engine/exec/operator.h"
+
+namespace conveyor::operators {
+
+// Runs the task's command: a list is exec'd as argv; a string is exec'd directly when it has no
+// shell syntax, else through /bin/sh -c. The process gets conveyor's environment, the
+// CONVEYOR_* variables and the task's env; its key=value lines in $CONVEYOR_OUTPUT become the
+// task's outputs.
+class ShellOperator : public exec::Operator {
+ public:
+  exec::OperatorResult Execute(exec::OperatorContext& context) override;
+};
+
+}  // namespace conveyor::operators
