@@ -1,0 +1,125 @@
+// Clearing and crash recovery, on real processes and a real SQLite file.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "engine/scheduler/clear.h"
+#include "engine/scheduler/run_driver.h"
+#include "engine/scheduler/run_factory.h"
+#include "tests/support/dag_fixture.h"
+
+namespace conveyor::scheduler {
+namespace {
+
+using testing::DagFixture;
+using States = std::map<std::string, std::string>;
+
+constexpr char kChain[] = R"(tasks:
+  - {id: a, command: "echo a >> $DIR/effects"}
+  - {id: b, command: "echo b >> $DIR/effects", depends_on: [a]}
+  - {id: c, command: "echo c >> $DIR/effects", depends_on: [b]}
+  - {id: side, command: "echo side >> $DIR/effects"}
+)";
+
+TEST(ClearTest, ClearsTheTaskAndItsDownstreamAndRunsThemAgain) {
+  DagFixture fixture(kChain);
+  auto run = fixture.RunToEnd();
+  ASSERT_EQ(run.state, state::RunState::kSuccess);
+  auto cleared = ClearTasks(fixture.store(), fixture.dag(), run, {"b"}, true, "test");
+  ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
+  EXPECT_EQ(*cleared, (std::vector<std::string>{"b", "c"}));
+  run = *fixture.store().GetRun(run.id);
+  EXPECT_EQ(run.state, state::RunState::kQueued);
+  EXPECT_EQ(fixture.States(run),
+            (States{{"a", "success"}, {"b", "none"}, {"c", "none"}, {"side", "success"}}));
+  run = fixture.Resume(run);
+  EXPECT_EQ(run.state, state::RunState::kSuccess);
+  const std::string effects = fixture.ReadFile("effects");
+  EXPECT_EQ(std::count(effects.begin(), effects.end(), 'b'), 2);
+  EXPECT_EQ(std::count(effects.begin(), effects.end(), 'a'), 1);
+  EXPECT_EQ(fixture.Ti(run, "b").try_number, 2);
+  EXPECT_EQ(fixture.Ti(run, "b").max_tries, 2);
+
+  auto unknown = ClearTasks(fixture.store(), fixture.dag(), run, {"sied"}, false, "test");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message, "DAG 'fixture' has no task 'sied', did you mean 'side'?");
+}
+
+TEST(RecoveryTest, InterruptedTryGoesBackToScheduledWithoutUsingARetry) {
+  DagFixture fixture(kChain);
+  RunRequest request;
+  request.run_id = "crashed";
+  auto run = CreateRun(fixture.store(), fixture.dag(), request, Instant(std::chrono::seconds(0)));
+  ASSERT_TRUE(run.ok());
+  // Pretend a dead conveyor left `a` running with a process that is still alive.
+  const pid_t leftover = fork();
+  if (leftover == 0) {
+    setpgid(0, 0);
+    execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(leftover, leftover);
+  store::WriteBatch batch;
+  auto tis = *fixture.store().ListTaskInstances(run->id);
+  store::TaskInstanceRecord a = tis[0];
+  a.state = state::TaskState::kRunning;
+  a.try_number = 1;
+  a.pid = leftover;
+  batch.PutTaskInstance(a, state::TaskState::kNone, "test");
+  batch.PutTry({run->id, "a", 1, state::TaskState::kRunning, std::nullopt, std::nullopt, leftover,
+                fixture.dir() + "/a.log", ""});
+  ASSERT_TRUE(fixture.store().Commit(batch).ok());
+  int previous = 0;
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  // The lease of a process that no longer exists.
+  ASSERT_TRUE(*fixture.store().AcquireLease(run->id, 999999, now, now, &ProcessAlive, &previous));
+
+  const auto done = fixture.Resume(*run);
+  EXPECT_EQ(done.state, state::RunState::kSuccess);
+  int status = 0;
+  EXPECT_EQ(waitpid(leftover, &status, 0), leftover);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  const auto a_after = fixture.Ti(done, "a");
+  EXPECT_EQ(a_after.try_number, 2);
+  EXPECT_EQ(a_after.max_tries, 2);  // one more allowed: the interruption is not a retry
+  const auto tries = *fixture.store().ListTries(done.id, "a");
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0].note,
+            "try 1 interrupted: the conveyor process running it died; 1 leftover process(es) "
+            "killed");
+  EXPECT_EQ(tries[1].state, state::TaskState::kSuccess);
+  EXPECT_EQ(*fixture.store().CountEvents(done.id, "a", "success"), 1);
+  EXPECT_FALSE(*fixture.store().GetLease(done.id));
+}
+
+TEST(RecoveryTest, ALiveLeaseHolderIsNeverJoined) {
+  DagFixture fixture(kChain);
+  RunRequest request;
+  request.run_id = "held";
+  auto run = CreateRun(fixture.store(), fixture.dag(), request, Instant(std::chrono::seconds(0)));
+  ASSERT_TRUE(run.ok());
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  int previous = 0;
+  // Our parent process stands in for another live conveyor holding the run.
+  ASSERT_TRUE(
+      *fixture.store().AcquireLease(run->id, getppid(), now, now, &ProcessAlive, &previous));
+  EXPECT_FALSE(*fixture.store().AcquireLease(run->id, getpid(), now, now - std::chrono::seconds(30),
+                                             &ProcessAlive, &previous));
+  EXPECT_EQ(previous, getppid());
+  auto clear = ClearTasks(fixture.store(), fixture.dag(), *run, {}, false, "test");
+  ASSERT_FALSE(clear.ok());
+  EXPECT_EQ(clear.error().message, "run 'held' is being run by process " +
+                                       std::to_string(getppid()) + "; clear it once that ends");
+  // A stale heartbeat frees the lease even when the pid is alive.
+  EXPECT_TRUE(*fixture.store().AcquireLease(run->id, getpid(), now + std::chrono::seconds(60),
+                                            now + std::chrono::seconds(30), &ProcessAlive,
+                                            &previous));
+}
+
+}  // namespace
+}  // namespace conveyor::scheduler

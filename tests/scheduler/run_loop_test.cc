@@ -1,0 +1,215 @@
+// The run loop end to end: real processes, a real SQLite file.
+#include "engine/scheduler/run_loop.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/dag_fixture.h"
+
+namespace conveyor::scheduler {
+namespace {
+
+using testing::DagFixture;
+using States = std::map<std::string, std::string>;
+
+// True while `pid` exists and is not a zombie (a killed orphan may wait a while to be reaped).
+bool Running(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_text, name, state;
+  if (!(stat >> pid_text >> name >> state)) return false;
+  return state != "Z" && state != "X";
+}
+
+// A diamond: a -> (b, c) -> d, with b failing, and d's trigger rule chosen per test; plus a
+// fan-in e <- (a, b, c) with its own rule. The outcomes follow Airflow.
+std::string Diamond(const std::string& d_rule, const std::string& e_rule) {
+  return R"(tasks:
+  - {id: a, command: "true"}
+  - {id: b, command: "false", depends_on: [a]}
+  - {id: c, command: "true", depends_on: [a]}
+  - {id: d, operator: noop, depends_on: [b, c], trigger_rule: )" +
+         d_rule + R"(}
+  - {id: e, operator: noop, depends_on: [a, b, c], trigger_rule: )" +
+         e_rule + "}\n";
+}
+
+struct RuleCase {
+  std::string rule;
+  std::string expected;  // d's (and e's) state when b fails and a, c succeed
+};
+
+class TriggerRuleRunTest : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(TriggerRuleRunTest, DiamondAndFanIn) {
+  DagFixture fixture(Diamond(GetParam().rule, GetParam().rule));
+  const auto run = fixture.RunToEnd();
+  const States states = fixture.States(run);
+  EXPECT_EQ(states.at("a"), "success");
+  EXPECT_EQ(states.at("b"), "failed");
+  EXPECT_EQ(states.at("c"), "success");
+  EXPECT_EQ(states.at("d"), GetParam().expected);
+  EXPECT_EQ(states.at("e"), GetParam().expected);
+  // Airflow's leaf rule: d and e are the leaves.
+  const bool leaf_failed = GetParam().expected == "upstream_failed";
+  EXPECT_EQ(run.state, leaf_failed ? state::RunState::kFailed : state::RunState::kSuccess);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, TriggerRuleRunTest,
+    ::testing::Values(RuleCase{"all_success", "upstream_failed"}, RuleCase{"all_failed", "skipped"},
+                      RuleCase{"all_done", "success"}, RuleCase{"one_success", "success"},
+                      RuleCase{"one_failed", "success"}, RuleCase{"none_failed", "upstream_failed"},
+                      RuleCase{"none_skipped", "success"}, RuleCase{"always", "success"}),
+    [](const auto& info) { return info.param.rule; });
+
+TEST(RunLoopTest, SkipsAndUpstreamFailuresCascade) {
+  DagFixture fixture(R"(tasks:
+  - {id: root, command: "false"}
+  - {id: only_if_failed, operator: noop, depends_on: [root], trigger_rule: all_failed}
+  - {id: normal, operator: noop, depends_on: [root]}
+  - {id: after_normal, operator: noop, depends_on: [normal]}
+  - {id: after_all_failed_branch, operator: noop, depends_on: [only_if_failed]}
+  - {id: cleanup, operator: noop, depends_on: [after_normal], trigger_rule: all_done}
+)");
+  const auto run = fixture.RunToEnd();
+  EXPECT_EQ(fixture.States(run), (States{{"root", "failed"},
+                                         {"only_if_failed", "success"},
+                                         {"normal", "upstream_failed"},
+                                         {"after_normal", "upstream_failed"},
+                                         {"after_all_failed_branch", "success"},
+                                         {"cleanup", "success"}}));
+  EXPECT_EQ(run.state, state::RunState::kSuccess);  // every leaf succeeded
+}
+
+TEST(RunLoopTest, RetriesWithExponentialBackoffCappedByMaxDelay) {
+  // Fails on tries 1-3, succeeds on try 4. Delays: 200ms, 400ms, then 800ms capped to 500ms.
+  DagFixture fixture(R"(tasks:
+  - id: flaky
+    command: echo $CONVEYOR_TRY_NUMBER >> $DIR/tries; test $CONVEYOR_TRY_NUMBER -ge 4
+    retries: 3
+    retry_delay: 200ms
+    retry_exponential_backoff: true
+    max_retry_delay: 500ms
+)");
+  const auto run = fixture.RunToEnd();
+  EXPECT_EQ(run.state, state::RunState::kSuccess);
+  EXPECT_EQ(fixture.ReadFile("tries"), "1\n2\n3\n4\n");
+  const auto tries = *fixture.store().ListTries(run.id, "flaky");
+  ASSERT_EQ(tries.size(), 4u);
+  const std::chrono::milliseconds expected[] = {std::chrono::milliseconds(200),
+                                                std::chrono::milliseconds(400),
+                                                std::chrono::milliseconds(500)};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(tries[i].state, state::TaskState::kFailed);
+    const auto gap = *tries[i + 1].start_date - *tries[i].end_date;
+    EXPECT_GE(gap, expected[i]) << "before try " << i + 2;
+    EXPECT_LT(gap, expected[i] + std::chrono::milliseconds(1500)) << "before try " << i + 2;
+  }
+  EXPECT_EQ(tries[3].state, state::TaskState::kSuccess);
+  EXPECT_EQ(fixture.Ti(run, "flaky").try_number, 4);
+}
+
+TEST(RunLoopTest, RetryDelayFormula) {
+  dag::RetryPolicy policy;
+  policy.retry_delay = std::chrono::seconds(30);
+  EXPECT_EQ(RetryDelay(policy, 3), std::chrono::seconds(30));
+  policy.retry_exponential_backoff = true;
+  EXPECT_EQ(RetryDelay(policy, 1), std::chrono::seconds(30));
+  EXPECT_EQ(RetryDelay(policy, 3), std::chrono::seconds(120));
+  policy.max_retry_delay = std::chrono::seconds(100);
+  EXPECT_EQ(RetryDelay(policy, 3), std::chrono::seconds(100));
+  EXPECT_EQ(RetryDelay(policy, 200), std::chrono::seconds(100));
+}
+
+TEST(RunLoopTest, TimeoutKillsTheWholeProcessTree) {
+  DagFixture fixture(R"(tasks:
+  - id: slow
+    command: sleep 60 & echo $! > $DIR/child; sleep 60
+    execution_timeout: 300ms
+)");
+  const auto started = std::chrono::steady_clock::now();
+  const auto run = fixture.RunToEnd();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_EQ(run.state, state::RunState::kFailed);
+  EXPECT_EQ(fixture.States(run).at("slow"), "failed");
+  const int child = std::stoi(fixture.ReadFile("child"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(Running(child)) << "the background child " << child << " survived";
+  const auto tries = *fixture.store().ListTries(run.id, "slow");
+  ASSERT_EQ(tries.size(), 1u);
+  std::ifstream log(tries[0].log_path);
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("conveyor: timed out: execution_timeout reached, process group killed"),
+            std::string::npos)
+      << text;
+}
+
+TEST(RunLoopTest, PriorityOrdersStartsAndPoolsBoundConcurrency) {
+  DagFixture fixture(R"(tasks:
+  - {id: low, command: "echo low >> $DIR/order", priority_weight: 1}
+  - {id: high, command: "echo high >> $DIR/order", priority_weight: 10}
+  - {id: mid, command: "echo mid >> $DIR/order", priority_weight: 5}
+  - {id: p1, command: "echo start >> $DIR/pool; sleep 0.2; echo end >> $DIR/pool", pool: single, depends_on: [low, high, mid]}
+  - {id: p2, command: "echo start >> $DIR/pool; sleep 0.2; echo end >> $DIR/pool", pool: single, depends_on: [low, high, mid]}
+  - {id: p3, command: "echo start >> $DIR/pool; sleep 0.2; echo end >> $DIR/pool", pool: single, depends_on: [low, high, mid]}
+)");
+  RunLoopOptions one_worker;
+  one_worker.workers = 1;
+  one_worker.pools = {{"default", 128}, {"single", 1}};
+  auto run = fixture.RunToEnd(nlohmann::json::object(), one_worker);
+  EXPECT_EQ(run.state, state::RunState::kSuccess);
+  EXPECT_EQ(fixture.ReadFile("order"), "high\nmid\nlow\n");
+  EXPECT_EQ(fixture.ReadFile("pool"), "start\nend\nstart\nend\nstart\nend\n");
+
+  // With 4 workers the pool still runs one at a time.
+  std::filesystem::remove(fixture.dir() + "/pool");
+  RunLoopOptions four_workers = one_worker;
+  four_workers.workers = 4;
+  run = fixture.RunToEnd(nlohmann::json::object(), four_workers);
+  EXPECT_EQ(fixture.ReadFile("pool"), "start\nend\nstart\nend\nstart\nend\n");
+}
+
+TEST(RunLoopTest, UnknownPoolFailsTheTry) {
+  DagFixture fixture("tasks:\n  - {id: t, operator: noop, pool: nowhere}\n");
+  const auto run = fixture.RunToEnd();
+  EXPECT_EQ(fixture.States(run).at("t"), "failed");
+  ASSERT_FALSE(fixture.transitions.empty());
+  EXPECT_EQ(fixture.transitions.back().message, "unknown pool 'nowhere'");
+}
+
+TEST(RunLoopTest, OutputsTemplatesConfAndParams) {
+  DagFixture fixture(R"(params: {who: default_person, greeting: hello}
+tasks:
+  - id: produce
+    command: printf 'rows=42\nname=table one\n' >> "$CONVEYOR_OUTPUT"
+  - id: consume
+    depends_on: [produce]
+    command: [sh, -c, 'echo "$1|$2|$3|$4|$5" > $DIR/result', sh, "{{ outputs.produce.rows }}", "{{ outputs.produce.name }}", "{{ params.who }}", "{{ params.greeting }}", "{{ ds }} {{ ds_nodash }} {{ run_id }} {{ task_id }} {{ try_number }}"]
+  - id: env
+    depends_on: [produce]
+    env: {WHO: "{{ conf.who }}", ROWS: "{{ outputs.produce.rows }}"}
+    command: echo "$WHO:$ROWS:$CONVEYOR_DAG_ID:$CONVEYOR_TASK_ID:$CONVEYOR_LOGICAL_DATE" > $DIR/env
+)");
+  const auto run = fixture.RunToEnd({{"who", "x'; rm -rf / #"}});
+  EXPECT_EQ(run.state, state::RunState::kSuccess);
+  EXPECT_EQ(fixture.ReadFile("result"),
+            "42|table one|x'; rm -rf / #|hello|2026-01-01 20260101 " + run.run_id + " consume 1\n");
+  EXPECT_EQ(fixture.ReadFile("env"), "x'; rm -rf / #:42:fixture:env:2026-01-01T00:00:00Z\n");
+  EXPECT_EQ(*fixture.store().ReadOutputs(run.id),
+            nlohmann::json({{"produce", {{"rows", "42"}, {"name", "table one"}}}}));
+}
+
+TEST(RunLoopTest, UnknownConfNameFailsTheTryAtRenderTime) {
+  DagFixture fixture("tasks:\n  - {id: t, command: 'echo {{ conf.missing }}'}\n");
+  const auto run = fixture.RunToEnd();
+  EXPECT_EQ(fixture.States(run).at("t"), "failed");
+  EXPECT_EQ(fixture.transitions.back().message,
+            "cannot render command: unknown template name 'conf.missing'");
+}
+
+}  // namespace
+}  // namespace conveyor::scheduler
