@@ -173,5 +173,95 @@ tasks:
         self.assertEqual(err, "conveyor: error: " + config + ":2:7: 'port' must be a single value\n")
 
 
+class RunCommandsTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="conveyor_runs_")
+        self.dags = os.path.join(self.dir, "dags")
+        os.makedirs(self.dags)
+        with open(os.path.join(self.dags, "pipe.yaml"), "w") as f:
+            f.write("""params: {who: nobody}
+tasks:
+  - {id: make, command: 'echo "n=7" >> "$CONVEYOR_OUTPUT"; echo made {{ params.who }}'}
+  - {id: use, depends_on: [make], command: ["echo", "got {{ outputs.make.n }}"]}
+  - {id: flaky, command: "test -f %s/ok", retries: 1, retry_delay: 100ms}
+""" % self.dir)
+        self.base = ["--dags", self.dags, "--db", os.path.join(self.dir, "state", "c.db")]
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def conveyor(self, *args):
+        return run(*self.base, *args)
+
+    def test_trigger_wait_logs_tasks_clear_resume(self):
+        code, out, err = self.conveyor("dags", "trigger", "pipe", "--run-id", "r1", "--wait",
+                                       "--conf", '{"who": "alice"}')
+        self.assertEqual(code, 1, out + err)  # flaky fails twice
+        self.assertIn("created run r1 (queued)\n", out)
+        self.assertIn("  make  queued -> running (try 1)\n", out)
+        self.assertIn("  flaky  running -> up_for_retry (try 1): command exited with code 1\n", out)
+        self.assertIn("  flaky  running -> failed (try 2): command exited with code 1\n", out)
+        self.assertTrue(out.endswith("run r1: failed\n"), out)
+
+        code, out, _ = self.conveyor("logs", "pipe", "r1", "make")
+        self.assertEqual((code, out), (0, "made alice\n"))
+        code, out, _ = self.conveyor("logs", "pipe", "r1", "use")
+        self.assertEqual((code, out), (0, "got 7\n"))
+        code, out, _ = self.conveyor("logs", "pipe", "r1", "flaky", "--try", "1")
+        self.assertEqual((code, out), (0, "conveyor: command exited with code 1\n"))
+        code, _, err = self.conveyor("logs", "pipe", "r1", "flaky", "--try", "3")
+        self.assertEqual((code, err), (2, "conveyor: error: task 'flaky' has no try 3\n"))
+
+        code, out, _ = self.conveyor("tasks", "list", "pipe", "r1", "-o", "json")
+        self.assertEqual(code, 0)
+        tis = json.loads(out)
+        self.assertEqual(tis["total_entries"], 3)
+        by_id = {t["task_id"]: t for t in tis["task_instances"]}
+        self.assertEqual((by_id["make"]["state"], by_id["make"]["try_number"]), ("success", 1))
+        self.assertEqual((by_id["flaky"]["state"], by_id["flaky"]["try_number"],
+                          by_id["flaky"]["max_tries"]), ("failed", 2, 2))
+        self.assertEqual(by_id["use"]["dag_run_id"], "r1")
+
+        code, out, _ = self.conveyor("runs", "list", "pipe", "--state", "failed", "-o", "json")
+        runs = json.loads(out)
+        self.assertEqual(runs["total_entries"], 1)
+        self.assertEqual(runs["dag_runs"][0]["dag_run_id"], "r1")
+        self.assertEqual(runs["dag_runs"][0]["conf"], {"who": "alice"})
+        self.assertEqual(runs["dag_runs"][0]["state"], "failed")
+
+        open(os.path.join(self.dir, "ok"), "w").close()
+        code, out, _ = self.conveyor("tasks", "clear", "pipe", "r1", "--task", "flaky")
+        self.assertEqual(code, 0)
+        self.assertIn("cleared 1 task instance(s) of r1: flaky\n", out)
+        code, out, _ = self.conveyor("runs", "resume", "pipe", "r1", "--wait")
+        self.assertEqual(code, 0, out)
+        self.assertIn("  flaky  running -> success (try 3)\n", out)
+        self.assertNotIn("  make  ", out)
+
+    def test_bad_input_exit_codes(self):
+        code, _, err = self.conveyor("dags", "trigger", "pipe", "--run-id", "x")
+        self.assertEqual(code, 0)
+        code, _, err = self.conveyor("dags", "trigger", "pipe", "--run-id", "x")
+        self.assertEqual((code, err), (2, "conveyor: error: DAG 'pipe' already has a run 'x'\n"))
+        code, _, err = self.conveyor("dags", "trigger", "pipe", "--conf", "[1]")
+        self.assertEqual((code, err), (2, "conveyor: error: conf must be a JSON object, got [1]\n"))
+        code, _, err = self.conveyor("dags", "trigger", "pipe", "--conf", "{nope")
+        self.assertEqual((code, err), (2, "conveyor: error: --conf is not valid JSON: {nope\n"))
+        code, _, err = self.conveyor("runs", "resume", "pipe", "nope", "--wait")
+        self.assertEqual((code, err), (2, "conveyor: error: DAG 'pipe' has no run 'nope'\n"))
+        code, _, err = self.conveyor("runs", "list", "--state", "done")
+        self.assertEqual(code, 2)
+
+    def test_tasks_test_records_nothing(self):
+        code, out, _ = self.conveyor("tasks", "test", "pipe", "make", "2026-03-01")
+        self.assertEqual((code, out), (0, "made nobody\noutputs: {\"n\":\"7\"}\ntask make: success\n"))
+        code, out, _ = self.conveyor("tasks", "test", "pipe", "use")
+        self.assertEqual(code, 1)
+        self.assertEqual(out, "task use: failed: cannot render command.1: unknown template name "
+                              "'outputs.make.n'\n")
+        code, out, _ = self.conveyor("runs", "list", "-o", "json")
+        self.assertEqual(json.loads(out)["total_entries"], 0)
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])

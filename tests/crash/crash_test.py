@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Kills `conveyor` with SIGKILL at random moments while it runs a 500-task DAG, resumes it each
+time, and checks that nothing was lost: every task instance ends `success`, its success is
+recorded exactly once, no side effect happened more often than the task was tried, no task
+process outlives the run, no run is left running, and SQLite's integrity check passes.
+
+Usage: crash_test.py CONVEYOR [--kills N] [--seed S]
+"""
+import argparse
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+LAYERS, WIDTH = 25, 20
+
+
+def write_dag(folder, effects):
+    lines = ["dag_id: crash", "max_active_tasks: 16", "tasks:"]
+    for layer in range(LAYERS):
+        for i in range(WIDTH):
+            lines.append("  - id: t%d_%d" % (layer, i))
+            lines.append("    command: echo $CONVEYOR_TASK_ID $CONVEYOR_TRY_NUMBER >> %s; "
+                         "sleep 0.02" % effects)
+            if layer:
+                lines.append("    depends_on: [t%d_%d, t%d_%d]"
+                             % (layer - 1, i, layer - 1, (i + 1) % WIDTH))
+    os.makedirs(folder)
+    with open(os.path.join(folder, "crash.yaml"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def leftover_processes(run_id):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ("CONVEYOR_RUN_ID=%s" % run_id).encode() in env:
+            found.append(int(pid))
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("conveyor")
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    work = tempfile.mkdtemp(prefix="conveyor_crash_")
+    effects = os.path.join(work, "effects")
+    write_dag(os.path.join(work, "dags"), effects)
+    with open(os.path.join(work, "conveyor.yaml"), "w") as f:
+        f.write("dags_folder: dags\ndb: state/conveyor.db\nworkers: 2\n")
+    base = [args.conveyor, "--config", os.path.join(work, "conveyor.yaml")]
+    command = base + ["dags", "trigger", "crash", "--run-id", "crash1", "--wait"]
+    kills = 0
+    while kills < args.kills:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.05, 0.35))
+        if proc.poll() is not None:
+            print("run finished after %d kills; starting over is not possible" % kills)
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        command = base + ["runs", "resume", "crash", "crash1", "--wait"]
+    final = subprocess.run(base + ["runs", "resume", "crash", "crash1", "--wait"],
+                           capture_output=True, text=True, timeout=300)
+    failures = []
+    if final.returncode != 0:
+        failures.append("final resume exited %d: %s" % (final.returncode, final.stderr[-500:]))
+    db = sqlite3.connect(os.path.join(work, "state", "conveyor.db"))
+    integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    if integrity != "ok":
+        failures.append("integrity_check: " + integrity)
+    runs = db.execute("SELECT run_id, state FROM dag_runs").fetchall()
+    if runs != [("crash1", "success")]:
+        failures.append("runs: %r" % runs)
+    states = dict(db.execute("SELECT task_id, state FROM task_instances").fetchall())
+    not_success = {t: s for t, s in states.items() if s != "success"}
+    if len(states) != LAYERS * WIDTH or not_success:
+        failures.append("%d task instances, not success: %r" % (len(states), not_success))
+    successes = dict(db.execute("SELECT task_id, count(*) FROM events WHERE to_state = 'success' "
+                                "GROUP BY task_id").fetchall())
+    twice = {t: n for t, n in successes.items() if n != 1}
+    if len(successes) != LAYERS * WIDTH or twice:
+        failures.append("success recorded other than once: %r" % twice)
+    tries = dict(db.execute("SELECT task_id, count(*) FROM task_tries GROUP BY task_id").fetchall())
+    interrupted = db.execute("SELECT count(*) FROM task_tries WHERE note != ''").fetchone()[0]
+    counts = {}
+    with open(effects) as f:
+        for line in f:
+            task = line.split()[0]
+            counts[task] = counts.get(task, 0) + 1
+    missing = [t for t in states if counts.get(t, 0) < 1]
+    extra = {t: (n, tries.get(t)) for t, n in counts.items() if n > tries.get(t, 0)}
+    if missing or extra:
+        failures.append("side effects missing for %r, more than tries for %r" % (missing, extra))
+    left = leftover_processes("crash1")
+    if left:
+        failures.append("processes left running: %r" % left)
+    repeated = sum(n - 1 for n in counts.values())
+    print("%d kills, %d tasks, %d tries interrupted and re-run (%d repeated side effects), "
+          "integrity %s" % (kills, len(states), interrupted, repeated, integrity))
+    for failure in failures:
+        print("FAIL: " + failure)
+    if kills < args.kills:
+        print("FAIL: only %d kills" % kills)
+        return 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
