@@ -10,10 +10,10 @@ flavour="${1:-release}"
 shift || true
 case "$flavour" in
   release) flags=(-DCMAKE_BUILD_TYPE=Release) ;;
-  asan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVEYOR_SANITIZE=address,undefined
-               -DCONVEYOR_BUILD_BENCH=OFF) ;;
-  tsan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVEYOR_SANITIZE=thread
-               -DCONVEYOR_BUILD_BENCH=OFF) ;;
+  asan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g"
+               -DCONVEYOR_SANITIZE=address,undefined -DCONVEYOR_BUILD_BENCH=OFF) ;;
+  tsan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g"
+               -DCONVEYOR_SANITIZE=thread -DCONVEYOR_BUILD_BENCH=OFF) ;;
   fuzz) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVEYOR_FUZZ=ON -DCONVEYOR_BUILD_BENCH=OFF
                -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "unknown flavour '$flavour' (release, asan, tsan, fuzz)" >&2; exit 2 ;;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fresh Debian 12 to the whole test suite: installs the packages, then
 #   1. the Release build and every test (GoogleTest through CTest, croniter oracle, CLI end to end),
-#   2. the unit tests again under ASan + UBSan,
-#   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 20),
-#   4. the DAG-loading benchmark (prints its figures).
+#   2. the unit tests and the CLI tests again under ASan + UBSan,
+#   3. the scheduler tests under ThreadSanitizer,
+#   4. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 20),
+#   5. the benchmarks (print their figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
@@ -22,7 +23,13 @@ step "ASan+UBSan build"
 scripts/build.sh asan --target conveyor_tests conveyor
 step "ASan+UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/asan --output-on-failure -j "$JOBS" -E '^oracle\.'
+  ctest --test-dir build/asan --output-on-failure -j "$JOBS" -E '^(oracle|crash)\.'
+
+step "TSan build"
+scripts/build.sh tsan --target conveyor_tests
+step "TSan scheduler tests"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/conveyor_tests \
+  --gtest_filter='RunLoopTest.*:Rules/TriggerRuleRunTest.*:RecoveryTest.*:ClearTest.*' --gtest_brief=1
 
 step "fuzz build (clang)"
 scripts/build.sh fuzz --target fuzz_dag_loader fuzz_cron fuzz_template

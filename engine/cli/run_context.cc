@@ -54,8 +54,7 @@ Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options)
 }
 
 void PrintTransition(const scheduler::Transition& t) {
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const auto now = store::CurrentTime();
   std::cout << FormatUtcMillis(now) << "  " << t.task_id << "  " << state::Name(t.from) << " -> "
             << state::Name(t.to);
   if (t.try_number > 0) std::cout << " (try " << t.try_number << ")";

@@ -54,11 +54,12 @@ std::string FormatUtc(Instant instant) {
   return buffer;
 }
 
-std::string FormatUtcMillis(std::chrono::sys_time<std::chrono::milliseconds> instant) {
+std::string FormatUtcMillis(std::chrono::sys_time<std::chrono::microseconds> instant) {
   const auto seconds = std::chrono::floor<std::chrono::seconds>(instant);
-  const auto millis = (instant - seconds).count();
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(instant - seconds).count();
   std::string text = FormatUtc(seconds);
-  char fraction[8];
+  char fraction[32];
   std::snprintf(fraction, sizeof fraction, ".%03lldZ", static_cast<long long>(millis));
   text.pop_back();
   return text + fraction;

@@ -14,7 +14,7 @@ using Instant = std::chrono::sys_seconds;
 // "2026-01-01T03:00:00Z".
 std::string FormatUtc(Instant instant);
 // "2026-01-01T03:00:00.250Z".
-std::string FormatUtcMillis(std::chrono::sys_time<std::chrono::milliseconds> instant);
+std::string FormatUtcMillis(std::chrono::sys_time<std::chrono::microseconds> instant);
 
 // A date or datetime as written by a user, before any time zone is applied.
 struct ParsedDateTime {

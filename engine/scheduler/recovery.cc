@@ -15,8 +15,7 @@ Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store:
   for (store::TryRecord attempt : *tries) {
     if (attempt.try_number != ti.try_number) continue;
     attempt.note = note;
-    attempt.end_date =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    attempt.end_date = store::CurrentTime();
     batch.PutTry(attempt);
   }
   ti.state = state::TaskState::kScheduled;

@@ -11,10 +11,6 @@ namespace {
 
 constexpr auto kLeaseStaleAfter = std::chrono::seconds(30);
 
-store::TimePoint NowMs() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 bool IsTerminal(state::RunState s) {
   return s == state::RunState::kSuccess || s == state::RunState::kFailed;
 }
@@ -32,7 +28,7 @@ Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorR
     if (!record.ok()) return record.error();
     if (IsTerminal(record->state)) return record->state;
     int previous = 0;
-    const auto now = NowMs();
+    const auto now = store::CurrentTime();
     auto acquired =
         store.AcquireLease(run, getpid(), now, now - kLeaseStaleAfter, &ProcessAlive, &previous);
     if (!acquired.ok()) return acquired.error();

@@ -58,8 +58,7 @@ Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::Loa
   run.data_interval_end = interval.end;
   run.conf = request.conf;
   run.state = state::RunState::kQueued;
-  run.queued_at =
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  run.queued_at = store::CurrentTime();
   std::vector<store::TaskInstanceRecord> tis;
   for (const dag::Task& task : dag.tasks) {
     store::TaskInstanceRecord ti;

@@ -15,10 +15,6 @@ using state::TaskState;
 
 namespace {
 
-store::TimePoint NowMs() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 std::string LogDir(const std::string& root, const std::string& dag_id, const std::string& run_id,
                    const std::string& task_id) {
   return (std::filesystem::path(root) / ("dag_id=" + dag_id) / ("run_id=" + run_id) /
@@ -86,7 +82,7 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
   if (run->record.state != state::RunState::kRunning) {
     const auto from = run->record.state;
     run->record.state = state::RunState::kRunning;
-    run->record.start_date = run->record.start_date.value_or(NowMs());
+    run->record.start_date = run->record.start_date.value_or(store::CurrentTime());
     run->record.end_date.reset();
     batch.PutRun(run->record, from, options_.who);
   }
@@ -110,7 +106,7 @@ void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
 }
 
 void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions) {
-  const auto now = NowMs();
+  const auto now = store::CurrentTime();
   for (auto& run : runs_) {
     for (int task = 0; task < run->plan.size(); ++task) {
       store::TaskInstanceRecord& ti = run->plan.ti(task);
@@ -156,7 +152,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     if (pool != options_.pools.end() && pool_used_[task.pool] >= pool->second) continue;
     ti.state = TaskState::kQueued;
     ti.try_number += 1;
-    ti.start_date = NowMs();
+    ti.start_date = store::CurrentTime();
     ti.end_date.reset();
     ti.pid.reset();
     char host[256] = {0};
@@ -231,7 +227,7 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
   store::TaskInstanceRecord& ti = run.plan.ti(task);
   const dag::Task& spec = run.plan.dag().dag.tasks[task];
   const TaskState from = ti.state;
-  ti.end_date = NowMs();
+  ti.end_date = store::CurrentTime();
   std::string message = result.message;
   switch (result.outcome) {
     case exec::OperatorResult::Outcome::kSuccess:
@@ -249,7 +245,7 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
     case exec::OperatorResult::Outcome::kFailed:
       if (ti.try_number < ti.max_tries) {
         ti.state = TaskState::kUpForRetry;
-        ti.next_try_at = *ti.end_date + std::chrono::duration_cast<std::chrono::milliseconds>(
+        ti.next_try_at = *ti.end_date + std::chrono::duration_cast<std::chrono::microseconds>(
                                             RetryDelay(spec.retry, ti.try_number));
       } else {
         ti.state = TaskState::kFailed;
@@ -273,7 +269,7 @@ void RunLoop::FinishRuns(store::WriteBatch& batch) {
     if (run->done || !run->plan.Finished()) continue;
     const auto from = run->record.state;
     run->record.state = run->plan.Outcome();
-    run->record.end_date = NowMs();
+    run->record.end_date = store::CurrentTime();
     batch.PutRun(run->record, from, options_.who);
     run->done = true;
   }
@@ -298,7 +294,7 @@ void RunLoop::Heartbeat() {
   if (now - last_heartbeat_ < options_.heartbeat_every) return;
   last_heartbeat_ = now;
   for (const auto& run : runs_) {
-    if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), NowMs());
+    if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), store::CurrentTime());
   }
 }
 

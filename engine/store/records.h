@@ -11,7 +11,12 @@
 namespace conveyor::store {
 
 using RunKey = std::int64_t;
-using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+using TimePoint = std::chrono::sys_time<std::chrono::microseconds>;
+
+// The wall clock, at the resolution the store keeps.
+inline TimePoint CurrentTime() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
 
 // A DAG run as stored. `id` is the database key; (dag_id, run_id) is unique.
 struct DagRunRecord {

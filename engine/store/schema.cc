@@ -7,7 +7,7 @@ namespace conveyor::store {
 namespace {
 
 // Times are INTEGER: logical dates and data intervals in seconds, other timestamps in
-// milliseconds, all since the Unix epoch in UTC.
+// microseconds, all since the Unix epoch in UTC.
 const std::vector<std::string>& Migrations() {
   static const std::vector<std::string> kMigrations = {
       R"sql(

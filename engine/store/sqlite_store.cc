@@ -11,8 +11,8 @@ namespace {
 using state::RunState;
 using state::TaskState;
 
-std::int64_t Ms(TimePoint t) { return t.time_since_epoch().count(); }
-TimePoint FromMs(std::int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+std::int64_t Micros(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint FromMicros(std::int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 std::int64_t Sec(Instant t) { return t.time_since_epoch().count(); }
 Instant FromSec(std::int64_t s) { return Instant(std::chrono::seconds(s)); }
 
@@ -22,10 +22,10 @@ std::optional<std::int64_t> Map(const std::optional<T>& value, F f) {
   return f(*value);
 }
 
-std::optional<TimePoint> OptionalMs(const Statement& s, int column) {
+std::optional<TimePoint> OptionalMicros(const Statement& s, int column) {
   auto v = s.OptionalInt(column);
   if (!v) return std::nullopt;
-  return FromMs(*v);
+  return FromMicros(*v);
 }
 
 std::optional<Instant> OptionalSec(const Statement& s, int column) {
@@ -60,9 +60,9 @@ DagRunRecord ReadRun(const Statement& s) {
   run.conf = nlohmann::json::parse(s.Text(7), nullptr, false);
   if (run.conf.is_discarded()) run.conf = nlohmann::json::object();
   run.state = state::ParseRunState(s.Text(8)).value_or(RunState::kQueued);
-  run.queued_at = OptionalMs(s, 9);
-  run.start_date = OptionalMs(s, 10);
-  run.end_date = OptionalMs(s, 11);
+  run.queued_at = OptionalMicros(s, 9);
+  run.start_date = OptionalMicros(s, 10);
+  run.end_date = OptionalMicros(s, 11);
   return run;
 }
 
@@ -83,7 +83,7 @@ class SqliteStore : public StateStore {
     insert.BindOptional(5, Map(run.data_interval_start, Sec));
     insert.BindOptional(6, Map(run.data_interval_end, Sec));
     insert.Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
-    insert.BindOptional(9, Map(run.queued_at, Ms));
+    insert.BindOptional(9, Map(run.queued_at, Micros));
     if (Status s = insert.Run(); !s.ok()) {
       if (s.error().code == ErrorCode::kAlreadyExists) {
         return Error{ErrorCode::kAlreadyExists,
@@ -177,9 +177,9 @@ class SqliteStore : public StateStore {
       ti.state = ReadTaskState(select, 1);
       ti.try_number = static_cast<int>(select.Int(2));
       ti.max_tries = static_cast<int>(select.Int(3));
-      ti.start_date = OptionalMs(select, 4);
-      ti.end_date = OptionalMs(select, 5);
-      ti.next_try_at = OptionalMs(select, 6);
+      ti.start_date = OptionalMicros(select, 4);
+      ti.end_date = OptionalMicros(select, 5);
+      ti.next_try_at = OptionalMicros(select, 6);
       ti.hostname = select.Text(7);
       if (auto pid = select.OptionalInt(8)) ti.pid = static_cast<int>(*pid);
       ti.operator_name = select.Text(9);
@@ -206,8 +206,8 @@ class SqliteStore : public StateStore {
       attempt.task_id = task_id;
       attempt.try_number = static_cast<int>(select.Int(0));
       attempt.state = ReadTaskState(select, 1);
-      attempt.start_date = OptionalMs(select, 2);
-      attempt.end_date = OptionalMs(select, 3);
+      attempt.start_date = OptionalMicros(select, 2);
+      attempt.end_date = OptionalMicros(select, 3);
       if (auto pid = select.OptionalInt(4)) attempt.pid = static_cast<int>(*pid);
       attempt.log_path = select.Text(5);
       attempt.note = select.Text(6);
@@ -263,7 +263,7 @@ class SqliteStore : public StateStore {
       return false;
     }
     Statement take(*db_, "UPDATE dag_runs SET lease_pid = ?, lease_heartbeat = ? WHERE id = ?");
-    if (Status s = take.Bind(1, pid).Bind(2, Ms(now)).Bind(3, run).Run(); !s.ok()) {
+    if (Status s = take.Bind(1, pid).Bind(2, Micros(now)).Bind(3, run).Run(); !s.ok()) {
       return s.error();
     }
     if (Status s = txn.Commit(); !s.ok()) return s.error();
@@ -272,7 +272,7 @@ class SqliteStore : public StateStore {
 
   Status Heartbeat(RunKey run, int pid, TimePoint now) override {
     Statement beat(*db_, "UPDATE dag_runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
-    return beat.Bind(1, Ms(now)).Bind(2, run).Bind(3, pid).Run();
+    return beat.Bind(1, Micros(now)).Bind(2, run).Bind(3, pid).Run();
   }
 
   Status ReleaseLease(RunKey run, int pid) override {
@@ -289,7 +289,7 @@ class SqliteStore : public StateStore {
     if (!row.ok()) return row.error();
     std::optional<RunLease> lease;
     if (*row && !select.IsNull(0)) {
-      lease = RunLease{static_cast<int>(select.Int(0)), FromMs(select.Int(1))};
+      lease = RunLease{static_cast<int>(select.Int(0)), FromMicros(select.Int(1))};
     }
     select.Reset();
     return lease;
@@ -302,9 +302,8 @@ class SqliteStore : public StateStore {
         *db_, "INSERT INTO events (at, run, from_state, to_state, who) VALUES (?, ?, ?, ?, ?)");
     std::optional<std::string> from_text;
     if (from) from_text = std::string(state::Name(*from));
-    const auto now =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    return event.Bind(1, Ms(now))
+    const auto now = CurrentTime();
+    return event.Bind(1, Micros(now))
         .Bind(2, run)
         .BindOptional(3, from_text)
         .Bind(4, "run:" + std::string(state::Name(to)))
@@ -324,8 +323,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
   for (const auto& write : batch.runs()) {
     const DagRunRecord& run = write.run;
     put_run.Bind(1, std::string(state::Name(run.state)))
-        .BindOptional(2, Map(run.start_date, Ms))
-        .BindOptional(3, Map(run.end_date, Ms))
+        .BindOptional(2, Map(run.start_date, Micros))
+        .BindOptional(3, Map(run.end_date, Micros))
         .Bind(4, DumpJson(run.conf))
         .Bind(5, run.id);
     if (Status s = put_run.Run(); !s.ok()) return s;
@@ -345,8 +344,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
   Statement event(*db_,
                   "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
                   "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const auto now = CurrentTime();
   for (const auto& write : batch.task_instances()) {
     const TaskInstanceRecord& ti = write.ti;
     put_ti.Bind(1, ti.run)
@@ -354,9 +352,9 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .BindOptional(3, TaskStateText(ti.state))
         .Bind(4, ti.try_number)
         .Bind(5, ti.max_tries)
-        .BindOptional(6, Map(ti.start_date, Ms))
-        .BindOptional(7, Map(ti.end_date, Ms))
-        .BindOptional(8, Map(ti.next_try_at, Ms))
+        .BindOptional(6, Map(ti.start_date, Micros))
+        .BindOptional(7, Map(ti.end_date, Micros))
+        .BindOptional(8, Map(ti.next_try_at, Micros))
         .Bind(9, ti.hostname)
         .BindOptional(10, ti.pid ? std::optional<std::int64_t>(*ti.pid) : std::nullopt)
         .Bind(11, ti.operator_name)
@@ -364,7 +362,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(13, ti.priority_weight);
     if (Status s = put_ti.Run(); !s.ok()) return s;
     if (write.from == ti.state && write.note.empty()) continue;
-    event.Bind(1, Ms(now))
+    event.Bind(1, Micros(now))
         .Bind(2, ti.run)
         .Bind(3, ti.task_id)
         .Bind(4, ti.try_number)
@@ -384,8 +382,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(2, attempt.task_id)
         .Bind(3, attempt.try_number)
         .Bind(4, std::string(state::Name(attempt.state)))
-        .BindOptional(5, Map(attempt.start_date, Ms))
-        .BindOptional(6, Map(attempt.end_date, Ms))
+        .BindOptional(5, Map(attempt.start_date, Micros))
+        .BindOptional(6, Map(attempt.end_date, Micros))
         .BindOptional(7, attempt.pid ? std::optional<std::int64_t>(*attempt.pid) : std::nullopt)
         .Bind(8, attempt.log_path)
         .Bind(9, attempt.note);
