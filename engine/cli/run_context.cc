@@ -9,7 +9,16 @@
 
 namespace conveyor::cli {
 
-Result<const graph::LoadedDag*> RunContext::Dag(const std::string& dag_id) const {
+Result<const graph::LoadedDag*> RunContext::Dag(const std::string& dag_id) {
+  for (const char* extension : {".yaml", ".yml"}) {
+    const auto path = std::filesystem::path(config.dags_folder) / (dag_id + extension);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) continue;
+    single_file_ = graph::DagBag::LoadFiles({path.string()}, BuiltinRegistry());
+    if (const auto* loaded = single_file_->Find(dag_id)) return loaded;
+  }
+  if (!folder_) folder_ = graph::DagBag::LoadFolder(config.dags_folder, BuiltinRegistry());
+  const graph::DagBag& bag = *folder_;
   if (const auto* loaded = bag.Find(dag_id)) return loaded;
   for (const auto& broken : bag.broken()) {
     if (broken.dag_id == dag_id) {
@@ -43,7 +52,6 @@ Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options)
   if (!config.ok()) return config.error();
   auto context = std::make_unique<RunContext>();
   context->config = *config;
-  context->bag = graph::DagBag::LoadFolder(config->dags_folder, BuiltinRegistry());
   const auto folder = std::filesystem::path(config->db).parent_path();
   std::error_code ec;
   if (!folder.empty()) std::filesystem::create_directories(folder, ec);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/cli/command_context.h"
@@ -13,14 +14,18 @@ namespace conveyor::cli {
 // What commands that touch runs need: the config, the DAGs, the state database.
 struct RunContext {
   Config config;
-  graph::DagBag bag;
   std::unique_ptr<store::StateStore> store;
 
-  // The loaded DAG, or an error naming a broken file or suggesting a close id.
-  Result<const graph::LoadedDag*> Dag(const std::string& dag_id) const;
+  // The loaded DAG, or an error naming a broken file or suggesting a close id. Reads only
+  // DAGS/<dag_id>.yaml (or .yml) when that file defines the DAG, else the whole folder.
+  Result<const graph::LoadedDag*> Dag(const std::string& dag_id);
   // A run of a DAG by id, or a kNotFound error.
   Result<store::DagRunRecord> Run(const std::string& dag_id, const std::string& run_id) const;
   scheduler::RunLoopOptions LoopOptions() const;
+
+ private:
+  std::optional<graph::DagBag> single_file_;
+  std::optional<graph::DagBag> folder_;
 };
 
 Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options);

@@ -75,8 +75,13 @@ struct Dag {
   Callbacks callbacks;  // about the run as a whole; tasks have their own
   std::vector<Task> tasks;
 
-  // Index of a task in `tasks`, or -1.
+  // Index of a task in `tasks`, or -1. O(log n) once IndexTasks has run, else a scan.
   int TaskIndex(std::string_view task_id) const;
+  // (Re)builds the index TaskIndex uses; call after changing `tasks`.
+  void IndexTasks();
+
+ private:
+  std::map<std::string, int, std::less<>> task_index_;
 };
 
 }  // namespace conveyor::dag

@@ -16,10 +16,9 @@ namespace {
 
 const std::vector<std::string>& DagKeys() {
   static const std::vector<std::string> kKeys = {
-      "dag_id",     "description",  "schedule",        "timezone",         "start_date",
-      "end_date",   "catchup",      "max_active_runs", "max_active_tasks", "tags",
-      "params",     "default_args", "on_success",      "on_failure",       "on_retry",
-      "tasks"};
+      "dag_id",     "description",     "schedule",         "timezone", "start_date", "end_date",
+      "catchup",    "max_active_runs", "max_active_tasks", "tags",     "params",     "default_args",
+      "on_success", "on_failure",      "on_retry",         "tasks"};
   return kKeys;
 }
 
@@ -174,6 +173,7 @@ class DagReader {
       dag.tasks.push_back(std::move(*task));
       task_nodes.push_back(item);
     }
+    dag.IndexTasks();
     CheckDependencies(dag, task_nodes);
   }
 
@@ -220,7 +220,16 @@ bool IsValidId(std::string_view id) {
   return true;
 }
 
+void Dag::IndexTasks() {
+  task_index_.clear();
+  for (size_t i = 0; i < tasks.size(); ++i) task_index_.emplace(tasks[i].id, static_cast<int>(i));
+}
+
 int Dag::TaskIndex(std::string_view task_id) const {
+  if (task_index_.size() == tasks.size()) {
+    auto it = task_index_.find(task_id);
+    return it == task_index_.end() ? -1 : it->second;
+  }
   for (size_t i = 0; i < tasks.size(); ++i) {
     if (tasks[i].id == task_id) return static_cast<int>(i);
   }

@@ -33,6 +33,8 @@ struct TaskEvent {
   std::uint64_t id = 0;
   std::optional<int> pid;
   OperatorResult result;
+  // When it happened, read on the worker: a process's spawn, or the operator's return.
+  std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
 };
 
 // Runs tasks off the scheduler thread and reports back through `notify`, which is called on a

@@ -34,12 +34,17 @@ class LocalExecutor : public Executor {
       bool reported_start = false;
       auto started = [&](int pid) {
         reported_start = true;
-        notify_(TaskEvent{TaskEvent::Kind::kStarted, launch.id, pid, {}});
+        notify_(TaskEvent{
+            TaskEvent::Kind::kStarted, launch.id, pid, {}, std::chrono::system_clock::now()});
       };
       if (launch.operator_name != "shell") started(0);
       OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
-      if (!reported_start) notify_(TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}});
-      notify_(TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result)});
+      if (!reported_start) {
+        notify_(TaskEvent{
+            TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
+      }
+      notify_(TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
+                        std::chrono::system_clock::now()});
       std::lock_guard<std::mutex> lock(mutex_);
       if (--in_flight_ == 0) idle_.notify_all();
     });

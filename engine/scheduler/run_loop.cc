@@ -68,7 +68,8 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
   if (!tis.ok()) return tis.error();
   auto outputs = store_.ReadOutputs(key);
   if (!outputs.ok()) return outputs.error();
-  auto run = std::make_unique<ActiveRun>(ActiveRun{*record, RunPlan(dag, key, *tis), *outputs});
+  auto run = std::make_unique<ActiveRun>(
+      ActiveRun{runs_.size(), *record, RunPlan(dag, key, *tis), *outputs});
   store::WriteBatch batch;
   std::vector<Transition> transitions;
   for (int task = 0; task < run->plan.size(); ++task) {
@@ -77,8 +78,21 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
     const TaskState from = ti.state;
     auto note = RecoverInterruptedTry(store_, run->record, ti, batch);
     if (!note.ok()) return note.error();
+    const state::TaskState recovered = ti.state;
+    ti.state = from;
+    run->plan.SetState(task, recovered);
     Record(*run, task, from, batch, transitions, *note);
   }
+  for (int task = 0; task < run->plan.size(); ++task) {
+    const store::TaskInstanceRecord& ti = run->plan.ti(task);
+    if (ti.state == TaskState::kScheduled) {
+      ready_.insert({-ti.priority_weight, run->plan.Position(task), run->index, task});
+    } else if (ti.state == TaskState::kUpForRetry) {
+      retries_.emplace(ti.next_try_at.value_or(store::TimePoint{}),
+                       std::make_pair(run->index, task));
+    }
+  }
+  Settle(*run, batch, transitions);
   if (run->record.state != state::RunState::kRunning) {
     const auto from = run->record.state;
     run->record.state = state::RunState::kRunning;
@@ -95,6 +109,12 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
 void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
                      std::vector<Transition>& transitions, const std::string& message) {
   const store::TaskInstanceRecord& ti = run.plan.ti(task);
+  const ReadyKey key{-ti.priority_weight, run.plan.Position(task), run.index, task};
+  if (from == TaskState::kScheduled) ready_.erase(key);
+  if (ti.state == TaskState::kScheduled) ready_.insert(key);
+  if (ti.state == TaskState::kUpForRetry) {
+    retries_.emplace(ti.next_try_at.value_or(store::TimePoint{}), std::make_pair(run.index, task));
+  }
   batch.PutTaskInstance(ti, from, options_.who, message);
   transitions.push_back(
       {run.record.dag_id, run.record.run_id, ti.task_id, ti.try_number, from, ti.state, message});
@@ -107,42 +127,25 @@ void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
 
 void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions) {
   const auto now = store::CurrentTime();
-  for (auto& run : runs_) {
-    for (int task = 0; task < run->plan.size(); ++task) {
-      store::TaskInstanceRecord& ti = run->plan.ti(task);
-      if (ti.state != TaskState::kUpForRetry || (ti.next_try_at && *ti.next_try_at > now)) continue;
-      ti.state = TaskState::kScheduled;
-      ti.next_try_at.reset();
-      Record(*run, task, TaskState::kUpForRetry, batch, transitions);
-    }
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    const auto [run_index, task] = retries_.begin()->second;
+    retries_.erase(retries_.begin());
+    ActiveRun& run = *runs_[run_index];
+    store::TaskInstanceRecord& ti = run.plan.ti(task);
+    if (ti.state != TaskState::kUpForRetry) continue;
+    run.plan.SetState(task, TaskState::kScheduled);
+    ti.next_try_at.reset();
+    Record(run, task, TaskState::kUpForRetry, batch, transitions);
   }
 }
 
 std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
                                                     std::vector<Transition>& transitions) {
-  struct Candidate {
-    size_t run;
-    int task;
-    int priority;
-    int order;
-  };
-  std::vector<Candidate> ready;
-  for (size_t r = 0; r < runs_.size(); ++r) {
-    const RunPlan& plan = runs_[r]->plan;
-    const auto& order = plan.dag().graph.TopologicalOrder();
-    for (size_t i = 0; i < order.size(); ++i) {
-      const int task = order[i];
-      if (plan.ti(task).state == TaskState::kScheduled) {
-        ready.push_back({r, task, plan.ti(task).priority_weight, static_cast<int>(i)});
-      }
-    }
-  }
-  std::stable_sort(ready.begin(), ready.end(), [](const Candidate& a, const Candidate& b) {
-    return a.priority != b.priority ? a.priority > b.priority : a.order < b.order;
-  });
   std::vector<exec::TaskLaunch> launches;
-  for (const Candidate& c : ready) {
-    if (static_cast<int>(in_flight_.size()) >= options_.workers) break;
+  for (auto it = ready_.begin();
+       it != ready_.end() && static_cast<int>(in_flight_.size()) < options_.workers;) {
+    const ReadyKey c = *it;
+    ++it;  // Record() below erases c from ready_; `it` stays valid
     ActiveRun& run = *runs_[c.run];
     const dag::Dag& dag = run.plan.dag().dag;
     const dag::Task& task = dag.tasks[c.task];
@@ -150,7 +153,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     if (dag_running_[dag.dag_id] >= dag.max_active_tasks) continue;
     auto pool = options_.pools.find(task.pool);
     if (pool != options_.pools.end() && pool_used_[task.pool] >= pool->second) continue;
-    ti.state = TaskState::kQueued;
+    run.plan.SetState(c.task, TaskState::kQueued);
     ti.try_number += 1;
     ti.start_date = store::CurrentTime();
     ti.end_date.reset();
@@ -185,14 +188,16 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     // A try that cannot start fails at once, through the same path as any other failure.
     if (pool == options_.pools.end()) {
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
-              exec::OperatorResult::Failure("unknown pool '" + task.pool + "'")});
+              exec::OperatorResult::Failure("unknown pool '" + task.pool + "'"),
+              std::chrono::system_clock::now()});
       continue;
     }
     auto rendered =
         RenderTask(task, TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs));
     if (!rendered.ok()) {
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
-              exec::OperatorResult::Failure(rendered.error().message)});
+              exec::OperatorResult::Failure(rendered.error().message),
+              std::chrono::system_clock::now()});
       continue;
     }
     launch.args = std::move(rendered->args);
@@ -210,28 +215,34 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   ActiveRun& run = *runs_[it->second.run];
   const int task = it->second.task;
   store::TaskInstanceRecord& ti = run.plan.ti(task);
+  const auto at = std::chrono::time_point_cast<std::chrono::microseconds>(event.at);
   if (event.kind == exec::TaskEvent::Kind::kStarted) {
-    ti.state = TaskState::kRunning;
+    run.plan.SetState(task, TaskState::kRunning);
+    ti.start_date = at;
     if (event.pid && *event.pid > 0) ti.pid = *event.pid;
+    batch.PutTry(
+        {ti.run, ti.task_id, ti.try_number, TaskState::kRunning, at, std::nullopt, ti.pid, "", ""});
     Record(run, task, TaskState::kQueued, batch, transitions);
     return;
   }
   --pool_used_[it->second.pool];
   --dag_running_[run.record.dag_id];
   in_flight_.erase(it);
-  Finish(run, task, event.result, batch, transitions);
+  Finish(run, task, event.result, at, batch, transitions);
 }
 
 void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& result,
-                     store::WriteBatch& batch, std::vector<Transition>& transitions) {
+                     store::TimePoint at, store::WriteBatch& batch,
+                     std::vector<Transition>& transitions) {
   store::TaskInstanceRecord& ti = run.plan.ti(task);
   const dag::Task& spec = run.plan.dag().dag.tasks[task];
   const TaskState from = ti.state;
-  ti.end_date = store::CurrentTime();
+  ti.end_date = at;
+  TaskState next = TaskState::kSuccess;
   std::string message = result.message;
   switch (result.outcome) {
     case exec::OperatorResult::Outcome::kSuccess:
-      ti.state = TaskState::kSuccess;
+      next = TaskState::kSuccess;
       if (!result.outputs.empty()) {
         batch.PutOutputs(ti.run, ti.task_id, result.outputs);
         for (const auto& item : result.outputs.items()) {
@@ -240,18 +251,19 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
       }
       break;
     case exec::OperatorResult::Outcome::kSkipped:
-      ti.state = TaskState::kSkipped;
+      next = TaskState::kSkipped;
       break;
     case exec::OperatorResult::Outcome::kFailed:
       if (ti.try_number < ti.max_tries) {
-        ti.state = TaskState::kUpForRetry;
+        next = TaskState::kUpForRetry;
         ti.next_try_at = *ti.end_date + std::chrono::duration_cast<std::chrono::microseconds>(
                                             RetryDelay(spec.retry, ti.try_number));
       } else {
-        ti.state = TaskState::kFailed;
+        next = TaskState::kFailed;
       }
       break;
   }
+  run.plan.SetState(task, next);
   batch.PutTry({ti.run, ti.task_id, ti.try_number,
                 ti.state == TaskState::kUpForRetry ? TaskState::kFailed : ti.state, ti.start_date,
                 ti.end_date, ti.pid, "", ""});
@@ -261,7 +273,9 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
               "conveyor: " + message);
   }
   Record(run, task, from, batch, transitions, message);
-  Settle(run, batch, transitions);
+  for (const auto& [changed, before] : run.plan.SettleDownstreamOf(task)) {
+    Record(run, changed, before, batch, transitions);
+  }
 }
 
 void RunLoop::FinishRuns(store::WriteBatch& batch) {
@@ -275,18 +289,9 @@ void RunLoop::FinishRuns(store::WriteBatch& batch) {
   }
 }
 
-std::optional<std::chrono::system_clock::time_point> RunLoop::NextDue() const {
-  std::optional<std::chrono::system_clock::time_point> due;
-  for (const auto& run : runs_) {
-    for (int task = 0; task < run->plan.size(); ++task) {
-      const auto& ti = run->plan.ti(task);
-      if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
-          (!due || *ti.next_try_at < *due)) {
-        due = *ti.next_try_at;
-      }
-    }
-  }
-  return due;
+std::optional<store::TimePoint> RunLoop::NextDue() const {
+  if (retries_.empty()) return std::nullopt;
+  return retries_.begin()->first;
 }
 
 void RunLoop::Heartbeat() {
@@ -305,7 +310,6 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     events.swap(events_);
   }
   for (const auto& event : events) ApplyEvent(event, batch, transitions);
-  for (auto& run : runs_) Settle(*run, batch, transitions);
   PromoteDueRetries(batch, transitions);
   std::vector<exec::TaskLaunch> launches = PickLaunches(batch, transitions);
   FinishRuns(batch);
@@ -327,7 +331,8 @@ Status RunLoop::Run() {
         std::all_of(runs_.begin(), runs_.end(), [](const auto& run) { return run->done; });
     if (all_done && in_flight_.empty()) return Status::Ok();
     std::unique_lock<std::mutex> lock(mutex_);
-    auto until = std::chrono::system_clock::now() + options_.heartbeat_every;
+    std::chrono::system_clock::time_point until =
+        std::chrono::system_clock::now() + options_.heartbeat_every;
     if (auto due = NextDue(); due && *due < until) until = *due;
     wake_.wait_until(lock, until, [this] { return !events_.empty(); });
   }

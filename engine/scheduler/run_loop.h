@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,19 @@ class RunLoop {
 
  private:
   struct ActiveRun {
+    size_t index;
     store::DagRunRecord record;
     RunPlan plan;
     nlohmann::json outputs;
     bool done = false;
+  };
+  // A scheduled task instance waiting for a worker: highest priority first, then upstream first.
+  struct ReadyKey {
+    int neg_priority;
+    int position;
+    size_t run;
+    int task;
+    auto operator<=>(const ReadyKey&) const = default;
   };
   struct InFlight {
     size_t run;
@@ -72,7 +82,7 @@ class RunLoop {
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
   void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                   std::vector<Transition>& transitions);
-  void Finish(ActiveRun& run, int task, const exec::OperatorResult& result,
+  void Finish(ActiveRun& run, int task, const exec::OperatorResult& result, store::TimePoint at,
               store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);
   void PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions);
@@ -81,7 +91,7 @@ class RunLoop {
   void FinishRuns(store::WriteBatch& batch);
   void Record(ActiveRun& run, int task, state::TaskState from, store::WriteBatch& batch,
               std::vector<Transition>& transitions, const std::string& message = "");
-  std::optional<std::chrono::system_clock::time_point> NextDue() const;
+  std::optional<store::TimePoint> NextDue() const;
   void Heartbeat();
   void Notify(exec::TaskEvent event);
 
@@ -92,6 +102,8 @@ class RunLoop {
   std::function<void(const Transition&)> observer_;
   std::vector<std::unique_ptr<ActiveRun>> runs_;
   std::map<std::uint64_t, InFlight> in_flight_;
+  std::set<ReadyKey> ready_;
+  std::multimap<store::TimePoint, std::pair<size_t, int>> retries_;  // due -> (run, task)
   std::map<std::string, int> pool_used_;
   std::map<std::string, int> dag_running_;
   std::uint64_t next_launch_id_ = 1;

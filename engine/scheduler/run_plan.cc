@@ -22,59 +22,81 @@ RunPlan::RunPlan(const graph::LoadedDag& dag, store::RunKey run,
     const int index = dag.dag.TaskIndex(ti.task_id);
     if (index >= 0) tis_[index] = ti;
   }
+  position_.resize(tis_.size());
+  const auto& order = dag.graph.TopologicalOrder();
+  for (size_t i = 0; i < order.size(); ++i) position_[order[i]] = static_cast<int>(i);
+  for (const auto& ti : tis_) finished_ += state::IsFinished(ti.state) ? 1 : 0;
+}
+
+void RunPlan::SetState(int task, TaskState state) {
+  finished_ += (state::IsFinished(state) ? 1 : 0) - (state::IsFinished(tis_[task].state) ? 1 : 0);
+  tis_[task].state = state;
+}
+
+TaskState RunPlan::Decide(int task) const {
+  UpstreamCounts counts;
+  for (int up : dag_->graph.Upstream(task)) {
+    ++counts.total;
+    switch (tis_[up].state) {
+      case TaskState::kSuccess:
+        ++counts.success;
+        break;
+      case TaskState::kFailed:
+        ++counts.failed;
+        break;
+      case TaskState::kUpstreamFailed:
+        ++counts.upstream_failed;
+        break;
+      case TaskState::kSkipped:
+        ++counts.skipped;
+        break;
+      default:
+        break;
+    }
+  }
+  switch (Evaluate(dag_->dag.tasks[task].trigger_rule, counts)) {
+    case Readiness::kRun:
+      return TaskState::kScheduled;
+    case Readiness::kSkip:
+      return TaskState::kSkipped;
+    case Readiness::kUpstreamFailed:
+      return TaskState::kUpstreamFailed;
+    case Readiness::kWait:
+      break;
+  }
+  return TaskState::kNone;
 }
 
 std::vector<std::pair<int, TaskState>> RunPlan::Settle() {
   std::vector<std::pair<int, TaskState>> changed;
-  const graph::TaskGraph& graph = dag_->graph;
   // Topological order settles a whole cascade in one pass.
-  for (int task : graph.TopologicalOrder()) {
+  for (int task : dag_->graph.TopologicalOrder()) {
     if (tis_[task].state != TaskState::kNone) continue;
-    UpstreamCounts counts;
-    for (int up : graph.Upstream(task)) {
-      ++counts.total;
-      switch (tis_[up].state) {
-        case TaskState::kSuccess:
-          ++counts.success;
-          break;
-        case TaskState::kFailed:
-          ++counts.failed;
-          break;
-        case TaskState::kUpstreamFailed:
-          ++counts.upstream_failed;
-          break;
-        case TaskState::kSkipped:
-          ++counts.skipped;
-          break;
-        default:
-          break;
-      }
-    }
-    TaskState next = TaskState::kNone;
-    switch (Evaluate(dag_->dag.tasks[task].trigger_rule, counts)) {
-      case Readiness::kRun:
-        next = TaskState::kScheduled;
-        break;
-      case Readiness::kSkip:
-        next = TaskState::kSkipped;
-        break;
-      case Readiness::kUpstreamFailed:
-        next = TaskState::kUpstreamFailed;
-        break;
-      case Readiness::kWait:
-        continue;
-    }
+    const TaskState next = Decide(task);
+    if (next == TaskState::kNone) continue;
     changed.emplace_back(task, TaskState::kNone);
-    tis_[task].state = next;
+    SetState(task, next);
   }
   return changed;
 }
 
-bool RunPlan::Finished() const {
-  for (const auto& ti : tis_) {
-    if (!state::IsFinished(ti.state)) return false;
+std::vector<std::pair<int, TaskState>> RunPlan::SettleDownstreamOf(int task) {
+  std::vector<std::pair<int, TaskState>> changed;
+  std::vector<int> pending(dag_->graph.Downstream(task).begin(),
+                           dag_->graph.Downstream(task).end());
+  while (!pending.empty()) {
+    const int next = pending.back();
+    pending.pop_back();
+    if (tis_[next].state != TaskState::kNone) continue;
+    const TaskState decided = Decide(next);
+    if (decided == TaskState::kNone) continue;
+    changed.emplace_back(next, TaskState::kNone);
+    SetState(next, decided);
+    if (state::IsFinished(decided)) {
+      for (int down : dag_->graph.Downstream(next)) pending.push_back(down);
+    }
   }
-  return true;
+  return changed;
 }
 
 state::RunState RunPlan::Outcome() const {

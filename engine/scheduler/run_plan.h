@@ -18,22 +18,33 @@ class RunPlan {
 
   const graph::LoadedDag& dag() const { return *dag_; }
   int size() const { return static_cast<int>(tis_.size()); }
+  // Mutable except for `state`, which changes only through SetState.
   store::TaskInstanceRecord& ti(int task) { return tis_[task]; }
   const store::TaskInstanceRecord& ti(int task) const { return tis_[task]; }
+  void SetState(int task, state::TaskState state);
+  // The task's place in the DAG's topological order (ties broken in file order).
+  int Position(int task) const { return position_[task]; }
   int IndexOf(const std::string& task_id) const { return dag_->dag.TaskIndex(task_id); }
 
   // Moves every waiting (kNone) task whose upstream states decide it to kScheduled, kSkipped or
   // kUpstreamFailed, cascading downstream. Returns the tasks changed, with their previous state.
   std::vector<std::pair<int, state::TaskState>> Settle();
+  // The same, looking only at what a change of `task` can decide: its downstream, cascading.
+  std::vector<std::pair<int, state::TaskState>> SettleDownstreamOf(int task);
 
   // True when every task instance is finished (success, failed, upstream_failed, skipped).
-  bool Finished() const;
+  bool Finished() const { return finished_ == size(); }
   // The run's outcome by Airflow's leaf rule: failed if any leaf failed or upstream_failed.
   state::RunState Outcome() const;
 
  private:
+  // What `task`'s trigger rule decides now, or kNone to keep waiting.
+  state::TaskState Decide(int task) const;
+
   const graph::LoadedDag* dag_;
   std::vector<store::TaskInstanceRecord> tis_;
+  std::vector<int> position_;
+  int finished_ = 0;
 };
 
 }  // namespace conveyor::scheduler

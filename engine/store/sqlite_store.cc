@@ -376,6 +376,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
                     "INSERT INTO task_tries (run, task_id, try_number, state, start_date, "
                     "end_date, pid, log_path, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (run, task_id, try_number) DO UPDATE SET state = excluded.state, "
+                    "start_date = coalesce(excluded.start_date, start_date), "
                     "end_date = excluded.end_date, pid = excluded.pid, note = excluded.note");
   for (const TryRecord& attempt : batch.tries()) {
     put_try.Bind(1, attempt.run)
