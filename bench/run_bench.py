@@ -118,10 +118,15 @@ def main():
                                            for i in range(args.noop_tasks)]}
     write_dag(noop, os.path.join(conveyor.work, "dags", "noop_wide.yaml"), operator="noop")
     start = time.perf_counter()
-    conveyor.run("noop_wide")
+    noop_run = conveyor.run("noop_wide")
     noop_s = time.perf_counter() - start
-    print("\nnoop: %d tasks in %.3f s including start-up: %.0f tasks/s, every transition persisted"
-          % (args.noop_tasks, noop_s, args.noop_tasks / noop_s))
+    run_start, run_end = conveyor.db().execute(
+        "SELECT start_date, end_date FROM dag_runs WHERE run_id = ? AND dag_id = 'noop_wide'",
+        (noop_run,)).fetchone()
+    run_s = (run_end - run_start) / 1e6
+    print("\nnoop: %d in-process tasks, every transition persisted: %.0f tasks/s from the run's "
+          "start to its end (%.3f s); %.3f s for the whole command, YAML parsing included"
+          % (args.noop_tasks, args.noop_tasks / run_s, run_s, noop_s))
 
     # Latency from an upstream task's end to its downstream's start, on the chain.
     run_id = conveyor.run("chain")

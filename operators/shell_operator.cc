@@ -61,6 +61,7 @@ exec::OperatorResult ShellOperator::Execute(exec::OperatorContext& context) {
   spec.log_path = context.info.log_path;
   spec.deadline = context.deadline;
   spec.cancelled = &context.cancelled;
+  exec::EnsureParentFolder(context.info.log_path);
   std::ofstream(context.info.output_path, std::ios::trunc).close();
   auto result = context.processes.Run(spec, context.process_started);
   if (!result.ok()) return exec::OperatorResult::Failure(result.error().message);

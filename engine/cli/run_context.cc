@@ -67,7 +67,10 @@ void PrintTransition(const scheduler::Transition& t) {
             << state::Name(t.to);
   if (t.try_number > 0) std::cout << " (try " << t.try_number << ")";
   if (!t.message.empty()) std::cout << ": " << t.message;
-  std::cout << std::endl;
+  std::cout << '\n';
+  // Line by line on a terminal (progress); buffered into a pipe or file.
+  static const bool terminal = isatty(STDOUT_FILENO) != 0;
+  if (terminal) std::cout.flush();
 }
 
 }  // namespace conveyor::cli

@@ -56,7 +56,8 @@ struct Task {
   RetryPolicy retry;
   Callbacks callbacks;
   std::vector<OutputReference> output_references;
-  Location location;  // of the task's entry in the file
+  bool has_templates = false;  // some string in command, env or args holds "{{"
+  Location location;           // of the task's entry in the file
 };
 
 // A validated DAG as read from one YAML file.

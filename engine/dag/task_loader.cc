@@ -25,6 +25,7 @@ std::vector<std::string> AllTaskKeys() {
 void CheckTemplates(YamlReader& reader, const YAML::Node& scalar, Task& task) {
   const std::string& text = scalar.Scalar();
   if (Template::IsPlain(text)) return;
+  task.has_templates = true;
   auto parsed = Template::Parse(text);
   if (!parsed.ok()) {
     reader.Fail(reader.AtOffset(scalar, parsed.error().location->column - 1),
@@ -60,9 +61,9 @@ void CheckTemplatesIn(YamlReader& reader, const YAML::Node& node, Task& task) {
 }
 
 void ReadCommand(YamlReader& reader, const YAML::Node& node, Task& task) {
-  const bool good_list = node.IsSequence() && node.size() > 0 &&
-                         std::all_of(node.begin(), node.end(),
-                                     [](const YAML::Node& item) { return item.IsScalar(); });
+  const bool good_list =
+      node.IsSequence() && node.size() > 0 &&
+      std::all_of(node.begin(), node.end(), [](const YAML::Node& item) { return item.IsScalar(); });
   if (!(node.IsScalar() && !node.Scalar().empty()) && !good_list) {
     reader.Fail(node, "'command' must be a non-empty string or a list of strings, got " +
                           YamlReader::Describe(node));
@@ -117,8 +118,8 @@ void CheckOperator(YamlReader& reader, const YAML::Node& node, const YAML::Node&
                     (hint.empty() ? " (expected one of: " + list + ")" : hint));
     return;
   }
-  for (const ArgProblem& problem : catalog.CheckArgs(task.operator_name, task.args,
-                                                     task.command.has_value())) {
+  for (const ArgProblem& problem :
+       catalog.CheckArgs(task.operator_name, task.args, task.command.has_value())) {
     reader.Fail(ProblemLocation(reader, node, args_node, problem), problem.message);
   }
 }
@@ -127,10 +128,9 @@ void CheckOperator(YamlReader& reader, const YAML::Node& node, const YAML::Node&
 
 const std::vector<std::string>& SharedTaskKeys() {
   static const std::vector<std::string> kKeys = {
-      "retries",       "retry_delay",       "retry_exponential_backoff",
-      "max_retry_delay", "execution_timeout", "pool",
-      "priority_weight", "on_success",      "on_failure",
-      "on_retry"};
+      "retries",           "retry_delay", "retry_exponential_backoff", "max_retry_delay",
+      "execution_timeout", "pool",        "priority_weight",           "on_success",
+      "on_failure",        "on_retry"};
   return kKeys;
 }
 
@@ -155,7 +155,8 @@ std::vector<Callback> ReadCallbacks(YamlReader& reader, const YAML::Node& node,
     auto url = reader.String(item["webhook"], "webhook");
     if (!url) continue;
     if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-      reader.Fail(item["webhook"], "'webhook' must be an http:// or https:// URL, got '" + *url + "'");
+      reader.Fail(item["webhook"],
+                  "'webhook' must be an http:// or https:// URL, got '" + *url + "'");
       continue;
     }
     out.push_back({*url});
@@ -238,8 +239,8 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
       if (auto rule = ParseTriggerRule(*text)) {
         task.trigger_rule = *rule;
       } else {
-        reader.Fail(value, "unknown trigger_rule '" + *text + "'" +
-                               DidYouMean(*text, TriggerRuleNames()));
+        reader.Fail(value,
+                    "unknown trigger_rule '" + *text + "'" + DidYouMean(*text, TriggerRuleNames()));
       }
     } else if (key == "args") {
       if (value.IsMap()) {

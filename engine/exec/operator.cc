@@ -1,10 +1,17 @@
 #include "engine/exec/operator.h"
 
+#include <filesystem>
 #include <fstream>
 
 namespace conveyor::exec {
 
+void EnsureParentFolder(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+}
+
 void OperatorContext::Log(const std::string& line) const {
+  EnsureParentFolder(info.log_path);
   std::ofstream(info.log_path, std::ios::app) << line << "\n";
 }
 

@@ -43,6 +43,9 @@ struct OperatorContext {
   void Log(const std::string& line) const;
 };
 
+// Creates the folder that will hold `path` (a log or output file) if it is missing.
+void EnsureParentFolder(const std::string& path);
+
 struct OperatorResult {
   enum class Outcome { kSuccess, kFailed, kSkipped };
   Outcome outcome = Outcome::kSuccess;

@@ -11,6 +11,7 @@ namespace {
 Diagnostics CheckOutputReferences(const dag::Dag& dag, const TaskGraph& graph) {
   Diagnostics errors;
   for (int i = 0; i < static_cast<int>(dag.tasks.size()); ++i) {
+    if (dag.tasks[i].output_references.empty()) continue;
     const auto upstream = graph.AllUpstream(i);
     for (const dag::OutputReference& ref : dag.tasks[i].output_references) {
       const int source = dag.TaskIndex(ref.task_id);
@@ -58,7 +59,8 @@ void DagBag::Add(const std::string& path, const dag::OperatorCatalog& catalog) {
   }
   const std::string id = loaded->dag.dag_id;
   if (auto it = paths_by_id_.find(id); it != paths_by_id_.end()) {
-    broken_.push_back({path, id,
+    broken_.push_back({path,
+                       id,
                        {InvalidArgument("dag_id '" + id + "' is already defined in " + it->second,
                                         Location{path, 0, 0})}});
     return;
@@ -68,9 +70,8 @@ void DagBag::Add(const std::string& path, const dag::OperatorCatalog& catalog) {
 }
 
 void DagBag::Finish() {
-  std::sort(dags_.begin(), dags_.end(), [](const LoadedDag& a, const LoadedDag& b) {
-    return a.dag.dag_id < b.dag.dag_id;
-  });
+  std::sort(dags_.begin(), dags_.end(),
+            [](const LoadedDag& a, const LoadedDag& b) { return a.dag.dag_id < b.dag.dag_id; });
 }
 
 DagBag DagBag::LoadFolder(const std::string& folder, const dag::OperatorCatalog& catalog) {

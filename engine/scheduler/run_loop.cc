@@ -23,6 +23,7 @@ std::string LogDir(const std::string& root, const std::string& dag_id, const std
 }
 
 void AppendLog(const std::string& path, const std::string& line) {
+  exec::EnsureParentFolder(path);
   std::ofstream(path, std::ios::app) << line << "\n";
 }
 
@@ -46,6 +47,9 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
       options_(std::move(options)),
       observer_(std::move(observer)),
       last_heartbeat_(std::chrono::steady_clock::now()) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  hostname_ = host;
   executor_ = exec::MakeLocalExecutor(registry_, processes_, options_.workers,
                                       [this](exec::TaskEvent event) { Notify(std::move(event)); });
 }
@@ -60,6 +64,8 @@ void RunLoop::Notify(exec::TaskEvent event) {
   events_.push_back(std::move(event));
   wake_.notify_one();
 }
+
+int RunLoop::MaxInFlight() const { return options_.workers * (1 + options_.queue_ahead); }
 
 Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
   auto record = store_.GetRun(key);
@@ -143,7 +149,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
                                                     std::vector<Transition>& transitions) {
   std::vector<exec::TaskLaunch> launches;
   for (auto it = ready_.begin();
-       it != ready_.end() && static_cast<int>(in_flight_.size()) < options_.workers;) {
+       it != ready_.end() && static_cast<int>(in_flight_.size()) < MaxInFlight();) {
     const ReadyKey c = *it;
     ++it;  // Record() below erases c from ready_; `it` stays valid
     ActiveRun& run = *runs_[c.run];
@@ -158,9 +164,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     ti.start_date = store::CurrentTime();
     ti.end_date.reset();
     ti.pid.reset();
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    ti.hostname = host;
+    ti.hostname = hostname_;
     Record(run, c.task, TaskState::kScheduled, batch, transitions);
 
     exec::TaskLaunch launch;
@@ -172,9 +176,8 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     launch.info.try_number = ti.try_number;
     launch.info.logical_date = run.record.logical_date.value_or(Instant{});
     launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
+    // The folder is made by whoever writes the log first (off this thread).
     const std::string dir = LogDir(options_.log_dir, dag.dag_id, run.record.run_id, task.id);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
     const std::string attempt = "attempt=" + std::to_string(ti.try_number);
     launch.info.log_path = dir + "/" + attempt + ".log";
     launch.info.output_path = dir + "/" + attempt + ".output";
@@ -190,6 +193,13 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
               exec::OperatorResult::Failure("unknown pool '" + task.pool + "'"),
               std::chrono::system_clock::now()});
+      continue;
+    }
+    if (!task.has_templates) {
+      launch.args = task.args;
+      launch.command = task.command;
+      launch.env = task.env;
+      launches.push_back(std::move(launch));
       continue;
     }
     auto rendered =

@@ -21,6 +21,9 @@ namespace conveyor::scheduler {
 
 struct RunLoopOptions {
   int workers = 4;  // tasks running at once
+  // Tasks handed to the workers beyond those running (state queued), per worker, so that a
+  // worker never waits for the scheduler and each commit carries many transitions.
+  int queue_ahead = 8;
   std::map<std::string, int> pools = {{"default", 128}};
   std::string log_dir = "logs";
   std::string who = "conveyor";  // recorded in the event log
@@ -93,6 +96,7 @@ class RunLoop {
               std::vector<Transition>& transitions, const std::string& message = "");
   std::optional<store::TimePoint> NextDue() const;
   void Heartbeat();
+  int MaxInFlight() const;
   void Notify(exec::TaskEvent event);
 
   store::StateStore& store_;
@@ -107,6 +111,7 @@ class RunLoop {
   std::map<std::string, int> pool_used_;
   std::map<std::string, int> dag_running_;
   std::uint64_t next_launch_id_ = 1;
+  std::string hostname_;
   std::chrono::steady_clock::time_point last_heartbeat_;
 
   std::mutex mutex_;

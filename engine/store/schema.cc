@@ -83,7 +83,7 @@ CREATE TABLE events (
   who TEXT NOT NULL,
   note TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX events_by_run ON events (run, task_id);
+CREATE INDEX events_by_run ON events (run);
 )sql",
   };
   return kMigrations;

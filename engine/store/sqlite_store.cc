@@ -96,7 +96,7 @@ class SqliteStore : public StateStore {
     WriteBatch batch;
     for (TaskInstanceRecord ti : tasks) {
       ti.run = key;
-      batch.PutTaskInstance(ti, ti.state, "");
+      batch.PutTaskInstance(ti, ti.state, "create");
     }
     if (Status s = WriteAll(batch); !s.ok()) return s.error();
     if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
@@ -345,8 +345,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
                   "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
                   "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   const auto now = CurrentTime();
-  for (const auto& write : batch.task_instances()) {
-    const TaskInstanceRecord& ti = write.ti;
+  for (const TaskInstanceRecord& ti : batch.task_instances()) {
     put_ti.Bind(1, ti.run)
         .Bind(2, ti.task_id)
         .BindOptional(3, TaskStateText(ti.state))
@@ -361,15 +360,16 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(12, ti.pool)
         .Bind(13, ti.priority_weight);
     if (Status s = put_ti.Run(); !s.ok()) return s;
-    if (write.from == ti.state && write.note.empty()) continue;
+  }
+  for (const WriteBatch::Event& e : batch.events()) {
     event.Bind(1, Micros(now))
-        .Bind(2, ti.run)
-        .Bind(3, ti.task_id)
-        .Bind(4, ti.try_number)
-        .BindOptional(5, TaskStateText(write.from))
-        .Bind(6, std::string(state::Name(ti.state)))
-        .Bind(7, write.who)
-        .Bind(8, write.note);
+        .Bind(2, e.run)
+        .Bind(3, e.task_id)
+        .Bind(4, e.try_number)
+        .BindOptional(5, TaskStateText(e.from))
+        .Bind(6, std::string(state::Name(e.to)))
+        .Bind(7, e.who)
+        .Bind(8, e.note);
     if (Status s = event.Run(); !s.ok()) return s;
   }
   Statement put_try(*db_,

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/common/error.h"
@@ -10,26 +12,32 @@
 
 namespace conveyor::store {
 
-// Writes that commit together (the scheduler's group commit). Each task-instance write whose
-// state differs from `from` appends an event to the event log.
+// Writes that commit together (the scheduler's group commit). A task instance or try written
+// several times in one batch is stored once, as last written; every change of a task
+// instance's state (and every write with a note) still appends its own event.
 class WriteBatch {
  public:
   void PutRun(const DagRunRecord& run, std::optional<state::RunState> from, std::string who);
   void PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from, std::string who,
                        std::string note = "");
+  // Fields left empty (start_date, log_path, note) keep what an earlier write gave them.
   void PutTry(const TryRecord& attempt);
   void PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs);
-  bool empty() const { return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty(); }
-  size_t size() const { return runs_.size() + tis_.size() + tries_.size() + outputs_.size(); }
+  bool empty() const {
+    return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty() && events_.empty();
+  }
 
   struct RunWrite {
     DagRunRecord run;
     std::optional<state::RunState> from;
     std::string who;
   };
-  struct TaskWrite {
-    TaskInstanceRecord ti;
+  struct Event {
+    RunKey run;
+    std::string task_id;
+    int try_number;
     state::TaskState from;
+    state::TaskState to;
     std::string who;
     std::string note;
   };
@@ -39,14 +47,18 @@ class WriteBatch {
     nlohmann::json outputs;
   };
   const std::vector<RunWrite>& runs() const { return runs_; }
-  const std::vector<TaskWrite>& task_instances() const { return tis_; }
+  const std::vector<TaskInstanceRecord>& task_instances() const { return tis_; }
+  const std::vector<Event>& events() const { return events_; }
   const std::vector<TryRecord>& tries() const { return tries_; }
   const std::vector<OutputWrite>& outputs() const { return outputs_; }
 
  private:
   std::vector<RunWrite> runs_;
-  std::vector<TaskWrite> tis_;
+  std::vector<TaskInstanceRecord> tis_;
+  std::map<std::pair<RunKey, std::string>, size_t> ti_index_;
+  std::vector<Event> events_;
   std::vector<TryRecord> tries_;
+  std::map<std::tuple<RunKey, std::string, int>, size_t> try_index_;
   std::vector<OutputWrite> outputs_;
 };
 

@@ -9,10 +9,33 @@ void WriteBatch::PutRun(const DagRunRecord& run, std::optional<state::RunState> 
 
 void WriteBatch::PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from,
                                  std::string who, std::string note) {
-  tis_.push_back({ti, from, std::move(who), std::move(note)});
+  auto [it, inserted] = ti_index_.emplace(std::make_pair(ti.run, ti.task_id), tis_.size());
+  if (inserted) {
+    tis_.push_back(ti);
+  } else {
+    tis_[it->second] = ti;
+  }
+  if (from != ti.state || !note.empty()) {
+    events_.push_back(
+        {ti.run, ti.task_id, ti.try_number, from, ti.state, std::move(who), std::move(note)});
+  }
 }
 
-void WriteBatch::PutTry(const TryRecord& attempt) { tries_.push_back(attempt); }
+void WriteBatch::PutTry(const TryRecord& attempt) {
+  auto [it, inserted] = try_index_.emplace(
+      std::make_tuple(attempt.run, attempt.task_id, attempt.try_number), tries_.size());
+  if (inserted) {
+    tries_.push_back(attempt);
+    return;
+  }
+  TryRecord& merged = tries_[it->second];
+  const TryRecord earlier = merged;
+  merged = attempt;
+  if (!merged.start_date) merged.start_date = earlier.start_date;
+  if (merged.log_path.empty()) merged.log_path = earlier.log_path;
+  if (merged.note.empty()) merged.note = earlier.note;
+  if (!merged.pid) merged.pid = earlier.pid;
+}
 
 void WriteBatch::PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs) {
   outputs_.push_back({run, task_id, outputs});
