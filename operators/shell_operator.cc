@@ -9,14 +9,23 @@ extern char** environ;
 namespace conveyor::operators {
 namespace {
 
+// conveyor's own environment, read once: tasks inherit it.
+const std::map<std::string, std::string>& BaseEnvironment() {
+  static const std::map<std::string, std::string> vars = [] {
+    std::map<std::string, std::string> out;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      const std::string text(*entry);
+      const size_t eq = text.find('=');
+      if (eq != std::string::npos) out[text.substr(0, eq)] = text.substr(eq + 1);
+    }
+    return out;
+  }();
+  return vars;
+}
+
 std::vector<std::string> Environment(const exec::OperatorContext& context) {
   const exec::TaskRunInfo& info = context.info;
-  std::map<std::string, std::string> vars;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    const std::string text(*entry);
-    const size_t eq = text.find('=');
-    if (eq != std::string::npos) vars[text.substr(0, eq)] = text.substr(eq + 1);
-  }
+  std::map<std::string, std::string> vars = BaseEnvironment();
   vars["CONVEYOR_DAG_ID"] = info.dag_id;
   vars["CONVEYOR_RUN_ID"] = info.run_id;
   vars["CONVEYOR_TASK_ID"] = info.task_id;
@@ -61,8 +70,6 @@ exec::OperatorResult ShellOperator::Execute(exec::OperatorContext& context) {
   spec.log_path = context.info.log_path;
   spec.deadline = context.deadline;
   spec.cancelled = &context.cancelled;
-  exec::EnsureParentFolder(context.info.log_path);
-  std::ofstream(context.info.output_path, std::ios::trunc).close();
   auto result = context.processes.Run(spec, context.process_started);
   if (!result.ok()) return exec::OperatorResult::Failure(result.error().message);
   if (result->timed_out) {

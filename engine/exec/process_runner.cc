@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace conveyor::exec {
 namespace {
@@ -42,7 +43,13 @@ class PosixProcessRunner : public ProcessRunner {
   Result<ProcessResult> Run(const ProcessSpec& spec,
                             const std::function<void(int pid)>& on_start) override {
     if (spec.argv.empty()) return InvalidArgument("empty command");
-    const int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    int log_fd = open(spec.log_path.c_str(), flags, 0644);
+    if (log_fd < 0 && errno == ENOENT) {  // the first write into this try's folder
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(spec.log_path).parent_path(), ec);
+      log_fd = open(spec.log_path.c_str(), flags, 0644);
+    }
     if (log_fd < 0) return IoError("cannot open log '" + spec.log_path + "': " + strerror(errno));
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);

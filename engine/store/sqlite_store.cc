@@ -410,7 +410,8 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
                                                     bool synchronous_full) {
   auto db = SqliteDb::Open(path);
   if (!db.ok()) return db.error();
-  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY"}) {
     if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
   }
   if (Status s = (*db)->Exec(synchronous_full ? "PRAGMA synchronous = FULL"
