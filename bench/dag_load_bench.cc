@@ -16,10 +16,11 @@
 namespace {
 
 std::string MakeDag(int index, int tasks) {
-  std::string out = "dag_id: generated_" + std::to_string(index) +
-                    "\nschedule: \"*/" + std::to_string(5 + index % 50) +
+  std::string out = "dag_id: generated_" + std::to_string(index) + "\nschedule: \"*/" +
+                    std::to_string(5 + index % 50) +
                     " * * * *\"\ntimezone: Europe/Berlin\nstart_date: 2026-01-01\n"
-                    "tags: [bench]\nparams: {n: " + std::to_string(index) +
+                    "tags: [bench]\nparams: {n: " +
+                    std::to_string(index) +
                     "}\ndefault_args: {retries: 2, retry_delay: 30s}\ntasks:\n";
   for (int t = 0; t < tasks; ++t) {
     out += "  - id: t" + std::to_string(t) + "\n    operator: shell\n";
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
   }
   const long rss_before = PeakRssKb();
   const auto start = std::chrono::steady_clock::now();
-  const auto bag = conveyor::graph::DagBag::LoadFolder(dir.string(), conveyor::cli::BuiltinRegistry());
+  const auto bag =
+      conveyor::graph::DagBag::LoadFolder(dir.string(), conveyor::cli::BuiltinRegistry());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fs::remove_all(dir);

@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  clang libclang-rt-14-dev                      # fuzzers and sanitizers
+  clang libclang-rt-14-dev clang-format         # fuzzers, sanitizers, formatting
   libyaml-cpp-dev libboost-dev libboost-graph-dev libsqlite3-dev sqlite3
   libcrossguid-dev uuid-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libhowardhinnant-date-dev tzdata libxgboost-dev

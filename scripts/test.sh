@@ -14,6 +14,9 @@ scripts/install_deps.sh
 started=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - started ))s)"; }
 
+step "clang-format"
+git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+
 step "release build"
 scripts/build.sh release
 step "release tests"

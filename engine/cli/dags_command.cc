@@ -60,14 +60,16 @@ int RunValidate(const GlobalOptions& options, const std::vector<std::string>& fi
   if (format == "json") {
     nlohmann::json entries = nlohmann::json::array();
     for (const auto& loaded : bag.dags()) {
-      entries.push_back({{"path", loaded.dag.file}, {"dag_id", loaded.dag.dag_id},
-                         {"valid", true}, {"errors", nlohmann::json::array()}});
+      entries.push_back({{"path", loaded.dag.file},
+                         {"dag_id", loaded.dag.dag_id},
+                         {"valid", true},
+                         {"errors", nlohmann::json::array()}});
     }
     for (const auto& broken : bag.broken()) {
       nlohmann::json errors = nlohmann::json::array();
       for (const Error& error : broken.errors) errors.push_back(ErrorToJson(error));
-      entries.push_back({{"path", broken.path}, {"dag_id", broken.dag_id}, {"valid", false},
-                         {"errors", errors}});
+      entries.push_back(
+          {{"path", broken.path}, {"dag_id", broken.dag_id}, {"valid", false}, {"errors", errors}});
     }
     PrintJson({{"files", entries}, {"total_entries", total}});
   } else {
@@ -134,8 +136,10 @@ int RunNext(const GlobalOptions& options, const NextOptions& next) {
   for (const auto& interval : dag.timetable.Upcoming(from, next.count)) {
     const std::string start = FormatUtc(interval.start);
     const std::string end = FormatUtc(interval.end);
-    runs.push_back({{"logical_date", start}, {"data_interval_start", start},
-                    {"data_interval_end", end}, {"run_after", end}});
+    runs.push_back({{"logical_date", start},
+                    {"data_interval_start", start},
+                    {"data_interval_end", end},
+                    {"run_after", end}});
     rows.push_back({start, start, end});
   }
   if (next.format == "json") {
@@ -159,14 +163,15 @@ void AddDagsCommands(CLI::App& app, const GlobalOptions& options, int& exit_code
   dags->require_subcommand(1);
 
   auto list_format = std::make_shared<std::string>("table");
-  CLI::App* list = dags->add_subcommand("list", "List the DAGs of the dags folder, broken ones too");
+  CLI::App* list =
+      dags->add_subcommand("list", "List the DAGs of the dags folder, broken ones too");
   AddOutputOption(*list, *list_format);
   list->callback([&, list_format] { exit_code = RunList(options, *list_format); });
 
   auto files = std::make_shared<std::vector<std::string>>();
   auto validate_format = std::make_shared<std::string>("table");
-  CLI::App* validate =
-      dags->add_subcommand("validate", "Check DAG files (default: the dags folder); exit 2 if any is invalid");
+  CLI::App* validate = dags->add_subcommand(
+      "validate", "Check DAG files (default: the dags folder); exit 2 if any is invalid");
   validate->add_option("files", *files, "DAG files");
   AddOutputOption(*validate, *validate_format);
   validate->callback(
@@ -179,7 +184,8 @@ void AddDagsCommands(CLI::App& app, const GlobalOptions& options, int& exit_code
   show->add_option("--format", *show_format, "text, dot or svg (Graphviz)")
       ->check(CLI::IsMember({"text", "dot", "svg"}))
       ->capture_default_str();
-  show->callback([&, show_id, show_format] { exit_code = RunShow(options, *show_id, *show_format); });
+  show->callback(
+      [&, show_id, show_format] { exit_code = RunShow(options, *show_id, *show_format); });
 
   auto next = std::make_shared<NextOptions>();
   CLI::App* next_cmd = dags->add_subcommand("next", "Show the next runs the schedule will create");

@@ -43,7 +43,8 @@ nlohmann::json DagToJson(const graph::LoadedDag& loaded, Instant now) {
   for (const std::string& tag : dag.tags) tags.push_back({{"name", tag}});
   nlohmann::json out = {
       {"dag_id", dag.dag_id},
-      {"description", dag.description.empty() ? nlohmann::json(nullptr) : nlohmann::json(dag.description)},
+      {"description",
+       dag.description.empty() ? nlohmann::json(nullptr) : nlohmann::json(dag.description)},
       {"fileloc", dag.file},
       {"is_paused", false},
       {"is_active", true},

@@ -23,7 +23,8 @@ constexpr FieldSpec kMonth{
     1,
     12,
     {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}};
-constexpr FieldSpec kDayOfWeek{"day-of-week", 0, 7, {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}};
+constexpr FieldSpec kDayOfWeek{
+    "day-of-week", 0, 7, {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}};
 
 struct Preset {
   std::string_view name;
@@ -101,8 +102,8 @@ class FieldParser {
     bool has_step = false;
     if (const size_t slash = item.find('/'); slash != std::string_view::npos) {
       auto parsed = Value(item.substr(slash + 1));
-      if (!parsed || item.substr(slash + 1).find_first_not_of("0123456789") !=
-                         std::string_view::npos) {
+      if (!parsed ||
+          item.substr(slash + 1).find_first_not_of("0123456789") != std::string_view::npos) {
         return Fail(std::string("bad step in ") + spec_.name + " field " + quoted);
       }
       if (*parsed == 0) return Fail(std::string("step 0 in ") + spec_.name + " field " + quoted);
@@ -124,7 +125,8 @@ class FieldParser {
       high = dash == std::string_view::npos ? (has_step ? spec_.max : low) : -1;
       if (dash != std::string_view::npos) {
         auto last = Value(range.substr(dash + 1));
-        if (!last) return Fail(std::string("bad range ") + quoted + " in the " + spec_.name + " field");
+        if (!last)
+          return Fail(std::string("bad range ") + quoted + " in the " + spec_.name + " field");
         high = *last;
         // croniter reads "fri-sun" as 5-7.
         if (&spec_ == &kDayOfWeek && high == 0 && low > 0) high = 7;
@@ -169,9 +171,9 @@ Result<CronExpr> CronExpr::Parse(std::string_view text) {
                            "' (expected @hourly, @daily, @weekly, @monthly, @yearly or @once)");
   }
   if (fields.size() != 5) {
-    return InvalidArgument("invalid cron expression '" + std::string(text) + "': expected 5 fields " +
-                           "(minute hour day-of-month month day-of-week), got " +
-                           std::to_string(fields.size()));
+    return InvalidArgument(
+        "invalid cron expression '" + std::string(text) + "': expected 5 fields " +
+        "(minute hour day-of-month month day-of-week), got " + std::to_string(fields.size()));
   }
   std::bitset<8> dow;
   std::optional<Error> error;

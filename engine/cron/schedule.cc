@@ -49,8 +49,8 @@ std::optional<Instant> Schedule::Previous(Instant before) const {
   if (kind_ != Kind::kCron) return std::nullopt;
   using std::chrono::hours;
   // Search windows that grow until one holds a fire time; the last fire time in it wins.
-  constexpr hours kWindows[] = {hours(2), hours(50), hours(24 * 32), hours(24 * 400),
-                                hours(24 * 366 * 9), hours(24 * 366 * 31)};
+  constexpr hours kWindows[] = {hours(2),        hours(50),           hours(24 * 32),
+                                hours(24 * 400), hours(24 * 366 * 9), hours(24 * 366 * 31)};
   for (hours window : kWindows) {
     std::optional<Instant> last;
     std::optional<Instant> next = Next(before - window - std::chrono::seconds(1));

@@ -27,8 +27,7 @@ class OperatorCatalog {
   // Checks `args` (a JSON object; strings holding "{{" are templates rendered at run time) and
   // whether the task gives a `command`. Returns every problem found.
   virtual std::vector<ArgProblem> CheckArgs(std::string_view operator_name,
-                                            const nlohmann::json& args,
-                                            bool has_command) const = 0;
+                                            const nlohmann::json& args, bool has_command) const = 0;
 };
 
 }  // namespace conveyor::dag

@@ -123,10 +123,19 @@ std::vector<Template::Expression> Template::Expressions() const {
 }
 
 const std::vector<std::string>& TemplateRootNames() {
-  static const std::vector<std::string> kNames = {
-      "ds",       "ds_nodash", "ts",     "logical_date", "data_interval_start",
-      "data_interval_end",     "run_id", "dag_id",       "task_id",
-      "try_number",            "params", "conf",         "outputs"};
+  static const std::vector<std::string> kNames = {"ds",
+                                                  "ds_nodash",
+                                                  "ts",
+                                                  "logical_date",
+                                                  "data_interval_start",
+                                                  "data_interval_end",
+                                                  "run_id",
+                                                  "dag_id",
+                                                  "task_id",
+                                                  "try_number",
+                                                  "params",
+                                                  "conf",
+                                                  "outputs"};
   return kNames;
 }
 

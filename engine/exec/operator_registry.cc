@@ -101,16 +101,14 @@ std::vector<dag::ArgProblem> OperatorRegistry::CheckArgs(std::string_view operat
     const bool templated = value.is_string() && !dag::Template::IsPlain(value.get<std::string>());
     if (templated) continue;  // checked once rendered
     if (!HasType(value, it->type)) {
-      problems.push_back(
-          {key, "arg '" + key + "' of " + op + " must be " + TypeName(it->type) + ", got " +
-                    DumpJson(value)});
-    } else if (!it->choices.empty() &&
-               std::find(it->choices.begin(), it->choices.end(), value.get<std::string>()) ==
-                   it->choices.end()) {
+      problems.push_back({key, "arg '" + key + "' of " + op + " must be " + TypeName(it->type) +
+                                   ", got " + DumpJson(value)});
+    } else if (!it->choices.empty() && std::find(it->choices.begin(), it->choices.end(),
+                                                 value.get<std::string>()) == it->choices.end()) {
       std::string list;
       for (const auto& choice : it->choices) list += (list.empty() ? "" : ", ") + choice;
-      problems.push_back({key, "arg '" + key + "' of " + op + " must be one of " + list +
-                                   ", got " + DumpJson(value)});
+      problems.push_back({key, "arg '" + key + "' of " + op + " must be one of " + list + ", got " +
+                                   DumpJson(value)});
     }
   }
   for (const ArgSpec& arg : spec->args) {

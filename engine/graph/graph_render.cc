@@ -35,7 +35,8 @@ std::string RenderText(const LoadedDag& loaded) {
   out << "file: " << dag.file << "\n";
   out << "schedule: " << (schedule.text().empty() ? "None" : schedule.text()) << " ("
       << dag.timezone << ")\n";
-  if (dag.timetable.start_date()) out << "start_date: " << FormatUtc(*dag.timetable.start_date()) << "\n";
+  if (dag.timetable.start_date())
+    out << "start_date: " << FormatUtc(*dag.timetable.start_date()) << "\n";
   if (dag.timetable.end_date()) out << "end_date: " << FormatUtc(*dag.timetable.end_date()) << "\n";
   out << "catchup: " << (dag.catchup ? "true" : "false")
       << ", max_active_runs: " << dag.max_active_runs

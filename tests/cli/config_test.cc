@@ -41,8 +41,9 @@ TEST(ConfigTest, ErrorsAreLocated) {
   testing::TempDir dir;
   auto typo = LoadConfig(dir.Write("a.yaml", "port: 1\ndag_folder: x\n"));
   ASSERT_FALSE(typo.ok());
-  EXPECT_EQ(typo.error().ToString(),
-            dir.path() + "/a.yaml:2:1: unknown config key 'dag_folder', did you mean 'dags_folder'?");
+  EXPECT_EQ(
+      typo.error().ToString(),
+      dir.path() + "/a.yaml:2:1: unknown config key 'dag_folder', did you mean 'dags_folder'?");
   auto port = LoadConfig(dir.Write("b.yaml", "port: lots\n"));
   ASSERT_FALSE(port.ok());
   EXPECT_EQ(port.error().ToString(),

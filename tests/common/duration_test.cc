@@ -24,9 +24,10 @@ TEST(DurationTest, RejectsWithTheExpectedForm) {
   for (const char* bad : {"", "5x", "s", "1.5h", "-3s", "10 m", "3sm", "99999999999999999s"}) {
     auto parsed = ParseDuration(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
-    EXPECT_EQ(parsed.error().message,
-              "invalid duration '" + std::string(bad) +
-                  "': expected a number and a unit ms, s, m, h or d (e.g. 500ms, 30s, 10m, 2h, 1d)");
+    EXPECT_EQ(
+        parsed.error().message,
+        "invalid duration '" + std::string(bad) +
+            "': expected a number and a unit ms, s, m, h or d (e.g. 500ms, 30s, 10m, 2h, 1d)");
   }
 }
 

@@ -26,9 +26,11 @@ TEST(CronExprTest, ErrorsSayWhatIsWrong) {
   EXPECT_EQ(ParseError("* * * *"),
             "invalid cron expression '* * * *': expected 5 fields (minute hour day-of-month "
             "month day-of-week), got 4");
-  EXPECT_EQ(ParseError("*/0 * * * *"), "invalid cron expression '*/0 * * * *': step 0 in minute field '*/0'");
-  EXPECT_EQ(ParseError("5-1 * * * *"),
-            "invalid cron expression '5-1 * * * *': range '5-1' in the minute field goes backwards");
+  EXPECT_EQ(ParseError("*/0 * * * *"),
+            "invalid cron expression '*/0 * * * *': step 0 in minute field '*/0'");
+  EXPECT_EQ(
+      ParseError("5-1 * * * *"),
+      "invalid cron expression '5-1 * * * *': range '5-1' in the minute field goes backwards");
   EXPECT_EQ(ParseError("* * * foo *"),
             "invalid cron expression '* * * foo *': bad value 'foo' in the month field (expected "
             "1-12 or a name)");
@@ -48,7 +50,7 @@ TEST(CronExprTest, ErrorsSayWhatIsWrong) {
 TEST(CronExprTest, NamesRangesStepsAndLists) {
   auto expr = CronExpr::Parse("10/20 9-17/4 * JAN,jul mon-FRI");
   ASSERT_TRUE(expr.ok()) << expr.error().message;
-  EXPECT_TRUE(expr->Matches(At(2026, 1, 5, 9, 10)));    // Monday
+  EXPECT_TRUE(expr->Matches(At(2026, 1, 5, 9, 10)));  // Monday
   EXPECT_TRUE(expr->Matches(At(2026, 1, 5, 13, 50)));
   EXPECT_TRUE(expr->Matches(At(2026, 7, 3, 17, 30)));   // Friday
   EXPECT_FALSE(expr->Matches(At(2026, 1, 5, 10, 10)));  // hour 10 not in 9,13,17

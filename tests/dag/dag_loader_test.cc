@@ -124,12 +124,11 @@ TEST(DagLoaderTest, ArgsKeepTheirYamlTypes) {
 )",
                               "t.yaml", cli::BuiltinRegistry());
   ASSERT_TRUE(file.ok()) << file.errors.front().ToString();
-  EXPECT_EQ(file.dag->tasks[0].args,
-            nlohmann::json({{"source", "a.csv"},
-                            {"table", "t"},
-                            {"min_rows", 10},
-                            {"delimiter", ";"},
-                            {"columns", {{"x", "integer"}}}}));
+  EXPECT_EQ(file.dag->tasks[0].args, nlohmann::json({{"source", "a.csv"},
+                                                     {"table", "t"},
+                                                     {"min_rows", 10},
+                                                     {"delimiter", ";"},
+                                                     {"columns", {{"x", "integer"}}}}));
 }
 
 TEST(DagLoaderTest, MissingFileIsAnError) {

@@ -15,11 +15,13 @@ const nlohmann::json kContext = {
 
 std::string Render(const std::string& text) {
   auto parsed = Template::Parse(text);
-  if (!parsed.ok()) return "parse error at " + std::to_string(parsed.error().location->column) +
-                            ": " + parsed.error().message;
+  if (!parsed.ok())
+    return "parse error at " + std::to_string(parsed.error().location->column) + ": " +
+           parsed.error().message;
   auto rendered = parsed->Render(kContext);
-  if (!rendered.ok()) return "render error at " + std::to_string(rendered.error().location->column) +
-                             ": " + rendered.error().message;
+  if (!rendered.ok())
+    return "render error at " + std::to_string(rendered.error().location->column) + ": " +
+           rendered.error().message;
   return *rendered;
 }
 
@@ -34,14 +36,17 @@ TEST(TemplateTest, RendersNamesAndDottedPaths) {
 }
 
 TEST(TemplateTest, UnknownNameIsAnErrorAtItsColumn) {
-  EXPECT_EQ(Render("x {{ params.missing }}"), "render error at 3: unknown template name 'params.missing'");
-  EXPECT_EQ(Render("{{ conf.evil.deeper }}"), "render error at 1: unknown template name 'conf.evil.deeper'");
+  EXPECT_EQ(Render("x {{ params.missing }}"),
+            "render error at 3: unknown template name 'params.missing'");
+  EXPECT_EQ(Render("{{ conf.evil.deeper }}"),
+            "render error at 1: unknown template name 'conf.evil.deeper'");
 }
 
 TEST(TemplateTest, SyntaxErrors) {
   EXPECT_EQ(Render("abc {{ ds"), "parse error at 5: unterminated '{{' in template");
   EXPECT_EQ(Render("{{ }}"), "parse error at 1: empty template expression '{{ }}'");
-  EXPECT_EQ(Render("a{{ ds | upper }}"), "parse error at 2: unknown template filter 'upper' (expected q)");
+  EXPECT_EQ(Render("a{{ ds | upper }}"),
+            "parse error at 2: unknown template filter 'upper' (expected q)");
   EXPECT_EQ(Render("{{ params..x }}"),
             "parse error at 1: bad template name 'params..x' (expected a dotted name such as "
             "params.model_name)");
