@@ -47,5 +47,7 @@ done
 
 step "benchmarks"
 build/release/bench/bench_dag_load 1000 20
+# The reference workloads, with make and ninja measured in the same run (skipped without shared/).
+/usr/bin/python3 bench/run_bench.py build/release/conveyor ../shared/anchors --runs 1
 
 step "done"
