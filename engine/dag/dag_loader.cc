@@ -107,12 +107,8 @@ class DagReader {
       }
     } else if (key == "tasks") {
       tasks = value;
-    } else if (key == "on_success") {
-      dag.callbacks.on_success = ReadCallbacks(reader_, value, key);
-    } else if (key == "on_failure") {
-      dag.callbacks.on_failure = ReadCallbacks(reader_, value, key);
-    } else if (key == "on_retry") {
-      dag.callbacks.on_retry = ReadCallbacks(reader_, value, key);
+    } else {
+      ReadCallbackKey(reader_, key, value, dag.callbacks);
     }
   }
 

@@ -164,6 +164,17 @@ std::vector<Callback> ReadCallbacks(YamlReader& reader, const YAML::Node& node,
   return out;
 }
 
+bool ReadCallbackKey(YamlReader& reader, const std::string& key, const YAML::Node& value,
+                     Callbacks& callbacks) {
+  std::vector<Callback>* list = key == "on_success"   ? &callbacks.on_success
+                                : key == "on_failure" ? &callbacks.on_failure
+                                : key == "on_retry"   ? &callbacks.on_retry
+                                                      : nullptr;
+  if (list == nullptr) return false;
+  *list = ReadCallbacks(reader, value, key);
+  return true;
+}
+
 bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::Node& value,
                        TaskDefaults& defaults) {
   RetryPolicy& retry = defaults.retry;
@@ -181,14 +192,8 @@ bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::N
     if (auto v = reader.String(value, key)) defaults.pool = *v;
   } else if (key == "priority_weight") {
     if (auto v = reader.Int(value, key, -1'000'000)) defaults.priority_weight = *v;
-  } else if (key == "on_success") {
-    defaults.callbacks.on_success = ReadCallbacks(reader, value, key);
-  } else if (key == "on_failure") {
-    defaults.callbacks.on_failure = ReadCallbacks(reader, value, key);
-  } else if (key == "on_retry") {
-    defaults.callbacks.on_retry = ReadCallbacks(reader, value, key);
   } else {
-    return false;
+    return ReadCallbackKey(reader, key, value, defaults.callbacks);
   }
   return true;
 }

@@ -30,6 +30,10 @@ bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::N
 // The keys ReadSharedTaskKey reads.
 const std::vector<std::string>& SharedTaskKeys();
 
+// Reads on_success, on_failure or on_retry into `callbacks`; false when `key` is none of them.
+bool ReadCallbackKey(YamlReader& reader, const std::string& key, const YAML::Node& value,
+                     Callbacks& callbacks);
+
 // Reads `[{webhook: URL}, ...]`.
 std::vector<Callback> ReadCallbacks(YamlReader& reader, const YAML::Node& node,
                                     const std::string& key);
