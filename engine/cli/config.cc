@@ -13,9 +13,9 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> kKeys = {
-      "dags_folder", "db",   "data_db", "artifacts_dir", "log_dir",
-      "host",        "port", "workers", "token",         "dags_are_paused_at_creation",
-      "pools"};
+      "dags_folder",    "db",   "data_db", "artifacts_dir", "log_dir",
+      "host",           "port", "workers", "token",         "dags_are_paused_at_creation",
+      "db_synchronous", "pools"};
   return kKeys;
 }
 
@@ -57,6 +57,12 @@ class ConfigReader {
         return Fail(value, "'" + key + "' must be a positive integer, got '" + text + "'");
       }
       (key == "port" ? config.port : config.workers) = number;
+    }
+    if (key == "db_synchronous") {
+      if (text != "normal" && text != "full") {
+        return Fail(value, "'db_synchronous' must be normal or full, got '" + text + "'");
+      }
+      config.db_synchronous_full = text == "full";
     }
     if (key == "dags_are_paused_at_creation") {
       if (text != "true" && text != "false") {

@@ -20,6 +20,9 @@ struct Config {
   int workers = 4;
   std::string token;
   bool dags_are_paused_at_creation = true;
+  // SQLite's synchronous mode for the state database: NORMAL (WAL commits are durable across a
+  // crash of conveyor, not of the machine) or FULL (fsync on every commit).
+  bool db_synchronous_full = false;
   std::map<std::string, int> pools = {{"default", 128}};
 };
 

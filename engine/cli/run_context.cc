@@ -55,7 +55,7 @@ Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options)
   const auto folder = std::filesystem::path(config->db).parent_path();
   std::error_code ec;
   if (!folder.empty()) std::filesystem::create_directories(folder, ec);
-  auto store = store::OpenSqliteStore(config->db);
+  auto store = store::OpenSqliteStore(config->db, config->db_synchronous_full);
   if (!store.ok()) return store.error();
   context->store = std::move(store).value();
   return context;

@@ -22,7 +22,8 @@ TEST(ConfigTest, RelativePathsResolveAgainstTheFilesFolder) {
   const std::string path = dir.Write("config/conveyor.yaml",
                                      "dags_folder: ../dags\ndb: /var/lib/c.db\nport: 9090\n"
                                      "workers: 3\npools: {gpu: 2}\n"
-                                     "dags_are_paused_at_creation: false\n");
+                                     "dags_are_paused_at_creation: false\n"
+                                     "db_synchronous: full\n");
   auto config = LoadConfig(path);
   ASSERT_TRUE(config.ok()) << config.error().ToString();
   EXPECT_EQ(config->dags_folder, dir.path() + "/dags");
@@ -32,6 +33,7 @@ TEST(ConfigTest, RelativePathsResolveAgainstTheFilesFolder) {
   EXPECT_EQ(config->pools.at("gpu"), 2);
   EXPECT_EQ(config->pools.at("default"), 128);
   EXPECT_FALSE(config->dags_are_paused_at_creation);
+  EXPECT_TRUE(config->db_synchronous_full);
   ApplyPathDefaults(*config);
   EXPECT_EQ(config->data_db, "/var/lib/data.db");
   EXPECT_EQ(config->artifacts_dir, "/var/lib/artifacts");
