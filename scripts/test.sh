@@ -22,25 +22,24 @@ scripts/build.sh release
 step "release tests"
 ctest --test-dir build/release --output-on-failure -j "$JOBS"
 
-step "ASan+UBSan build"
-scripts/build.sh asan --target conveyor_tests conveyor
+step "ASan+UBSan build (clang, with the fuzz targets)"
+scripts/build.sh asan --target conveyor_tests conveyor fuzz_dag_loader fuzz_cron fuzz_template
 step "ASan+UBSan tests"
+LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$JOBS" -E '^(oracle|crash)\.'
 
 step "TSan build"
-scripts/build.sh tsan --target conveyor_tests
+scripts/build.sh tsan --target conveyor_scheduler_tests
 step "TSan scheduler tests"
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/conveyor_tests \
-  --gtest_filter='RunLoopTest.*:Rules/TriggerRuleRunTest.*:RecoveryTest.*:ClearTest.*' --gtest_brief=1
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/conveyor_scheduler_tests \
+  --gtest_brief=1
 
-step "fuzz build (clang)"
-scripts/build.sh fuzz --target fuzz_dag_loader fuzz_cron fuzz_template
 for target in dag_loader cron template; do
   step "fuzz_$target for ${FUZZ_SECONDS}s"
   corpus="$(mktemp -d)"
   cp tests/fuzz/corpus/$target/* "$corpus/"
-  build/fuzz/tests/fuzz_$target -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+  build/asan/tests/fuzz_$target -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
   rm -rf "$corpus"
 done
