@@ -1,12 +1,11 @@
 #include "engine/dag/trigger_rule.h"
 
-#include <array>
-#include <utility>
+#include "engine/common/enum_names.h"
 
 namespace conveyor::dag {
 namespace {
 
-constexpr std::array<std::pair<TriggerRule, std::string_view>, 8> kNames = {{
+constexpr EnumNames<TriggerRule, 8> kNames = {{
     {TriggerRule::kAllSuccess, "all_success"},
     {TriggerRule::kAllFailed, "all_failed"},
     {TriggerRule::kAllDone, "all_done"},
@@ -19,19 +18,9 @@ constexpr std::array<std::pair<TriggerRule, std::string_view>, 8> kNames = {{
 
 }  // namespace
 
-std::string_view TriggerRuleName(TriggerRule rule) {
-  for (const auto& [value, name] : kNames) {
-    if (value == rule) return name;
-  }
-  return "all_success";
-}
+std::string_view TriggerRuleName(TriggerRule rule) { return NameOf(kNames, rule, "all_success"); }
 
-std::optional<TriggerRule> ParseTriggerRule(std::string_view name) {
-  for (const auto& [value, spelled] : kNames) {
-    if (spelled == name) return value;
-  }
-  return std::nullopt;
-}
+std::optional<TriggerRule> ParseTriggerRule(std::string_view name) { return ValueOf(kNames, name); }
 
 std::vector<std::string> TriggerRuleNames() {
   std::vector<std::string> names;

@@ -1,12 +1,11 @@
 #include "engine/state/states.h"
 
-#include <array>
-#include <utility>
+#include "engine/common/enum_names.h"
 
 namespace conveyor::state {
 namespace {
 
-constexpr std::array<std::pair<TaskState, std::string_view>, 9> kTaskNames = {{
+constexpr EnumNames<TaskState, 9> kTaskNames = {{
     {TaskState::kNone, "none"},
     {TaskState::kScheduled, "scheduled"},
     {TaskState::kQueued, "queued"},
@@ -18,7 +17,7 @@ constexpr std::array<std::pair<TaskState, std::string_view>, 9> kTaskNames = {{
     {TaskState::kSkipped, "skipped"},
 }};
 
-constexpr std::array<std::pair<RunState, std::string_view>, 4> kRunNames = {{
+constexpr EnumNames<RunState, 4> kRunNames = {{
     {RunState::kQueued, "queued"},
     {RunState::kRunning, "running"},
     {RunState::kSuccess, "success"},
@@ -43,33 +42,13 @@ constexpr Allowed kTransitions[] = {
 
 }  // namespace
 
-std::string_view Name(TaskState state) {
-  for (const auto& [value, name] : kTaskNames) {
-    if (value == state) return name;
-  }
-  return "none";
-}
+std::string_view Name(TaskState state) { return NameOf(kTaskNames, state, "none"); }
 
-std::string_view Name(RunState state) {
-  for (const auto& [value, name] : kRunNames) {
-    if (value == state) return name;
-  }
-  return "queued";
-}
+std::string_view Name(RunState state) { return NameOf(kRunNames, state, "queued"); }
 
-std::optional<TaskState> ParseTaskState(std::string_view name) {
-  for (const auto& [value, spelled] : kTaskNames) {
-    if (spelled == name) return value;
-  }
-  return std::nullopt;
-}
+std::optional<TaskState> ParseTaskState(std::string_view name) { return ValueOf(kTaskNames, name); }
 
-std::optional<RunState> ParseRunState(std::string_view name) {
-  for (const auto& [value, spelled] : kRunNames) {
-    if (spelled == name) return value;
-  }
-  return std::nullopt;
-}
+std::optional<RunState> ParseRunState(std::string_view name) { return ValueOf(kRunNames, name); }
 
 bool IsFinished(TaskState state) {
   return state == T::kSuccess || state == T::kFailed || state == T::kUpstreamFailed ||
