@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -115,6 +117,13 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
 void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
                      std::vector<Transition>& transitions, const std::string& message) {
   const store::TaskInstanceRecord& ti = run.plan.ti(task);
+  if (from != ti.state && !state::CanTransition(from, ti.state)) {
+    // A programmer error: the loop broke the state machine of engine/state.
+    std::fprintf(stderr, "conveyor: bug: task %s moved %s -> %s\n", ti.task_id.c_str(),
+                 std::string(state::Name(from)).c_str(),
+                 std::string(state::Name(ti.state)).c_str());
+    std::abort();
+  }
   const ReadyKey key{-ti.priority_weight, run.plan.Position(task), run.index, task};
   if (from == TaskState::kScheduled) ready_.erase(key);
   if (ti.state == TaskState::kScheduled) ready_.insert(key);

@@ -29,14 +29,15 @@ using T = TaskState;
 // Rows: from; allowed targets. Anything may be cleared back to kNone.
 struct Allowed {
   TaskState from;
-  std::array<TaskState, 4> to;
+  std::array<TaskState, 5> to;
   int count;
 };
 constexpr Allowed kTransitions[] = {
     {T::kNone, {T::kScheduled, T::kUpstreamFailed, T::kSkipped}, 3},
     {T::kScheduled, {T::kQueued, T::kUpstreamFailed, T::kSkipped}, 3},
-    {T::kQueued, {T::kRunning, T::kScheduled, T::kFailed}, 3},
-    {T::kRunning, {T::kSuccess, T::kFailed, T::kUpForRetry, T::kScheduled}, 4},
+    // A try that cannot start (a template that does not render) fails from kQueued.
+    {T::kQueued, {T::kRunning, T::kScheduled, T::kFailed, T::kUpForRetry}, 4},
+    {T::kRunning, {T::kSuccess, T::kFailed, T::kUpForRetry, T::kSkipped, T::kScheduled}, 5},
     {T::kUpForRetry, {T::kScheduled, T::kUpstreamFailed, T::kSkipped}, 3},
 };
 

@@ -204,9 +204,11 @@ tasks:
 }
 
 TEST(RunLoopTest, UnknownConfNameFailsTheTryAtRenderTime) {
-  DagFixture fixture("tasks:\n  - {id: t, command: 'echo {{ conf.missing }}'}\n");
+  DagFixture fixture(
+      "tasks:\n  - {id: t, command: 'echo {{ conf.missing }}', retries: 1, retry_delay: 10ms}\n");
   const auto run = fixture.RunToEnd();
   EXPECT_EQ(fixture.States(run).at("t"), "failed");
+  EXPECT_EQ(fixture.Ti(run, "t").try_number, 2);  // queued -> up_for_retry, then queued -> failed
   EXPECT_EQ(fixture.transitions.back().message,
             "cannot render command: unknown template name 'conf.missing'");
 }

@@ -24,6 +24,7 @@ TEST(StatesTest, TransitionsFollowTheLifecycle) {
   EXPECT_TRUE(CanTransition(TaskState::kRunning, TaskState::kUpForRetry));
   EXPECT_TRUE(CanTransition(TaskState::kUpForRetry, TaskState::kScheduled));
   EXPECT_TRUE(CanTransition(TaskState::kRunning, TaskState::kScheduled));  // crash recovery
+  EXPECT_TRUE(CanTransition(TaskState::kQueued, TaskState::kUpForRetry));  // did not render
   EXPECT_TRUE(CanTransition(TaskState::kSuccess, TaskState::kNone));       // clear
   EXPECT_FALSE(CanTransition(TaskState::kSuccess, TaskState::kFailed));
   EXPECT_FALSE(CanTransition(TaskState::kNone, TaskState::kRunning));
