@@ -18,7 +18,6 @@ Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store:
     attempt.end_date = store::CurrentTime();
     batch.PutTry(attempt);
   }
-  ti.state = state::TaskState::kScheduled;
   ti.max_tries += 1;
   ti.pid.reset();
   return note;

@@ -8,9 +8,9 @@
 namespace conveyor::scheduler {
 
 // A try left queued or running by a conveyor process that died: kills what is left of it, notes
-// on the try that it was interrupted, and puts the task instance back to scheduled with one more
-// allowed try (the interruption does not use up a retry). Adds the writes to `batch` and returns
-// the note.
+// on the try that it was interrupted, and allows the task instance one more try (the
+// interruption does not use up a retry); the caller puts it back to scheduled. Adds the try's
+// writes to `batch` and returns the note.
 Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
                                           store::TaskInstanceRecord& ti, store::WriteBatch& batch);
 

@@ -17,10 +17,11 @@ using state::TaskState;
 
 namespace {
 
-std::string LogDir(const std::string& root, const std::string& dag_id, const std::string& run_id,
-                   const std::string& task_id) {
+// <root>/dag_id=D/run_id=R/task_id=T/attempt=N.<extension>
+std::string TryFile(const std::string& root, const std::string& dag_id, const std::string& run_id,
+                    const std::string& task_id, int try_number, const std::string& extension) {
   return (std::filesystem::path(root) / ("dag_id=" + dag_id) / ("run_id=" + run_id) /
-          ("task_id=" + task_id))
+          ("task_id=" + task_id) / ("attempt=" + std::to_string(try_number) + extension))
       .string();
 }
 
@@ -86,9 +87,7 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
     const TaskState from = ti.state;
     auto note = RecoverInterruptedTry(store_, run->record, ti, batch);
     if (!note.ok()) return note.error();
-    const state::TaskState recovered = ti.state;
-    ti.state = from;
-    run->plan.SetState(task, recovered);
+    run->plan.SetState(task, TaskState::kScheduled);
     Record(*run, task, from, batch, transitions, *note);
   }
   for (int task = 0; task < run->plan.size(); ++task) {
@@ -186,10 +185,10 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     launch.info.logical_date = run.record.logical_date.value_or(Instant{});
     launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
     // The folder is made by whoever writes the log first (off this thread).
-    const std::string dir = LogDir(options_.log_dir, dag.dag_id, run.record.run_id, task.id);
-    const std::string attempt = "attempt=" + std::to_string(ti.try_number);
-    launch.info.log_path = dir + "/" + attempt + ".log";
-    launch.info.output_path = dir + "/" + attempt + ".output";
+    launch.info.log_path =
+        TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".log");
+    launch.info.output_path =
+        TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".output");
     batch.PutTry({ti.run, ti.task_id, ti.try_number, TaskState::kQueued, ti.start_date,
                   std::nullopt, std::nullopt, launch.info.log_path, ""});
     launch.execution_timeout = task.retry.execution_timeout;
@@ -287,8 +286,8 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
                 ti.state == TaskState::kUpForRetry ? TaskState::kFailed : ti.state, ti.start_date,
                 ti.end_date, ti.pid, "", ""});
   if (!message.empty()) {
-    AppendLog(LogDir(options_.log_dir, run.record.dag_id, run.record.run_id, ti.task_id) +
-                  "/attempt=" + std::to_string(ti.try_number) + ".log",
+    AppendLog(TryFile(options_.log_dir, run.record.dag_id, run.record.run_id, ti.task_id,
+                      ti.try_number, ".log"),
               "conveyor: " + message);
   }
   Record(run, task, from, batch, transitions, message);
