@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 const std::map<std::string, int> kLayers = {
     {"common", 0}, {"cron", 1}, {"state", 1},     {"dag", 2},  {"graph", 3},
-    {"store", 4},  {"exec", 4}, {"scheduler", 5}, {"http", 6}, {"cli", 7}};
+    {"store", 4},  {"exec", 4}, {"scheduler", 5}, {"serve", 6}, {"http", 7}, {"cli", 8}};
 
 std::vector<fs::path> SourceFiles(const std::string& folder) {
   std::vector<fs::path> files;
@@ -66,7 +66,7 @@ TEST(LayeringTest, HeavyHeadersStayInTheirAdapters) {
       {"yaml-cpp", {"engine/dag", "engine/cli/config.cc"}},
       {"boost", {"engine/graph/task_graph.cc", "engine/exec/local_executor.cc"}},
       {"graphviz", {"engine/graph/graph_render.cc"}},
-      {"httplib", {"engine/http"}},
+      {"httplib", {"engine/http", "engine/serve/webhook_sender.cc"}},
       {"sqlite3", {"engine/store"}}};
   const std::regex system_include("#include <([a-z0-9_-]+)[/.>]");
   for (const fs::path& file : SourceFiles("engine")) {

@@ -13,6 +13,9 @@ void AddCronCommands(CLI::App& app, const GlobalOptions& options, int& exit_code
 // `dags trigger` joins the `dags` group; `runs` is its own.
 void AddRunCommands(CLI::App& app, CLI::App& dags, const GlobalOptions& options, int& exit_code);
 void AddTaskCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
+// `dags pause|unpause|backfill`.
+void AddScheduleCommands(CLI::App& dags, const GlobalOptions& options, int& exit_code);
+void AddServeCommand(CLI::App& app, const GlobalOptions& options, int& exit_code);
 
 // Adds "-o table|json" to a listing command.
 void AddOutputOption(CLI::App& command, std::string& format);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "engine/common/duration.h"
 #include "engine/common/suggest.h"
 
 namespace conveyor::cli {
@@ -15,7 +16,7 @@ const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> kKeys = {
       "dags_folder",    "db",   "data_db", "artifacts_dir", "log_dir",
       "host",           "port", "workers", "token",         "dags_are_paused_at_creation",
-      "db_synchronous", "pools"};
+      "db_synchronous", "pools", "shutdown_grace"};
   return kKeys;
 }
 
@@ -63,6 +64,11 @@ class ConfigReader {
         return Fail(value, "'db_synchronous' must be normal or full, got '" + text + "'");
       }
       config.db_synchronous_full = text == "full";
+    }
+    if (key == "shutdown_grace") {
+      auto grace = ParseDuration(text);
+      if (!grace.ok()) return Fail(value, "'shutdown_grace': " + grace.error().message);
+      config.shutdown_grace = *grace;
     }
     if (key == "dags_are_paused_at_creation") {
       if (text != "true" && text != "false") {

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "engine/common/duration.h"
 #include "engine/common/error.h"
 
 namespace conveyor::cli {
@@ -24,6 +25,8 @@ struct Config {
   // crash of conveyor, not of the machine) or FULL (fsync on every commit).
   bool db_synchronous_full = false;
   std::map<std::string, int> pools = {{"default", 128}};
+  // How long `serve` lets running tries finish when it is told to stop.
+  Duration shutdown_grace = std::chrono::seconds(30);
 };
 
 // Reads a config file. A missing file gives the defaults; a malformed one is an error located at

@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <iostream>
 
 #include "engine/cli/commands.h"
@@ -5,6 +6,7 @@
 #include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
 #include "engine/graph/graph_render.h"
+#include "engine/store/state_store.h"
 
 namespace conveyor::cli {
 namespace {
@@ -19,15 +21,40 @@ std::string Join(const std::vector<std::string>& items) {
 
 void PrintJson(const nlohmann::json& value) { std::cout << DumpJson(value, 2) << "\n"; }
 
+// Paused flags from the state database, when there is one; a DAG it does not know yet will
+// start as dags_are_paused_at_creation says.
+std::map<std::string, bool> PausedFlags(const Config& config) {
+  std::map<std::string, bool> paused;
+  std::error_code ec;
+  if (!std::filesystem::exists(config.db, ec)) return paused;
+  auto store = store::OpenSqliteStore(config.db);
+  if (!store.ok()) return paused;
+  auto dags = (*store)->ListDags();
+  if (!dags.ok()) return paused;
+  for (const auto& dag : *dags) paused[dag.dag_id] = dag.is_paused;
+  return paused;
+}
+
 int RunList(const GlobalOptions& options, const std::string& format) {
   auto config = ResolveConfig(options);
   if (!config.ok()) return ReportError(config.error());
   const auto bag = graph::DagBag::LoadFolder(config->dags_folder, BuiltinRegistry());
+  const auto paused = PausedFlags(*config);
+  auto is_paused = [&](const std::string& dag_id) {
+    auto it = paused.find(dag_id);
+    return it == paused.end() ? config->dags_are_paused_at_creation : it->second;
+  };
   const Instant now = Now();
   if (format == "json") {
     nlohmann::json dags = nlohmann::json::array();
-    for (const auto& loaded : bag.dags()) dags.push_back(DagToJson(loaded, now));
-    for (const auto& broken : bag.broken()) dags.push_back(BrokenDagToJson(broken));
+    for (const auto& loaded : bag.dags()) {
+      dags.push_back(DagToJson(loaded, now));
+      dags.back()["is_paused"] = is_paused(loaded.dag.dag_id);
+    }
+    for (const auto& broken : bag.broken()) {
+      dags.push_back(BrokenDagToJson(broken));
+      dags.back()["is_paused"] = is_paused(broken.dag_id);
+    }
     PrintJson({{"dags", dags}, {"total_entries", dags.size()}});
     return kExitOk;
   }
@@ -35,11 +62,13 @@ int RunList(const GlobalOptions& options, const std::string& format) {
   for (const auto& loaded : bag.dags()) {
     const auto json = DagToJson(loaded, now);
     const auto& schedule = loaded.dag.timetable.schedule().text();
-    rows.push_back({loaded.dag.dag_id, schedule.empty() ? "None" : schedule, loaded.dag.timezone,
+    rows.push_back({loaded.dag.dag_id, is_paused(loaded.dag.dag_id) ? "yes" : "no",
+                    schedule.empty() ? "None" : schedule, loaded.dag.timezone,
                     json["next_dagrun"].is_null() ? "-" : json["next_dagrun"].get<std::string>(),
                     Join(loaded.dag.tags), loaded.dag.file});
   }
-  std::cout << FormatTable({"dag_id", "schedule", "timezone", "next_dagrun", "tags", "file"}, rows);
+  std::cout << FormatTable(
+      {"dag_id", "paused", "schedule", "timezone", "next_dagrun", "tags", "file"}, rows);
   for (const auto& broken : bag.broken()) {
     std::cout << "broken: " << broken.errors.front().ToString() << "\n";
   }

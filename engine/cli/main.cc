@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   AddCronCommands(app, options, exit_code);
   AddRunCommands(app, *app.get_subcommand("dags"), options, exit_code);
   AddTaskCommands(app, options, exit_code);
+  AddScheduleCommands(*app.get_subcommand("dags"), options, exit_code);
+  AddServeCommand(app, options, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -35,6 +35,8 @@ struct TaskEvent {
   OperatorResult result;
   // When it happened, read on the worker: a process's spawn, or the operator's return.
   std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
+  // The try never began: the executor stopped starting tasks before its turn came.
+  bool not_started = false;
 };
 
 // Runs tasks off the scheduler thread and reports back through `notify`, which is called on a
@@ -45,6 +47,8 @@ class Executor {
   virtual void Launch(TaskLaunch launch) = 0;
   // Asks every running task to stop (their processes get SIGTERM, then SIGKILL).
   virtual void CancelAll() = 0;
+  // Tries launched but not yet begun finish at once with `not_started` set; running ones go on.
+  virtual void StopStarting() = 0;
   // Waits for every launched task to report kFinished.
   virtual void Drain() = 0;
 };

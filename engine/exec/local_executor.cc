@@ -31,6 +31,16 @@ class LocalExecutor : public Executor {
       ++in_flight_;
     }
     boost::asio::post(pool_, [this, launch = std::move(launch)] {
+      if (stop_starting_.load()) {
+        TaskEvent skipped{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+                          OperatorResult::Failure("conveyor stopped before the try began"),
+                          std::chrono::system_clock::now()};
+        skipped.not_started = true;
+        notify_(std::move(skipped));
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (--in_flight_ == 0) idle_.notify_all();
+        return;
+      }
       bool reported_start = false;
       auto started = [&](int pid) {
         reported_start = true;
@@ -51,6 +61,7 @@ class LocalExecutor : public Executor {
   }
 
   void CancelAll() override { cancelled_.store(true); }
+  void StopStarting() override { stop_starting_.store(true); }
 
   void Drain() override {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -63,6 +74,7 @@ class LocalExecutor : public Executor {
   boost::asio::thread_pool pool_;
   std::function<void(TaskEvent)> notify_;
   std::atomic<bool> cancelled_{false};
+  std::atomic<bool> stop_starting_{false};
   std::mutex mutex_;
   std::condition_variable idle_;
   int in_flight_ = 0;  // GUARDED_BY(mutex_)

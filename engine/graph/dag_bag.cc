@@ -25,12 +25,30 @@ Diagnostics CheckOutputReferences(const dag::Dag& dag, const TaskGraph& graph) {
   return errors;
 }
 
-bool IsDagFile(const std::filesystem::path& path) {
-  const std::string ext = path.extension().string();
+}  // namespace
+
+bool IsDagFile(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
   return ext == ".yaml" || ext == ".yml";
 }
 
-}  // namespace
+std::vector<std::string> ListDagFiles(const std::string& folder, std::error_code& ec) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (auto it = fs::recursive_directory_iterator(folder, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] == '.') {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec) && IsDagFile(it->path().string())) {
+      files.push_back(it->path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 Result<LoadedDag> LoadAndBuild(const std::string& path, const dag::OperatorCatalog& catalog,
                                Diagnostics* errors) {
@@ -83,18 +101,7 @@ DagBag DagBag::LoadFolder(const std::string& folder, const dag::OperatorCatalog&
         {folder, "", {IoError("DAG folder '" + folder + "' does not exist or is not a folder")}});
     return bag;
   }
-  std::vector<std::string> files;
-  for (auto it = fs::recursive_directory_iterator(folder, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!name.empty() && name[0] == '.') {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(ec) && IsDagFile(it->path())) files.push_back(it->path().string());
-  }
-  std::sort(files.begin(), files.end());
-  for (const std::string& file : files) bag.Add(file, catalog);
+  for (const std::string& file : ListDagFiles(folder, ec)) bag.Add(file, catalog);
   bag.Finish();
   return bag;
 }

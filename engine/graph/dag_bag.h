@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "engine/common/error.h"
@@ -49,6 +50,11 @@ class DagBag {
   std::vector<BrokenDagFile> broken_;
   std::map<std::string, std::string> paths_by_id_;
 };
+
+// The *.yaml and *.yml files under `folder`, recursively, skipping hidden entries, in path
+// order. `ec` is set when the folder cannot be read.
+std::vector<std::string> ListDagFiles(const std::string& folder, std::error_code& ec);
+bool IsDagFile(const std::string& path);
 
 // Loads one file and checks what needs its graph: cycles, and that every {{ outputs.T.K }}
 // reads an upstream task. Errors are returned in the order found.

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 #include <thread>
 
 namespace conveyor::scheduler {
 namespace {
 
-constexpr auto kLeaseStaleAfter = std::chrono::seconds(30);
+// How often a waiting process looks at runs others hold.
+constexpr auto kWaitStep = std::chrono::milliseconds(200);
 
 bool IsTerminal(state::RunState s) {
   return s == state::RunState::kSuccess || s == state::RunState::kFailed;
@@ -19,32 +21,91 @@ bool IsTerminal(state::RunState s) {
 
 bool ProcessAlive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
+int LiveScheduler(store::StateStore& store) {
+  auto lease = store.GetSchedulerLease();
+  if (!lease.ok() || !*lease) return 0;
+  const auto& held = **lease;
+  if (held.pid == getpid()) return 0;
+  if (held.heartbeat < store::CurrentTime() - kLeaseStaleAfter || !ProcessAlive(held.pid)) {
+    return 0;
+  }
+  return held.pid;
+}
+
+Result<std::vector<state::RunState>> DriveRuns(
+    store::StateStore& store, const exec::OperatorRegistry& registry, const graph::LoadedDag& dag,
+    const std::vector<store::RunKey>& runs, int max_active, const RunLoopOptions& options,
+    const std::function<void(const Transition&)>& observer,
+    const std::function<void(const store::DagRunRecord&)>& on_finished) {
+  std::vector<state::RunState> outcomes(runs.size(), state::RunState::kQueued);
+  std::set<size_t> pending;
+  for (size_t i = 0; i < runs.size(); ++i) pending.insert(i);
+  std::map<store::RunKey, size_t> mine;  // runs this process runs -> their index
+  std::unique_ptr<RunLoop> loop;
+  auto last_look = std::chrono::steady_clock::time_point{};
+  while (!pending.empty()) {
+    const auto now_steady = std::chrono::steady_clock::now();
+    if (mine.size() < pending.size() && now_steady - last_look >= kWaitStep) {
+      last_look = now_steady;
+      const bool serve_runs_them = LiveScheduler(store) != 0;
+      for (auto it = pending.begin(); it != pending.end();) {
+        const size_t i = *it;
+        if (mine.count(runs[i]) != 0) {
+          ++it;
+          continue;
+        }
+        auto record = store.GetRun(runs[i]);
+        if (!record.ok()) return record.error();
+        if (IsTerminal(record->state)) {
+          outcomes[i] = record->state;
+          if (on_finished) on_finished(*record);
+          it = pending.erase(it);
+          continue;
+        }
+        ++it;
+        if (serve_runs_them || static_cast<int>(mine.size()) >= std::max(1, max_active)) continue;
+        int previous = 0;
+        const auto now = store::CurrentTime();
+        auto acquired = store.AcquireLease(runs[i], getpid(), now, now - kLeaseStaleAfter,
+                                           &ProcessAlive, &previous);
+        if (!acquired.ok()) return acquired.error();
+        if (!*acquired) continue;
+        if (!loop) {
+          loop = std::make_unique<RunLoop>(store, registry, exec::SystemProcessRunner(), options,
+                                           observer);
+        }
+        if (Status s = loop->AddRun(dag, runs[i]); !s.ok()) return s.error();
+        mine[runs[i]] = i;
+      }
+    }
+    if (pending.empty()) break;
+    if (mine.empty()) {
+      std::this_thread::sleep_for(kWaitStep);
+      continue;
+    }
+    if (Status s = loop->Poll(std::chrono::system_clock::now() + kWaitStep); !s.ok()) {
+      return s.error();
+    }
+    for (const store::DagRunRecord& finished : loop->TakeFinishedRuns()) {
+      (void)store.ReleaseLease(finished.id, getpid());
+      const size_t i = mine.at(finished.id);
+      mine.erase(finished.id);
+      outcomes[i] = finished.state;
+      pending.erase(i);
+      if (on_finished) on_finished(finished);
+      last_look = {};  // a slot is free: start the next run now
+    }
+  }
+  return outcomes;
+}
+
 Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorRegistry& registry,
                                  const graph::LoadedDag& dag, store::RunKey run,
                                  const RunLoopOptions& options,
                                  const std::function<void(const Transition&)>& observer) {
-  while (true) {
-    auto record = store.GetRun(run);
-    if (!record.ok()) return record.error();
-    if (IsTerminal(record->state)) return record->state;
-    int previous = 0;
-    const auto now = store::CurrentTime();
-    auto acquired =
-        store.AcquireLease(run, getpid(), now, now - kLeaseStaleAfter, &ProcessAlive, &previous);
-    if (!acquired.ok()) return acquired.error();
-    if (*acquired) {
-      Status status;
-      {
-        RunLoop loop(store, registry, exec::SystemProcessRunner(), options, observer);
-        status = loop.AddRun(dag, run);
-        if (status.ok()) status = loop.Run();
-      }
-      (void)store.ReleaseLease(run, getpid());
-      if (!status.ok()) return status.error();
-      continue;  // read the final state
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  auto outcomes = DriveRuns(store, registry, dag, {run}, 1, options, observer, nullptr);
+  if (!outcomes.ok()) return outcomes.error();
+  return outcomes->front();
 }
 
 }  // namespace conveyor::scheduler

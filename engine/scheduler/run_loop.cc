@@ -17,20 +17,19 @@ using state::TaskState;
 
 namespace {
 
-// <root>/dag_id=D/run_id=R/task_id=T/attempt=N.<extension>
-std::string TryFile(const std::string& root, const std::string& dag_id, const std::string& run_id,
-                    const std::string& task_id, int try_number, const std::string& extension) {
-  return (std::filesystem::path(root) / ("dag_id=" + dag_id) / ("run_id=" + run_id) /
-          ("task_id=" + task_id) / ("attempt=" + std::to_string(try_number) + extension))
-      .string();
-}
-
 void AppendLog(const std::string& path, const std::string& line) {
   exec::EnsureParentFolder(path);
   std::ofstream(path, std::ios::app) << line << "\n";
 }
 
 }  // namespace
+
+std::string TryFile(const std::string& root, const std::string& dag_id, const std::string& run_id,
+                    const std::string& task_id, int try_number, const std::string& extension) {
+  return (std::filesystem::path(root) / ("dag_id=" + dag_id) / ("run_id=" + run_id) /
+          ("task_id=" + task_id) / ("attempt=" + std::to_string(try_number) + extension))
+      .string();
+}
 
 Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try) {
   Duration delay = policy.retry_delay;
@@ -71,14 +70,20 @@ void RunLoop::Notify(exec::TaskEvent event) {
 int RunLoop::MaxInFlight() const { return options_.workers * (1 + options_.queue_ahead); }
 
 Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
+  // Not owned: the caller keeps the DAG alive.
+  return AddRun(std::shared_ptr<const graph::LoadedDag>(std::shared_ptr<void>(), &dag), key);
+}
+
+Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKey key) {
   auto record = store_.GetRun(key);
   if (!record.ok()) return record.error();
   auto tis = store_.ListTaskInstances(key);
   if (!tis.ok()) return tis.error();
   auto outputs = store_.ReadOutputs(key);
   if (!outputs.ok()) return outputs.error();
-  auto run = std::make_unique<ActiveRun>(
-      ActiveRun{runs_.size(), *record, RunPlan(dag, key, *tis), *outputs});
+  const graph::LoadedDag& version = *dag;
+  auto run = std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, std::move(dag), *record,
+                                                   RunPlan(version, key, *tis), *outputs});
   store::WriteBatch batch;
   std::vector<Transition> transitions;
   for (int task = 0; task < run->plan.size(); ++task) {
@@ -107,7 +112,7 @@ Status RunLoop::AddRun(const graph::LoadedDag& dag, store::RunKey key) {
     run->record.end_date.reset();
     batch.PutRun(run->record, from, options_.who);
   }
-  runs_.push_back(std::move(run));
+  runs_.emplace(run->index, std::move(run));
   if (Status s = store_.Commit(batch); !s.ok()) return s;
   for (const auto& t : transitions) observer_(t);
   return Status::Ok();
@@ -130,8 +135,8 @@ void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch
     retries_.emplace(ti.next_try_at.value_or(store::TimePoint{}), std::make_pair(run.index, task));
   }
   batch.PutTaskInstance(ti, from, options_.who, message);
-  transitions.push_back(
-      {run.record.dag_id, run.record.run_id, ti.task_id, ti.try_number, from, ti.state, message});
+  transitions.push_back({run.record.dag_id, run.record.run_id, ti.task_id, ti.try_number, from,
+                         ti.state, message, run.record.logical_date});
 }
 
 void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
@@ -144,7 +149,7 @@ void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition
   while (!retries_.empty() && retries_.begin()->first <= now) {
     const auto [run_index, task] = retries_.begin()->second;
     retries_.erase(retries_.begin());
-    ActiveRun& run = *runs_[run_index];
+    ActiveRun& run = *runs_.at(run_index);
     store::TaskInstanceRecord& ti = run.plan.ti(task);
     if (ti.state != TaskState::kUpForRetry) continue;
     run.plan.SetState(task, TaskState::kScheduled);
@@ -156,11 +161,12 @@ void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition
 std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
                                                     std::vector<Transition>& transitions) {
   std::vector<exec::TaskLaunch> launches;
+  if (stopping_) return launches;
   for (auto it = ready_.begin();
        it != ready_.end() && static_cast<int>(in_flight_.size()) < MaxInFlight();) {
     const ReadyKey c = *it;
     ++it;  // Record() below erases c from ready_; `it` stays valid
-    ActiveRun& run = *runs_[c.run];
+    ActiveRun& run = *runs_.at(c.run);
     const dag::Dag& dag = run.plan.dag().dag;
     const dag::Task& task = dag.tasks[c.task];
     store::TaskInstanceRecord& ti = run.plan.ti(c.task);
@@ -230,7 +236,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                          std::vector<Transition>& transitions) {
   auto it = in_flight_.find(event.id);
   if (it == in_flight_.end()) return;
-  ActiveRun& run = *runs_[it->second.run];
+  ActiveRun& run = *runs_.at(it->second.run);
   const int task = it->second.task;
   store::TaskInstanceRecord& ti = run.plan.ti(task);
   const auto at = std::chrono::time_point_cast<std::chrono::microseconds>(event.at);
@@ -246,7 +252,27 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   --pool_used_[it->second.pool];
   --dag_running_[run.record.dag_id];
   in_flight_.erase(it);
-  Finish(run, task, event.result, at, batch, transitions);
+  if (event.not_started) {
+    Interrupt(run, task, "conveyor stopped before the try began", at, batch, transitions);
+  } else if (interrupting_ &&
+             event.result.outcome == exec::OperatorResult::Outcome::kFailed) {
+    Interrupt(run, task, "conveyor shut down and stopped it after the grace period", at, batch,
+              transitions);
+  } else {
+    Finish(run, task, event.result, at, batch, transitions);
+  }
+}
+
+void RunLoop::Interrupt(ActiveRun& run, int task, const std::string& why, store::TimePoint at,
+                        store::WriteBatch& batch, std::vector<Transition>& transitions) {
+  store::TaskInstanceRecord& ti = run.plan.ti(task);
+  const TaskState from = ti.state;
+  const std::string note = "try " + std::to_string(ti.try_number) + " interrupted: " + why;
+  batch.PutTry({ti.run, ti.task_id, ti.try_number, from, ti.start_date, at, ti.pid, "", note});
+  ti.max_tries += 1;  // the interruption does not use up a retry
+  ti.pid.reset();
+  run.plan.SetState(task, TaskState::kScheduled);
+  Record(run, task, from, batch, transitions, note);
 }
 
 void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& result,
@@ -297,7 +323,7 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
 }
 
 void RunLoop::FinishRuns(store::WriteBatch& batch) {
-  for (auto& run : runs_) {
+  for (auto& [index, run] : runs_) {
     if (run->done || !run->plan.Finished()) continue;
     const auto from = run->record.state;
     run->record.state = run->plan.Outcome();
@@ -316,7 +342,7 @@ void RunLoop::Heartbeat() {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_heartbeat_ < options_.heartbeat_every) return;
   last_heartbeat_ = now;
-  for (const auto& run : runs_) {
+  for (const auto& [index, run] : runs_) {
     if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), store::CurrentTime());
   }
 }
@@ -336,24 +362,75 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   if (Status s = store_.Commit(batch); !s.ok()) return s;
   for (const auto& t : transitions) observer_(t);
   for (auto& launch : launches) executor_->Launch(std::move(launch));
+  // A finished run has no task left in flight, ready or waiting for a retry: forget it.
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    if (!it->second->done) {
+      ++it;
+      continue;
+    }
+    finished_.push_back(it->second->record);
+    it = runs_.erase(it);
+  }
   return Status::Ok();
+}
+
+Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until) {
+  store::WriteBatch batch;
+  std::vector<Transition> transitions;
+  if (Status s = Step(batch, transitions); !s.ok()) return s;
+  Heartbeat();
+  if ((!until && !Busy()) || !finished_.empty()) return Status::Ok();
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (woken_) {
+    woken_ = false;
+    return Status::Ok();
+  }
+  std::chrono::system_clock::time_point wake_at =
+      std::chrono::system_clock::now() + options_.heartbeat_every;
+  if (auto due = NextDue(); due && *due < wake_at) wake_at = *due;
+  if (until && *until < wake_at) wake_at = *until;
+  wake_.wait_until(lock, wake_at, [this] { return !events_.empty() || woken_; });
+  woken_ = false;
+  return Status::Ok();
+}
+
+void RunLoop::Wake() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  woken_ = true;
+  wake_.notify_one();
+}
+
+bool RunLoop::Busy() const { return !runs_.empty() || !in_flight_.empty(); }
+
+std::vector<store::DagRunRecord> RunLoop::TakeFinishedRuns() {
+  std::vector<store::DagRunRecord> out;
+  out.swap(finished_);
+  return out;
 }
 
 Status RunLoop::Run() {
   while (true) {
-    store::WriteBatch batch;
-    std::vector<Transition> transitions;
-    if (Status s = Step(batch, transitions); !s.ok()) return s;
-    Heartbeat();
-    const bool all_done =
-        std::all_of(runs_.begin(), runs_.end(), [](const auto& run) { return run->done; });
-    if (all_done && in_flight_.empty()) return Status::Ok();
-    std::unique_lock<std::mutex> lock(mutex_);
-    std::chrono::system_clock::time_point until =
-        std::chrono::system_clock::now() + options_.heartbeat_every;
-    if (auto due = NextDue(); due && *due < until) until = *due;
-    wake_.wait_until(lock, until, [this] { return !events_.empty(); });
+    if (Status s = Poll(std::nullopt); !s.ok()) return s;
+    if (!Busy()) return Status::Ok();
   }
+}
+
+Result<std::vector<store::RunKey>> RunLoop::Shutdown(std::chrono::milliseconds grace) {
+  stopping_ = true;
+  executor_->StopStarting();
+  const auto deadline = std::chrono::system_clock::now() + grace;
+  while (!in_flight_.empty()) {
+    if (!interrupting_ && std::chrono::system_clock::now() >= deadline) {
+      interrupting_ = true;
+      executor_->CancelAll();
+    }
+    if (Status s = Poll(interrupting_ ? std::nullopt : std::optional(deadline)); !s.ok()) {
+      return s.error();
+    }
+  }
+  std::vector<store::RunKey> unfinished;
+  for (const auto& [index, run] : runs_) unfinished.push_back(run->record.id);
+  return unfinished;
 }
 
 }  // namespace conveyor::scheduler

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,7 +40,13 @@ struct Transition {
   state::TaskState from = state::TaskState::kNone;
   state::TaskState to = state::TaskState::kNone;
   std::string message;
+  std::optional<Instant> logical_date;
 };
+
+// Where a try's files live: <log_dir>/dag_id=D/run_id=R/task_id=T/attempt=N<extension>.
+std::string TryFile(const std::string& log_dir, const std::string& dag_id,
+                    const std::string& run_id, const std::string& task_id, int try_number,
+                    const std::string& extension);
 
 // The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
 // many ready tasks as workers, pools and max_active_tasks allow, then sleeps until a worker
@@ -54,15 +61,34 @@ class RunLoop {
 
   // Takes on a run whose lease this process holds. Tries left queued or running by a process
   // that died are noted as interrupted, their leftover processes killed, and their task
-  // instances go back to scheduled without using up a retry.
+  // instances go back to scheduled without using up a retry. The run keeps the DAG version it
+  // was added with.
+  Status AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKey run);
+  // For a caller that keeps `dag` alive until the run ends.
   Status AddRun(const graph::LoadedDag& dag, store::RunKey run);
 
   // Runs until every added run has finished and its state is committed.
   Status Run();
 
+  // One round: applies what the workers reported, starts what is ready, commits; then sleeps
+  // until a worker reports, Wake() is called, a retry falls due or `until` passes.
+  Status Poll(std::optional<std::chrono::system_clock::time_point> until);
+  // Ends a Poll early. Thread-safe.
+  void Wake();
+  // Runs added and not finished, or tries still out with the workers.
+  bool Busy() const;
+  // Runs finished since the last call, as committed; the loop forgets them.
+  std::vector<store::DagRunRecord> TakeFinishedRuns();
+  // Clean shutdown: starts nothing more and lets running tries finish for up to `grace`; then
+  // stops the rest (TERM, then KILL). A try cut short this way is not a failure: it gets a note
+  // and its task instance goes back to scheduled without using up a retry, so the run resumes
+  // where it stopped. Returns the runs left unfinished.
+  Result<std::vector<store::RunKey>> Shutdown(std::chrono::milliseconds grace);
+
  private:
   struct ActiveRun {
     size_t index;
+    std::shared_ptr<const graph::LoadedDag> dag;
     store::DagRunRecord record;
     RunPlan plan;
     nlohmann::json outputs;
@@ -87,6 +113,8 @@ class RunLoop {
                   std::vector<Transition>& transitions);
   void Finish(ActiveRun& run, int task, const exec::OperatorResult& result, store::TimePoint at,
               store::WriteBatch& batch, std::vector<Transition>& transitions);
+  void Interrupt(ActiveRun& run, int task, const std::string& why, store::TimePoint at,
+                 store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);
   void PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions);
   std::vector<exec::TaskLaunch> PickLaunches(store::WriteBatch& batch,
@@ -104,7 +132,11 @@ class RunLoop {
   exec::ProcessRunner& processes_;
   RunLoopOptions options_;
   std::function<void(const Transition&)> observer_;
-  std::vector<std::unique_ptr<ActiveRun>> runs_;
+  std::map<size_t, std::unique_ptr<ActiveRun>> runs_;
+  size_t next_run_index_ = 0;
+  std::vector<store::DagRunRecord> finished_;
+  bool stopping_ = false;      // Shutdown: start nothing more
+  bool interrupting_ = false;  // Shutdown's grace is over: failures now are interruptions
   std::map<std::uint64_t, InFlight> in_flight_;
   std::set<ReadyKey> ready_;
   std::multimap<store::TimePoint, std::pair<size_t, int>> retries_;  // due -> (run, task)
@@ -117,6 +149,7 @@ class RunLoop {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
+  bool woken_ = false;                  // GUARDED_BY(mutex_)
   std::unique_ptr<exec::Executor> executor_;
 };
 

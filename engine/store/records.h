@@ -65,6 +65,16 @@ struct TryRecord {
   std::string note;
 };
 
+// A DAG as the database knows it: whether it is paused, and how its file last parsed. A row
+// exists once `serve` has seen the DAG or someone paused or unpaused it.
+struct DagRecord {
+  std::string dag_id;
+  bool is_paused = false;
+  std::string fileloc;
+  std::string import_error;  // empty when the file loads
+  std::optional<TimePoint> last_parsed_at;
+};
+
 // The lease that says which process runs a run.
 struct RunLease {
   int pid = 0;

@@ -85,6 +85,17 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_run ON events (run);
 )sql",
+      // At most one scheduled or backfill run per interval, whoever creates it; manual runs may
+      // share a logical date. The scheduler's lease says which `serve` owns the database.
+      R"sql(
+CREATE UNIQUE INDEX dag_runs_by_interval ON dag_runs (dag_id, logical_date)
+  WHERE run_type != 'manual';
+CREATE TABLE scheduler_lease (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  pid INTEGER NOT NULL,
+  heartbeat INTEGER NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

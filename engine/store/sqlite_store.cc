@@ -85,6 +85,13 @@ class SqliteStore : public StateStore {
     insert.Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
     insert.BindOptional(9, Map(run.queued_at, Micros));
     if (Status s = insert.Run(); !s.ok()) {
+      if (s.error().code == ErrorCode::kAlreadyExists &&
+          s.error().message.find("logical_date") != std::string::npos) {
+        return Error{ErrorCode::kAlreadyExists,
+                     "DAG '" + run.dag_id + "' already has a run for logical date " +
+                         (run.logical_date ? FormatUtc(*run.logical_date) : "-"),
+                     {}};
+      }
       if (s.error().code == ErrorCode::kAlreadyExists) {
         return Error{ErrorCode::kAlreadyExists,
                      "DAG '" + run.dag_id + "' already has a run '" + run.run_id + "'",
@@ -145,7 +152,8 @@ class SqliteStore : public StateStore {
       count.Reset();
     }
     Statement select(*db_, (std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
-                            " ORDER BY logical_date DESC, id DESC LIMIT ?3 OFFSET ?4")
+                            (filter.oldest_first ? " ORDER BY logical_date, id" : " ORDER BY logical_date DESC, id DESC") +
+                            " LIMIT ?3 OFFSET ?4")
                                .c_str());
     select.BindOptional(1, filter.dag_id).BindOptional(2, state_text);
     select.Bind(3, filter.limit).Bind(4, filter.offset);
@@ -295,7 +303,130 @@ class SqliteStore : public StateStore {
     return lease;
   }
 
+
+  Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,
+                                               Instant logical_date) override {
+    Statement select(*db_, (std::string("SELECT ") + kRunColumns +
+                            " FROM dag_runs WHERE dag_id = ? AND logical_date = ? ORDER BY id")
+                               .c_str());
+    select.Bind(1, dag_id).Bind(2, Sec(logical_date));
+    std::vector<DagRunRecord> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(ReadRun(select));
+    }
+    select.Reset();
+    return out;
+  }
+
+  Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) override {
+    Statement select(*db_,
+                     "SELECT max(logical_date) FROM dag_runs WHERE dag_id = ? AND run_type IN "
+                     "('scheduled', 'backfill')");
+    select.Bind(1, dag_id);
+    auto row = select.Step();
+    if (!row.ok()) return row.error();
+    auto latest = OptionalSec(select, 0);
+    select.Reset();
+    return latest;
+  }
+
+  Status RecordDagParse(const std::string& dag_id, const std::string& fileloc,
+                        const std::string& import_error, bool paused_if_new,
+                        TimePoint now) override {
+    Statement upsert(*db_,
+                     "INSERT INTO dags (dag_id, is_paused, fileloc, import_error, last_parsed_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id) DO UPDATE SET "
+                     "fileloc = ?3, import_error = ?4, last_parsed_at = ?5");
+    upsert.Bind(1, dag_id).Bind(2, paused_if_new ? 1 : 0).Bind(3, fileloc);
+    upsert.Bind(4, import_error).Bind(5, Micros(now));
+    return upsert.Run();
+  }
+
+  Status SetPaused(const std::string& dag_id, bool paused) override {
+    Statement upsert(*db_,
+                     "INSERT INTO dags (dag_id, is_paused) VALUES (?1, ?2) "
+                     "ON CONFLICT (dag_id) DO UPDATE SET is_paused = ?2");
+    return upsert.Bind(1, dag_id).Bind(2, paused ? 1 : 0).Run();
+  }
+
+  Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) override {
+    auto dags = SelectDags(dag_id);
+    if (!dags.ok()) return dags.error();
+    if (dags->empty()) return std::optional<DagRecord>();
+    return std::optional<DagRecord>(dags->front());
+  }
+
+  Result<std::vector<DagRecord>> ListDags() override { return SelectDags(std::nullopt); }
+
+  Result<bool> AcquireSchedulerLease(int pid, TimePoint now, TimePoint stale_before,
+                                     bool (*is_alive)(int), int* previous) override {
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    auto lease = GetSchedulerLease();
+    if (!lease.ok()) return lease.error();
+    *previous = *lease ? (*lease)->pid : 0;
+    if (*lease && (*lease)->pid != pid && (*lease)->heartbeat >= stale_before &&
+        is_alive((*lease)->pid)) {
+      return false;
+    }
+    Statement take(*db_,
+                   "INSERT INTO scheduler_lease (id, pid, heartbeat) VALUES (1, ?1, ?2) "
+                   "ON CONFLICT (id) DO UPDATE SET pid = ?1, heartbeat = ?2");
+    if (Status s = take.Bind(1, pid).Bind(2, Micros(now)).Run(); !s.ok()) return s.error();
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return true;
+  }
+
+  Status SchedulerHeartbeat(int pid, TimePoint now) override {
+    Statement beat(*db_, "UPDATE scheduler_lease SET heartbeat = ? WHERE pid = ?");
+    return beat.Bind(1, Micros(now)).Bind(2, pid).Run();
+  }
+
+  Status ReleaseSchedulerLease(int pid) override {
+    Statement release(*db_, "DELETE FROM scheduler_lease WHERE pid = ?");
+    return release.Bind(1, pid).Run();
+  }
+
+  Result<std::optional<RunLease>> GetSchedulerLease() override {
+    Statement select(*db_, "SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1");
+    auto row = select.Step();
+    if (!row.ok()) return row.error();
+    std::optional<RunLease> lease;
+    if (*row) lease = RunLease{static_cast<int>(select.Int(0)), FromMicros(select.Int(1))};
+    select.Reset();
+    return lease;
+  }
+
+  Result<std::int64_t> DataVersion() override {
+    Statement select(*db_, "PRAGMA data_version");
+    auto row = select.Step();
+    if (!row.ok()) return row.error();
+    const std::int64_t version = select.Int(0);
+    select.Reset();
+    return version;
+  }
+
  private:
+  Result<std::vector<DagRecord>> SelectDags(const std::optional<std::string>& dag_id) {
+    Statement select(*db_,
+                     "SELECT dag_id, is_paused, fileloc, import_error, last_parsed_at FROM dags "
+                     "WHERE ?1 IS NULL OR dag_id = ?1 ORDER BY dag_id");
+    select.BindOptional(1, dag_id);
+    std::vector<DagRecord> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back({select.Text(0), select.Int(1) != 0, select.IsNull(2) ? "" : select.Text(2),
+                     select.IsNull(3) ? "" : select.Text(3), OptionalMicros(select, 4)});
+    }
+    select.Reset();
+    return out;
+  }
+
   Status AppendRunEvent(RunKey run, std::optional<RunState> from, RunState to,
                         const std::string& who) {
     Statement event(

@@ -67,6 +67,7 @@ struct RunFilter {
   std::optional<state::RunState> state;
   int limit = 100;
   int offset = 0;
+  bool oldest_first = false;  // by logical date; newest first otherwise
 };
 
 // conveyor's durable state: DAG runs, task instances, tries, outputs, the event log and run
@@ -103,6 +104,33 @@ class StateStore {
   virtual Status Heartbeat(RunKey run, int pid, TimePoint now) = 0;
   virtual Status ReleaseLease(RunKey run, int pid) = 0;
   virtual Result<std::optional<RunLease>> GetLease(RunKey run) = 0;
+
+  // Runs of a DAG whose logical date is `logical_date`, any type.
+  virtual Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,
+                                                       Instant logical_date) = 0;
+  // The latest logical date of a scheduled or backfill run (Airflow's last automated run).
+  virtual Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) = 0;
+
+  // The DAG table. RecordDagParse creates a row (paused as `paused_if_new` says) or updates the
+  // file and error of an existing one, leaving its paused flag alone.
+  virtual Status RecordDagParse(const std::string& dag_id, const std::string& fileloc,
+                                const std::string& import_error, bool paused_if_new,
+                                TimePoint now) = 0;
+  virtual Status SetPaused(const std::string& dag_id, bool paused) = 0;
+  virtual Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) = 0;
+  virtual Result<std::vector<DagRecord>> ListDags() = 0;
+
+  // The scheduler's lease on the whole database: which `serve` runs queued runs. Same rules as a
+  // run's lease.
+  virtual Result<bool> AcquireSchedulerLease(int pid, TimePoint now, TimePoint stale_before,
+                                             bool (*is_alive)(int pid), int* previous) = 0;
+  virtual Status SchedulerHeartbeat(int pid, TimePoint now) = 0;
+  virtual Status ReleaseSchedulerLease(int pid) = 0;
+  virtual Result<std::optional<RunLease>> GetSchedulerLease() = 0;
+
+  // Changes whenever another connection commits (SQLite's data_version): how a long-running
+  // process notices a CLI's trigger or pause without re-reading everything.
+  virtual Result<std::int64_t> DataVersion() = 0;
 };
 
 // Opens (creating and migrating) the SQLite database at `path`. `synchronous_full` selects

@@ -53,7 +53,8 @@ tasks:
         self.assertEqual(data["total_entries"], 2)
         good, broken = data["dags"]
         self.assertEqual(good["dag_id"], "good")
-        self.assertEqual(good["is_paused"], False)
+        # No database yet: a DAG starts paused (dags_are_paused_at_creation defaults to true).
+        self.assertEqual(good["is_paused"], True)
         self.assertEqual(good["has_import_errors"], False)
         self.assertIsNone(good["import_error"])
         self.assertEqual(good["schedule_interval"],
@@ -71,8 +72,8 @@ tasks:
         code, out, err = run("--dags", self.dags, "dags", "list")
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
-        self.assertEqual(lines[0].split(), ["dag_id", "schedule", "timezone", "next_dagrun",
-                                            "tags", "file"])
+        self.assertEqual(lines[0].split(), ["dag_id", "paused", "schedule", "timezone",
+                                            "next_dagrun", "tags", "file"])
         self.assertTrue(lines[1].startswith("good "))
         self.assertIn("2030-01-01T11:00:00Z", lines[1])
         self.assertEqual(lines[2], "broken: " + self.dags +

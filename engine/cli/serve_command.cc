@@ -1,0 +1,111 @@
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "engine/cli/commands.h"
+#include "engine/cli/run_context.h"
+#include "engine/graph/dag_folder.h"
+#include "engine/serve/file_watcher.h"
+#include "engine/serve/scheduler_service.h"
+
+namespace conveyor::cli {
+namespace {
+
+struct ServeOptions {
+  std::string host;
+  int port = 0;
+  int workers = 0;
+};
+
+bool IsLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" ||
+         host.rfind("127.", 0) == 0;
+}
+
+int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
+  auto context = OpenRunContext(options);
+  if (!context.ok()) return ReportError(context.error());
+  RunContext& ctx = **context;
+  Config& config = ctx.config;
+  if (!flags.host.empty()) config.host = flags.host;
+  if (flags.port > 0) config.port = flags.port;
+  if (flags.workers > 0) config.workers = flags.workers;
+  if (const char* token = std::getenv("CONVEYOR_TOKEN"); token != nullptr && *token != 0) {
+    config.token = token;
+  }
+  if (!IsLoopback(config.host) && config.token.empty()) {
+    return ReportError(InvalidArgument("refusing to serve on " + config.host +
+                                       " without a token: set token in the config or "
+                                       "CONVEYOR_TOKEN"));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(config.dags_folder, ec)) {
+    return ReportError(InvalidArgument("DAG folder '" + config.dags_folder + "' does not exist"));
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+
+  // Signals are taken by one thread with sigwait; every other thread (workers included) starts
+  // with them blocked. Spawned tasks get a clean mask back.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  graph::DagFolder dags(config.dags_folder, BuiltinRegistry());
+  serve::WebhookSender webhooks;
+  scheduler::SystemClock clock;
+  serve::SchedulerOptions scheduler_options;
+  scheduler_options.loop = ctx.LoopOptions();
+  scheduler_options.loop.who = "serve pid " + std::to_string(getpid());
+  scheduler_options.dags_are_paused_at_creation = config.dags_are_paused_at_creation;
+  scheduler_options.shutdown_grace = config.shutdown_grace;
+  scheduler_options.base_url = "http://" + config.host + ":" + std::to_string(config.port);
+  serve::SchedulerService service(*ctx.store, BuiltinRegistry(), exec::SystemProcessRunner(), dags,
+                                  clock, scheduler_options, nullptr, &webhooks);
+  if (Status s = service.Start(); !s.ok()) return ReportError(s.error());
+
+  auto watcher = serve::FileWatcher::Start(
+      {config.dags_folder}, {config.db + "-wal"},
+      [&service](std::vector<std::string> paths) { service.FilesChanged(std::move(paths)); });
+  if (!watcher.ok()) return ReportError(watcher.error());
+
+  std::thread([&service, signals] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading the DAG folder");
+        service.RequestReload();
+        continue;
+      }
+      spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      service.RequestStop();
+      return;
+    }
+  }).detach();
+
+  spdlog::info("conveyor serve: pid {}, DAGs from {}, database {}, {} workers", getpid(),
+               config.dags_folder, config.db, config.workers);
+  Status status = service.Run();
+  watcher->reset();
+  if (!status.ok()) return ReportError(status.error());
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, const GlobalOptions& options, int& exit_code) {
+  auto flags = std::make_shared<ServeOptions>();
+  CLI::App* serve =
+      app.add_subcommand("serve", "Run the scheduler: cron runs, queued runs, hot reload");
+  serve->add_option("--host", flags->host, "address to bind (default: the config's host)");
+  serve->add_option("--port", flags->port, "port (default: the config's port)");
+  serve->add_option("--workers", flags->workers, "tasks running at once (default: config)");
+  serve->callback([&, flags] { exit_code = RunServe(options, *flags); });
+}
+
+}  // namespace conveyor::cli

@@ -1,0 +1,79 @@
+#include "engine/graph/dag_folder.h"
+
+#include <filesystem>
+
+namespace conveyor::graph {
+
+DagFolder::DagFolder(std::string folder, const dag::OperatorCatalog& catalog)
+    : folder_(std::move(folder)), catalog_(catalog) {}
+
+void DagFolder::ReloadAll() {
+  std::error_code ec;
+  std::vector<std::string> paths = ListDagFiles(folder_, ec);
+  for (const auto& [path, entry] : files_) paths.push_back(path);  // to drop the missing ones
+  Reload(paths);
+}
+
+void DagFolder::Reload(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const bool exists = std::filesystem::is_regular_file(path, ec);
+    if (!IsDagFile(path)) continue;
+    if (!exists) {
+      if (files_.erase(path) > 0) ++generation_;
+      continue;
+    }
+    LoadFile(path);
+    ++generation_;
+  }
+}
+
+void DagFolder::LoadFile(const std::string& path) {
+  Diagnostics errors;
+  auto built = LoadAndBuild(path, catalog_, &errors);
+  Entry& entry = files_[path];
+  if (!built.ok()) {
+    entry.error = built.error().ToString();
+    if (!entry.good) entry.dag_id = std::filesystem::path(path).stem().string();
+    return;
+  }
+  auto loaded = std::make_shared<const LoadedDag>(std::move(built).value());
+  const std::string& id = loaded->dag.dag_id;
+  for (const auto& [other_path, other] : files_) {
+    if (other_path != path && other.good && other.dag_id == id) {
+      entry.error = path + ": dag_id '" + id + "' is already defined in " + other_path;
+      if (!entry.good) entry.dag_id = id;
+      return;
+    }
+  }
+  entry.dag_id = id;
+  entry.error.clear();
+  entry.good = std::move(loaded);
+}
+
+std::shared_ptr<const LoadedDag> DagFolder::Find(std::string_view dag_id) const {
+  for (const auto& [path, entry] : files_) {
+    if (entry.good && entry.dag_id == dag_id) return entry.good;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<const LoadedDag>> DagFolder::Dags() const {
+  std::map<std::string, std::shared_ptr<const LoadedDag>> by_id;
+  for (const auto& [path, entry] : files_) {
+    if (entry.good) by_id.emplace(entry.dag_id, entry.good);
+  }
+  std::vector<std::shared_ptr<const LoadedDag>> out;
+  for (auto& [id, dag] : by_id) out.push_back(dag);
+  return out;
+}
+
+std::vector<DagFolder::FileStatus> DagFolder::Files() const {
+  std::vector<FileStatus> out;
+  for (const auto& [path, entry] : files_) {
+    out.push_back({path, entry.dag_id, entry.error, entry.good != nullptr});
+  }
+  return out;
+}
+
+}  // namespace conveyor::graph

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "engine/cron/timetable.h"
+#include "engine/graph/dag_bag.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::scheduler {
+
+// What the schedule asks for at `now`, given the latest scheduled or backfill run.
+struct DueIntervals {
+  // Intervals that have ended and have no run yet, oldest first (Airflow's semantics: the run
+  // for [start, end) is due at `end`). With catchup every missed one; without, only the latest.
+  std::vector<cron::DataInterval> due;
+  // When the next interval ends, if one ever does.
+  std::optional<Instant> next_due;
+};
+
+// `limit` caps `due` (the runs a DAG may still have active); the rest follow in later rounds.
+DueIntervals ComputeDueIntervals(const dag::Dag& dag, std::optional<Instant> latest_automated,
+                                 Instant now, int limit);
+
+// Creates the scheduled runs that are due for `dag` at `now`, at most `limit`. A run already
+// made for an interval (by an earlier round, another process or a backfill) is left alone, so
+// this is safe to repeat. Returns the runs created and when to look again.
+struct CronRound {
+  std::vector<store::DagRunRecord> created;
+  std::optional<Instant> next_due;
+};
+Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag,
+                                Instant now, int limit);
+
+}  // namespace conveyor::scheduler

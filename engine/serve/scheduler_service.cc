@@ -1,0 +1,371 @@
+#include "engine/serve/scheduler_service.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "engine/scheduler/cron_runs.h"
+#include "engine/scheduler/run_driver.h"
+
+namespace conveyor::serve {
+namespace {
+
+constexpr std::size_t kErrorExcerptBytes = 2000;
+
+// The end of a try's log: what a person reading an alert wants first.
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const std::streamoff size = in.tellg();
+  const std::streamoff start =
+      std::max<std::streamoff>(0, size - static_cast<std::streamoff>(kErrorExcerptBytes));
+  in.seekg(start);
+  std::string text(static_cast<std::size_t>(size - start), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  return text;
+}
+
+nlohmann::json IsoOrNull(const std::optional<Instant>& t) {
+  if (!t) return nullptr;
+  return FormatUtc(*t);
+}
+
+}  // namespace
+
+SchedulerService::SchedulerService(store::StateStore& store,
+                                   const exec::OperatorRegistry& registry,
+                                   exec::ProcessRunner& processes, graph::DagFolder& dags,
+                                   const scheduler::Clock& clock, SchedulerOptions options,
+                                   std::function<void(const scheduler::Transition&)> observer,
+                                   WebhookSender* webhooks)
+    : store_(store),
+      dags_(dags),
+      clock_(clock),
+      options_(std::move(options)),
+      observer_(std::move(observer)),
+      webhooks_(webhooks) {
+  loop_ = std::make_unique<scheduler::RunLoop>(
+      store_, registry, processes, options_.loop,
+      [this](const scheduler::Transition& t) { OnTransition(t); });
+}
+
+SchedulerService::~SchedulerService() = default;
+
+Status SchedulerService::Start() {
+  int previous = 0;
+  const auto now = store::CurrentTime();
+  auto acquired = store_.AcquireSchedulerLease(
+      getpid(), now, now - scheduler::kLeaseStaleAfter, &scheduler::ProcessAlive, &previous);
+  if (!acquired.ok()) return acquired.error();
+  if (!*acquired) {
+    return Error{ErrorCode::kAlreadyExists,
+                 "another conveyor serve (pid " + std::to_string(previous) +
+                     ") is running on this database",
+                 {}};
+  }
+  last_heartbeat_ = std::chrono::steady_clock::now();
+  dags_.ReloadAll();
+  return Status::Ok();
+}
+
+void SchedulerService::RequestStop() {
+  stop_ = true;
+  loop_->Wake();
+}
+
+void SchedulerService::RequestReload() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reload_all_ = true;
+  }
+  loop_->Wake();
+}
+
+void SchedulerService::FilesChanged(std::vector<std::string> paths) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::string& path : paths) {
+      if (path.size() > 4 && path.compare(path.size() - 4, 4, "-wal") == 0) {
+        db_changed_ = true;
+      } else if (!path.empty() && path.back() == '/') {
+        reload_all_ = true;
+      } else {
+        changed_files_.push_back(std::move(path));
+      }
+    }
+  }
+  loop_->Wake();
+}
+
+Status SchedulerService::SyncDagFiles() {
+  std::vector<std::string> changed;
+  bool all = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    changed.swap(changed_files_);
+    all = reload_all_;
+    reload_all_ = false;
+  }
+  if (all) {
+    dags_.ReloadAll();
+  } else if (!changed.empty()) {
+    dags_.Reload(changed);
+  }
+  if (dags_.generation() == synced_generation_) return Status::Ok();
+  synced_generation_ = dags_.generation();
+  const auto now = store::CurrentTime();
+  for (const graph::DagFolder::FileStatus& file : dags_.Files()) {
+    if (Status s = store_.RecordDagParse(file.dag_id, file.path, file.error,
+                                         options_.dags_are_paused_at_creation, now);
+        !s.ok()) {
+      return s;
+    }
+    if (!file.error.empty()) {
+      spdlog::error("{}{}", file.error,
+                    file.has_good_version ? " (the last good version stays scheduled)" : "");
+    }
+  }
+  next_.clear();  // schedules may have changed: look at every DAG again
+  runs_dirty_ = true;
+  return ReadPausedFlags();
+}
+
+Status SchedulerService::ReadPausedFlags() {
+  auto records = store_.ListDags();
+  if (!records.ok()) return records.error();
+  for (const store::DagRecord& record : *records) {
+    auto [it, inserted] = paused_.try_emplace(record.dag_id, record.is_paused);
+    if (!inserted && it->second != record.is_paused) {
+      it->second = record.is_paused;
+      next_.erase(record.dag_id);  // unpaused: catch up now
+      spdlog::info("DAG {} {}", record.dag_id, record.is_paused ? "paused" : "unpaused");
+    }
+  }
+  return Status::Ok();
+}
+
+Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next_due) {
+  for (const auto& dag : dags_.Dags()) {
+    const std::string& id = dag->dag.dag_id;
+    if (dag->dag.timetable.schedule().kind() == cron::Schedule::Kind::kNone) continue;
+    if (auto paused = paused_.find(id); paused == paused_.end() || paused->second) continue;
+    if (auto it = next_.find(id); it != next_.end()) {
+      if (!it->second) continue;  // nothing ever due again
+      if (*it->second > now) {
+        if (!next_due || *it->second < *next_due) next_due = *it->second;
+        continue;
+      }
+    }
+    // Airflow creates runs only while the DAG has room for them under max_active_runs.
+    int active = 0;
+    for (const auto run_state : {state::RunState::kQueued, state::RunState::kRunning}) {
+      store::RunFilter filter;
+      filter.dag_id = id;
+      filter.state = run_state;
+      filter.limit = 0;
+      int total = 0;
+      if (auto runs = store_.ListRuns(filter, &total); !runs.ok()) return runs.error();
+      active += total;
+    }
+    auto round = scheduler::CreateDueRuns(store_, *dag, now, dag->dag.max_active_runs - active);
+    if (!round.ok()) return round.error();
+    for (const store::DagRunRecord& run : round->created) {
+      spdlog::info("created run {} of {}", run.run_id, id);
+      runs_dirty_ = true;
+    }
+    next_[id] = round->next_due;
+    if (round->next_due && (!next_due || *round->next_due < *next_due)) {
+      next_due = round->next_due;
+    }
+  }
+  return Status::Ok();
+}
+
+Status SchedulerService::StartRuns() {
+  runs_dirty_ = false;
+  std::map<std::string, int> running;  // dag_id -> runs running, here or elsewhere
+  std::vector<store::DagRunRecord> candidates;
+  for (const auto run_state : {state::RunState::kRunning, state::RunState::kQueued}) {
+    store::RunFilter filter;
+    filter.state = run_state;
+    filter.oldest_first = true;
+    filter.limit = 100000;
+    auto runs = store_.ListRuns(filter, nullptr);
+    if (!runs.ok()) return runs.error();
+    for (const store::DagRunRecord& run : *runs) {
+      if (run_state == state::RunState::kRunning) ++running[run.dag_id];
+      if (active_.count(run.id) == 0) candidates.push_back(run);
+    }
+  }
+  const auto now = store::CurrentTime();
+  for (const store::DagRunRecord& run : candidates) {
+    auto dag = dags_.Find(run.dag_id);
+    if (!dag) continue;  // its file is gone or never loaded: the run waits
+    const bool queued = run.state == state::RunState::kQueued;
+    if (queued && running[run.dag_id] >= dag->dag.max_active_runs) continue;
+    int previous = 0;
+    auto acquired = store_.AcquireLease(run.id, getpid(), now, now - scheduler::kLeaseStaleAfter,
+                                        &scheduler::ProcessAlive, &previous);
+    if (!acquired.ok()) return acquired.error();
+    if (!*acquired) continue;  // a CLI runs it
+    if (Status s = loop_->AddRun(dag, run.id); !s.ok()) {
+      (void)store_.ReleaseLease(run.id, getpid());
+      return s;
+    }
+    active_[run.id] = run.dag_id;
+    if (queued) ++running[run.dag_id];
+    spdlog::info("{} run {} of {}", queued ? "started" : "resumed", run.run_id, run.dag_id);
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Instant>> SchedulerService::Tick() {
+  if (Status s = SyncDagFiles(); !s.ok()) return s.error();
+  bool db_changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    db_changed = db_changed_;
+    db_changed_ = false;
+  }
+  if (db_changed || data_version_ < 0) {
+    auto version = store_.DataVersion();
+    if (!version.ok()) return version.error();
+    if (*version != data_version_) {
+      data_version_ = *version;
+      runs_dirty_ = true;
+      if (Status s = ReadPausedFlags(); !s.ok()) return s.error();
+    }
+  }
+  for (const store::DagRunRecord& finished : loop_->TakeFinishedRuns()) OnRunFinished(finished);
+  std::optional<Instant> next_due;
+  if (!stop_) {
+    if (Status s = CreateDueRuns(clock_.Now(), next_due); !s.ok()) return s.error();
+    if (runs_dirty_) {
+      if (Status s = StartRuns(); !s.ok()) return s.error();
+    }
+  }
+  return next_due;
+}
+
+void SchedulerService::OnRunFinished(const store::DagRunRecord& run) {
+  (void)store_.ReleaseLease(run.id, getpid());
+  active_.erase(run.id);
+  next_.erase(run.dag_id);  // a slot is free under max_active_runs
+  runs_dirty_ = true;
+  spdlog::info("run {} of {}: {}", run.run_id, run.dag_id, state::Name(run.state));
+  const auto dag = dags_.Find(run.dag_id);
+  if (!dag) return;
+  const bool success = run.state == state::RunState::kSuccess;
+  nlohmann::json payload = {{"event", success ? "on_success" : "on_failure"},
+                            {"dag_id", run.dag_id},
+                            {"dag_run_id", run.run_id},
+                            {"task_id", nullptr},
+                            {"state", std::string(state::Name(run.state))},
+                            {"logical_date", IsoOrNull(run.logical_date)},
+                            {"url", options_.base_url + "/api/v1/dags/" + run.dag_id +
+                                        "/dagRuns/" + run.run_id}};
+  if (!success) {
+    std::vector<std::string> failed;
+    if (auto tis = store_.ListTaskInstances(run.id); tis.ok()) {
+      for (const auto& ti : *tis) {
+        if (state::IsFailure(ti.state)) failed.push_back(ti.task_id);
+      }
+    }
+    payload["failed_tasks"] = failed;
+  }
+  CallWebhooks(success ? dag->dag.callbacks.on_success : dag->dag.callbacks.on_failure,
+               std::move(payload));
+}
+
+void SchedulerService::OnTransition(const scheduler::Transition& t) {
+  if (observer_) observer_(t);
+  const char* event = nullptr;
+  const dag::Callbacks* callbacks = nullptr;
+  const auto dag = dags_.Find(t.dag_id);
+  if (!dag) return;
+  const int index = dag->dag.TaskIndex(t.task_id);
+  if (index < 0) return;
+  callbacks = &dag->dag.tasks[index].callbacks;
+  const std::vector<dag::Callback>* targets = nullptr;
+  if (t.to == state::TaskState::kFailed) {
+    event = "on_failure";
+    targets = &callbacks->on_failure;
+  } else if (t.to == state::TaskState::kUpForRetry) {
+    event = "on_retry";
+    targets = &callbacks->on_retry;
+  } else if (t.to == state::TaskState::kSuccess) {
+    event = "on_success";
+    targets = &callbacks->on_success;
+  }
+  if (targets == nullptr || targets->empty()) return;
+  const std::string log_path = scheduler::TryFile(options_.loop.log_dir, t.dag_id, t.run_id,
+                                                  t.task_id, t.try_number, ".log");
+  std::string error;
+  if (t.to != state::TaskState::kSuccess) {
+    error = LogTail(log_path);
+    if (error.empty()) error = t.message;
+  }
+  CallWebhooks(*targets, {{"event", event},
+                          {"dag_id", t.dag_id},
+                          {"dag_run_id", t.run_id},
+                          {"task_id", t.task_id},
+                          {"state", std::string(state::Name(t.to))},
+                          {"try_number", t.try_number},
+                          {"logical_date", IsoOrNull(t.logical_date)},
+                          {"log_url", options_.base_url + "/api/v1/dags/" + t.dag_id +
+                                          "/dagRuns/" + t.run_id + "/taskInstances/" +
+                                          t.task_id + "/logs/" + std::to_string(t.try_number)},
+                          {"message", t.message},
+                          {"error", error}});
+}
+
+void SchedulerService::CallWebhooks(const std::vector<dag::Callback>& callbacks,
+                                    nlohmann::json payload) {
+  if (webhooks_ == nullptr) return;
+  for (const dag::Callback& callback : callbacks) webhooks_->Post(callback.webhook, payload);
+}
+
+Status SchedulerService::Run() {
+  while (!stop_) {
+    auto next_due = Tick();
+    if (!next_due.ok()) return next_due.error();
+    std::optional<std::chrono::system_clock::time_point> until =
+        std::chrono::system_clock::now() + options_.loop.heartbeat_every;
+    if (*next_due) until = std::min(*until, std::chrono::system_clock::time_point(**next_due));
+    if (stop_) break;
+    if (Status s = loop_->Poll(until); !s.ok()) return s;
+    if (std::chrono::steady_clock::now() - last_heartbeat_ >= options_.loop.heartbeat_every) {
+      last_heartbeat_ = std::chrono::steady_clock::now();
+      (void)store_.SchedulerHeartbeat(getpid(), store::CurrentTime());
+      runs_dirty_ = true;  // a CLI that ran a run may have died: take it over
+    }
+  }
+  spdlog::info("stopping: no new tasks start; running ones have {} ms to finish",
+               options_.shutdown_grace.count());
+  auto unfinished = loop_->Shutdown(options_.shutdown_grace);
+  if (!unfinished.ok()) return unfinished.error();
+  for (const store::DagRunRecord& finished : loop_->TakeFinishedRuns()) OnRunFinished(finished);
+  for (store::RunKey run : *unfinished) (void)store_.ReleaseLease(run, getpid());
+  if (!unfinished->empty()) {
+    spdlog::info("{} unfinished run(s) will resume when conveyor serve starts again",
+                 unfinished->size());
+  }
+  return store_.ReleaseSchedulerLease(getpid());
+}
+
+Status SchedulerService::RunUntilIdle() {
+  while (true) {
+    for (const store::DagRunRecord& finished : loop_->TakeFinishedRuns()) {
+      OnRunFinished(finished);
+    }
+    if (!loop_->Busy()) return Status::Ok();
+    if (Status s = loop_->Poll(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+        !s.ok()) {
+      return s;
+    }
+  }
+}
+
+}  // namespace conveyor::serve
