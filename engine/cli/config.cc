@@ -14,8 +14,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> kKeys = {
-      "dags_folder",    "db",   "data_db", "artifacts_dir", "log_dir",
-      "host",           "port", "workers", "token",         "dags_are_paused_at_creation",
+      "dags_folder",    "db",    "data_db",       "artifacts_dir", "log_dir",
+      "host",           "port",  "workers",       "token",         "dags_are_paused_at_creation",
       "db_synchronous", "pools", "shutdown_grace"};
   return kKeys;
 }

@@ -68,7 +68,8 @@ const char* ActionName(scheduler::BackfillItem::Action action) {
 class BackfillProgress {
  public:
   explicit BackfillProgress(size_t total)
-      : total_(total), terminal_(isatty(STDOUT_FILENO) != 0),
+      : total_(total),
+        terminal_(isatty(STDOUT_FILENO) != 0),
         started_(std::chrono::steady_clock::now()) {
     if (terminal_) Draw();
   }
@@ -146,8 +147,8 @@ int RunBackfill(const GlobalOptions& options, const BackfillOptions& backfill) {
     }
     return kExitOk;
   }
-  auto runs =
-      scheduler::ApplyBackfill(*ctx.store, **dag, *plan, Now(), "cli pid " + std::to_string(getpid()));
+  auto runs = scheduler::ApplyBackfill(*ctx.store, **dag, *plan, Now(),
+                                       "cli pid " + std::to_string(getpid()));
   if (!runs.ok()) return ReportError(runs.error());
   size_t skipped = plan->size() - runs->size();
   std::cout << "backfill of " << backfill.dag_id << ": " << runs->size() << " run(s) to run, "

@@ -21,8 +21,7 @@ struct ServeOptions {
 };
 
 bool IsLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" ||
-         host.rfind("127.", 0) == 0;
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 int RunServe(const GlobalOptions& options, const ServeOptions& flags) {

@@ -24,8 +24,8 @@ Result<std::vector<BackfillItem>> PlanBackfill(store::StateStore& store,
           item.action = BackfillItem::Action::kSkipSucceeded;
           break;
         case state::RunState::kFailed:
-          item.action = rerun_failed ? BackfillItem::Action::kRerunFailed
-                                     : BackfillItem::Action::kSkipFailed;
+          item.action =
+              rerun_failed ? BackfillItem::Action::kRerunFailed : BackfillItem::Action::kSkipFailed;
           break;
         default:
           item.action = BackfillItem::Action::kWait;

@@ -54,8 +54,8 @@ DueIntervals ComputeDueIntervals(const dag::Dag& dag, std::optional<Instant> lat
   return out;
 }
 
-Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag,
-                                Instant now, int limit) {
+Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+                                int limit) {
   auto latest = store.LatestAutomatedRun(dag.dag.dag_id);
   if (!latest.ok()) return latest.error();
   const DueIntervals due = ComputeDueIntervals(dag.dag, *latest, now, limit);

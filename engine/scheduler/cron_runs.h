@@ -30,7 +30,7 @@ struct CronRound {
   std::vector<store::DagRunRecord> created;
   std::optional<Instant> next_due;
 };
-Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag,
-                                Instant now, int limit);
+Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+                                int limit);
 
 }  // namespace conveyor::scheduler

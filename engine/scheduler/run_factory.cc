@@ -1,5 +1,7 @@
 #include "engine/scheduler/run_factory.h"
 
+#include <date/date.h>
+
 #include <cctype>
 
 namespace conveyor::scheduler {
@@ -47,7 +49,15 @@ Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::Loa
   run.dag_id = dag.dag_id;
   run.run_type = request.run_type;
   run.logical_date = request.logical_date.value_or(now);
-  run.run_id = request.run_id.value_or(MakeRunId(request.run_type, *run.logical_date));
+  if (request.run_id) {
+    run.run_id = *request.run_id;
+  } else if (request.logical_date) {
+    run.run_id = MakeRunId(request.run_type, *run.logical_date);
+  } else {
+    // Triggered "now": microseconds in the id (as Airflow's), so quick triggers do not collide.
+    const auto at = store::CurrentTime();
+    run.run_id = request.run_type + "__" + date::format("%FT%T", at) + "+00:00";
+  }
   if (!IsValidRunId(run.run_id)) {
     return InvalidArgument("invalid run id '" + run.run_id +
                            "' (use letters, digits and _ . : + -)");

@@ -82,8 +82,8 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
   auto outputs = store_.ReadOutputs(key);
   if (!outputs.ok()) return outputs.error();
   const graph::LoadedDag& version = *dag;
-  auto run = std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, std::move(dag), *record,
-                                                   RunPlan(version, key, *tis), *outputs});
+  auto run = std::make_unique<ActiveRun>(
+      ActiveRun{next_run_index_++, std::move(dag), *record, RunPlan(version, key, *tis), *outputs});
   store::WriteBatch batch;
   std::vector<Transition> transitions;
   for (int task = 0; task < run->plan.size(); ++task) {
@@ -254,8 +254,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   in_flight_.erase(it);
   if (event.not_started) {
     Interrupt(run, task, "conveyor stopped before the try began", at, batch, transitions);
-  } else if (interrupting_ &&
-             event.result.outcome == exec::OperatorResult::Outcome::kFailed) {
+  } else if (interrupting_ && event.result.outcome == exec::OperatorResult::Outcome::kFailed) {
     Interrupt(run, task, "conveyor shut down and stopped it after the grace period", at, batch,
               transitions);
   } else {

@@ -15,8 +15,8 @@
 namespace conveyor::serve {
 namespace {
 
-constexpr uint32_t kTreeEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                 IN_CREATE | IN_DELETE_SELF;
+constexpr uint32_t kTreeEvents =
+    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF;
 // How long a batch gathers changes after its first one, so a file being written is read once,
 // whole. Bounded from the first change, so a steady stream of writes still gets reported.
 constexpr auto kGatherFor = std::chrono::milliseconds(50);
@@ -108,8 +108,7 @@ void FileWatcher::Loop() {
         if (auto tree = tree_watches_.find(event->wd); tree != tree_watches_.end()) {
           const std::string path = (std::filesystem::path(tree->second) / name).string();
           if ((event->mask & IN_ISDIR) != 0) {
-            if ((event->mask & (IN_CREATE | IN_MOVED_TO)) != 0 && !name.empty() &&
-                name[0] != '.') {
+            if ((event->mask & (IN_CREATE | IN_MOVED_TO)) != 0 && !name.empty() && name[0] != '.') {
               (void)AddTree(path);
             }
             pending.insert(path + "/");  // a folder appeared or went: rescan

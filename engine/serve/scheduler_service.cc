@@ -34,8 +34,7 @@ nlohmann::json IsoOrNull(const std::optional<Instant>& t) {
 
 }  // namespace
 
-SchedulerService::SchedulerService(store::StateStore& store,
-                                   const exec::OperatorRegistry& registry,
+SchedulerService::SchedulerService(store::StateStore& store, const exec::OperatorRegistry& registry,
                                    exec::ProcessRunner& processes, graph::DagFolder& dags,
                                    const scheduler::Clock& clock, SchedulerOptions options,
                                    std::function<void(const scheduler::Transition&)> observer,
@@ -56,14 +55,14 @@ SchedulerService::~SchedulerService() = default;
 Status SchedulerService::Start() {
   int previous = 0;
   const auto now = store::CurrentTime();
-  auto acquired = store_.AcquireSchedulerLease(
-      getpid(), now, now - scheduler::kLeaseStaleAfter, &scheduler::ProcessAlive, &previous);
+  auto acquired = store_.AcquireSchedulerLease(getpid(), now, now - scheduler::kLeaseStaleAfter,
+                                               &scheduler::ProcessAlive, &previous);
   if (!acquired.ok()) return acquired.error();
   if (!*acquired) {
-    return Error{ErrorCode::kAlreadyExists,
-                 "another conveyor serve (pid " + std::to_string(previous) +
-                     ") is running on this database",
-                 {}};
+    return Error{
+        ErrorCode::kAlreadyExists,
+        "another conveyor serve (pid " + std::to_string(previous) + ") is running on this database",
+        {}};
   }
   last_heartbeat_ = std::chrono::steady_clock::now();
   dags_.ReloadAll();
@@ -258,14 +257,14 @@ void SchedulerService::OnRunFinished(const store::DagRunRecord& run) {
   const auto dag = dags_.Find(run.dag_id);
   if (!dag) return;
   const bool success = run.state == state::RunState::kSuccess;
-  nlohmann::json payload = {{"event", success ? "on_success" : "on_failure"},
-                            {"dag_id", run.dag_id},
-                            {"dag_run_id", run.run_id},
-                            {"task_id", nullptr},
-                            {"state", std::string(state::Name(run.state))},
-                            {"logical_date", IsoOrNull(run.logical_date)},
-                            {"url", options_.base_url + "/api/v1/dags/" + run.dag_id +
-                                        "/dagRuns/" + run.run_id}};
+  nlohmann::json payload = {
+      {"event", success ? "on_success" : "on_failure"},
+      {"dag_id", run.dag_id},
+      {"dag_run_id", run.run_id},
+      {"task_id", nullptr},
+      {"state", std::string(state::Name(run.state))},
+      {"logical_date", IsoOrNull(run.logical_date)},
+      {"url", options_.base_url + "/api/v1/dags/" + run.dag_id + "/dagRuns/" + run.run_id}};
   if (!success) {
     std::vector<std::string> failed;
     if (auto tis = store_.ListTaskInstances(run.id); tis.ok()) {
@@ -314,9 +313,9 @@ void SchedulerService::OnTransition(const scheduler::Transition& t) {
                           {"state", std::string(state::Name(t.to))},
                           {"try_number", t.try_number},
                           {"logical_date", IsoOrNull(t.logical_date)},
-                          {"log_url", options_.base_url + "/api/v1/dags/" + t.dag_id +
-                                          "/dagRuns/" + t.run_id + "/taskInstances/" +
-                                          t.task_id + "/logs/" + std::to_string(t.try_number)},
+                          {"log_url", options_.base_url + "/api/v1/dags/" + t.dag_id + "/dagRuns/" +
+                                          t.run_id + "/taskInstances/" + t.task_id + "/logs/" +
+                                          std::to_string(t.try_number)},
                           {"message", t.message},
                           {"error", error}});
 }

@@ -80,8 +80,8 @@ class SchedulerService {
   WebhookSender* webhooks_;
   std::unique_ptr<scheduler::RunLoop> loop_;
 
-  std::map<store::RunKey, std::string> active_;          // runs held here -> dag_id
-  std::map<std::string, std::optional<Instant>> next_;   // dag_id -> next cron check; absent: now
+  std::map<store::RunKey, std::string> active_;         // runs held here -> dag_id
+  std::map<std::string, std::optional<Instant>> next_;  // dag_id -> next cron check; absent: now
   std::map<std::string, bool> paused_;
   std::uint64_t synced_generation_ = ~0ull;
   std::int64_t data_version_ = -1;

@@ -152,7 +152,8 @@ class SqliteStore : public StateStore {
       count.Reset();
     }
     Statement select(*db_, (std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
-                            (filter.oldest_first ? " ORDER BY logical_date, id" : " ORDER BY logical_date DESC, id DESC") +
+                            (filter.oldest_first ? " ORDER BY logical_date, id"
+                                                 : " ORDER BY logical_date DESC, id DESC") +
                             " LIMIT ?3 OFFSET ?4")
                                .c_str());
     select.BindOptional(1, filter.dag_id).BindOptional(2, state_text);
@@ -302,7 +303,6 @@ class SqliteStore : public StateStore {
     select.Reset();
     return lease;
   }
-
 
   Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,
                                                Instant logical_date) override {
