@@ -114,7 +114,9 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
   }
   runs_.emplace(run->index, std::move(run));
   if (Status s = store_.Commit(batch); !s.ok()) return s;
-  for (const auto& t : transitions) observer_(t);
+  if (observer_) {
+    for (const auto& t : transitions) observer_(t);
+  }
   return Status::Ok();
 }
 
@@ -359,7 +361,9 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   // The group commit: every transition of this wake-up in one transaction, before any task of
   // it starts.
   if (Status s = store_.Commit(batch); !s.ok()) return s;
-  for (const auto& t : transitions) observer_(t);
+  if (observer_) {
+    for (const auto& t : transitions) observer_(t);
+  }
   for (auto& launch : launches) executor_->Launch(std::move(launch));
   // A finished run has no task left in flight, ready or waiting for a retry: forget it.
   for (auto it = runs_.begin(); it != runs_.end();) {
