@@ -48,5 +48,7 @@ step "benchmarks"
 build/release/bench/bench_dag_load 1000 20
 # The reference workloads, with make and ninja measured in the same run (skipped without shared/).
 /usr/bin/python3 bench/run_bench.py build/release/conveyor ../shared/anchors --runs 1
+# `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).
+/usr/bin/python3 bench/schedule_bench.py build/release/conveyor --idle-seconds 10
 
 step "done"

@@ -52,10 +52,15 @@ void DagFolder::LoadFile(const std::string& path) {
 }
 
 std::shared_ptr<const LoadedDag> DagFolder::Find(std::string_view dag_id) const {
-  for (const auto& [path, entry] : files_) {
-    if (entry.good && entry.dag_id == dag_id) return entry.good;
+  if (indexed_generation_ != generation_) {
+    by_id_.clear();
+    for (const auto& [path, entry] : files_) {
+      if (entry.good) by_id_.emplace(entry.dag_id, entry.good);
+    }
+    indexed_generation_ = generation_;
   }
-  return nullptr;
+  auto it = by_id_.find(dag_id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 std::vector<std::shared_ptr<const LoadedDag>> DagFolder::Dags() const {

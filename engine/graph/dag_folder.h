@@ -49,6 +49,9 @@ class DagFolder {
   const dag::OperatorCatalog& catalog_;
   std::map<std::string, Entry> files_;  // by path
   std::uint64_t generation_ = 0;
+  // Find's index, rebuilt when the generation moves on. Not thread-safe, like the rest.
+  mutable std::map<std::string, std::shared_ptr<const LoadedDag>, std::less<>> by_id_;
+  mutable std::uint64_t indexed_generation_ = ~0ull;
 };
 
 }  // namespace conveyor::graph

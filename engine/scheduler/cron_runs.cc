@@ -54,23 +54,41 @@ DueIntervals ComputeDueIntervals(const dag::Dag& dag, std::optional<Instant> lat
   return out;
 }
 
-Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
-                                int limit) {
-  auto latest = store.LatestAutomatedRun(dag.dag.dag_id);
-  if (!latest.ok()) return latest.error();
-  const DueIntervals due = ComputeDueIntervals(dag.dag, *latest, now, limit);
-  CronRound round;
-  round.next_due = due.next_due;
+Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+                             int limit, std::optional<std::optional<Instant>> latest_automated) {
+  if (!latest_automated) {
+    auto latest = store.LatestAutomatedRun(dag.dag.dag_id);
+    if (!latest.ok()) return latest.error();
+    latest_automated = *latest;
+  }
+  const DueIntervals due = ComputeDueIntervals(dag.dag, *latest_automated, now, limit);
+  CronPlan plan;
+  plan.next_due = due.next_due;
   for (const cron::DataInterval& interval : due.due) {
     RunRequest request;
     request.run_type = "scheduled";
     request.logical_date = interval.start;
     request.interval = interval;
-    auto run = CreateRun(store, dag, request, now);
-    if (run.ok()) {
-      round.created.push_back(*run);
-    } else if (run.error().code != ErrorCode::kAlreadyExists) {
-      return run.error();
+    auto run = BuildRun(dag, request, now);
+    if (!run.ok()) return run.error();
+    plan.runs.push_back(std::move(run).value());
+  }
+  return plan;
+}
+
+Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+                                int limit) {
+  auto plan = PlanDueRuns(store, dag, now, limit);
+  if (!plan.ok()) return plan.error();
+  CronRound round;
+  round.next_due = plan->next_due;
+  for (const store::NewRun& run : plan->runs) {
+    auto key = store.CreateRun(run.run, run.tasks);
+    if (key.ok()) {
+      round.created.push_back(run.run);
+      round.created.back().id = *key;
+    } else if (key.error().code != ErrorCode::kAlreadyExists) {
+      return key.error();
     }
   }
   return round;

@@ -23,6 +23,18 @@ struct DueIntervals {
 DueIntervals ComputeDueIntervals(const dag::Dag& dag, std::optional<Instant> latest_automated,
                                  Instant now, int limit);
 
+// The scheduled runs due for `dag` at `now` (at most `limit`), built but not stored, and when to
+// look again.
+struct CronPlan {
+  std::vector<store::NewRun> runs;
+  std::optional<Instant> next_due;
+};
+// `latest_automated` is the latest scheduled or backfill run's logical date when the caller knows
+// it; otherwise it is read from the store.
+Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+                             int limit,
+                             std::optional<std::optional<Instant>> latest_automated = std::nullopt);
+
 // Creates the scheduled runs that are due for `dag` at `now`, at most `limit`. A run already
 // made for an interval (by an earlier round, another process or a backfill) is left alone, so
 // this is safe to repeat. Returns the runs created and when to look again.

@@ -39,8 +39,8 @@ std::string MakeRunId(const std::string& run_type, Instant logical_date) {
   return run_type + "__" + ts + "+00:00";
 }
 
-Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& loaded,
-                                      const RunRequest& request, Instant now) {
+Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest& request,
+                               Instant now) {
   if (!request.conf.is_object()) {
     return InvalidArgument("conf must be a JSON object, got " + request.conf.dump());
   }
@@ -79,10 +79,17 @@ Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::Loa
     ti.priority_weight = task.priority_weight;
     tis.push_back(std::move(ti));
   }
-  auto key = store.CreateRun(run, tis);
+  return store::NewRun{std::move(run), std::move(tis)};
+}
+
+Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,
+                                      const RunRequest& request, Instant now) {
+  auto built = BuildRun(dag, request, now);
+  if (!built.ok()) return built.error();
+  auto key = store.CreateRun(built->run, built->tasks);
   if (!key.ok()) return key.error();
-  run.id = *key;
-  return run;
+  built->run.id = *key;
+  return built->run;
 }
 
 }  // namespace conveyor::scheduler

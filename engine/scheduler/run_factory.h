@@ -22,6 +22,9 @@ struct RunRequest {
 // Airflow's run ids: "manual__2026-01-01T00:00:00+00:00".
 std::string MakeRunId(const std::string& run_type, Instant logical_date);
 
+// A queued run and its task instances, checked but not stored.
+Result<store::NewRun> BuildRun(const graph::LoadedDag& dag, const RunRequest& request, Instant now);
+
 // Creates a queued run and its task instances. Conf must be a JSON object; a run id must be
 // unique per DAG (kAlreadyExists otherwise) and use [A-Za-z0-9_.:+-].
 Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "engine/scheduler/recovery.h"
 #include "engine/scheduler/task_render.h"
@@ -84,17 +85,27 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
   const graph::LoadedDag& version = *dag;
   auto run = std::make_unique<ActiveRun>(
       ActiveRun{next_run_index_++, std::move(dag), *record, RunPlan(version, key, *tis), *outputs});
-  store::WriteBatch batch;
-  std::vector<Transition> transitions;
   for (int task = 0; task < run->plan.size(); ++task) {
     store::TaskInstanceRecord& ti = run->plan.ti(task);
     if (ti.state != TaskState::kQueued && ti.state != TaskState::kRunning) continue;
     const TaskState from = ti.state;
-    auto note = RecoverInterruptedTry(store_, run->record, ti, batch);
+    auto note = RecoverInterruptedTry(store_, run->record, ti, staged_);
     if (!note.ok()) return note.error();
     run->plan.SetState(task, TaskState::kScheduled);
-    Record(*run, task, from, batch, transitions, *note);
+    Record(*run, task, from, staged_, staged_transitions_, *note);
   }
+  Admit(std::move(run));
+  return Status::Ok();
+}
+
+void RunLoop::AddNewRun(std::shared_ptr<const graph::LoadedDag> dag, const store::NewRun& created) {
+  const graph::LoadedDag& version = *dag;
+  Admit(std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, std::move(dag), created.run,
+                                              RunPlan(version, created.run.id, created.tasks),
+                                              nlohmann::json::object()}));
+}
+
+void RunLoop::Admit(std::unique_ptr<ActiveRun> run) {
   for (int task = 0; task < run->plan.size(); ++task) {
     const store::TaskInstanceRecord& ti = run->plan.ti(task);
     if (ti.state == TaskState::kScheduled) {
@@ -104,20 +115,15 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
                        std::make_pair(run->index, task));
     }
   }
-  Settle(*run, batch, transitions);
+  Settle(*run, staged_, staged_transitions_);
   if (run->record.state != state::RunState::kRunning) {
     const auto from = run->record.state;
     run->record.state = state::RunState::kRunning;
     run->record.start_date = run->record.start_date.value_or(store::CurrentTime());
     run->record.end_date.reset();
-    batch.PutRun(run->record, from, options_.who);
+    staged_.PutRun(run->record, from, options_.who);
   }
   runs_.emplace(run->index, std::move(run));
-  if (Status s = store_.Commit(batch); !s.ok()) return s;
-  if (observer_) {
-    for (const auto& t : transitions) observer_(t);
-  }
-  return Status::Ok();
 }
 
 void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
@@ -378,8 +384,8 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
 }
 
 Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until) {
-  store::WriteBatch batch;
-  std::vector<Transition> transitions;
+  store::WriteBatch batch = std::exchange(staged_, {});
+  std::vector<Transition> transitions = std::exchange(staged_transitions_, {});
   if (Status s = Step(batch, transitions); !s.ok()) return s;
   Heartbeat();
   if ((!until && !Busy()) || !finished_.empty()) return Status::Ok();

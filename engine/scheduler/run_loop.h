@@ -66,6 +66,9 @@ class RunLoop {
   Status AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKey run);
   // For a caller that keeps `dag` alive until the run ends.
   Status AddRun(const graph::LoadedDag& dag, store::RunKey run);
+  // A run this process has just created (with its lease): nothing to read back or recover.
+  void AddNewRun(std::shared_ptr<const graph::LoadedDag> dag, const store::NewRun& run);
+  // The writes of AddRun and AddNewRun commit with the next Poll's, in one transaction.
 
   // Runs until every added run has finished and its state is committed.
   Status Run();
@@ -109,6 +112,7 @@ class RunLoop {
   };
 
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
+  void Admit(std::unique_ptr<ActiveRun> run);
   void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                   std::vector<Transition>& transitions);
   void Finish(ActiveRun& run, int task, const exec::OperatorResult& result, store::TimePoint at,
@@ -137,6 +141,8 @@ class RunLoop {
   std::vector<store::DagRunRecord> finished_;
   bool stopping_ = false;      // Shutdown: start nothing more
   bool interrupting_ = false;  // Shutdown's grace is over: failures now are interruptions
+  store::WriteBatch staged_;   // from AddRun, committed by the next Poll
+  std::vector<Transition> staged_transitions_;
   std::map<std::uint64_t, InFlight> in_flight_;
   std::set<ReadyKey> ready_;
   std::multimap<store::TimePoint, std::pair<size_t, int>> retries_;  // due -> (run, task)

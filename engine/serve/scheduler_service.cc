@@ -13,6 +13,8 @@ namespace conveyor::serve {
 namespace {
 
 constexpr std::size_t kErrorExcerptBytes = 2000;
+// Runs created per transaction when many DAGs are due at once.
+constexpr std::size_t kCreateInChunksOf = 25;
 
 // The end of a try's log: what a person reading an alert wants first.
 std::string LogTail(const std::string& path) {
@@ -146,6 +148,9 @@ Status SchedulerService::ReadPausedFlags() {
 }
 
 Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next_due) {
+  std::optional<std::map<std::string, int>> active;  // dag_id -> queued or running runs
+  std::vector<store::NewRun> planned;
+  std::vector<std::shared_ptr<const graph::LoadedDag>> planned_dags;
   for (const auto& dag : dags_.Dags()) {
     const std::string& id = dag->dag.dag_id;
     if (dag->dag.timetable.schedule().kind() == cron::Schedule::Kind::kNone) continue;
@@ -157,29 +162,65 @@ Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next
         continue;
       }
     }
+    if (!active) {
+      active.emplace();
+      for (const auto run_state : {state::RunState::kQueued, state::RunState::kRunning}) {
+        store::RunFilter filter;
+        filter.state = run_state;
+        filter.limit = 1000000;
+        auto runs = store_.ListRuns(filter, nullptr);
+        if (!runs.ok()) return runs.error();
+        for (const auto& run : *runs) ++(*active)[run.dag_id];
+      }
+    }
     // Airflow creates runs only while the DAG has room for them under max_active_runs.
-    int active = 0;
-    for (const auto run_state : {state::RunState::kQueued, state::RunState::kRunning}) {
-      store::RunFilter filter;
-      filter.dag_id = id;
-      filter.state = run_state;
-      filter.limit = 0;
-      int total = 0;
-      if (auto runs = store_.ListRuns(filter, &total); !runs.ok()) return runs.error();
-      active += total;
+    const int room = dag->dag.max_active_runs - (*active)[id];
+    std::optional<std::optional<Instant>> latest;
+    if (auto known = latest_.find(id); known != latest_.end()) latest = known->second;
+    auto plan = scheduler::PlanDueRuns(store_, *dag, now, room, latest);
+    if (!plan.ok()) return plan.error();
+    std::optional<Instant>& newest = latest_[id];
+    if (latest) newest = *latest;
+    for (store::NewRun& run : plan->runs) {
+      if (!newest || *run.run.logical_date > *newest) newest = run.run.logical_date;
+      planned.push_back(std::move(run));
+      planned_dags.push_back(dag);
     }
-    auto round = scheduler::CreateDueRuns(store_, *dag, now, dag->dag.max_active_runs - active);
-    if (!round.ok()) return round.error();
-    for (const store::DagRunRecord& run : round->created) {
-      spdlog::info("created run {} of {}", run.run_id, id);
-      runs_dirty_ = true;
+    next_[id] = plan->next_due;
+    if (static_cast<int>(plan->runs.size()) >= room) {
+      limited_.insert(id);
+    } else {
+      limited_.erase(id);
     }
-    next_[id] = round->next_due;
-    if (round->next_due && (!next_due || *round->next_due < *next_due)) {
-      next_due = round->next_due;
+    if (plan->next_due && (!next_due || *plan->next_due < *next_due)) next_due = plan->next_due;
+    // Many DAGs due at once: start the first ones' tasks while the rest are being planned.
+    if (planned.size() >= kCreateInChunksOf) {
+      if (Status s = CreatePlannedRuns(planned, planned_dags); !s.ok()) return s;
     }
   }
-  return Status::Ok();
+  return CreatePlannedRuns(planned, planned_dags);
+}
+
+Status SchedulerService::CreatePlannedRuns(
+    std::vector<store::NewRun>& planned,
+    std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags) {
+  if (planned.empty()) return Status::Ok();
+  // One transaction for the chunk; each run is leased to this process and starts at once.
+  auto keys = store_.CreateRunsIfAbsent(planned, getpid(), store::CurrentTime());
+  if (!keys.ok()) return keys.error();
+  for (size_t i = 0; i < planned.size(); ++i) {
+    if (!(*keys)[i]) continue;  // another process made it first
+    store::NewRun& run = planned[i];
+    run.run.id = *(*keys)[i];
+    for (auto& ti : run.tasks) ti.run = run.run.id;
+    loop_->AddNewRun(planned_dags[i], run);
+    active_[run.run.id] = run.run.dag_id;
+    spdlog::info("created run {} of {}", run.run.run_id, run.run.dag_id);
+  }
+  planned.clear();
+  planned_dags.clear();
+  // Commit and hand the first tasks to the workers now, without waiting.
+  return loop_->Poll(std::chrono::system_clock::time_point{});
 }
 
 Status SchedulerService::StartRuns() {
@@ -199,11 +240,15 @@ Status SchedulerService::StartRuns() {
     }
   }
   const auto now = store::CurrentTime();
+  runs_waiting_ = 0;
   for (const store::DagRunRecord& run : candidates) {
     auto dag = dags_.Find(run.dag_id);
     if (!dag) continue;  // its file is gone or never loaded: the run waits
     const bool queued = run.state == state::RunState::kQueued;
-    if (queued && running[run.dag_id] >= dag->dag.max_active_runs) continue;
+    if (queued && running[run.dag_id] >= dag->dag.max_active_runs) {
+      ++runs_waiting_;
+      continue;
+    }
     int previous = 0;
     auto acquired = store_.AcquireLease(run.id, getpid(), now, now - scheduler::kLeaseStaleAfter,
                                         &scheduler::ProcessAlive, &previous);
@@ -234,6 +279,7 @@ Result<std::optional<Instant>> SchedulerService::Tick() {
     if (*version != data_version_) {
       data_version_ = *version;
       runs_dirty_ = true;
+      latest_.clear();  // a backfill elsewhere may have added runs
       if (Status s = ReadPausedFlags(); !s.ok()) return s.error();
     }
   }
@@ -249,10 +295,11 @@ Result<std::optional<Instant>> SchedulerService::Tick() {
 }
 
 void SchedulerService::OnRunFinished(const store::DagRunRecord& run) {
-  (void)store_.ReleaseLease(run.id, getpid());
+  // The run's final write released its lease.
   active_.erase(run.id);
-  next_.erase(run.dag_id);  // a slot is free under max_active_runs
-  runs_dirty_ = true;
+  // A slot is free under max_active_runs: for runs the schedule held back, and queued ones.
+  if (limited_.count(run.dag_id) != 0) next_.erase(run.dag_id);
+  if (runs_waiting_ > 0) runs_dirty_ = true;
   spdlog::info("run {} of {}: {}", run.run_id, run.dag_id, state::Name(run.state));
   const auto dag = dags_.Find(run.dag_id);
   if (!dag) return;

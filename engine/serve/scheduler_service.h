@@ -67,6 +67,8 @@ class SchedulerService {
   Status SyncDagFiles();
   Status ReadPausedFlags();
   Status CreateDueRuns(Instant now, std::optional<Instant>& next_due);
+  Status CreatePlannedRuns(std::vector<store::NewRun>& planned,
+                           std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags);
   Status StartRuns();
   void OnTransition(const scheduler::Transition& transition);
   void OnRunFinished(const store::DagRunRecord& run);
@@ -83,9 +85,13 @@ class SchedulerService {
   std::map<store::RunKey, std::string> active_;         // runs held here -> dag_id
   std::map<std::string, std::optional<Instant>> next_;  // dag_id -> next cron check; absent: now
   std::map<std::string, bool> paused_;
+  // dag_id -> logical date of its latest scheduled or backfill run, as far as this process knows.
+  std::map<std::string, std::optional<Instant>> latest_;
   std::uint64_t synced_generation_ = ~0ull;
   std::int64_t data_version_ = -1;
-  bool runs_dirty_ = true;  // queued or interrupted runs may be waiting
+  bool runs_dirty_ = true;         // queued or interrupted runs may be waiting
+  int runs_waiting_ = 0;           // queued runs the last StartRuns left waiting
+  std::set<std::string> limited_;  // DAGs whose due runs were capped by max_active_runs
   std::chrono::steady_clock::time_point last_heartbeat_;
 
   std::mutex mutex_;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/common/time_format.h"
 #include "engine/state/states.h"
@@ -49,6 +50,12 @@ struct TaskInstanceRecord {
   std::string operator_name;
   std::string pool = "default";
   int priority_weight = 1;
+};
+
+// A run to create, with its task instances.
+struct NewRun {
+  DagRunRecord run;
+  std::vector<TaskInstanceRecord> tasks;
 };
 
 // One try of a task instance, with its log file and, when conveyor's own death cut it short, a

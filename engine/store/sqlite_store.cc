@@ -74,43 +74,25 @@ class SqliteStore : public StateStore {
                            const std::vector<TaskInstanceRecord>& tasks) override {
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
-    Statement insert(*db_,
-                     "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
-                     "data_interval_start, data_interval_end, conf, state, queued_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    insert.Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
-    insert.BindOptional(4, Map(run.logical_date, Sec));
-    insert.BindOptional(5, Map(run.data_interval_start, Sec));
-    insert.BindOptional(6, Map(run.data_interval_end, Sec));
-    insert.Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
-    insert.BindOptional(9, Map(run.queued_at, Micros));
-    if (Status s = insert.Run(); !s.ok()) {
-      if (s.error().code == ErrorCode::kAlreadyExists &&
-          s.error().message.find("logical_date") != std::string::npos) {
-        return Error{ErrorCode::kAlreadyExists,
-                     "DAG '" + run.dag_id + "' already has a run for logical date " +
-                         (run.logical_date ? FormatUtc(*run.logical_date) : "-"),
-                     {}};
-      }
-      if (s.error().code == ErrorCode::kAlreadyExists) {
-        return Error{ErrorCode::kAlreadyExists,
-                     "DAG '" + run.dag_id + "' already has a run '" + run.run_id + "'",
-                     {}};
-      }
-      return s.error();
-    }
-    const RunKey key = sqlite3_last_insert_rowid(db_->handle());
-    WriteBatch batch;
-    for (TaskInstanceRecord ti : tasks) {
-      ti.run = key;
-      batch.PutTaskInstance(ti, ti.state, "create");
-    }
-    if (Status s = WriteAll(batch); !s.ok()) return s.error();
-    if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
-      return s.error();
+    auto key = InsertRun(run, tasks, false, std::nullopt);
+    if (!key.ok()) return key.error();
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return **key;
+  }
+
+  Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(const std::vector<NewRun>& runs,
+                                                                int lease_pid,
+                                                                TimePoint now) override {
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    std::vector<std::optional<RunKey>> keys;
+    for (const NewRun& run : runs) {
+      auto key = InsertRun(run.run, run.tasks, true, RunLease{lease_pid, now});
+      if (!key.ok()) return key.error();
+      keys.push_back(*key);
     }
     if (Status s = txn.Commit(); !s.ok()) return s.error();
-    return key;
+    return keys;
   }
 
   Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
@@ -427,6 +409,55 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  // Inside a transaction. With `ignore_duplicates` an existing run gives nothing, not an error.
+  Result<std::optional<RunKey>> InsertRun(const DagRunRecord& run,
+                                          const std::vector<TaskInstanceRecord>& tasks,
+                                          bool ignore_duplicates, std::optional<RunLease> lease) {
+    Statement insert(
+        *db_, ignore_duplicates
+                  ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                    "data_interval_start, data_interval_end, conf, state, queued_at, "
+                    "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                  : "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                    "data_interval_start, data_interval_end, conf, state, queued_at, "
+                    "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
+    insert.BindOptional(4, Map(run.logical_date, Sec));
+    insert.BindOptional(5, Map(run.data_interval_start, Sec));
+    insert.BindOptional(6, Map(run.data_interval_end, Sec));
+    insert.Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
+    insert.BindOptional(9, Map(run.queued_at, Micros));
+    insert.BindOptional(10, Map(lease, [](const RunLease& l) -> std::int64_t { return l.pid; }));
+    insert.BindOptional(11, Map(lease, [](const RunLease& l) { return Micros(l.heartbeat); }));
+    if (Status s = insert.Run(); !s.ok()) {
+      if (s.error().code == ErrorCode::kAlreadyExists &&
+          s.error().message.find("logical_date") != std::string::npos) {
+        return Error{ErrorCode::kAlreadyExists,
+                     "DAG '" + run.dag_id + "' already has a run for logical date " +
+                         (run.logical_date ? FormatUtc(*run.logical_date) : "-"),
+                     {}};
+      }
+      if (s.error().code == ErrorCode::kAlreadyExists) {
+        return Error{ErrorCode::kAlreadyExists,
+                     "DAG '" + run.dag_id + "' already has a run '" + run.run_id + "'",
+                     {}};
+      }
+      return s.error();
+    }
+    if (sqlite3_changes(db_->handle()) == 0) return std::optional<RunKey>();
+    const RunKey key = sqlite3_last_insert_rowid(db_->handle());
+    WriteBatch batch;
+    for (TaskInstanceRecord ti : tasks) {
+      ti.run = key;
+      batch.PutTaskInstance(ti, ti.state, "create");
+    }
+    if (Status s = WriteAll(batch); !s.ok()) return s.error();
+    if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
+      return s.error();
+    }
+    return std::optional<RunKey>(key);
+  }
+
   Status AppendRunEvent(RunKey run, std::optional<RunState> from, RunState to,
                         const std::string& who) {
     Statement event(
@@ -449,8 +480,10 @@ class SqliteStore : public StateStore {
 
 Status SqliteStore::WriteAll(const WriteBatch& batch) {
   Statement put_run(*db_,
-                    "UPDATE dag_runs SET state = ?, start_date = ?, end_date = ?, conf = ? "
-                    "WHERE id = ?");
+                    "UPDATE dag_runs SET state = ?1, start_date = ?2, end_date = ?3, conf = ?4, "
+                    // A finished run needs no lease: it goes with the final state.
+                    "lease_pid = CASE WHEN ?1 IN ('success', 'failed') THEN NULL ELSE lease_pid "
+                    "END WHERE id = ?5");
   for (const auto& write : batch.runs()) {
     const DagRunRecord& run = write.run;
     put_run.Bind(1, std::string(state::Name(run.state)))

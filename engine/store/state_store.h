@@ -81,6 +81,11 @@ class StateStore {
   // kAlreadyExists error. Returns the run's key.
   virtual Result<RunKey> CreateRun(const DagRunRecord& run,
                                    const std::vector<TaskInstanceRecord>& tasks) = 0;
+  // Creates every run not already there (same run id, or a scheduled/backfill run for the same
+  // logical date) in one transaction, with its lease held by `lease_pid`. Returns each run's key,
+  // or nothing for one that existed.
+  virtual Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
+      const std::vector<NewRun>& runs, int lease_pid, TimePoint now) = 0;
   virtual Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
                                                       const std::string& run_id) = 0;
   virtual Result<DagRunRecord> GetRun(RunKey run) = 0;

@@ -210,7 +210,9 @@ class ServeTest(unittest.TestCase):
         note = db.execute("SELECT note FROM task_tries WHERE task_id = 'wait'").fetchone()[0]
         self.assertEqual(note, "try 1 interrupted: conveyor shut down and stopped it after the "
                          "grace period")
-        self.assertEqual(subprocess.run(["pgrep", "-f", "sleep 60"]).returncode, 1)
+        # The task's whole process group got TERM: nothing of it outlives serve for long.
+        wait_for(lambda: subprocess.run(["pgrep", "-f", "sleep 60"]).returncode == 1,
+                 timeout=3, what="the task's processes to end")
         self.assertEqual(db.execute("SELECT count(*) FROM scheduler_lease").fetchone()[0], 0)
         open(flag, "w").close()
         self.start_serve()

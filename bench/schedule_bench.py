@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Measures `conveyor serve` as a cron scheduler: with N DAGs on "* * * * *", the delay from each
+interval's end to its first task starting, and the scheduler's CPU use while idle.
+
+Two task kinds: `noop` (in-process, so the figure is the scheduler's own delay) and `shell`
+running /bin/true (adds the machine's cost of starting N processes; for scale, the same number of
+/bin/true started by `xargs -P WORKERS` is timed in the same run).
+
+Usage: schedule_bench.py CONVEYOR [--dags N] [--idle-seconds S] [--operators noop,shell]
+"""
+import argparse
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+WORKERS = 4
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def percentile(values, p):
+    return values[min(len(values) - 1, max(0, int(round(p * len(values))) - 1))]
+
+
+def measure(conveyor, operator, dags, idle_seconds):
+    work = tempfile.mkdtemp(prefix="conveyor_schedule_bench_")
+    try:
+        os.makedirs(os.path.join(work, "dags"))
+        task = "    command: [true]\n" if operator == "shell" else "    operator: noop\n"
+        for i in range(dags):
+            with open(os.path.join(work, "dags", "m%03d.yaml" % i), "w") as f:
+                f.write("schedule: '* * * * *'\nstart_date: 2026-01-01\ncatchup: false\n"
+                        "tasks:\n  - id: first\n" + task)
+        with open(os.path.join(work, "conveyor.yaml"), "w") as f:
+            f.write("dags_folder: dags\ndb: conveyor.db\ndags_are_paused_at_creation: false\n"
+                    "workers: %d\n" % WORKERS)
+        # Start so that the next minute boundary is at least 8 s away: the start-up round (the
+        # latest interval of every DAG) is over before the measured one.
+        while 60 - time.time() % 60 < 8:
+            time.sleep(0.5)
+        log_path = os.path.join(work, "serve.log")
+        serve = subprocess.Popen([conveyor, "--config", "conveyor.yaml", "serve"], cwd=work,
+                                 stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        boundary = int(time.time() // 60 + 1) * 60
+        while "conveyor serve: pid" not in open(log_path).read():
+            time.sleep(0.05)
+        db = sqlite3.connect(os.path.join(work, "conveyor.db"), timeout=30)
+
+        def done():
+            return db.execute("SELECT count(*) FROM dag_runs WHERE data_interval_end = ? AND "
+                              "state = 'success'", (boundary,)).fetchone()[0]
+
+        while time.time() < boundary + 60 and done() < dags:
+            time.sleep(0.25)
+        delays = sorted(row[0] / 1000.0 for row in db.execute(
+            "SELECT t.start_date - r.data_interval_end * 1000000 FROM dag_runs r "
+            "JOIN task_tries t ON t.run = r.id AND t.try_number = 1 "
+            "WHERE r.data_interval_end = ?", (boundary,)))
+        idle = None
+        if idle_seconds > 0:
+            time.sleep(1.0)
+            before = cpu_seconds(serve.pid)
+            started = time.monotonic()
+            time.sleep(idle_seconds)
+            idle = (cpu_seconds(serve.pid) - before) / (time.monotonic() - started)
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        if len(delays) < dags:
+            sys.exit("schedule_bench: only %d of %d runs started for the interval ending at %d"
+                     % (len(delays), dags, boundary))
+        return delays, idle
+    finally:
+        shutil.rmtree(work)
+
+
+def spawn_baseline(count):
+    start = time.perf_counter()
+    subprocess.run("seq %d | xargs -P %d -n 1 sh -c 'exec /bin/true'" % (count, WORKERS),
+                   shell=True, check=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("conveyor")
+    parser.add_argument("--dags", type=int, default=200)
+    parser.add_argument("--idle-seconds", type=float, default=15.0)
+    parser.add_argument("--operators", default="noop,shell")
+    args = parser.parse_args()
+    conveyor = os.path.abspath(args.conveyor)
+    print("cron latency, %d DAGs on '* * * * *', %d workers (interval end -> first task "
+          "started; targets: median < 10 ms, p99 < 50 ms)" % (args.dags, WORKERS))
+    idle = None
+    for i, operator in enumerate(args.operators.split(",")):
+        delays, measured_idle = measure(conveyor, operator, args.dags,
+                                        args.idle_seconds if i == 0 else 0)
+        idle = idle if measured_idle is None else measured_idle
+        print("  %-5s median %6.1f ms   p99 %6.1f ms   max %6.1f ms" % (
+            operator, statistics.median(delays), percentile(delays, 0.99), delays[-1]))
+        if operator == "shell":
+            print("        (the machine alone: %d x /bin/true through xargs -P %d takes %.0f ms)"
+                  % (args.dags, WORKERS, spawn_baseline(args.dags)))
+    if idle is not None:
+        print("idle scheduler CPU over %.0f s: %.2f %% of a core (target: < 1 %%)"
+              % (args.idle_seconds, idle * 100))
+
+
+if __name__ == "__main__":
+    main()
