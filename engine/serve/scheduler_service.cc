@@ -241,6 +241,7 @@ Status SchedulerService::StartRuns() {
   }
   const auto now = store::CurrentTime();
   runs_waiting_ = 0;
+  int added = 0;
   for (const store::DagRunRecord& run : candidates) {
     auto dag = dags_.Find(run.dag_id);
     if (!dag) continue;  // its file is gone or never loaded: the run waits
@@ -260,9 +261,11 @@ Status SchedulerService::StartRuns() {
     }
     active_[run.id] = run.dag_id;
     if (queued) ++running[run.dag_id];
+    ++added;
     spdlog::info("{} run {} of {}", queued ? "started" : "resumed", run.run_id, run.dag_id);
   }
-  return Status::Ok();
+  // Commit and hand the first tasks to the workers now, without waiting.
+  return added > 0 ? loop_->Poll(std::chrono::system_clock::time_point{}) : Status::Ok();
 }
 
 Result<std::optional<Instant>> SchedulerService::Tick() {
