@@ -12,6 +12,7 @@ PACKAGES=(
   graphviz libgraphviz-dev
   python3 python3-croniter                      # test oracles run by /usr/bin/python3
   make                                          # benchmark peers
+  prometheus wrk                                # promtool checks /metrics; wrk loads the API
 )
 
 missing=()

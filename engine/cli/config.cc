@@ -14,9 +14,9 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> kKeys = {
-      "dags_folder",    "db",    "data_db",       "artifacts_dir", "log_dir",
-      "host",           "port",  "workers",       "token",         "dags_are_paused_at_creation",
-      "db_synchronous", "pools", "shutdown_grace"};
+      "dags_folder",    "db",    "data_db",        "artifacts_dir", "log_dir",
+      "host",           "port",  "workers",        "token",         "dags_are_paused_at_creation",
+      "db_synchronous", "pools", "shutdown_grace", "http_threads"};
   return kKeys;
 }
 
@@ -52,12 +52,14 @@ class ConfigReader {
     if (key == "log_dir") config.log_dir = Path(text);
     if (key == "host") config.host = text;
     if (key == "token") config.token = text;
-    if (key == "port" || key == "workers") {
+    if (key == "port" || key == "workers" || key == "http_threads") {
       int number = 0;
       if (!ReadInt(text, number) || number < (key == "port" ? 0 : 1) || number > 65535) {
         return Fail(value, "'" + key + "' must be a positive integer, got '" + text + "'");
       }
-      (key == "port" ? config.port : config.workers) = number;
+      (key == "port"      ? config.port
+       : key == "workers" ? config.workers
+                          : config.http_threads) = number;
     }
     if (key == "db_synchronous") {
       if (text != "normal" && text != "full") {

@@ -19,6 +19,7 @@ struct Config {
   std::string host = "127.0.0.1";
   int port = 8080;
   int workers = 4;
+  int http_threads = 8;
   std::string token;
   bool dags_are_paused_at_creation = true;
   // SQLite's synchronous mode for the state database: NORMAL (WAL commits are durable across a

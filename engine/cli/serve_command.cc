@@ -8,6 +8,7 @@
 #include "engine/cli/commands.h"
 #include "engine/cli/run_context.h"
 #include "engine/graph/dag_folder.h"
+#include "engine/http/http_server.h"
 #include "engine/serve/file_watcher.h"
 #include "engine/serve/scheduler_service.h"
 
@@ -54,6 +55,8 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   graph::DagFolder dags(config.dags_folder, BuiltinRegistry());
+  serve::SharedDags shared_dags;
+  serve::Metrics metrics;
   serve::WebhookSender webhooks;
   scheduler::SystemClock clock;
   serve::SchedulerOptions scheduler_options;
@@ -62,9 +65,29 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   scheduler_options.dags_are_paused_at_creation = config.dags_are_paused_at_creation;
   scheduler_options.shutdown_grace = config.shutdown_grace;
   scheduler_options.base_url = "http://" + config.host + ":" + std::to_string(config.port);
+  scheduler_options.shared_dags = &shared_dags;
+  scheduler_options.metrics = &metrics;
   serve::SchedulerService service(*ctx.store, BuiltinRegistry(), exec::SystemProcessRunner(), dags,
                                   clock, scheduler_options, nullptr, &webhooks);
   if (Status s = service.Start(); !s.ok()) return ReportError(s.error());
+  // The first round publishes the DAGs before the API answers anything.
+  if (auto first = service.Tick(); !first.ok()) return ReportError(first.error());
+
+  http::ApiSettings api_settings;
+  api_settings.db = config.db;
+  api_settings.dags_are_paused_at_creation = config.dags_are_paused_at_creation;
+  api_settings.who = "api pid " + std::to_string(getpid());
+  const std::string wal = config.db + "-wal";
+  http::Api api(api_settings, shared_dags, metrics,
+                [&service, wal] { service.FilesChanged({wal}); });
+  http::ServerSettings server_settings;
+  server_settings.host = config.host;
+  server_settings.port = config.port;
+  server_settings.threads = config.http_threads;
+  server_settings.token = config.token;
+  http::HttpServer server(server_settings, api, metrics);
+  auto port = server.Start();
+  if (!port.ok()) return ReportError(port.error());
 
   auto watcher = serve::FileWatcher::Start(
       {config.dags_folder}, {config.db + "-wal"},
@@ -86,9 +109,10 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
     }
   }).detach();
 
-  spdlog::info("conveyor serve: pid {}, DAGs from {}, database {}, {} workers", getpid(),
-               config.dags_folder, config.db, config.workers);
+  spdlog::info("conveyor serve: pid {}, DAGs from {}, database {}, {} workers, http://{}:{}/",
+               getpid(), config.dags_folder, config.db, config.workers, config.host, *port);
   Status status = service.Run();
+  server.Stop();
   watcher->reset();
   if (!status.ok()) return ReportError(status.error());
   spdlog::info("stopped");

@@ -144,7 +144,7 @@ void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch
   }
   batch.PutTaskInstance(ti, from, options_.who, message);
   transitions.push_back({run.record.dag_id, run.record.run_id, ti.task_id, ti.try_number, from,
-                         ti.state, message, run.record.logical_date});
+                         ti.state, message, run.record.logical_date, std::nullopt});
 }
 
 void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
@@ -324,6 +324,10 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
               "conveyor: " + message);
   }
   Record(run, task, from, batch, transitions, message);
+  if (ti.start_date && ti.end_date) {
+    transitions.back().duration_seconds =
+        std::chrono::duration<double>(*ti.end_date - *ti.start_date).count();
+  }
   for (const auto& [changed, before] : run.plan.SettleDownstreamOf(task)) {
     Record(run, changed, before, batch, transitions);
   }

@@ -41,6 +41,7 @@ struct Transition {
   state::TaskState to = state::TaskState::kNone;
   std::string message;
   std::optional<Instant> logical_date;
+  std::optional<double> duration_seconds;  // of the try, when it ended
 };
 
 // Where a try's files live: <log_dir>/dag_id=D/run_id=R/task_id=T/attempt=N<extension>.
@@ -80,6 +81,9 @@ class RunLoop {
   void Wake();
   // Runs added and not finished, or tries still out with the workers.
   bool Busy() const;
+  // Task instances ready and waiting for a worker or a slot.
+  int ready_count() const { return static_cast<int>(ready_.size()); }
+  const std::map<std::string, int>& pool_used() const { return pool_used_; }
   // Runs finished since the last call, as committed; the loop forgets them.
   std::vector<store::DagRunRecord> TakeFinishedRuns();
   // Clean shutdown: starts nothing more and lets running tries finish for up to `grace`; then

@@ -116,8 +116,16 @@ Status SchedulerService::SyncDagFiles() {
   }
   if (dags_.generation() == synced_generation_) return Status::Ok();
   synced_generation_ = dags_.generation();
+  if (options_.shared_dags != nullptr) options_.shared_dags->Publish(MakeSnapshot(dags_));
   const auto now = store::CurrentTime();
-  for (const graph::DagFolder::FileStatus& file : dags_.Files()) {
+  const auto files = dags_.Files();
+  if (options_.metrics != nullptr) {
+    options_.metrics->SetDagFiles(
+        static_cast<int>(files.size()),
+        static_cast<int>(std::count_if(files.begin(), files.end(),
+                                       [](const auto& file) { return !file.error.empty(); })));
+  }
+  for (const graph::DagFolder::FileStatus& file : files) {
     if (Status s = store_.RecordDagParse(file.dag_id, file.path, file.error,
                                          options_.dags_are_paused_at_creation, now);
         !s.ok()) {
@@ -330,6 +338,9 @@ void SchedulerService::OnRunFinished(const store::DagRunRecord& run) {
 
 void SchedulerService::OnTransition(const scheduler::Transition& t) {
   if (observer_) observer_(t);
+  if (options_.metrics != nullptr && t.duration_seconds) {
+    options_.metrics->ObserveTaskDuration(t.dag_id, t.task_id, *t.duration_seconds);
+  }
   const char* event = nullptr;
   const dag::Callbacks* callbacks = nullptr;
   const auto dag = dags_.Find(t.dag_id);
@@ -378,7 +389,14 @@ void SchedulerService::CallWebhooks(const std::vector<dag::Callback>& callbacks,
 
 Status SchedulerService::Run() {
   while (!stop_) {
+    const auto round_started = std::chrono::steady_clock::now();
     auto next_due = Tick();
+    if (options_.metrics != nullptr) {
+      options_.metrics->ObserveSchedulerLoop(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - round_started).count());
+      options_.metrics->SetQueueDepth(loop_->ready_count());
+      options_.metrics->SetPoolSlots(loop_->pool_used(), options_.loop.pools);
+    }
     if (!next_due.ok()) return next_due.error();
     std::optional<std::chrono::system_clock::time_point> until =
         std::chrono::system_clock::now() + options_.loop.heartbeat_every;

@@ -15,6 +15,8 @@
 #include "engine/graph/dag_folder.h"
 #include "engine/scheduler/clock.h"
 #include "engine/scheduler/run_loop.h"
+#include "engine/serve/dag_snapshot.h"
+#include "engine/serve/metrics.h"
 #include "engine/serve/webhook_sender.h"
 #include "engine/store/state_store.h"
 
@@ -27,6 +29,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds shutdown_grace{30000};
   // Base of the log links sent to webhooks, e.g. "http://127.0.0.1:8080".
   std::string base_url = "http://127.0.0.1:8080";
+  // Where the DAGs are published for the HTTP threads, and the metrics; either may be null.
+  SharedDags* shared_dags = nullptr;
+  Metrics* metrics = nullptr;
 };
 
 // The long-running scheduler of `conveyor serve` (Airflow's scheduler job): it keeps the DAG

@@ -382,6 +382,14 @@ class SqliteStore : public StateStore {
     return lease;
   }
 
+  Result<std::map<std::string, long>> CountRunsByState() override {
+    return CountBy("SELECT state, count(*) FROM dag_runs GROUP BY state");
+  }
+
+  Result<std::map<std::string, long>> CountTaskInstancesByState() override {
+    return CountBy("SELECT coalesce(state, 'none'), count(*) FROM task_instances GROUP BY 1");
+  }
+
   Result<std::int64_t> DataVersion() override {
     Statement select(*db_, "PRAGMA data_version");
     auto row = select.Step();
@@ -392,6 +400,19 @@ class SqliteStore : public StateStore {
   }
 
  private:
+  Result<std::map<std::string, long>> CountBy(const char* sql) {
+    Statement select(*db_, sql);
+    std::map<std::string, long> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out[select.Text(0)] = static_cast<long>(select.Int(1));
+    }
+    select.Reset();
+    return out;
+  }
+
   Result<std::vector<DagRecord>> SelectDags(const std::optional<std::string>& dag_id) {
     Statement select(*db_,
                      "SELECT dag_id, is_paused, fileloc, import_error, last_parsed_at FROM dags "

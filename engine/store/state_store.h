@@ -133,6 +133,10 @@ class StateStore {
   virtual Status ReleaseSchedulerLease(int pid) = 0;
   virtual Result<std::optional<RunLease>> GetSchedulerLease() = 0;
 
+  // How many runs and task instances are in each state ("none" for task instances without one).
+  virtual Result<std::map<std::string, long>> CountRunsByState() = 0;
+  virtual Result<std::map<std::string, long>> CountTaskInstancesByState() = 0;
+
   // Changes whenever another connection commits (SQLite's data_version): how a long-running
   // process notices a CLI's trigger or pause without re-reading everything.
   virtual Result<std::int64_t> DataVersion() = 0;

@@ -1,0 +1,522 @@
+#include "engine/http/api.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/common/json_text.h"
+#include "engine/common/suggest.h"
+#include "engine/graph/dag_json.h"
+#include "engine/scheduler/clear.h"
+#include "engine/scheduler/run_driver.h"
+#include "engine/scheduler/run_factory.h"
+#include "engine/store/records_json.h"
+
+namespace conveyor::http {
+namespace {
+
+constexpr int kMaxLimit = 1000;
+
+const char* Title(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+ApiResponse Json(const nlohmann::json& value, int status = 200) {
+  return {status, "application/json", DumpJson(value)};
+}
+
+ApiResponse FromError(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument:
+      return Problem(400, error.message);
+    case ErrorCode::kNotFound:
+      return Problem(404, error.message);
+    case ErrorCode::kAlreadyExists:
+      return Problem(409, error.message);
+    default:
+      return Problem(500, error.message);
+  }
+}
+
+std::optional<std::string> QueryValue(const ApiRequest& request, const std::string& key) {
+  auto it = request.query.find(key);
+  if (it == request.query.end()) return std::nullopt;
+  return it->second;
+}
+
+// limit (1..1000, default 100) and offset (>= 0, default 0), or a 400 problem.
+std::optional<ApiResponse> ReadPage(const ApiRequest& request, int& limit, int& offset) {
+  limit = 100;
+  offset = 0;
+  for (auto [key, target, low, high] :
+       {std::tuple<const char*, int*, int, int>{"limit", &limit, 1, kMaxLimit},
+        std::tuple<const char*, int*, int, int>{"offset", &offset, 0, 1 << 30}}) {
+    auto text = QueryValue(request, key);
+    if (!text) continue;
+    char* end = nullptr;
+    errno = 0;
+    const long value = std::strtol(text->c_str(), &end, 10);
+    if (text->empty() || *end != '\0' || errno != 0 || value < low || value > high) {
+      return Problem(400, std::string(key) + " must be an integer from " + std::to_string(low) +
+                              " to " + std::to_string(high) + ", got '" + *text + "'");
+    }
+    *target = static_cast<int>(value);
+  }
+  return std::nullopt;
+}
+
+Result<nlohmann::json> ParseBody(const std::string& body) {
+  if (body.empty()) return nlohmann::json::object();
+  auto json = nlohmann::json::parse(body, nullptr, false);
+  if (json.is_discarded()) return InvalidArgument("the request body is not valid JSON");
+  if (!json.is_object()) return InvalidArgument("the request body must be a JSON object");
+  return json;
+}
+
+// A DAG's API object: the last good version's fields, the file's current error, the paused flag.
+nlohmann::json DagJson(const serve::DagSnapshot& snapshot, const std::string& dag_id,
+                       bool is_paused, Instant now) {
+  const auto dag = snapshot.Find(dag_id);
+  const auto* file = snapshot.FileOf(dag_id);
+  nlohmann::json out;
+  if (dag) {
+    out = graph::DagToJson(*dag, now);
+  } else {
+    out = {{"dag_id", dag_id},
+           {"description", nullptr},
+           {"fileloc", file ? file->path : ""},
+           {"is_active", false},
+           {"schedule_interval", nullptr},
+           {"next_dagrun", nullptr},
+           {"tags", nlohmann::json::array()}};
+  }
+  out["is_paused"] = is_paused;
+  const bool broken = file != nullptr && !file->error.empty();
+  out["has_import_errors"] = broken;
+  out["import_error"] = broken ? nlohmann::json(file->error) : nlohmann::json(nullptr);
+  return out;
+}
+
+Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+ApiResponse Problem(int status, const std::string& detail) {
+  return Json(
+      {{"type", "about:blank"}, {"title", Title(status)}, {"status", status}, {"detail", detail}},
+      status);
+}
+
+Api::Api(ApiSettings settings, const serve::SharedDags& dags, const serve::Metrics& metrics,
+         std::function<void()> wake)
+    : settings_(std::move(settings)), dags_(dags), metrics_(metrics), wake_(std::move(wake)) {}
+
+store::StateStore& Api::Store() {
+  // SQLite connections are not shared between threads: each HTTP thread has its own.
+  thread_local std::map<std::string, std::unique_ptr<store::StateStore>> connections;
+  auto& connection = connections[settings_.db];
+  if (!connection) {
+    auto opened = store::OpenSqliteStore(settings_.db);
+    if (!opened.ok()) throw std::runtime_error(opened.error().message);
+    connection = std::move(opened).value();
+  }
+  return *connection;
+}
+
+ApiResponse Api::Health(const ApiRequest&) {
+  auto lease = Store().GetSchedulerLease();
+  if (!lease.ok()) return FromError(lease.error());
+  nlohmann::json scheduler = {{"status", "unhealthy"}, {"latest_scheduler_heartbeat", nullptr}};
+  if (*lease) {
+    const bool fresh = (*lease)->heartbeat >= store::CurrentTime() - scheduler::kLeaseStaleAfter;
+    scheduler = {{"status", fresh ? "healthy" : "unhealthy"},
+                 {"latest_scheduler_heartbeat", FormatUtcMillis((*lease)->heartbeat)}};
+  }
+  return Json({{"metadatabase", {{"status", "healthy"}}}, {"scheduler", scheduler}});
+}
+
+ApiResponse Api::ListDags(const ApiRequest& request) {
+  int limit = 0;
+  int offset = 0;
+  if (auto problem = ReadPage(request, limit, offset)) return *problem;
+  const auto snapshot = dags_.Get();
+  auto records = Store().ListDags();
+  if (!records.ok()) return FromError(records.error());
+  std::map<std::string, bool> paused;
+  for (const auto& record : *records) paused[record.dag_id] = record.is_paused;
+  std::vector<std::string> tags;
+  for (auto [it, end] = request.query.equal_range("tags"); it != end; ++it) {
+    tags.push_back(it->second);
+  }
+  const auto pattern = QueryValue(request, "dag_id_pattern");
+  const auto paused_filter = QueryValue(request, "paused");
+  // Every DAG id the folder knows, broken files included, in order.
+  std::map<std::string, std::shared_ptr<const graph::LoadedDag>> ids;
+  for (const auto& file : snapshot->files) ids.emplace(file.dag_id, snapshot->Find(file.dag_id));
+  const Instant now = Now();
+  nlohmann::json items = nlohmann::json::array();
+  int total = 0;
+  for (const auto& [id, dag] : ids) {
+    auto flag = paused.find(id);
+    const bool is_paused =
+        flag == paused.end() ? settings_.dags_are_paused_at_creation : flag->second;
+    if (pattern && id.find(*pattern) == std::string::npos) continue;
+    if (paused_filter && (*paused_filter == "true") != is_paused) continue;
+    if (!tags.empty()) {
+      if (!dag) continue;
+      bool any = false;
+      for (const auto& tag : tags) {
+        any = any ||
+              std::find(dag->dag.tags.begin(), dag->dag.tags.end(), tag) != dag->dag.tags.end();
+      }
+      if (!any) continue;
+    }
+    if (total >= offset && total < offset + limit) {
+      items.push_back(DagJson(*snapshot, id, is_paused, now));
+    }
+    ++total;
+  }
+  return Json({{"dags", items}, {"total_entries", total}});
+}
+
+ApiResponse Api::GetDag(const ApiRequest& request) {
+  const std::string& id = request.params.at(0);
+  const auto snapshot = dags_.Get();
+  if (!snapshot->Find(id) && !snapshot->FileOf(id)) {
+    std::vector<std::string> known;
+    for (const auto& file : snapshot->files) known.push_back(file.dag_id);
+    return Problem(404, "unknown DAG '" + id + "'" + DidYouMean(id, known));
+  }
+  auto record = Store().GetDag(id);
+  if (!record.ok()) return FromError(record.error());
+  const bool is_paused = *record ? (*record)->is_paused : settings_.dags_are_paused_at_creation;
+  return Json(DagJson(*snapshot, id, is_paused, Now()));
+}
+
+ApiResponse Api::PatchDag(const ApiRequest& request) {
+  const std::string& id = request.params.at(0);
+  const auto snapshot = dags_.Get();
+  if (!snapshot->Find(id) && !snapshot->FileOf(id)) {
+    return Problem(404, "unknown DAG '" + id + "'");
+  }
+  auto body = ParseBody(request.body);
+  if (!body.ok()) return FromError(body.error());
+  for (const auto& item : body->items()) {
+    if (item.key() != "is_paused") {
+      return Problem(400, "unknown field '" + item.key() + "' (only is_paused can change)");
+    }
+  }
+  if (!body->contains("is_paused") || !(*body)["is_paused"].is_boolean()) {
+    return Problem(400, "is_paused must be true or false");
+  }
+  if (Status s = Store().SetPaused(id, (*body)["is_paused"].get<bool>()); !s.ok()) {
+    return FromError(s.error());
+  }
+  wake_();
+  return GetDag(request);
+}
+
+ApiResponse Api::DagSource(const ApiRequest& request) {
+  const std::string& id = request.params.at(0);
+  const auto snapshot = dags_.Get();
+  const auto* file = snapshot->FileOf(id);
+  if (file == nullptr) return Problem(404, "unknown DAG '" + id + "'");
+  // The path comes from the loaded DAG folder, never from the request.
+  std::ifstream in(file->path, std::ios::binary);
+  if (!in) return Problem(404, "the file of DAG '" + id + "' is gone");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (request.accepts_json) return Json({{"content", text.str()}, {"fileloc", file->path}});
+  return {200, "text/plain; charset=utf-8", text.str()};
+}
+
+ApiResponse Api::DagGraph(const ApiRequest& request) {
+  const std::string& id = request.params.at(0);
+  const auto dag = dags_.Get()->Find(id);
+  if (!dag) return Problem(404, "unknown DAG '" + id + "'");
+  nlohmann::json nodes = nlohmann::json::array();
+  nlohmann::json edges = nlohmann::json::array();
+  for (const dag::Task& task : dag->dag.tasks) {
+    nodes.push_back({{"task_id", task.id},
+                     {"operator", task.operator_name},
+                     {"trigger_rule", std::string(dag::TriggerRuleName(task.trigger_rule))}});
+    for (const std::string& upstream : task.depends_on) {
+      edges.push_back({{"source", upstream}, {"target", task.id}});
+    }
+  }
+  nlohmann::json latest = nullptr;
+  store::RunFilter filter;
+  filter.dag_id = id;
+  filter.limit = 1;
+  auto runs = Store().ListRuns(filter, nullptr);
+  if (!runs.ok()) return FromError(runs.error());
+  if (!runs->empty()) {
+    const auto& run = runs->front();
+    auto tis = Store().ListTaskInstances(run.id);
+    if (!tis.ok()) return FromError(tis.error());
+    nlohmann::json states = nlohmann::json::object();
+    for (const auto& ti : *tis) {
+      states[ti.task_id] = ti.state == state::TaskState::kNone
+                               ? nlohmann::json(nullptr)
+                               : nlohmann::json(std::string(state::Name(ti.state)));
+    }
+    latest = store::RunToJson(run);
+    latest["task_states"] = states;
+  }
+  return Json({{"dag_id", id}, {"nodes", nodes}, {"edges", edges}, {"latest_run", latest}});
+}
+
+ApiResponse Api::TriggerRun(const ApiRequest& request) {
+  const std::string& id = request.params.at(0);
+  const auto dag = dags_.Get()->Find(id);
+  if (!dag) return Problem(404, "unknown DAG '" + id + "'");
+  auto body = ParseBody(request.body);
+  if (!body.ok()) return FromError(body.error());
+  scheduler::RunRequest run_request;
+  for (const auto& item : body->items()) {
+    const std::string& key = item.key();
+    if (key == "dag_run_id") {
+      if (!item.value().is_string()) return Problem(400, "dag_run_id must be a string");
+      run_request.run_id = item.value().get<std::string>();
+    } else if (key == "logical_date" || key == "execution_date") {
+      if (!item.value().is_string()) return Problem(400, key + " must be an ISO-8601 string");
+      auto parsed = ParseDateTime(item.value().get<std::string>());
+      if (!parsed.ok()) return Problem(400, key + ": " + parsed.error().message);
+      run_request.logical_date = dag->dag.timetable.schedule().zone().Resolve(*parsed);
+    } else if (key == "conf") {
+      if (!item.value().is_object()) return Problem(400, "conf must be a JSON object");
+      run_request.conf = item.value();
+    } else if (key != "note") {
+      return Problem(400, "unknown field '" + key + "'");
+    }
+  }
+  auto run = scheduler::CreateRun(Store(), *dag, run_request, Now());
+  if (!run.ok()) return FromError(run.error());
+  wake_();
+  return Json(store::RunToJson(*run));
+}
+
+ApiResponse Api::ListRuns(const ApiRequest& request) {
+  int limit = 0;
+  int offset = 0;
+  if (auto problem = ReadPage(request, limit, offset)) return *problem;
+  store::RunFilter filter;
+  const std::string& id = request.params.at(0);
+  if (id != "~") {
+    if (!dags_.Get()->Find(id) && !dags_.Get()->FileOf(id)) {
+      return Problem(404, "unknown DAG '" + id + "'");
+    }
+    filter.dag_id = id;
+  }
+  filter.limit = limit;
+  filter.offset = offset;
+  if (auto state_text = QueryValue(request, "state")) {
+    filter.state = state::ParseRunState(*state_text);
+    if (!filter.state) {
+      return Problem(400, "unknown run state '" + *state_text +
+                              "' (expected queued, running, success or failed)");
+    }
+  }
+  int total = 0;
+  auto runs = Store().ListRuns(filter, &total);
+  if (!runs.ok()) return FromError(runs.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& run : *runs) items.push_back(store::RunToJson(run));
+  return Json({{"dag_runs", items}, {"total_entries", total}});
+}
+
+namespace {
+
+Result<store::DagRunRecord> FindRun(store::StateStore& store, const std::string& dag_id,
+                                    const std::string& run_id) {
+  auto found = store.FindRun(dag_id, run_id);
+  if (!found.ok()) return found.error();
+  if (!*found) return NotFound("DAG '" + dag_id + "' has no run '" + run_id + "'");
+  return **found;
+}
+
+}  // namespace
+
+ApiResponse Api::GetRun(const ApiRequest& request) {
+  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  if (!run.ok()) return FromError(run.error());
+  return Json(store::RunToJson(*run));
+}
+
+ApiResponse Api::ListTaskInstances(const ApiRequest& request) {
+  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  if (!run.ok()) return FromError(run.error());
+  auto tis = Store().ListTaskInstances(run->id);
+  if (!tis.ok()) return FromError(tis.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& ti : *tis) items.push_back(store::TaskInstanceToJson(*run, ti));
+  return Json({{"task_instances", items}, {"total_entries", items.size()}});
+}
+
+ApiResponse Api::GetTaskInstance(const ApiRequest& request) {
+  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  if (!run.ok()) return FromError(run.error());
+  auto tis = Store().ListTaskInstances(run->id);
+  if (!tis.ok()) return FromError(tis.error());
+  for (const auto& ti : *tis) {
+    if (ti.task_id != request.params.at(2)) continue;
+    auto tries = Store().ListTries(run->id, ti.task_id);
+    if (!tries.ok()) return FromError(tries.error());
+    nlohmann::json out = store::TaskInstanceToJson(*run, ti);
+    out["tries"] = nlohmann::json::array();
+    for (const auto& attempt : *tries) out["tries"].push_back(store::TryToJson(attempt));
+    return Json(out);
+  }
+  return Problem(404, "run '" + run->run_id + "' has no task '" + request.params.at(2) + "'");
+}
+
+ApiResponse Api::GetLog(const ApiRequest& request) {
+  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  if (!run.ok()) return FromError(run.error());
+  const std::string& task_id = request.params.at(2);
+  const std::string& try_text = request.params.at(3);
+  if (try_text.empty() || try_text.size() > 6 ||
+      try_text.find_first_not_of("0123456789") != std::string::npos || try_text == "0") {
+    return Problem(400, "try_number must be a positive integer, got '" + try_text + "'");
+  }
+  const int try_number = std::stoi(try_text);
+  auto tries = Store().ListTries(run->id, task_id);
+  if (!tries.ok()) return FromError(tries.error());
+  for (const auto& attempt : *tries) {
+    if (attempt.try_number != try_number) continue;
+    // The path is the one the scheduler stored for this try, never one from the request.
+    std::string content;
+    if (std::ifstream in(attempt.log_path, std::ios::binary); in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      content = text.str();
+    }
+    if (request.accepts_json) {
+      return Json({{"content", content}, {"continuation_token", nullptr}});
+    }
+    return {200, "text/plain; charset=utf-8", content};
+  }
+  return Problem(404, "task '" + task_id + "' of run '" + run->run_id + "' has no try " + try_text);
+}
+
+ApiResponse Api::ClearTaskInstances(const ApiRequest& request) {
+  const std::string& id = request.params.at(0);
+  const auto dag = dags_.Get()->Find(id);
+  if (!dag) return Problem(404, "unknown DAG '" + id + "'");
+  auto body = ParseBody(request.body);
+  if (!body.ok()) return FromError(body.error());
+  std::string run_id;
+  std::vector<std::string> task_ids;
+  bool downstream = false;
+  bool only_failed = false;
+  bool dry_run = true;  // Airflow's default
+  for (const auto& item : body->items()) {
+    const std::string& key = item.key();
+    const auto& value = item.value();
+    if (key == "dag_run_id" && value.is_string()) {
+      run_id = value.get<std::string>();
+    } else if (key == "task_ids" && value.is_array()) {
+      for (const auto& task : value) {
+        if (!task.is_string()) return Problem(400, "task_ids must be a list of strings");
+        task_ids.push_back(task.get<std::string>());
+      }
+    } else if ((key == "include_downstream" || key == "only_failed" || key == "dry_run") &&
+               value.is_boolean()) {
+      (key == "include_downstream" ? downstream
+       : key == "only_failed"      ? only_failed
+                                   : dry_run) = value.get<bool>();
+    } else {
+      return Problem(400, "bad field '" + key + "'");
+    }
+  }
+  if (run_id.empty()) return Problem(400, "dag_run_id is required");
+  auto run = FindRun(Store(), id, run_id);
+  if (!run.ok()) return FromError(run.error());
+  auto lease = Store().GetLease(run->id);
+  if (!lease.ok()) return FromError(lease.error());
+  const bool active =
+      run->state == state::RunState::kQueued || run->state == state::RunState::kRunning;
+  if (*lease && (*lease)->pid == getpid() && active) {
+    return Problem(409, "run '" + run_id + "' is running; clear it once it has finished");
+  }
+  if (only_failed) {
+    auto tis = Store().ListTaskInstances(run->id);
+    if (!tis.ok()) return FromError(tis.error());
+    std::vector<std::string> failed;
+    for (const auto& ti : *tis) {
+      const bool chosen = task_ids.empty() ||
+                          std::find(task_ids.begin(), task_ids.end(), ti.task_id) != task_ids.end();
+      if (chosen && state::IsFailure(ti.state)) failed.push_back(ti.task_id);
+    }
+    if (failed.empty()) return Json({{"task_instances", nlohmann::json::array()}});
+    task_ids = failed;
+  }
+  for (const std::string& task : task_ids) {
+    if (dag->dag.TaskIndex(task) < 0) {
+      return Problem(400, "DAG '" + id + "' has no task '" + task + "'");
+    }
+  }
+  std::vector<std::string> cleared;
+  if (dry_run) {
+    // What a clear would touch, computed the same way without writing.
+    std::vector<int> chosen;
+    for (int i = 0; i < static_cast<int>(dag->dag.tasks.size()); ++i) {
+      const auto& task_id = dag->dag.tasks[i].id;
+      if (task_ids.empty() ||
+          std::find(task_ids.begin(), task_ids.end(), task_id) != task_ids.end()) {
+        chosen.push_back(i);
+      }
+    }
+    std::vector<bool> mark(dag->dag.tasks.size(), false);
+    for (int i : chosen) {
+      mark[i] = true;
+      if (downstream) {
+        for (int d : dag->graph.AllDownstream(i)) mark[d] = true;
+      }
+    }
+    for (size_t i = 0; i < mark.size(); ++i) {
+      if (mark[i]) cleared.push_back(dag->dag.tasks[i].id);
+    }
+  } else {
+    auto done = scheduler::ClearTasks(Store(), *dag, *run, task_ids, downstream, settings_.who);
+    if (!done.ok()) return Problem(409, done.error().message);
+    cleared = *done;
+    wake_();
+  }
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& task : cleared) {
+    items.push_back({{"dag_id", id},
+                     {"dag_run_id", run_id},
+                     {"task_id", task},
+                     {"execution_date", store::RunToJson(*run)["logical_date"]}});
+  }
+  return Json({{"task_instances", items}});
+}
+
+ApiResponse Api::MetricsText(const ApiRequest&) {
+  auto runs = Store().CountRunsByState();
+  if (!runs.ok()) return FromError(runs.error());
+  auto tis = Store().CountTaskInstancesByState();
+  if (!tis.ok()) return FromError(tis.error());
+  return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(*runs, *tis)};
+}
+
+}  // namespace conveyor::http

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/serve/dag_snapshot.h"
+#include "engine/serve/metrics.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::http {
+
+// A request as the handlers see it, already routed: `params` are the path's captures in order.
+struct ApiRequest {
+  std::vector<std::string> params;
+  std::multimap<std::string, std::string> query;
+  std::string body;
+  bool accepts_json = false;  // Accept: application/json (for logs)
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// An RFC 7807 problem: {"type","title","status","detail"}.
+ApiResponse Problem(int status, const std::string& detail);
+
+struct ApiSettings {
+  std::string db;  // the state database; each HTTP thread opens its own connection
+  bool dags_are_paused_at_creation = true;
+  std::string who = "api";  // recorded in the event log
+};
+
+// The REST API's handlers (the shapes of Airflow's stable API v1). Thread-safe: the DAGs come
+// from the scheduler's published snapshot, the database through a connection per thread, and
+// every write wakes the scheduler through `wake`.
+class Api {
+ public:
+  Api(ApiSettings settings, const serve::SharedDags& dags, const serve::Metrics& metrics,
+      std::function<void()> wake);
+
+  ApiResponse Health(const ApiRequest& request);
+  ApiResponse ListDags(const ApiRequest& request);
+  ApiResponse GetDag(const ApiRequest& request);
+  ApiResponse PatchDag(const ApiRequest& request);
+  ApiResponse DagSource(const ApiRequest& request);
+  ApiResponse DagGraph(const ApiRequest& request);
+  ApiResponse TriggerRun(const ApiRequest& request);
+  ApiResponse ListRuns(const ApiRequest& request);
+  ApiResponse GetRun(const ApiRequest& request);
+  ApiResponse ListTaskInstances(const ApiRequest& request);
+  ApiResponse GetTaskInstance(const ApiRequest& request);
+  ApiResponse GetLog(const ApiRequest& request);
+  ApiResponse ClearTaskInstances(const ApiRequest& request);
+  ApiResponse MetricsText(const ApiRequest& request);
+
+ private:
+  store::StateStore& Store();
+
+  ApiSettings settings_;
+  const serve::SharedDags& dags_;
+  const serve::Metrics& metrics_;
+  std::function<void()> wake_;
+};
+
+}  // namespace conveyor::http

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace conveyor::serve {
+
+// conveyor's Prometheus metrics: counters, gauges and histograms kept in memory by `serve`, and
+// rendered in the text exposition format. Thread-safe.
+class Metrics {
+ public:
+  void ObserveTaskDuration(const std::string& dag_id, const std::string& task_id, double seconds);
+  void ObserveSchedulerLoop(double seconds);
+  void SetQueueDepth(int ready_tasks);
+  void SetPoolSlots(const std::map<std::string, int>& used, const std::map<std::string, int>& size);
+  void SetDagFiles(int files, int import_errors);
+  void CountHttpRequest(const std::string& route, int status);
+
+  // Every metric; `runs_by_state` and `task_instances_by_state` come from the database.
+  std::string Render(const std::map<std::string, long>& runs_by_state,
+                     const std::map<std::string, long>& task_instances_by_state) const;
+
+  struct Histogram {
+    std::vector<double> bounds;
+    std::vector<long> counts;  // per bound, not cumulative; one more for +Inf
+    double sum = 0;
+    long count = 0;
+    void Observe(double value);
+  };
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, Histogram> task_durations_;
+  Histogram loop_;
+  int queue_depth_ = 0;
+  std::map<std::string, int> pool_used_;
+  std::map<std::string, int> pool_size_;
+  int dag_files_ = 0;
+  int import_errors_ = 0;
+  std::map<std::pair<std::string, int>, long> http_requests_;
+};
+
+}  // namespace conveyor::serve

@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""The REST API of `conveyor serve` against a real server on a loopback port: every endpoint, its
+errors (RFC 7807 bodies with the right codes), bearer-token auth, and /metrics checked by
+promtool.
+
+Usage: api_test.py CONVEYOR
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+CONVEYOR = sys.argv[1] if len(sys.argv) > 1 else "conveyor"
+TOKEN = "s3cret-token"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="conveyor_api_")
+        dags = os.path.join(cls.dir, "dags")
+        os.makedirs(dags)
+        with open(os.path.join(dags, "greet.yaml"), "w") as f:
+            f.write("description: says hello\ntags: [demo, api]\nparams: {who: world}\n"
+                    "tasks:\n  - id: hello\n    operator: shell\n"
+                    "    command: echo hello {{ params.who }}\n"
+                    "  - id: after\n    operator: shell\n    depends_on: [hello]\n"
+                    "    command: echo '<script>alert(1)</script>'\n")
+        with open(os.path.join(dags, "other.yaml"), "w") as f:
+            f.write("tags: [other]\ntasks:\n  - {id: t, operator: noop}\n")
+        with open(os.path.join(dags, "broken.yaml"), "w") as f:
+            f.write("tasks:\n  - id: x\n    operator: nope\n")
+        cls.port = free_port()
+        with open(os.path.join(cls.dir, "conveyor.yaml"), "w") as f:
+            f.write("dags_folder: dags\ndb: state/conveyor.db\nport: %d\ntoken: %s\n"
+                    "dags_are_paused_at_creation: true\n" % (cls.port, TOKEN))
+        cls.log = open(os.path.join(cls.dir, "serve.log"), "w")
+        cls.serve = subprocess.Popen([CONVEYOR, "--config", os.path.join(cls.dir, "conveyor.yaml"),
+                                      "serve"], stdout=cls.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                cls.call("GET", "/api/v1/health")
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("serve did not start")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.terminate()
+        cls.serve.wait(timeout=30)
+        shutil.rmtree(cls.dir)
+
+    @classmethod
+    def call(cls, method, path, body=None, token=TOKEN, accept=None, raw=None):
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request("http://127.0.0.1:%d%s" % (cls.port, path), data=data,
+                                         method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        if accept:
+            request.add_header("Accept", accept)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+
+    def json_call(self, method, path, body=None, **kwargs):
+        status, headers, text = self.call(method, path, body, **kwargs)
+        return status, json.loads(text)
+
+    def assertProblem(self, result, status, detail):
+        code, headers, text = result
+        self.assertEqual(code, status, text)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(json.loads(text), {"type": "about:blank", "status": status,
+                                            "title": json.loads(text)["title"], "detail": detail})
+
+    def wait_run(self, dag_id, run_id):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            _, run = self.json_call("GET", "/api/v1/dags/%s/dagRuns/%s" % (dag_id, run_id))
+            if run["state"] in ("success", "failed"):
+                return run
+            time.sleep(0.05)
+        self.fail("run %s did not finish" % run_id)
+
+    def test_health(self):
+        status, body = self.json_call("GET", "/api/v1/health")
+        self.assertEqual(status, 200)
+        self.assertEqual(body["metadatabase"], {"status": "healthy"})
+        self.assertEqual(body["scheduler"]["status"], "healthy")
+
+    def test_list_dags_with_pagination_and_filters(self):
+        status, body = self.json_call("GET", "/api/v1/dags")
+        self.assertEqual(status, 200)
+        self.assertEqual(body["total_entries"], 3)
+        self.assertEqual([d["dag_id"] for d in body["dags"]], ["broken", "greet", "other"])
+        broken = body["dags"][0]
+        self.assertEqual((broken["has_import_errors"], broken["is_active"]), (True, False))
+        self.assertIn("broken.yaml:3:15: unknown operator 'nope'", broken["import_error"])
+        greet = body["dags"][1]
+        self.assertEqual(greet["description"], "says hello")
+        self.assertEqual(greet["tags"], [{"name": "demo"}, {"name": "api"}])
+        self.assertIsNone(greet["schedule_interval"])
+        _, page = self.json_call("GET", "/api/v1/dags?limit=1&offset=1")
+        self.assertEqual(([d["dag_id"] for d in page["dags"]], page["total_entries"]),
+                         (["greet"], 3))
+        _, tagged = self.json_call("GET", "/api/v1/dags?tags=other&tags=api")
+        self.assertEqual([d["dag_id"] for d in tagged["dags"]], ["greet", "other"])
+        _, pattern = self.json_call("GET", "/api/v1/dags?dag_id_pattern=oth")
+        self.assertEqual([d["dag_id"] for d in pattern["dags"]], ["other"])
+        self.assertProblem(self.call("GET", "/api/v1/dags?limit=0"), 400,
+                           "limit must be an integer from 1 to 1000, got '0'")
+        self.assertProblem(self.call("GET", "/api/v1/dags?offset=x"), 400,
+                           "offset must be an integer from 0 to 1073741824, got 'x'")
+
+    def test_get_and_patch_dag_with_auth(self):
+        self.assertProblem(self.call("GET", "/api/v1/dags/gret"), 404,
+                           "unknown DAG 'gret', did you mean 'greet'?")
+        status, dag = self.json_call("GET", "/api/v1/dags/other")
+        self.assertEqual((status, dag["is_paused"]), (200, True))
+        self.assertProblem(self.call("PATCH", "/api/v1/dags/other", {"is_paused": False},
+                                     token=None), 401,
+                           "this endpoint needs an Authorization: Bearer token")
+        self.assertProblem(self.call("PATCH", "/api/v1/dags/other", {"is_paused": False},
+                                     token="wrong"), 403, "the token is not valid")
+        self.assertProblem(self.call("PATCH", "/api/v1/dags/other", {"is_paused": "no"}), 400,
+                           "is_paused must be true or false")
+        self.assertProblem(self.call("PATCH", "/api/v1/dags/other", raw=b"{not json"), 400,
+                           "the request body is not valid JSON")
+        status, dag = self.json_call("PATCH", "/api/v1/dags/other", {"is_paused": False})
+        self.assertEqual((status, dag["is_paused"]), (200, False))
+        _, unpaused = self.json_call("GET", "/api/v1/dags?paused=false")
+        self.assertEqual([d["dag_id"] for d in unpaused["dags"]], ["other"])
+
+    def test_trigger_run_with_conf_logs_and_task_instances(self):
+        status, run = self.json_call("POST", "/api/v1/dags/greet/dagRuns",
+                                     {"dag_run_id": "api_run", "conf": {"who": "conf"}})
+        self.assertEqual(status, 200)
+        self.assertEqual((run["dag_run_id"], run["state"], run["conf"]),
+                         ("api_run", "queued", {"who": "conf"}))
+        self.assertEqual(self.wait_run("greet", "api_run")["state"], "success")
+        self.assertProblem(self.call("POST", "/api/v1/dags/greet/dagRuns",
+                                     {"dag_run_id": "api_run"}), 409,
+                           "DAG 'greet' already has a run 'api_run'")
+        self.assertProblem(self.call("POST", "/api/v1/dags/greet/dagRuns", {"conf": [1]}), 400,
+                           "conf must be a JSON object")
+        self.assertProblem(self.call("POST", "/api/v1/dags/nope/dagRuns", {}), 404,
+                           "unknown DAG 'nope'")
+        self.assertProblem(self.call("POST", "/api/v1/dags/greet/dagRuns", {}, token=None), 401,
+                           "this endpoint needs an Authorization: Bearer token")
+        _, tis = self.json_call("GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances")
+        self.assertEqual(tis["total_entries"], 2)
+        self.assertEqual({t["task_id"]: (t["state"], t["try_number"]) for t in tis["task_instances"]},
+                         {"hello": ("success", 1), "after": ("success", 1)})
+        status, headers, text = self.call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/logs/1")
+        self.assertEqual((status, text), (200, "hello conf\n"))
+        self.assertEqual(headers["Content-Type"], "text/plain; charset=utf-8")
+        # Task output is never served as HTML.
+        status, headers, text = self.call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/after/logs/1")
+        self.assertEqual(text, "<script>alert(1)</script>\n")
+        self.assertEqual(headers["Content-Type"], "text/plain; charset=utf-8")
+        self.assertEqual(headers["X-Content-Type-Options"], "nosniff")
+        _, as_json = self.json_call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/after/logs/1",
+            accept="application/json")
+        self.assertEqual(as_json["content"], "<script>alert(1)</script>\n")
+        self.assertProblem(self.call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/logs/0"), 400,
+            "try_number must be a positive integer, got '0'")
+        self.assertProblem(self.call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/logs/1x"), 400,
+            "try_number must be a positive integer, got '1x'")
+        # A path smuggled through the try number matches no route.
+        self.assertProblem(self.call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/logs/..%2F..%2Fetc"),
+            404, "no such endpoint: GET /api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/"
+            "logs/../../etc")
+        self.assertProblem(self.call(
+            "GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/logs/7"), 404,
+            "task 'hello' of run 'api_run' has no try 7")
+        _, ti = self.json_call("GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello")
+        self.assertEqual([t["try_number"] for t in ti["tries"]], [1])
+
+    def test_runs_listing_and_errors(self):
+        for run_id in ("r1", "r2"):
+            self.assertEqual(self.call("POST", "/api/v1/dags/other/dagRuns",
+                                       {"dag_run_id": run_id})[0], 200)
+            self.wait_run("other", run_id)
+        _, runs = self.json_call("GET", "/api/v1/dags/other/dagRuns?limit=1")
+        self.assertEqual((len(runs["dag_runs"]), runs["total_entries"]), (1, 2))
+        _, runs = self.json_call("GET", "/api/v1/dags/other/dagRuns?state=success")
+        self.assertEqual(sorted(r["dag_run_id"] for r in runs["dag_runs"]), ["r1", "r2"])
+        _, runs = self.json_call("GET", "/api/v1/dags/other/dagRuns?state=failed")
+        self.assertEqual(runs, {"dag_runs": [], "total_entries": 0})
+        _, everything = self.json_call("GET", "/api/v1/dags/~/dagRuns?limit=1000")
+        self.assertGreaterEqual(everything["total_entries"], 2)
+        self.assertProblem(self.call("GET", "/api/v1/dags/other/dagRuns?state=done"), 400,
+                           "unknown run state 'done' (expected queued, running, success or "
+                           "failed)")
+        self.assertProblem(self.call("GET", "/api/v1/dags/other/dagRuns/zz"), 404,
+                           "DAG 'other' has no run 'zz'")
+        self.assertProblem(self.call("GET", "/api/v1/nothing"), 404,
+                           "no such endpoint: GET /api/v1/nothing")
+
+    def test_clear_reruns_task_instances(self):
+        self.call("POST", "/api/v1/dags/greet/dagRuns", {"dag_run_id": "to_clear"})
+        self.wait_run("greet", "to_clear")
+        # Airflow's default is a dry run: nothing changes.
+        status, dry = self.json_call("POST", "/api/v1/dags/greet/clearTaskInstances",
+                                     {"dag_run_id": "to_clear", "task_ids": ["hello"],
+                                      "include_downstream": True})
+        self.assertEqual(status, 200)
+        self.assertEqual(sorted(t["task_id"] for t in dry["task_instances"]), ["after", "hello"])
+        _, run = self.json_call("GET", "/api/v1/dags/greet/dagRuns/to_clear")
+        self.assertEqual(run["state"], "success")
+        status, done = self.json_call("POST", "/api/v1/dags/greet/clearTaskInstances",
+                                      {"dag_run_id": "to_clear", "task_ids": ["after"],
+                                       "dry_run": False})
+        self.assertEqual([t["task_id"] for t in done["task_instances"]], ["after"])
+        self.assertEqual(self.wait_run("greet", "to_clear")["state"], "success")
+        _, tis = self.json_call("GET", "/api/v1/dags/greet/dagRuns/to_clear/taskInstances")
+        self.assertEqual({t["task_id"]: t["try_number"] for t in tis["task_instances"]},
+                         {"hello": 1, "after": 2})
+        self.assertProblem(self.call("POST", "/api/v1/dags/greet/clearTaskInstances",
+                                     {"task_ids": ["after"]}), 400, "dag_run_id is required")
+        self.assertProblem(self.call("POST", "/api/v1/dags/greet/clearTaskInstances",
+                                     {"dag_run_id": "to_clear", "task_ids": ["aftr"]}), 400,
+                           "DAG 'greet' has no task 'aftr'")
+
+    def test_graph_and_source(self):
+        _, graph = self.json_call("GET", "/api/v1/dags/greet/graph")
+        self.assertEqual([n["task_id"] for n in graph["nodes"]], ["hello", "after"])
+        self.assertEqual(graph["edges"], [{"source": "hello", "target": "after"}])
+        status, headers, text = self.call("GET", "/api/v1/dags/greet/source")
+        self.assertEqual(status, 200)
+        self.assertTrue(text.startswith("description: says hello\n"))
+        self.assertEqual(headers["Content-Type"], "text/plain; charset=utf-8")
+
+    def test_metrics_pass_promtool(self):
+        self.call("GET", "/api/v1/dags")
+        status, headers, text = self.call("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        self.assertIn('conveyor_http_requests_total{route="/api/v1/dags",code="200"}', text)
+        self.assertIn("conveyor_dag_import_errors 1\n", text)
+        self.assertIn("conveyor_dag_files 3\n", text)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                   capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_oversized_body_is_refused(self):
+        status, _, _ = self.call("POST", "/api/v1/dags/greet/dagRuns",
+                                 raw=b'{"conf": "' + b"x" * (2 << 20) + b'"}')
+        self.assertEqual(status, 413)
+
+
+class BindTest(unittest.TestCase):
+    def test_non_loopback_without_token_is_refused(self):
+        result = subprocess.run([CONVEYOR, "--config", "/nonexistent.yaml", "--dags", "/tmp",
+                                 "--db", os.path.join(tempfile.mkdtemp(), "s.db"), "serve",
+                                 "--host", "0.0.0.0"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(result.stderr, "conveyor: error: refusing to serve on 0.0.0.0 without a "
+                         "token: set token in the config or CONVEYOR_TOKEN\n")
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])
