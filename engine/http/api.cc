@@ -91,30 +91,6 @@ Result<nlohmann::json> ParseBody(const std::string& body) {
   return json;
 }
 
-// A DAG's API object: the last good version's fields, the file's current error, the paused flag.
-nlohmann::json DagJson(const serve::DagSnapshot& snapshot, const std::string& dag_id,
-                       bool is_paused, Instant now) {
-  const auto dag = snapshot.Find(dag_id);
-  const auto* file = snapshot.FileOf(dag_id);
-  nlohmann::json out;
-  if (dag) {
-    out = graph::DagToJson(*dag, now);
-  } else {
-    out = {{"dag_id", dag_id},
-           {"description", nullptr},
-           {"fileloc", file ? file->path : ""},
-           {"is_active", false},
-           {"schedule_interval", nullptr},
-           {"next_dagrun", nullptr},
-           {"tags", nlohmann::json::array()}};
-  }
-  out["is_paused"] = is_paused;
-  const bool broken = file != nullptr && !file->error.empty();
-  out["has_import_errors"] = broken;
-  out["import_error"] = broken ? nlohmann::json(file->error) : nlohmann::json(nullptr);
-  return out;
-}
-
 Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 }  // namespace
@@ -128,6 +104,53 @@ ApiResponse Problem(int status, const std::string& detail) {
 Api::Api(ApiSettings settings, const serve::SharedDags& dags, const serve::Metrics& metrics,
          std::function<void()> wake)
     : settings_(std::move(settings)), dags_(dags), metrics_(metrics), wake_(std::move(wake)) {}
+
+nlohmann::json Api::DagObject(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
+                              const std::string& dag_id, Instant now) {
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (cached_snapshot_ != snapshot) {
+    cache_.clear();
+    cached_snapshot_ = snapshot;
+  }
+  if (auto it = cache_.find(dag_id); it != cache_.end() && now < it->second.valid_until) {
+    return it->second.json;
+  }
+  const auto dag = snapshot->Find(dag_id);
+  const auto* file = snapshot->FileOf(dag_id);
+  CachedDag entry{nullptr, Instant::max()};
+  if (dag) {
+    entry.json = graph::DagToJson(*dag, now);
+    const auto& end = entry.json["next_dagrun_data_interval_end"];
+    if (end.is_string()) {
+      if (auto parsed = ParseDateTime(end.get<std::string>()); parsed.ok()) {
+        entry.valid_until =
+            std::chrono::sys_seconds(parsed->local.time_since_epoch()) -
+            parsed->utc_offset.value_or(std::chrono::seconds(0));
+      }
+    }
+  } else {
+    entry.json = {{"dag_id", dag_id},
+                  {"description", nullptr},
+                  {"fileloc", file ? file->path : ""},
+                  {"is_active", false},
+                  {"schedule_interval", nullptr},
+                  {"next_dagrun", nullptr},
+                  {"tags", nlohmann::json::array()}};
+  }
+  const bool broken = file != nullptr && !file->error.empty();
+  entry.json["has_import_errors"] = broken;
+  entry.json["import_error"] = broken ? nlohmann::json(file->error) : nlohmann::json(nullptr);
+  cache_[dag_id] = entry;
+  return entry.json;
+}
+
+// A DAG's API object: the last good version's fields, the file's current error, the paused flag.
+nlohmann::json Api::DagJson(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
+                            const std::string& dag_id, bool is_paused, Instant now) {
+  nlohmann::json out = DagObject(snapshot, dag_id, now);
+  out["is_paused"] = is_paused;
+  return out;
+}
 
 store::StateStore& Api::Store() {
   // SQLite connections are not shared between threads: each HTTP thread has its own.
@@ -190,7 +213,7 @@ ApiResponse Api::ListDags(const ApiRequest& request) {
       if (!any) continue;
     }
     if (total >= offset && total < offset + limit) {
-      items.push_back(DagJson(*snapshot, id, is_paused, now));
+      items.push_back(DagJson(snapshot, id, is_paused, now));
     }
     ++total;
   }
@@ -208,7 +231,7 @@ ApiResponse Api::GetDag(const ApiRequest& request) {
   auto record = Store().GetDag(id);
   if (!record.ok()) return FromError(record.error());
   const bool is_paused = *record ? (*record)->is_paused : settings_.dags_are_paused_at_creation;
-  return Json(DagJson(*snapshot, id, is_paused, Now()));
+  return Json(DagJson(snapshot, id, is_paused, Now()));
 }
 
 ApiResponse Api::PatchDag(const ApiRequest& request) {

@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,20 @@ class Api {
 
  private:
   store::StateStore& Store();
+  // A DAG's API object without the database's fields: the same until its next_dagrun moves on
+  // or the scheduler publishes new DAGs, so it is computed once per DAG and interval.
+  nlohmann::json DagObject(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
+                           const std::string& dag_id, Instant now);
+  nlohmann::json DagJson(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
+                         const std::string& dag_id, bool is_paused, Instant now);
+
+  struct CachedDag {
+    nlohmann::json json;
+    Instant valid_until;
+  };
+  std::mutex cache_mutex_;
+  std::shared_ptr<const serve::DagSnapshot> cached_snapshot_;  // GUARDED_BY(cache_mutex_)
+  std::map<std::string, CachedDag> cache_;                     // GUARDED_BY(cache_mutex_)
 
   ApiSettings settings_;
   const serve::SharedDags& dags_;

@@ -100,6 +100,9 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
     return new httplib::ThreadPool(static_cast<size_t>(std::max(1, threads)));
   };
   s.server.set_payload_max_length(s.settings.max_body_bytes);
+  // Responses go out as soon as they are written (no Nagle delay against the client's ACKs).
+  s.server.set_tcp_nodelay(true);
+  s.server.set_keep_alive_max_count(1000);
   s.server.set_read_timeout(s.settings.timeout_seconds, 0);
   s.server.set_write_timeout(s.settings.timeout_seconds, 0);
   s.server.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
