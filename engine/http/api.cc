@@ -123,9 +123,8 @@ nlohmann::json Api::DagObject(const std::shared_ptr<const serve::DagSnapshot>& s
     const auto& end = entry.json["next_dagrun_data_interval_end"];
     if (end.is_string()) {
       if (auto parsed = ParseDateTime(end.get<std::string>()); parsed.ok()) {
-        entry.valid_until =
-            std::chrono::sys_seconds(parsed->local.time_since_epoch()) -
-            parsed->utc_offset.value_or(std::chrono::seconds(0));
+        entry.valid_until = std::chrono::sys_seconds(parsed->local.time_since_epoch()) -
+                            parsed->utc_offset.value_or(std::chrono::seconds(0));
       }
     }
   } else {

@@ -11,7 +11,7 @@ namespace conveyor::scheduler {
 namespace {
 
 // How often a waiting process looks at runs others hold.
-constexpr auto kWaitStep = std::chrono::milliseconds(200);
+constexpr auto kWaitStep = std::chrono::milliseconds(50);
 
 bool IsTerminal(state::RunState s) {
   return s == state::RunState::kSuccess || s == state::RunState::kFailed;
@@ -40,7 +40,8 @@ Result<std::vector<state::RunState>> DriveRuns(
   std::vector<state::RunState> outcomes(runs.size(), state::RunState::kQueued);
   std::set<size_t> pending;
   for (size_t i = 0; i < runs.size(); ++i) pending.insert(i);
-  std::map<store::RunKey, size_t> mine;  // runs this process runs -> their index
+  std::map<store::RunKey, size_t> mine;              // runs this process runs -> their index
+  std::map<store::RunKey, std::int64_t> seen_event;  // runs run elsewhere -> last event shown
   std::unique_ptr<RunLoop> loop;
   auto last_look = std::chrono::steady_clock::time_point{};
   while (!pending.empty()) {
@@ -56,6 +57,19 @@ Result<std::vector<state::RunState>> DriveRuns(
         }
         auto record = store.GetRun(runs[i]);
         if (!record.ok()) return record.error();
+        // Another process runs it: show its transitions as they are committed.
+        if (observer) {
+          auto events = store.ListEvents(runs[i], seen_event[runs[i]]);
+          if (!events.ok()) return events.error();
+          for (const store::EventRecord& e : *events) {
+            seen_event[runs[i]] = e.id;
+            if (e.task_id.empty() || e.from_state == e.to_state) continue;
+            observer({record->dag_id, record->run_id, e.task_id, e.try_number,
+                      state::ParseTaskState(e.from_state).value_or(state::TaskState::kNone),
+                      state::ParseTaskState(e.to_state).value_or(state::TaskState::kNone), e.note,
+                      record->logical_date, std::nullopt});
+          }
+        }
         if (IsTerminal(record->state)) {
           outcomes[i] = record->state;
           if (on_finished) on_finished(*record);

@@ -82,6 +82,19 @@ struct DagRecord {
   std::optional<TimePoint> last_parsed_at;
 };
 
+// One entry of the event log: a task instance's (or, without task_id, a run's) change of state.
+struct EventRecord {
+  std::int64_t id = 0;
+  TimePoint at;
+  RunKey run = 0;
+  std::string task_id;  // empty for the run itself
+  int try_number = 0;
+  std::string from_state;  // empty when there was none
+  std::string to_state;
+  std::string who;
+  std::string note;
+};
+
 // The lease that says which process runs a run.
 struct RunLease {
   int pid = 0;

@@ -222,6 +222,26 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  Result<std::vector<EventRecord>> ListEvents(RunKey run, std::int64_t after_id) override {
+    Statement select(*db_,
+                     "SELECT id, at, run, task_id, try_number, from_state, to_state, who, note "
+                     "FROM events WHERE run = ? AND id > ? ORDER BY id");
+    select.Bind(1, run).Bind(2, after_id);
+    std::vector<EventRecord> out;
+    while (true) {
+      auto row = select.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back({select.Int(0), FromMicros(select.Int(1)), select.Int(2),
+                     select.IsNull(3) ? "" : select.Text(3),
+                     static_cast<int>(select.OptionalInt(4).value_or(0)),
+                     select.IsNull(5) ? "" : select.Text(5), select.Text(6), select.Text(7),
+                     select.Text(8)});
+    }
+    select.Reset();
+    return out;
+  }
+
   Result<int> CountEvents(RunKey run, const std::string& task_id,
                           const std::string& to_state) override {
     Statement count(*db_,

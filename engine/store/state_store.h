@@ -95,6 +95,8 @@ class StateStore {
   virtual Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) = 0;
   // {"task_id": {"key": "value", ...}, ...} for a run.
   virtual Result<nlohmann::json> ReadOutputs(RunKey run) = 0;
+  // The run's events with an id above `after_id`, oldest first.
+  virtual Result<std::vector<EventRecord>> ListEvents(RunKey run, std::int64_t after_id) = 0;
   virtual Result<int> CountEvents(RunKey run, const std::string& task_id,
                                   const std::string& to_state) = 0;
 

@@ -103,6 +103,9 @@ class ServeTest(unittest.TestCase):
         code, stdout, err = self.run_cli("dags", "trigger", "edit", "--run-id", "first", "--wait")
         self.assertEqual(code, 0, err)
         self.assertIn("run first: success", stdout)
+        # serve ran it; the CLI showed its transitions from the event log as they happened.
+        self.assertIn("  say  queued -> running (try 1)\n", stdout)
+        self.assertIn("  say  running -> success (try 1)\n", stdout)
         self.assertEqual(self.ran_by("first"), ["serve pid %d" % self.serve.pid])
         self.write_dag("edit", "tasks:\n  - id: say\n    operator: shell\n"
                        "    command: echo v2 >> " + out + "\n")
