@@ -13,6 +13,7 @@ PACKAGES=(
   python3 python3-croniter                      # test oracles run by /usr/bin/python3
   make                                          # benchmark peers
   prometheus wrk                                # promtool checks /metrics; wrk loads the API
+  chromium nodejs                               # the web UI's browser test (playwright-core)
 )
 
 missing=()
@@ -20,7 +21,7 @@ for package in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$package")
 done
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && command -v npm >/dev/null; then
   exit 0
 fi
 SUDO=""
@@ -28,3 +29,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+# npm comes with some nodejs builds and separately with Debian's.
+command -v npm >/dev/null || $SUDO apt-get install -y --no-install-recommends npm

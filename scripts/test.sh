@@ -44,10 +44,18 @@ for target in dag_loader cron template; do
   rm -rf "$corpus"
 done
 
+step "web UI in headless Chromium"
+mkdir -p build/ui-node
+cp tests/ui/package.json tests/ui/ui_test.mjs build/ui-node/
+(cd build/ui-node && npm install --no-audit --no-fund --loglevel=error)
+node build/ui-node/ui_test.mjs "$PWD/build/release/conveyor" "$PWD/build/release/ui-screenshots"
+
 step "benchmarks"
 build/release/bench/bench_dag_load 1000 20
 # The reference workloads, with make and ninja measured in the same run (skipped without shared/).
 /usr/bin/python3 bench/run_bench.py build/release/conveyor ../shared/anchors --runs 1
+# The REST API under load while a 1,000-task DAG runs.
+/usr/bin/python3 bench/api_load_bench.py build/release/conveyor --seconds 5
 # `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).
 /usr/bin/python3 bench/schedule_bench.py build/release/conveyor --idle-seconds 10
 

@@ -16,9 +16,11 @@ Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::sys
 int ExitFor(state::RunState s) { return s == state::RunState::kSuccess ? kExitOk : kExitFailure; }
 
 // Runs (or waits for) a run to its end, printing each transition; the exit code follows its state.
-int Drive(RunContext& context, const graph::LoadedDag& dag, const store::DagRunRecord& run) {
+// `show_from`: the transitions committed since then by another process running it are shown too.
+int Drive(RunContext& context, const graph::LoadedDag& dag, const store::DagRunRecord& run,
+          std::optional<store::TimePoint> show_from) {
   auto outcome = scheduler::DriveRun(*context.store, BuiltinRegistry(), dag, run.id,
-                                     context.LoopOptions(), PrintTransition);
+                                     context.LoopOptions(), PrintTransition, show_from);
   if (!outcome.ok()) return ReportError(outcome.error());
   std::cout << "run " << run.run_id << ": " << state::Name(*outcome) << std::endl;
   return ExitFor(*outcome);
@@ -49,7 +51,7 @@ int RunTrigger(const GlobalOptions& options, const TriggerOptions& trigger) {
   }
   std::cout << "created run " << run->run_id << " (queued)" << std::endl;
   if (!trigger.wait) return kExitOk;
-  return Drive(**context, **dag, *run);
+  return Drive(**context, **dag, *run, run->queued_at);
 }
 
 int RunResume(const GlobalOptions& options, const std::string& dag_id, const std::string& run_id,
@@ -65,7 +67,7 @@ int RunResume(const GlobalOptions& options, const std::string& dag_id, const std
               << " (use --wait to run it from this process)" << std::endl;
     return kExitOk;
   }
-  return Drive(**context, **dag, *run);
+  return Drive(**context, **dag, *run, std::nullopt);
 }
 
 int RunList(const GlobalOptions& options, const std::string& dag_id, const std::string& state,

@@ -5,6 +5,8 @@
 
 #include <thread>
 
+#include "engine/http/web_assets.h"
+
 namespace conveyor::http {
 
 bool TokenMatches(const std::string& presented, const std::string& expected) {
@@ -95,6 +97,41 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
   s.Route("POST", dag + "/clearTaskInstances", "/api/v1/dags/{dag_id}/clearTaskInstances",
           &Api::ClearTaskInstances);
   s.Route("GET", "/metrics", "/metrics", &Api::MetricsText);
+
+  // The web UI, from memory: only names in the embedded table, never a filesystem path.
+  auto asset = [&s](const std::string& name, httplib::Response& res) {
+    const auto& assets = WebAssets();
+    auto it = assets.find(name);
+    if (it == assets.end()) {
+      const ApiResponse problem = Problem(404, "no such file: " + name);
+      res.status = 404;
+      res.set_content(problem.body, problem.content_type);
+      return;
+    }
+    const auto dot = name.rfind('.');
+    const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
+    const char* type = ext == ".html"  ? "text/html; charset=utf-8"
+                       : ext == ".js"  ? "text/javascript; charset=utf-8"
+                       : ext == ".css" ? "text/css; charset=utf-8"
+                       : ext == ".svg" ? "image/svg+xml"
+                                       : "application/octet-stream";
+    res.set_content(std::string(it->second), type);
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                   "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'none'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+  };
+  s.server.Get("/", [&s, asset](const httplib::Request&, httplib::Response& res) {
+    asset("index.html", res);
+    s.metrics.CountHttpRequest("/", res.status);
+  });
+  s.server.Get("/static/([A-Za-z0-9_./-]+)",
+               [&s, asset](const httplib::Request& req, httplib::Response& res) {
+                 asset(req.matches[1], res);
+                 s.metrics.CountHttpRequest("/static", res.status);
+               });
 
   s.server.new_task_queue = [threads = s.settings.threads] {
     return new httplib::ThreadPool(static_cast<size_t>(std::max(1, threads)));

@@ -36,7 +36,9 @@ Result<std::vector<state::RunState>> DriveRuns(
     store::StateStore& store, const exec::OperatorRegistry& registry, const graph::LoadedDag& dag,
     const std::vector<store::RunKey>& runs, int max_active, const RunLoopOptions& options,
     const std::function<void(const Transition&)>& observer,
-    const std::function<void(const store::DagRunRecord&)>& on_finished) {
+    const std::function<void(const store::DagRunRecord&)>& on_finished,
+    std::optional<store::TimePoint> show_events_from) {
+  const store::TimePoint show_from = show_events_from.value_or(store::CurrentTime());
   std::vector<state::RunState> outcomes(runs.size(), state::RunState::kQueued);
   std::set<size_t> pending;
   for (size_t i = 0; i < runs.size(); ++i) pending.insert(i);
@@ -63,7 +65,7 @@ Result<std::vector<state::RunState>> DriveRuns(
           if (!events.ok()) return events.error();
           for (const store::EventRecord& e : *events) {
             seen_event[runs[i]] = e.id;
-            if (e.task_id.empty() || e.from_state == e.to_state) continue;
+            if (e.at < show_from || e.task_id.empty() || e.from_state == e.to_state) continue;
             observer({record->dag_id, record->run_id, e.task_id, e.try_number,
                       state::ParseTaskState(e.from_state).value_or(state::TaskState::kNone),
                       state::ParseTaskState(e.to_state).value_or(state::TaskState::kNone), e.note,
@@ -116,8 +118,10 @@ Result<std::vector<state::RunState>> DriveRuns(
 Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorRegistry& registry,
                                  const graph::LoadedDag& dag, store::RunKey run,
                                  const RunLoopOptions& options,
-                                 const std::function<void(const Transition&)>& observer) {
-  auto outcomes = DriveRuns(store, registry, dag, {run}, 1, options, observer, nullptr);
+                                 const std::function<void(const Transition&)>& observer,
+                                 std::optional<store::TimePoint> show_events_from) {
+  auto outcomes =
+      DriveRuns(store, registry, dag, {run}, 1, options, observer, nullptr, show_events_from);
   if (!outcomes.ok()) return outcomes.error();
   return outcomes->front();
 }

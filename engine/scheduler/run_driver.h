@@ -13,18 +13,22 @@ namespace conveyor::scheduler {
 // when no live process holds it and runs it here (recovering interrupted tries), at most
 // `max_active` at once, or else waits for the holder to finish it, taking over if the holder
 // dies. Exactly one process runs a run at a time. `on_finished` sees each run as it ends.
+// `observer` sees the transitions of runs run here, and those of runs another process runs that
+// were committed from `show_events_from` (default: now) on, read from the event log.
 // Returns the runs' final states, in the order given.
 Result<std::vector<state::RunState>> DriveRuns(
     store::StateStore& store, const exec::OperatorRegistry& registry, const graph::LoadedDag& dag,
     const std::vector<store::RunKey>& runs, int max_active, const RunLoopOptions& options,
     const std::function<void(const Transition&)>& observer,
-    const std::function<void(const store::DagRunRecord&)>& on_finished);
+    const std::function<void(const store::DagRunRecord&)>& on_finished,
+    std::optional<store::TimePoint> show_events_from = std::nullopt);
 
 // DriveRuns for one run.
 Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorRegistry& registry,
                                  const graph::LoadedDag& dag, store::RunKey run,
                                  const RunLoopOptions& options,
-                                 const std::function<void(const Transition&)>& observer);
+                                 const std::function<void(const Transition&)>& observer,
+                                 std::optional<store::TimePoint> show_events_from = std::nullopt);
 
 // True while a process with this pid exists.
 bool ProcessAlive(int pid);

@@ -1,0 +1,124 @@
+// The web UI in headless Chromium against a real `conveyor serve`: loads the DAG list, unpauses
+// a DAG, triggers a run with conf from the form, sees the run go green in the grid and the graph,
+// opens a task's log (task output shown as text, never markup), and saves screenshots.
+//
+// Usage: node ui_test.mjs CONVEYOR SCREENSHOT_DIR   (playwright-core from npm, Debian's chromium)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [conveyor, shots] = process.argv.slice(2);
+const TOKEN = 'ui-test-token';
+mkdirSync(shots, { recursive: true });
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what, check, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('timed out waiting for ' + what);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'conveyor_ui_'));
+mkdirSync(join(dir, 'dags'));
+writeFileSync(join(dir, 'dags', 'ui_demo.yaml'), `description: the browser test's DAG
+tags: [ui]
+params: {who: world}
+tasks:
+  - id: hello
+    operator: shell
+    command: echo "hello {{ params.who }}"; echo '<script>document.title="pwned"</script>'
+  - id: after
+    operator: noop
+    depends_on: [hello]
+`);
+writeFileSync(join(dir, 'dags', 'broken.yaml'), 'tasks:\n  - {id: x, operator: nope}\n');
+const port = await freePort();
+writeFileSync(join(dir, 'conveyor.yaml'),
+  `dags_folder: dags\ndb: state/conveyor.db\nport: ${port}\ntoken: ${TOKEN}\n`);
+const serve = spawn(conveyor, ['--config', join(dir, 'conveyor.yaml'), 'serve'], { stdio: 'ignore' });
+const base = `http://127.0.0.1:${port}`;
+const apiGet = async (path) => (await fetch(base + '/api/v1' + path)).json();
+
+let browser;
+let failed = false;
+try {
+  await until('serve', async () => {
+    try { return (await fetch(base + '/api/v1/health')).ok; } catch { return false; }
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(String(e)));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+
+  await page.goto(base + '/');
+  await page.waitForSelector('tr[data-dag="ui_demo"]');
+  await page.waitForSelector('.banner[data-dag="broken"]');
+  await page.screenshot({ path: join(shots, '1-dag-list.png'), fullPage: true });
+
+  await page.fill('#token', TOKEN);
+  await page.dispatchEvent('#token', 'change');
+  await page.check('tr[data-dag="ui_demo"] input.unpaused');
+  await until('the DAG to be unpaused', async () => !(await apiGet('/dags/ui_demo')).is_paused);
+
+  await page.goto(base + '/#/dag/ui_demo/trigger');
+  await page.fill('#conf', 'not json');
+  await page.click('#trigger');
+  await page.waitForSelector('text=Invalid conf');
+  await page.fill('#conf', '{"who": "browser"}');
+  await page.fill('#run-id', 'from_the_form');
+  await page.click('#trigger');
+  await page.waitForFunction(() => location.hash === '#/dag/ui_demo/run/from_the_form');
+  await page.waitForSelector('.run-state[data-state="success"]');
+  await page.screenshot({ path: join(shots, '2-run.png'), fullPage: true });
+
+  await page.goto(base + '/#/dag/ui_demo/grid');
+  await page.waitForSelector('a[data-run="from_the_form"][data-task="hello"][data-state="success"]');
+  await page.waitForSelector('a[data-run="from_the_form"][data-task="after"][data-state="success"]');
+  await page.screenshot({ path: join(shots, '3-grid.png'), fullPage: true });
+
+  await page.goto(base + '/#/dag/ui_demo/graph');
+  await page.waitForSelector('g.node[data-task="after"][data-state="success"]');
+  await page.screenshot({ path: join(shots, '4-graph.png'), fullPage: true });
+
+  await page.goto(base + '/#/dag/ui_demo/grid');
+  await page.click('a[data-run="from_the_form"][data-task="hello"]');
+  await page.waitForSelector('pre.log >> text=hello browser');
+  const log = await page.textContent('pre.log');
+  if (!log.includes('<script>document.title="pwned"</script>')) throw new Error('log: ' + log);
+  if (await page.title() !== 'conveyor') throw new Error('the log ran as markup');
+  if ((await page.$$('main script')).length !== 0) throw new Error('a script element in the page');
+  await page.screenshot({ path: join(shots, '5-task-log.png'), fullPage: true });
+
+  await page.goto(base + '/#/dag/ui_demo/source');
+  await page.waitForSelector('pre.source >> text=the browser test');
+
+  const run = await apiGet('/dags/ui_demo/dagRuns/from_the_form');
+  if (JSON.stringify(run.conf) !== '{"who":"browser"}') throw new Error('conf ' + JSON.stringify(run.conf));
+  if (problems.length) throw new Error('console errors: ' + problems.join('\n'));
+  console.log('ui test: ok; screenshots in ' + shots);
+} catch (error) {
+  failed = true;
+  console.error('ui test failed:', error);
+} finally {
+  if (browser) await browser.close();
+  serve.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,109 @@
+// A DAG: the grid of recent runs × tasks, the graph coloured by a run, the source, the trigger form.
+import { api, enc } from './api.js';
+import { h, dot, when, errorBox } from './dom.js';
+import { graphSvg } from './graph_view.js';
+
+const RUNS = 20;
+
+function tabs(dagId, current) {
+  return h('nav', { class: 'tabs' }, ['grid', 'graph', 'source', 'trigger'].map((t) =>
+    h('a', { href: `#/dag/${enc(dagId)}/${t}`, class: t === current ? 'active' : null }, t)));
+}
+
+async function grid(dagId, graph) {
+  const runs = (await api('GET', `/dags/${enc(dagId)}/dagRuns?limit=${RUNS}`)).dag_runs.reverse();
+  const states = await Promise.all(runs.map((r) =>
+    api('GET', `/dags/${enc(dagId)}/dagRuns/${enc(r.dag_run_id)}/taskInstances`)));
+  const head = h('tr', {}, h('th', {}, 'task'), runs.map((r) => h('th', {},
+    h('a', { href: `#/dag/${enc(dagId)}/run/${enc(r.dag_run_id)}`, title: r.dag_run_id },
+      dot(r.state, `${r.dag_run_id}: ${r.state}`)))));
+  const rows = graph.nodes.map((n) => h('tr', {}, h('td', {}, n.task_id), runs.map((r, i) => {
+    const ti = states[i].task_instances.find((t) => t.task_id === n.task_id);
+    const state = ti ? ti.state : null;
+    return h('td', { class: 'cell' }, h('a', {
+      class: `state-${state || 'none'}`, 'data-run': r.dag_run_id, 'data-task': n.task_id,
+      'data-state': state || 'none', title: `${n.task_id} in ${r.dag_run_id}: ${state || 'no state'}`,
+      href: `#/dag/${enc(dagId)}/run/${enc(r.dag_run_id)}/task/${enc(n.task_id)}` }));
+  })));
+  if (runs.length === 0) return h('p', {}, 'No runs yet.');
+  return h('table', { class: 'grid' }, h('thead', {}, head), h('tbody', {}, rows));
+}
+
+function triggerForm(dagId, dag) {
+  const conf = h('textarea', { id: 'conf', 'aria-label': 'conf' },
+    JSON.stringify(dag.params || {}, null, 2));
+  const runId = h('input', { id: 'run-id', placeholder: 'run id (optional)', 'aria-label': 'run id' });
+  const message = h('div');
+  const submit = async (event) => {
+    event.preventDefault();
+    let parsed;
+    try {
+      parsed = JSON.parse(conf.value || '{}');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new Error('conf must be a JSON object');
+      }
+    } catch (error) {
+      message.replaceChildren(errorBox(new Error('Invalid conf: ' + error.message)));
+      return;
+    }
+    try {
+      const body = { conf: parsed };
+      if (runId.value) body.dag_run_id = runId.value;
+      const run = await api('POST', `/dags/${enc(dagId)}/dagRuns`, body);
+      location.hash = `#/dag/${enc(dagId)}/run/${enc(run.dag_run_id)}`;
+    } catch (error) {
+      message.replaceChildren(errorBox(error));
+    }
+  };
+  return h('form', { onsubmit: submit }, h('p', {}, 'Conf (JSON object, overrides params):'),
+    conf, h('p', {}, runId), h('button', { type: 'submit', id: 'trigger' }, 'Trigger'), message);
+}
+
+export function dagPage(dagId, tab) {
+  const root = h('section');
+  const content = h('div');
+  const selected = { run: null };
+  let form = null;
+  async function render() {
+    const dag = await api('GET', `/dags/${enc(dagId)}`);
+    const header = h('div', { class: 'toolbar' }, h('h1', {}, dag.dag_id),
+      h('label', {}, h('input', { type: 'checkbox', class: 'unpaused', checked: !dag.is_paused,
+        onchange: async (e) => { await api('PATCH', `/dags/${enc(dagId)}`,
+          { is_paused: !e.target.checked }); } }), ' active'),
+      h('span', {}, dag.description || ''),
+      h('span', {}, 'schedule: ', dag.schedule_interval ? dag.schedule_interval.value : 'None'),
+      h('span', {}, 'next run: ', when(dag.next_dagrun)));
+    const banner = dag.has_import_errors ? h('div', { class: 'banner' }, dag.import_error) : '';
+    if (tab === 'trigger') {
+      form ||= triggerForm(dagId, dag);  // built once: what is typed survives refreshes
+      content.replaceChildren(form);
+    } else if (tab === 'source') {
+      const text = await fetch(`/api/v1/dags/${enc(dagId)}/source`).then((r) => r.text());
+      content.replaceChildren(h('pre', { class: 'source' }, text));
+    } else {
+      const graph = await api('GET', `/dags/${enc(dagId)}/graph`);
+      if (tab === 'graph') {
+        const runs = (await api('GET', `/dags/${enc(dagId)}/dagRuns?limit=${RUNS}`)).dag_runs;
+        const run = runs.find((r) => r.dag_run_id === selected.run) || runs[0];
+        let states = {};
+        if (run) {
+          const tis = await api('GET', `/dags/${enc(dagId)}/dagRuns/${enc(run.dag_run_id)}/taskInstances`);
+          for (const t of tis.task_instances) states[t.task_id] = t.state;
+        }
+        const chooser = h('select', { 'aria-label': 'run', onchange: (e) => {
+          selected.run = e.target.value; render(); } },
+          runs.map((r) => h('option', { value: r.dag_run_id, selected: run && r.dag_run_id === run.dag_run_id },
+            `${r.dag_run_id} (${r.state})`)));
+        content.replaceChildren(runs.length ? chooser : h('p', {}, 'No runs yet.'),
+          graphSvg(graph, states, (task) => {
+            if (run) location.hash = `#/dag/${enc(dagId)}/run/${enc(run.dag_run_id)}/task/${enc(task)}`;
+          }));
+      } else {
+        content.replaceChildren(await grid(dagId, graph));
+      }
+    }
+    root.replaceChildren(header, banner, tabs(dagId, tab), content);
+    return root;
+  }
+  return { render, every: tab === 'source' || tab === 'trigger' ? 0 : 2000 };
+}
