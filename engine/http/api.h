@@ -61,15 +61,17 @@ class Api {
 
  private:
   store::StateStore& Store();
-  // A DAG's API object without the database's fields: the same until its next_dagrun moves on
-  // or the scheduler publishes new DAGs, so it is computed once per DAG and interval.
-  nlohmann::json DagObject(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
-                           const std::string& dag_id, Instant now);
-  nlohmann::json DagJson(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
-                         const std::string& dag_id, bool is_paused, Instant now);
+  // A DAG's API object, serialized, without the database's is_paused: the same until its
+  // next_dagrun moves on or the scheduler publishes new DAGs, so it is built once per DAG and
+  // interval.
+  std::string DagText(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
+                      const std::string& dag_id, Instant now);
+  // DagText with is_paused, as listings and GET /dags/{id} answer it.
+  std::string DagWithPaused(const std::shared_ptr<const serve::DagSnapshot>& snapshot,
+                            const std::string& dag_id, bool is_paused, Instant now);
 
   struct CachedDag {
-    nlohmann::json json;
+    std::string text;
     Instant valid_until;
   };
   std::mutex cache_mutex_;
