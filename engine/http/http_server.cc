@@ -99,7 +99,7 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
   s.Route("GET", "/metrics", "/metrics", &Api::MetricsText);
 
   // The web UI, from memory: only names in the embedded table, never a filesystem path.
-  auto asset = [&s](const std::string& name, httplib::Response& res) {
+  auto asset = [](const std::string& name, httplib::Response& res) {
     const auto& assets = WebAssets();
     auto it = assets.find(name);
     if (it == assets.end()) {
