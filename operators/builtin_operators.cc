@@ -1,5 +1,6 @@
 #include "operators/builtin_operators.h"
 
+#include "operators/ingest_operator.h"
 #include "operators/noop_operator.h"
 #include "operators/shell_operator.h"
 
@@ -49,7 +50,7 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
        Optional("columns", ArgType::kMap), OneOf("mode", {"replace", "append"}),
        Optional("required_columns", ArgType::kList), Optional("not_null", ArgType::kList),
        Optional("min_rows", ArgType::kInteger), Optional("unique_key", ArgType::kList)},
-      nullptr});
+      [] { return std::make_unique<IngestOperator>(); }});
   registry.Register(OperatorSpec{
       "train",
       "trains an XGBoost model on a table and registers it",

@@ -43,6 +43,7 @@ scheduler::RunLoopOptions RunContext::LoopOptions() const {
   options.workers = config.workers;
   options.pools = config.pools;
   options.log_dir = config.log_dir;
+  options.data_db = config.data_db;
   options.who = "cli pid " + std::to_string(getpid());
   return options;
 }

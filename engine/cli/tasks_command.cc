@@ -7,6 +7,7 @@
 #include "engine/cli/run_context.h"
 #include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
+#include "engine/data/sqlite_data_store.h"
 #include "engine/exec/executor.h"
 #include "engine/scheduler/clear.h"
 #include "engine/scheduler/task_render.h"
@@ -86,6 +87,10 @@ int RunTasksTest(const GlobalOptions& options, const std::string& dag_id,
   launch.command = rendered->command;
   launch.env = rendered->env;
   launch.execution_timeout = task.retry.execution_timeout;
+  // As in Airflow, a tested task does its work (data tables included); only its state is not kept.
+  launch.open_data = [path = (*context)->config.data_db] {
+    return store::OpenSqliteDataStore(path);
+  };
   const std::atomic<bool> cancelled{false};
   const auto result = exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(), launch,
                                       cancelled, [](int) {});

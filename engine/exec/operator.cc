@@ -28,3 +28,21 @@ OperatorResult OperatorResult::Skipped(std::string message) {
 }
 
 }  // namespace conveyor::exec
+
+namespace conveyor::exec {
+
+std::string_view ColumnTypeName(ColumnType type) {
+  switch (type) {
+    case ColumnType::kInteger:
+      return "integer";
+    case ColumnType::kReal:
+      return "real";
+    case ColumnType::kTimestamp:
+      return "timestamp";
+    case ColumnType::kText:
+      break;
+  }
+  return "text";
+}
+
+}  // namespace conveyor::exec

@@ -23,6 +23,7 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   Statement& Bind(int index, std::int64_t value);
+  Statement& BindReal(int index, double value);
   Statement& Bind(int index, const std::string& value);
   Statement& BindNull(int index);
   template <typename T>

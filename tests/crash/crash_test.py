@@ -34,6 +34,16 @@ def write_dag(folder, effects):
         f.write("\n".join(lines) + "\n")
 
 
+def run_exists(db_path):
+    if not os.path.exists(db_path):
+        return False
+    try:
+        db = sqlite3.connect(db_path, timeout=30)
+        return db.execute("SELECT count(*) FROM dag_runs WHERE run_id = 'crash1'").fetchone()[0] > 0
+    except sqlite3.OperationalError:  # killed before the schema was made
+        return False
+
+
 def leftover_processes(run_id):
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -66,12 +76,15 @@ def main():
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.05, 0.35))
         if proc.poll() is not None:
-            print("run finished after %d kills; starting over is not possible" % kills)
+            print("run finished after %d kills (exit %d: %s); starting over is not possible"
+                  % (kills, proc.returncode, proc.stderr.read().decode()[-500:]))
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        command = base + ["runs", "resume", "crash", "crash1", "--wait"]
+        # Killed before it created the run (start-up, migrations): trigger it again.
+        if run_exists(os.path.join(work, "state", "conveyor.db")):
+            command = base + ["runs", "resume", "crash", "crash1", "--wait"]
     final = subprocess.run(base + ["runs", "resume", "crash", "crash1", "--wait"],
                            capture_output=True, text=True, timeout=300)
     failures = []

@@ -1,0 +1,177 @@
+#include "engine/data/sqlite_data_store.h"
+
+#include "engine/store/sqlite_db.h"
+
+namespace conveyor::store {
+namespace {
+
+using exec::Cell;
+using exec::Column;
+using exec::ColumnType;
+
+// A table or column name as an SQL identifier: double-quoted, quotes doubled.
+std::string Identifier(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string SqlType(ColumnType type) {
+  switch (type) {
+    case ColumnType::kInteger:
+      return "INTEGER";
+    case ColumnType::kReal:
+      return "REAL";
+    case ColumnType::kTimestamp:
+      return "TIMESTAMP";
+    case ColumnType::kText:
+      break;
+  }
+  return "TEXT";
+}
+
+ColumnType FromSqlType(const std::string& type) {
+  if (type == "INTEGER") return ColumnType::kInteger;
+  if (type == "REAL") return ColumnType::kReal;
+  if (type == "TIMESTAMP") return ColumnType::kTimestamp;
+  return ColumnType::kText;
+}
+
+class SqliteTableWriter : public exec::TableWriter {
+ public:
+  SqliteTableWriter(SqliteDb& db, std::unique_ptr<Statement> insert, size_t width)
+      : db_(db), insert_(std::move(insert)), width_(width) {}
+  ~SqliteTableWriter() override {
+    if (!committed_) (void)db_.Exec("ROLLBACK");
+  }
+
+  Status Append(const std::vector<Cell>& row) override {
+    if (row.size() != width_) {
+      return Error{ErrorCode::kInternal,
+                   "a row of " + std::to_string(row.size()) + " values for " +
+                       std::to_string(width_) + " columns",
+                   {}};
+    }
+    for (size_t i = 0; i < row.size(); ++i) {
+      const int index = static_cast<int>(i) + 1;
+      if (const auto* v = std::get_if<std::int64_t>(&row[i])) {
+        insert_->Bind(index, *v);
+      } else if (const auto* d = std::get_if<double>(&row[i])) {
+        insert_->BindReal(index, *d);
+      } else if (const auto* t = std::get_if<std::string>(&row[i])) {
+        insert_->Bind(index, *t);
+      } else {
+        insert_->BindNull(index);
+      }
+    }
+    Status s = insert_->Run();
+    return s;
+  }
+
+  Status Commit() override {
+    insert_.reset();
+    if (Status s = db_.Exec("COMMIT"); !s.ok()) return s;
+    committed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  SqliteDb& db_;
+  std::unique_ptr<Statement> insert_;
+  size_t width_;
+  bool committed_ = false;
+};
+
+class SqliteDataStore : public exec::DataStore {
+ public:
+  explicit SqliteDataStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  Result<std::unique_ptr<exec::TableWriter>> WriteTable(const std::string& table,
+                                                        const std::vector<Column>& columns,
+                                                        bool replace) override {
+    if (columns.empty()) return InvalidArgument("table '" + table + "' needs columns");
+    if (Status s = db_->Exec("BEGIN IMMEDIATE"); !s.ok()) return s.error();
+    auto fail = [this](const Error& error) -> Error {
+      (void)db_->Exec("ROLLBACK");
+      return error;
+    };
+    std::string create = "CREATE TABLE " + Identifier(table) + " (";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      create += (i ? ", " : "") + Identifier(columns[i].name) + " " + SqlType(columns[i].type);
+    }
+    create += ")";
+    auto existing = TableColumns(table);
+    if (replace || !existing.ok()) {
+      if (existing.ok()) {
+        if (Status s = db_->Exec("DROP TABLE " + Identifier(table)); !s.ok()) {
+          return fail(s.error());
+        }
+      }
+      if (Status s = db_->Exec(create); !s.ok()) return fail(s.error());
+    } else if (!SameColumns(*existing, columns)) {
+      return fail(InvalidArgument("cannot append to table '" + table + "': its columns are " +
+                                  Describe(*existing) + ", the new rows' are " +
+                                  Describe(columns)));
+    }
+    std::string insert = "INSERT INTO " + Identifier(table) + " VALUES (";
+    for (size_t i = 0; i < columns.size(); ++i) insert += i ? ", ?" : "?";
+    insert += ")";
+    return std::unique_ptr<exec::TableWriter>(new SqliteTableWriter(
+        *db_, std::make_unique<Statement>(*db_, insert.c_str()), columns.size()));
+  }
+
+  Result<std::vector<Column>> TableColumns(const std::string& table) override {
+    Statement info(*db_, ("PRAGMA table_info(" + Identifier(table) + ")").c_str());
+    std::vector<Column> columns;
+    while (true) {
+      auto row = info.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      columns.push_back({info.Text(1), FromSqlType(info.Text(2))});
+    }
+    info.Reset();
+    if (columns.empty()) return NotFound("the data database has no table '" + table + "'");
+    return columns;
+  }
+
+  Result<std::int64_t> CountRows(const std::string& table) override {
+    Statement count(*db_, ("SELECT count(*) FROM " + Identifier(table)).c_str());
+    auto row = count.Step();
+    if (!row.ok()) return row.error();
+    const std::int64_t n = count.Int(0);
+    count.Reset();
+    return n;
+  }
+
+ private:
+  static bool SameColumns(const std::vector<Column>& a, const std::vector<Column>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].name != b[i].name || a[i].type != b[i].type) return false;
+    }
+    return true;
+  }
+  static std::string Describe(const std::vector<Column>& columns) {
+    std::string out = "(";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      out += (i ? ", " : "") + columns[i].name + " " +
+             std::string(exec::ColumnTypeName(columns[i].type));
+    }
+    return out + ")";
+  }
+
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path) {
+  auto db = SqliteDb::Open(path);
+  if (!db.ok()) return db.error();
+  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"}) {
+    if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
+  }
+  return std::unique_ptr<exec::DataStore>(new SqliteDataStore(std::move(db).value()));
+}
+
+}  // namespace conveyor::store

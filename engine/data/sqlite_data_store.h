@@ -1,0 +1,14 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/common/error.h"
+#include "engine/exec/data_store.h"
+
+namespace conveyor::store {
+
+// The data database as a SQLite file (created when missing), in WAL mode.
+Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path);
+
+}  // namespace conveyor::store

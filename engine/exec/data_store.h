@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/common/error.h"
+
+namespace conveyor::exec {
+
+// Column types of data tables, kept as the tables' declared SQL types.
+enum class ColumnType { kInteger, kReal, kText, kTimestamp };
+std::string_view ColumnTypeName(ColumnType type);  // "integer", "real", "text", "timestamp"
+
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::kText;
+};
+
+// One value: NULL, an integer, a real, or text (timestamps are ISO-8601 text).
+using Cell = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+// Rows going into one table in one transaction: nothing is visible, and nothing of an earlier
+// table is lost, until Commit. Destroyed without Commit, it rolls back.
+class TableWriter {
+ public:
+  virtual ~TableWriter() = default;
+  virtual Status Append(const std::vector<Cell>& row) = 0;
+  virtual Status Commit() = 0;
+};
+
+// The data database of the ML operators (the spec's data_db), as operators see it.
+class DataStore {
+ public:
+  virtual ~DataStore() = default;
+  // Starts writing `table`: `replace` drops what was there; otherwise rows are appended to a
+  // table with the same columns (created if missing).
+  virtual Result<std::unique_ptr<TableWriter>> WriteTable(const std::string& table,
+                                                          const std::vector<Column>& columns,
+                                                          bool replace) = 0;
+  // The table's columns, or kNotFound.
+  virtual Result<std::vector<Column>> TableColumns(const std::string& table) = 0;
+  virtual Result<std::int64_t> CountRows(const std::string& table) = 0;
+};
+
+// Opens the data database for one try (each try gets its own connection).
+using DataOpener = std::function<Result<std::unique_ptr<DataStore>>()>;
+
+}  // namespace conveyor::exec
