@@ -2,8 +2,8 @@
 // checks, exact located errors, and all-or-nothing writes.
 #include <gtest/gtest.h>
 
-#include "engine/exec/process_runner.h"
 #include "engine/data/sqlite_data_store.h"
+#include "engine/exec/process_runner.h"
 #include "operators/ingest_operator.h"
 #include "tests/support/temp_dir.h"
 
