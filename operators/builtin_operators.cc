@@ -1,8 +1,10 @@
 #include "operators/builtin_operators.h"
 
+#include "operators/batch_infer_operator.h"
 #include "operators/ingest_operator.h"
 #include "operators/noop_operator.h"
 #include "operators/shell_operator.h"
+#include "operators/train_operator.h"
 
 namespace conveyor::operators {
 namespace {
@@ -62,7 +64,7 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
        Optional("params", ArgType::kMap), Optional("num_boost_round", ArgType::kInteger),
        Optional("validation_ratio", ArgType::kNumber), Optional("seed", ArgType::kInteger),
        Optional("split_column"), Optional("model"), Optional("register", ArgType::kMap)},
-      nullptr});
+      Make<TrainOperator>()});
   registry.Register(
       OperatorSpec{"batch_infer",
                    "scores a table with a registered model",
@@ -70,7 +72,7 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
                    {Required("model"), Optional("table"), Optional("query"),
                     Required("output_table"), Optional("prediction_column"),
                     Optional("columns", ArgType::kList), Optional("batch_size", ArgType::kInteger)},
-                   nullptr});
+                   Make<BatchInferOperator>()});
   registry.Register(OperatorSpec{
       "drift_check",
       "compares a primary table with a baseline for data drift and model quality",

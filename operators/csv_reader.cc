@@ -1,18 +1,41 @@
 #include "operators/csv_reader.h"
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace conveyor::operators {
 
 Result<CsvReader> CsvReader::Open(const std::string& path, char delimiter) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot read '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string content = text.str();
-  if (content.size() >= 3 && content.compare(0, 3, "\xEF\xBB\xBF") == 0) content.erase(0, 3);
-  return CsvReader(path, std::move(content), delimiter);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot read '" + path + "': " + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return IoError("cannot read '" + path + "': not a regular file");
+  }
+  const auto size = static_cast<size_t>(info.st_size);
+  std::shared_ptr<const void> mapping;
+  std::string_view text;
+  if (size > 0) {
+    void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data == MAP_FAILED) {
+      ::close(fd);
+      return IoError("cannot map '" + path + "': " + std::strerror(errno));
+    }
+    ::madvise(data, size, MADV_SEQUENTIAL);
+    ::madvise(data, size, MADV_WILLNEED);
+    mapping = std::shared_ptr<const void>(
+        data, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+    text = std::string_view(static_cast<const char*>(data), size);
+  }
+  ::close(fd);
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  return CsvReader(path, std::move(mapping), text, delimiter);
 }
 
 void CsvReader::Rewind() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,9 +10,10 @@
 
 namespace conveyor::operators {
 
-// A CSV file read whole into memory and split into records as RFC 4180 says: fields separated by
-// `delimiter`, records by LF or CRLF, fields in double quotes may hold delimiters, newlines and
-// doubled quotes. Empty fields are empty (the caller decides they are NULL).
+// A CSV file mapped into memory (read-only, no copy) and split into records as RFC 4180 says:
+// fields separated by `delimiter`, records by LF or CRLF, fields in double quotes may hold
+// delimiters, newlines and doubled quotes. Empty fields are empty (the caller decides they are
+// NULL).
 class CsvReader {
  public:
   static Result<CsvReader> Open(const std::string& path, char delimiter);
@@ -30,11 +32,13 @@ class CsvReader {
   const std::string& path() const { return path_; }
 
  private:
-  CsvReader(std::string path, std::string text, char delimiter)
-      : path_(std::move(path)), text_(std::move(text)), delimiter_(delimiter) {}
+  CsvReader(std::string path, std::shared_ptr<const void> mapping, std::string_view text,
+            char delimiter)
+      : path_(std::move(path)), mapping_(std::move(mapping)), text_(text), delimiter_(delimiter) {}
 
   std::string path_;
-  std::string text_;
+  std::shared_ptr<const void> mapping_;  // unmaps the file when the last copy goes
+  std::string_view text_;
   char delimiter_;
   size_t pos_ = 0;
   int line_ = 1;

@@ -9,6 +9,7 @@
 #include "engine/common/suggest.h"
 #include "engine/common/time_format.h"
 #include "operators/csv_reader.h"
+#include "operators/ml_arg.h"
 
 namespace conveyor::operators {
 namespace {
@@ -73,14 +74,6 @@ struct Inference {
   }
 };
 
-std::vector<std::string> StringList(const nlohmann::json& args, const char* key) {
-  std::vector<std::string> out;
-  if (args.contains(key)) {
-    for (const auto& item : args.at(key)) out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
 class Ingest {
  public:
   Ingest(exec::OperatorContext& context) : context_(context), args_(context.args) {}
@@ -100,8 +93,8 @@ class Ingest {
     if (Status s = ReadHeader(csv); !s.ok()) return s.error();
     auto types = ColumnTypes(csv);
     if (!types.ok()) return types.error();
-    if (!context_.open_data) return InvalidArgument("no data database is configured");
-    auto data = context_.open_data();
+    if (!context_.data.open_data) return InvalidArgument("no data database is configured");
+    auto data = context_.data.open_data();
     if (!data.ok()) return data.error();
     std::vector<exec::Column> columns;
     for (size_t i = 0; i < header_.size(); ++i) columns.push_back({header_[i], (*types)[i]});

@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz libgraphviz-dev
   python3 python3-croniter                      # test oracles run by /usr/bin/python3
+  python3-xgboost python3-sklearn python3-scipy python3-numpy
   make                                          # benchmark peers
   prometheus wrk                                # promtool checks /metrics; wrk loads the API
   chromium nodejs                               # the web UI's browser test (playwright-core)

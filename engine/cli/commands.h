@@ -15,6 +15,8 @@ void AddRunCommands(CLI::App& app, CLI::App& dags, const GlobalOptions& options,
 void AddTaskCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
 // `dags pause|unpause|backfill`.
 void AddScheduleCommands(CLI::App& dags, const GlobalOptions& options, int& exit_code);
+// `models list|show|alias`: the model registry.
+void AddModelCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
 void AddServeCommand(CLI::App& app, const GlobalOptions& options, int& exit_code);
 
 // Adds "-o table|json" to a listing command.

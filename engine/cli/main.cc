@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   AddRunCommands(app, *app.get_subcommand("dags"), options, exit_code);
   AddTaskCommands(app, options, exit_code);
   AddScheduleCommands(*app.get_subcommand("dags"), options, exit_code);
+  AddModelCommands(app, options, exit_code);
   AddServeCommand(app, options, exit_code);
   try {
     app.parse(argc, argv);

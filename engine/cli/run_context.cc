@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "engine/common/suggest.h"
+#include "engine/data/data_access.h"
 
 namespace conveyor::cli {
 
@@ -43,7 +44,7 @@ scheduler::RunLoopOptions RunContext::LoopOptions() const {
   options.workers = config.workers;
   options.pools = config.pools;
   options.log_dir = config.log_dir;
-  options.data_db = config.data_db;
+  options.data = data::MakeDataAccess(config.data_db, config.db, config.artifacts_dir);
   options.who = "cli pid " + std::to_string(getpid());
   return options;
 }

@@ -7,7 +7,7 @@
 #include "engine/cli/run_context.h"
 #include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
-#include "engine/data/sqlite_data_store.h"
+#include "engine/data/data_access.h"
 #include "engine/exec/executor.h"
 #include "engine/scheduler/clear.h"
 #include "engine/scheduler/task_render.h"
@@ -88,9 +88,8 @@ int RunTasksTest(const GlobalOptions& options, const std::string& dag_id,
   launch.env = rendered->env;
   launch.execution_timeout = task.retry.execution_timeout;
   // As in Airflow, a tested task does its work (data tables included); only its state is not kept.
-  launch.open_data = [path = (*context)->config.data_db] {
-    return store::OpenSqliteDataStore(path);
-  };
+  const Config& config = (*context)->config;
+  launch.data = data::MakeDataAccess(config.data_db, config.db, config.artifacts_dir);
   const std::atomic<bool> cancelled{false};
   const auto result = exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(), launch,
                                       cancelled, [](int) {});

@@ -82,6 +82,75 @@ class SqliteTableWriter : public exec::TableWriter {
   bool committed_ = false;
 };
 
+// Reads a prepared SELECT. Columns take their declared types; an expression column takes the
+// type of its value in the first row.
+class SqliteTableReader : public exec::TableReader {
+ public:
+  static Result<std::unique_ptr<exec::TableReader>> Start(std::unique_ptr<Statement> select) {
+    auto reader = std::unique_ptr<SqliteTableReader>(new SqliteTableReader(std::move(select)));
+    auto first = reader->select_->Step();
+    if (!first.ok()) return first.error();
+    reader->pending_ = *first;
+    auto& stmt = *reader->select_;
+    for (int i = 0; i < stmt.ColumnCount(); ++i) {
+      Column column{stmt.ColumnName(i), ColumnType::kText};
+      const std::string declared = stmt.DeclaredType(i);
+      if (!declared.empty()) {
+        column.type = FromSqlType(declared);
+      } else if (reader->pending_ && stmt.KindOf(i) == Statement::Kind::kInteger) {
+        column.type = ColumnType::kInteger;
+      } else if (reader->pending_ && stmt.KindOf(i) == Statement::Kind::kReal) {
+        column.type = ColumnType::kReal;
+      }
+      reader->columns_.push_back(std::move(column));
+    }
+    return std::unique_ptr<exec::TableReader>(std::move(reader));
+  }
+  ~SqliteTableReader() override { select_->Reset(); }
+
+  const std::vector<Column>& columns() const override { return columns_; }
+
+  Result<bool> Next(std::vector<Cell>& row) override {
+    if (!pending_) {
+      if (done_) return false;
+      auto stepped = select_->Step();
+      if (!stepped.ok()) return stepped.error();
+      if (!*stepped) {
+        done_ = true;
+        return false;
+      }
+    }
+    pending_ = false;
+    row.resize(columns_.size());
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      const int index = static_cast<int>(i);
+      switch (select_->KindOf(index)) {
+        case Statement::Kind::kInteger:
+          row[i] = select_->Int(index);
+          break;
+        case Statement::Kind::kReal:
+          row[i] = select_->Real(index);
+          break;
+        case Statement::Kind::kText:
+        case Statement::Kind::kBlob:
+          row[i] = select_->Text(index);
+          break;
+        case Statement::Kind::kNull:
+          row[i] = std::monostate{};
+          break;
+      }
+    }
+    return true;
+  }
+
+ private:
+  explicit SqliteTableReader(std::unique_ptr<Statement> select) : select_(std::move(select)) {}
+  std::unique_ptr<Statement> select_;
+  std::vector<Column> columns_;
+  bool pending_ = false;
+  bool done_ = false;
+};
+
 class SqliteDataStore : public exec::DataStore {
  public:
   explicit SqliteDataStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
@@ -141,6 +210,22 @@ class SqliteDataStore : public exec::DataStore {
     const std::int64_t n = count.Int(0);
     count.Reset();
     return n;
+  }
+
+  Result<std::unique_ptr<exec::TableReader>> ReadTable(const std::string& table) override {
+    if (auto columns = TableColumns(table); !columns.ok()) return columns.error();
+    auto select = Statement::Prepare(*db_, "SELECT * FROM " + Identifier(table));
+    if (!select.ok()) return select.error();
+    return SqliteTableReader::Start(std::move(select).value());
+  }
+
+  Result<std::unique_ptr<exec::TableReader>> ReadQuery(const std::string& sql) override {
+    auto select = Statement::Prepare(*db_, sql);
+    if (!select.ok()) return select.error();
+    if (!(*select)->ReturnsRows() || !(*select)->ReadOnly()) {
+      return InvalidArgument("the query must be one SELECT statement that changes nothing");
+    }
+    return SqliteTableReader::Start(std::move(select).value());
   }
 
  private:

@@ -32,6 +32,15 @@ class TableWriter {
   virtual Status Commit() = 0;
 };
 
+// Rows of a table or a query, read in order. Timestamps come back as text.
+class TableReader {
+ public:
+  virtual ~TableReader() = default;
+  virtual const std::vector<Column>& columns() const = 0;
+  // Fills `row` with the next row; false at the end.
+  virtual Result<bool> Next(std::vector<Cell>& row) = 0;
+};
+
 // The data database of the ML operators (the spec's data_db), as operators see it.
 class DataStore {
  public:
@@ -44,6 +53,9 @@ class DataStore {
   // The table's columns, or kNotFound.
   virtual Result<std::vector<Column>> TableColumns(const std::string& table) = 0;
   virtual Result<std::int64_t> CountRows(const std::string& table) = 0;
+  // Reads a table (kNotFound if missing) or the rows of one read-only SELECT statement.
+  virtual Result<std::unique_ptr<TableReader>> ReadTable(const std::string& table) = 0;
+  virtual Result<std::unique_ptr<TableReader>> ReadQuery(const std::string& sql) = 0;
 };
 
 // Opens the data database for one try (each try gets its own connection).

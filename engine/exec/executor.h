@@ -24,7 +24,7 @@ struct TaskLaunch {
   std::optional<nlohmann::json> command;
   std::map<std::string, std::string> env;
   std::optional<Duration> execution_timeout;
-  DataOpener open_data;  // for operators that read or write data tables
+  DataAccess data;  // for operators that read or write data tables and models
 };
 
 // What a worker reports: the try started (with the pid of its process, if any), or it finished.

@@ -93,8 +93,8 @@ OperatorResult RunLaunch(const OperatorRegistry& registry, ProcessRunner& proces
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (launch.execution_timeout)
     deadline = std::chrono::steady_clock::now() + *launch.execution_timeout;
-  OperatorContext context{launch.info, launch.args, launch.command, launch.env,      deadline,
-                          cancelled,   processes,   started,        launch.open_data};
+  OperatorContext context{launch.info, launch.args, launch.command, launch.env, deadline,
+                          cancelled,   processes,   started,        launch.data};
   // The worker boundary: whatever an operator throws becomes its failure.
   try {
     std::unique_ptr<Operator> op = spec->factory();

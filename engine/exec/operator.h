@@ -10,7 +10,7 @@
 #include <string>
 
 #include "engine/common/time_format.h"
-#include "engine/exec/data_store.h"
+#include "engine/exec/model_registry.h"
 
 namespace conveyor::exec {
 
@@ -40,8 +40,8 @@ struct OperatorContext {
   // Called with the pid of a process the operator starts, so that it can be recorded (and killed
   // after a crash of conveyor).
   std::function<void(int pid)> process_started = [](int) {};
-  // Opens the data database; empty where there is none.
-  DataOpener open_data;
+  // The data database, the model registry and the artifacts folder.
+  DataAccess data;
   // Appends a line to the try's log.
   void Log(const std::string& line) const;
 };

@@ -7,6 +7,8 @@
 
 #include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
+#include "engine/data/model_json.h"
+#include "engine/data/sqlite_model_registry.h"
 #include "engine/graph/dag_json.h"
 #include "engine/scheduler/clear.h"
 #include "engine/scheduler/run_driver.h"
@@ -163,6 +165,40 @@ store::StateStore& Api::Store() {
     connection = std::move(opened).value();
   }
   return *connection;
+}
+
+exec::ModelRegistry& Api::Registry() {
+  thread_local std::map<std::string, std::unique_ptr<exec::ModelRegistry>> connections;
+  auto& connection = connections[settings_.db];
+  if (!connection) {
+    auto opened = data::OpenSqliteModelRegistry(settings_.db);
+    if (!opened.ok()) throw std::runtime_error(opened.error().message);
+    connection = std::move(opened).value();
+  }
+  return *connection;
+}
+
+ApiResponse Api::ListModels(const ApiRequest& request) {
+  int limit = 0;
+  int offset = 0;
+  if (auto problem = ReadPage(request, limit, offset)) return *problem;
+  auto names = Registry().ModelNames();
+  if (!names.ok()) return FromError(names.error());
+  nlohmann::json models = nlohmann::json::array();
+  const size_t end = std::min(names->size(), static_cast<size_t>(offset) + limit);
+  for (size_t i = static_cast<size_t>(offset); i < end; ++i) {
+    auto versions = Registry().Versions((*names)[i]);
+    if (!versions.ok()) return FromError(versions.error());
+    models.push_back(data::ModelSummaryToJson((*names)[i], *versions));
+  }
+  return Json({{"models", models}, {"total_entries", names->size()}});
+}
+
+ApiResponse Api::GetModel(const ApiRequest& request) {
+  const std::string& name = request.params.at(0);
+  auto versions = Registry().Versions(name);
+  if (!versions.ok()) return FromError(versions.error());
+  return Json(data::ModelToJson(name, *versions));
 }
 
 ApiResponse Api::Health(const ApiRequest&) {

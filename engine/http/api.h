@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/exec/model_registry.h"
 #include "engine/serve/dag_snapshot.h"
 #include "engine/serve/metrics.h"
 #include "engine/store/state_store.h"
@@ -58,9 +59,12 @@ class Api {
   ApiResponse GetLog(const ApiRequest& request);
   ApiResponse ClearTaskInstances(const ApiRequest& request);
   ApiResponse MetricsText(const ApiRequest& request);
+  ApiResponse ListModels(const ApiRequest& request);
+  ApiResponse GetModel(const ApiRequest& request);
 
  private:
   store::StateStore& Store();
+  exec::ModelRegistry& Registry();
   // A DAG's API object, serialized, without the database's is_paused: the same until its
   // next_dagrun moves on or the scheduler publishes new DAGs, so it is built once per DAG and
   // interval.

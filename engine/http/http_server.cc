@@ -78,6 +78,8 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
   const std::string dag = "/api/v1/dags/" + id;
   s.Route("GET", "/api/v1/health", "/api/v1/health", &Api::Health);
   s.Route("GET", "/api/v1/dags", "/api/v1/dags", &Api::ListDags);
+  s.Route("GET", "/api/v1/models", "/api/v1/models", &Api::ListModels);
+  s.Route("GET", "/api/v1/models/" + id, "/api/v1/models/{name}", &Api::GetModel);
   s.Route("GET", dag, "/api/v1/dags/{dag_id}", &Api::GetDag);
   s.Route("PATCH", dag, "/api/v1/dags/{dag_id}", &Api::PatchDag);
   s.Route("GET", dag + "/source", "/api/v1/dags/{dag_id}/source", &Api::DagSource);

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <utility>
 
-#include "engine/data/sqlite_data_store.h"
 #include "engine/scheduler/recovery.h"
 #include "engine/scheduler/task_render.h"
 
@@ -54,9 +53,6 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   hostname_ = host;
-  if (!options_.data_db.empty()) {
-    open_data_ = [path = options_.data_db] { return store::OpenSqliteDataStore(path); };
-  }
   executor_ = exec::MakeLocalExecutor(registry_, processes_, options_.workers,
                                       [this](exec::TaskEvent event) { Notify(std::move(event)); });
 }
@@ -210,7 +206,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     batch.PutTry({ti.run, ti.task_id, ti.try_number, TaskState::kQueued, ti.start_date,
                   std::nullopt, std::nullopt, launch.info.log_path, ""});
     launch.execution_timeout = task.retry.execution_timeout;
-    launch.open_data = open_data_;
+    launch.data = options_.data;
     in_flight_[launch.id] = {c.run, c.task, task.pool};
     ++pool_used_[task.pool];
     ++dag_running_[dag.dag_id];

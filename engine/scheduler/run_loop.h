@@ -27,7 +27,7 @@ struct RunLoopOptions {
   int queue_ahead = 8;
   std::map<std::string, int> pools = {{"default", 128}};
   std::string log_dir = "logs";
-  std::string data_db;           // the data database of the ML operators; empty: none
+  exec::DataAccess data;         // the ML operators' data database, registry and artifacts
   std::string who = "conveyor";  // recorded in the event log
   std::chrono::milliseconds heartbeat_every{2000};
 };
@@ -162,7 +162,6 @@ class RunLoop {
   std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
   bool woken_ = false;                  // GUARDED_BY(mutex_)
   std::unique_ptr<exec::Executor> executor_;
-  exec::DataOpener open_data_;
 };
 
 // The delay before the try after `failed_try` (1-based): retry_delay, doubled for each earlier

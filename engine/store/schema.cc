@@ -96,6 +96,33 @@ CREATE TABLE scheduler_lease (
   heartbeat INTEGER NOT NULL
 );
 )sql",
+      // The model registry, as MLflow's: models, their numbered versions, and aliases that name
+      // one version each. Alias changes go to the event log with run 0 (no run).
+      R"sql(
+CREATE TABLE registered_models (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE model_versions (
+  name TEXT NOT NULL REFERENCES registered_models (name),
+  version INTEGER NOT NULL,
+  artifact_path TEXT NOT NULL,
+  dag_id TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  task_id TEXT NOT NULL DEFAULT '',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  features TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+CREATE TABLE model_aliases (
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }
@@ -104,6 +131,15 @@ CREATE TABLE scheduler_lease (
 
 Status Migrate(SqliteDb& db) {
   const auto& migrations = Migrations();
+  {
+    // The common case, an up-to-date database, takes no write lock.
+    Statement current(db, "PRAGMA user_version");
+    auto row = current.Step();
+    if (!row.ok()) return row.error();
+    const bool up_to_date = current.Int(0) >= static_cast<std::int64_t>(migrations.size());
+    current.Reset();
+    if (up_to_date) return Status::Ok();
+  }
   for (size_t version = 0; version < migrations.size(); ++version) {
     Transaction txn(db);
     if (Status s = txn.Begin(); !s.ok()) return s;

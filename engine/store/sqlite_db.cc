@@ -1,5 +1,6 @@
 #include "engine/store/sqlite_db.h"
 
+#include <cctype>
 #include <memory>
 
 namespace conveyor::store {
@@ -33,7 +34,7 @@ Error SqliteDb::LastError(const std::string& what) const {
   return IoError("database '" + path_ + "': " + what + ": " + sqlite3_errmsg(db_));
 }
 
-Statement::Statement(SqliteDb& db, const char* sql) : db_(db), sql_(sql) {
+Statement::Statement(SqliteDb& db, const char* sql) : db_(db) {
   // A statement that does not prepare is a programmer error in a fixed SQL string.
   if (sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
       SQLITE_OK) {
@@ -43,6 +44,23 @@ Statement::Statement(SqliteDb& db, const char* sql) : db_(db), sql_(sql) {
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Result<std::unique_ptr<Statement>> Statement::Prepare(SqliteDb& db, const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &stmt, &tail) !=
+      SQLITE_OK) {
+    return InvalidArgument("bad SQL query: " + std::string(sqlite3_errmsg(db.handle())));
+  }
+  if (stmt == nullptr) return InvalidArgument("empty SQL query");
+  auto statement = std::unique_ptr<Statement>(new Statement(db, stmt));
+  for (; tail != nullptr && *tail != '\0'; ++tail) {
+    if (!std::isspace(static_cast<unsigned char>(*tail)) && *tail != ';') {
+      return InvalidArgument("the SQL query holds more than one statement");
+    }
+  }
+  return statement;
+}
 
 Statement& Statement::Bind(int index, std::int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
@@ -99,6 +117,39 @@ std::string Statement::Text(int column) const {
                             static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
               : std::string();
 }
+
+double Statement::Real(int column) const { return sqlite3_column_double(stmt_, column); }
+
+Statement::Kind Statement::KindOf(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_INTEGER:
+      return Kind::kInteger;
+    case SQLITE_FLOAT:
+      return Kind::kReal;
+    case SQLITE_TEXT:
+      return Kind::kText;
+    case SQLITE_BLOB:
+      return Kind::kBlob;
+    default:
+      return Kind::kNull;
+  }
+}
+
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+
+std::string Statement::ColumnName(int column) const {
+  const char* name = sqlite3_column_name(stmt_, column);
+  return name ? name : "";
+}
+
+std::string Statement::DeclaredType(int column) const {
+  const char* type = sqlite3_column_decltype(stmt_, column);
+  return type ? type : "";
+}
+
+bool Statement::ReturnsRows() const { return sqlite3_column_count(stmt_) > 0; }
+
+bool Statement::ReadOnly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
 bool Statement::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,8 @@ class Statement {
  public:
   Statement(SqliteDb& db, const char* sql);
   ~Statement();
+  // Prepares SQL that comes from a user (a query in a task's args): an error instead of an abort.
+  static Result<std::unique_ptr<Statement>> Prepare(SqliteDb& db, const std::string& sql);
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -40,12 +43,23 @@ class Statement {
   std::int64_t Int(int column) const;
   std::optional<std::int64_t> OptionalInt(int column) const;
   std::string Text(int column) const;
+  double Real(int column) const;
   bool IsNull(int column) const;
 
+  // The current row's value kind, and the result columns' names and declared types.
+  enum class Kind { kInteger, kReal, kText, kBlob, kNull };
+  Kind KindOf(int column) const;
+  int ColumnCount() const;
+  std::string ColumnName(int column) const;
+  std::string DeclaredType(int column) const;  // empty for an expression
+  // A statement that returns rows (SELECT, not INSERT).
+  bool ReturnsRows() const;
+  bool ReadOnly() const;
+
  private:
+  Statement(SqliteDb& db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   SqliteDb& db_;
   sqlite3_stmt* stmt_ = nullptr;
-  std::string sql_;
 };
 
 class SqliteDb {

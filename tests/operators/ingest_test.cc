@@ -2,7 +2,7 @@
 // checks, exact located errors, and all-or-nothing writes.
 #include <gtest/gtest.h>
 
-#include "engine/data/sqlite_data_store.h"
+#include "engine/data/data_access.h"
 #include "engine/exec/process_runner.h"
 #include "operators/ingest_operator.h"
 #include "tests/support/temp_dir.h"
@@ -24,7 +24,7 @@ class IngestTest : public ::testing::Test {
                                   cancelled_,
                                   exec::SystemProcessRunner(),
                                   [](int) {},
-                                  [path = Db()] { return store::OpenSqliteDataStore(path); }};
+                                  data::MakeDataAccess(Db(), "", "")};
     return IngestOperator().Execute(context);
   }
   std::string Db() const { return dir_.path() + "/data.db"; }
