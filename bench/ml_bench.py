@@ -4,7 +4,7 @@ data database, types inferred), `train` (XGBoost on the first 50,000 rows), and 
 (every row scored with the registered model, written back beside its columns), run as one DAG
 from the CLI. Prints rows/s of ingest and batch_infer from the tasks' recorded start and end,
 and, in the same run, Python xgboost predicting the same rows from an in-memory numpy array
-with the same model (no database reads or writes: a floor, not a peer).
+with the same model (inplace_predict: no database reads or writes, a floor, not a peer).
 
 Usage: ml_bench.py CONVEYOR [--rows N]
 """
@@ -95,7 +95,7 @@ def main():
         booster = xgb.Booster(model_file=artifact)
         booster.set_param({"nthread": os.cpu_count()})
         start = time.perf_counter()
-        booster.predict(xgb.DMatrix(x, feature_names=header[:-1]))
+        booster.inplace_predict(x)
         floor = time.perf_counter() - start
         print("Python xgboost, same model, predicting from memory: %.2f s: %.0f rows/s "
               "(batch_infer takes %.1fx, its reads and writes included)" %

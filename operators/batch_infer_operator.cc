@@ -78,7 +78,7 @@ class BatchInfer {
     if (!writer.ok()) return writer.error();
 
     const auto batch_size =
-        static_cast<size_t>(std::max<std::int64_t>(1, ArgInteger(args_, "batch_size", 65536)));
+        static_cast<size_t>(std::max<std::int64_t>(1, ArgInteger(args_, "batch_size", 8192)));
     std::vector<std::vector<exec::Cell>> rows(batch_size);
     std::vector<exec::Cell> out(output_columns.size());
     DenseMatrix matrix;

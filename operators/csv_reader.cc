@@ -104,11 +104,14 @@ Result<bool> CsvReader::Next(Record& record) {
                                Location{path_, line_, static_cast<int>(pos_ - line_start_) + 1});
       }
     } else {
-      const size_t start = pos_;
-      while (pos_ < n && text_[pos_] != delimiter_ && text_[pos_] != '\n' && text_[pos_] != '\r') {
-        ++pos_;
-      }
-      record.fields.emplace_back(text_.data() + start, pos_ - start);
+      // The hot loop: a local pointer (members may alias the vectors written here).
+      const char* const begin = text_.data() + pos_;
+      const char* const end = text_.data() + n;
+      const char* p = begin;
+      const char delimiter = delimiter_;
+      while (p != end && *p != delimiter && *p != '\n' && *p != '\r') ++p;
+      pos_ += static_cast<size_t>(p - begin);
+      record.fields.emplace_back(begin, static_cast<size_t>(p - begin));
       record.columns.push_back(column);
     }
     if (pos_ < n && text_[pos_] == delimiter_) {

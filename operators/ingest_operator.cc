@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <unordered_map>
 
 #include "engine/common/suggest.h"
 #include "engine/common/time_format.h"
+#include "operators/batch_pipeline.h"
 #include "operators/csv_reader.h"
 #include "operators/ml_arg.h"
 
@@ -53,6 +55,36 @@ std::optional<ColumnType> TypeNamed(const std::string& name) {
   return std::nullopt;
 }
 
+// The shape of a plain decimal number: [+-]digits[.digits][e[+-]digits], at most 18 integer
+// digits and a 2-digit exponent, so that from_chars surely accepts it. Anything else (inf, nan,
+// long numbers) is left to the full parsers.
+enum class Shape { kInteger, kReal, kOther };
+Shape NumberShape(std::string_view v) {
+  size_t i = 0;
+  const size_t n = v.size();
+  if (i < n && (v[i] == '+' || v[i] == '-')) ++i;
+  const size_t int_start = i;
+  while (i < n && v[i] >= '0' && v[i] <= '9') ++i;
+  const size_t int_digits = i - int_start;
+  if (i == n) return int_digits > 0 && int_digits <= 18 ? Shape::kInteger : Shape::kOther;
+  size_t frac_digits = 0;
+  if (v[i] == '.') {
+    ++i;
+    const size_t frac_start = i;
+    while (i < n && v[i] >= '0' && v[i] <= '9') ++i;
+    frac_digits = i - frac_start;
+  }
+  if (int_digits + frac_digits == 0 || int_digits > 18) return Shape::kOther;
+  if (i < n && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < n && (v[i] == '+' || v[i] == '-')) ++i;
+    const size_t exp_start = i;
+    while (i < n && v[i] >= '0' && v[i] <= '9') ++i;
+    if (i - exp_start == 0 || i - exp_start > 2) return Shape::kOther;
+  }
+  return i == n ? Shape::kReal : Shape::kOther;
+}
+
 // What a column's values allow so far, for inference.
 struct Inference {
   bool any = false;
@@ -61,6 +93,17 @@ struct Inference {
   bool timestamp = true;
   void See(std::string_view v) {
     any = true;
+    if (real) {
+      const Shape shape = NumberShape(v);
+      if (shape == Shape::kInteger) {
+        timestamp = false;
+        return;
+      }
+      if (shape == Shape::kReal) {
+        integer = timestamp = false;
+        return;
+      }
+    }
     if (integer) integer = ParseInteger(v).has_value();
     if (real) real = integer || ParseReal(v).has_value();
     if (timestamp) timestamp = IsTimestamp(v);
@@ -91,7 +134,9 @@ class Ingest {
     if (!reader.ok()) return reader.error();
     CsvReader& csv = *reader;
     if (Status s = ReadHeader(csv); !s.ok()) return s.error();
+    const auto started = std::chrono::steady_clock::now();
     auto types = ColumnTypes(csv);
+    const auto typed = std::chrono::steady_clock::now();
     if (!types.ok()) return types.error();
     if (!context_.data.open_data) return InvalidArgument("no data database is configured");
     auto data = context_.data.open_data();
@@ -101,6 +146,7 @@ class Ingest {
     auto writer = (*data)->WriteTable(table, columns, replace);
     if (!writer.ok()) return writer.error();
     auto rows = WriteRows(csv, *types, **writer);
+    const auto written = std::chrono::steady_clock::now();
     if (!rows.ok()) return rows.error();
     const std::int64_t min_rows = args_.value("min_rows", std::int64_t{0});
     if (*rows < min_rows) {
@@ -108,6 +154,14 @@ class Ingest {
                              " rows, fewer than min_rows " + std::to_string(min_rows));
     }
     if (Status s = (*writer)->Commit(); !s.ok()) return s.error();
+    const auto committed = std::chrono::steady_clock::now();
+    const auto seconds = [](auto from, auto to) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.2f s", std::chrono::duration<double>(to - from).count());
+      return std::string(text);
+    };
+    context_.Log("types read in " + seconds(started, typed) + ", rows parsed and written in " +
+                 seconds(typed, written) + ", committed in " + seconds(written, committed));
     std::string described;
     for (const auto& c : columns) {
       described += (described.empty() ? "" : ", ") + c.name + " " +
@@ -193,78 +247,110 @@ class Ingest {
     return types;
   }
 
+  // A batch of parsed rows on its way to the table.
+  struct RowBatch {
+    std::vector<std::vector<Cell>> rows;
+    size_t count = 0;
+  };
+
+  // Parses the rows (second pass) on this thread while another writes them to the table.
   Result<std::int64_t> WriteRows(CsvReader& csv, const std::vector<ColumnType>& types,
                                  exec::TableWriter& writer) {
     csv.Rewind();
     CsvReader::Record record;
     (void)csv.Next(record);                          // the header
     std::unordered_map<std::string, int> seen_keys;  // unique key -> line
-    std::vector<Cell> row(header_.size());
     std::int64_t rows = 0;
-    while (true) {
-      auto got = csv.Next(record);
-      if (!got.ok()) return got.error();
-      if (!*got) break;
+    constexpr size_t kBatchRows = 2048;
+    const std::function<Result<bool>(RowBatch&)> parse = [&](RowBatch& batch) -> Result<bool> {
       if (context_.cancelled.load()) return InvalidArgument("cancelled");
-      for (size_t i = 0; i < header_.size(); ++i) {
-        const std::string_view v = record.fields[i];
-        const Location at{csv.path(), record.line, record.columns[i]};
-        if (v.empty()) {
-          row[i] = std::monostate{};
-          continue;
+      batch.rows.resize(kBatchRows, std::vector<Cell>(header_.size()));
+      batch.count = 0;
+      while (batch.count < kBatchRows) {
+        auto got = csv.Next(record);
+        if (!got.ok()) return got.error();
+        if (!*got) return false;
+        if (Status s = ParseRow(csv, record, types, seen_keys, batch.rows[batch.count]); !s.ok()) {
+          return s.error();
         }
-        switch (types[i]) {
-          case ColumnType::kInteger:
-            if (auto n = ParseInteger(v)) {
-              row[i] = *n;
-            } else {
-              return InvalidArgument(
-                  "column '" + header_[i] + "' is integer, got '" + std::string(v) + "'", at);
-            }
-            break;
-          case ColumnType::kReal:
-            if (auto d = ParseReal(v)) {
-              row[i] = *d;
-            } else {
-              return InvalidArgument(
-                  "column '" + header_[i] + "' is real, got '" + std::string(v) + "'", at);
-            }
-            break;
-          case ColumnType::kTimestamp:
-            if (!IsTimestamp(v)) {
-              return InvalidArgument(
-                  "column '" + header_[i] + "' is timestamp, got '" + std::string(v) + "'", at);
-            }
-            row[i] = std::string(v);
-            break;
-          case ColumnType::kText:
-            row[i] = std::string(v);
-            break;
-        }
+        ++batch.count;
+        ++rows;
       }
-      for (size_t c : not_null_) {
-        if (record.fields[c].empty()) {
-          return InvalidArgument("column '" + header_[c] + "' is empty (it is in not_null)",
-                                 Location{csv.path(), record.line, record.columns[c]});
-        }
+      return true;
+    };
+    const std::function<Status(RowBatch&)> write = [&](RowBatch& batch) -> Status {
+      for (size_t i = 0; i < batch.count; ++i) {
+        if (Status s = writer.Append(batch.rows[i]); !s.ok()) return s;
       }
-      if (!unique_.empty()) {
-        std::string key;
-        for (size_t c : unique_) {
-          key += record.fields[c];
-          key += '\x1f';
-        }
-        auto [it, fresh] = seen_keys.emplace(std::move(key), record.line);
-        if (!fresh) {
-          return InvalidArgument(
-              "duplicate unique_key, first seen on line " + std::to_string(it->second),
-              Location{csv.path(), record.line, record.columns[unique_[0]]});
-        }
-      }
-      if (Status s = writer.Append(row); !s.ok()) return s.error();
-      ++rows;
-    }
+      return Status::Ok();
+    };
+    if (Status s = RunPipeline(parse, write); !s.ok()) return s.error();
     return rows;
+  }
+
+  Status ParseRow(const CsvReader& csv, const CsvReader::Record& record,
+                  const std::vector<ColumnType>& types,
+                  std::unordered_map<std::string, int>& seen_keys, std::vector<Cell>& row) {
+    if (record.fields.size() != header_.size()) {
+      return InvalidArgument("this row has " + std::to_string(record.fields.size()) +
+                                 " fields, the header has " + std::to_string(header_.size()),
+                             Location{csv.path(), record.line, 1});
+    }
+    for (size_t i = 0; i < header_.size(); ++i) {
+      const std::string_view v = record.fields[i];
+      if (v.empty()) {
+        row[i] = std::monostate{};
+        continue;
+      }
+      const auto bad = [&](const char* type) {
+        return InvalidArgument(
+            "column '" + header_[i] + "' is " + type + ", got '" + std::string(v) + "'",
+            Location{csv.path(), record.line, record.columns[i]});
+      };
+      switch (types[i]) {
+        case ColumnType::kInteger:
+          if (auto n = ParseInteger(v)) {
+            row[i] = *n;
+          } else {
+            return bad("integer");
+          }
+          break;
+        case ColumnType::kReal:
+          if (auto d = ParseReal(v)) {
+            row[i] = *d;
+          } else {
+            return bad("real");
+          }
+          break;
+        case ColumnType::kTimestamp:
+          if (!IsTimestamp(v)) return bad("timestamp");
+          row[i] = std::string(v);
+          break;
+        case ColumnType::kText:
+          row[i] = std::string(v);
+          break;
+      }
+    }
+    for (size_t c : not_null_) {
+      if (record.fields[c].empty()) {
+        return InvalidArgument("column '" + header_[c] + "' is empty (it is in not_null)",
+                               Location{csv.path(), record.line, record.columns[c]});
+      }
+    }
+    if (!unique_.empty()) {
+      std::string key;
+      for (size_t c : unique_) {
+        key += record.fields[c];
+        key += '\x1f';
+      }
+      auto [it, fresh] = seen_keys.emplace(std::move(key), record.line);
+      if (!fresh) {
+        return InvalidArgument(
+            "duplicate unique_key, first seen on line " + std::to_string(it->second),
+            Location{csv.path(), record.line, record.columns[unique_[0]]});
+      }
+    }
+    return Status::Ok();
   }
 
   exec::OperatorContext& context_;

@@ -3,6 +3,7 @@
 #include <xgboost/c_api.h>
 
 #include <cmath>
+#include <cstdint>
 #include <utility>
 
 namespace conveyor::operators {
@@ -134,10 +135,26 @@ Status XgbModel::Save(const std::string& path) const {
 }
 
 Result<std::vector<float>> XgbModel::Predict(const DenseMatrix& rows) const {
+  if (rows.rows == 0) return std::vector<float>();
+  // In-place prediction reads the rows where they are (no DMatrix copy) on every thread.
+  const std::string values = "{\"data\": [" +
+                             std::to_string(reinterpret_cast<std::uintptr_t>(rows.values.data())) +
+                             ", true], \"shape\": [" + std::to_string(rows.rows) + ", " +
+                             std::to_string(rows.cols) + "], \"typestr\": \"<f4\", \"version\": 3}";
+  const char* config =
+      "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+      "\"strict_shape\": false, \"missing\": NaN}";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dims = 0;
+  const float* result = nullptr;
+  if (XGBoosterPredictFromDense(booster_, values.c_str(), config, nullptr, &shape, &dims,
+                                &result) == 0) {
+    return std::vector<float>(result, result + rows.rows);
+  }
+  // Boosters without in-place prediction (gblinear) go through a DMatrix.
   auto matrix = Matrix::From(rows, {}, {});
   if (!matrix.ok()) return matrix.error();
   bst_ulong length = 0;
-  const float* result = nullptr;
   if (XGBoosterPredict(booster_, (*matrix)->handle(), 0, 0, 0, &length, &result) != 0) {
     return XgbError("prediction failed");
   }
