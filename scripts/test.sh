@@ -56,6 +56,8 @@ build/release/bench/bench_dag_load 1000 20
 /usr/bin/python3 bench/run_bench.py build/release/conveyor ../shared/anchors --runs 1
 # ingest: CSV into the data database (200,000 rows x 40 columns here; the README gives 1M).
 /usr/bin/python3 bench/ingest_bench.py build/release/conveyor --rows 200000
+# ingest, train and batch_infer on 1,000,000 rows x 40 features, Python xgboost beside it.
+/usr/bin/python3 bench/ml_bench.py build/release/conveyor --rows 1000000
 # The REST API under load while a 1,000-task DAG runs.
 /usr/bin/python3 bench/api_load_bench.py build/release/conveyor --seconds 5
 # `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).
