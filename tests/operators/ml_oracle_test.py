@@ -352,15 +352,36 @@ class MlOracleTest(unittest.TestCase):
 
 
 class DemoTest(unittest.TestCase):
-    def test_demo_dags_run_green(self):
+    def test_demo_dags_run_green_from_the_cli_and_from_serve(self):
         folder = tempfile.mkdtemp(prefix="conveyor_demo_")
+        serve = None
         try:
             base = ["--config", os.path.join(SOURCE, "config", "conveyor.yaml"), "--db",
                     os.path.join(folder, "conveyor.db")]
-            for dag in ["credit_default_training", "batch_inference_baseline",
-                        "batch_inference_primary"]:
+            for dag in ["credit_default_training", "batch_inference_baseline"]:
                 out = run(*base, "dags", "trigger", dag, "--wait").stdout
                 self.assertTrue(out.strip().endswith(": success"), out)
+            # With serve holding the database, the CLI's run is run by serve.
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            serve = subprocess.Popen([CONVEYOR, *base, "serve", "--port", str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(200):
+                health = None
+                try:
+                    health = json.load(urllib.request.urlopen(
+                        "http://127.0.0.1:%d/api/v1/health" % port, timeout=1))
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+                if health and health["scheduler"]["status"] == "healthy":
+                    break
+                time.sleep(0.05)
+            out = run(*base, "dags", "trigger", "batch_inference_primary", "--wait").stdout
+            self.assertTrue(out.strip().endswith(": success"), out)
+            runs = json.loads(run(*base, "runs", "list", "batch_inference_primary", "-o",
+                                  "json").stdout)["dag_runs"]
+            self.assertEqual([r["state"] for r in runs], ["success"])
             model = json.loads(run(*base, "models", "show", "credit_default", "-o",
                                    "json").stdout)
             self.assertEqual(model["versions"][0]["aliases"], ["production"])
@@ -374,6 +395,9 @@ class DemoTest(unittest.TestCase):
                                  3000)
             data.close()
         finally:
+            if serve:
+                serve.terminate()
+                serve.wait(timeout=30)
             shutil.rmtree(folder)
 
 
