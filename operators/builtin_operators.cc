@@ -1,6 +1,7 @@
 #include "operators/builtin_operators.h"
 
 #include "operators/batch_infer_operator.h"
+#include "operators/drift/drift_check_operator.h"
 #include "operators/ingest_operator.h"
 #include "operators/noop_operator.h"
 #include "operators/shell_operator.h"
@@ -83,7 +84,7 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
        Optional("features", ArgType::kList), Optional("window"), Optional("tests", ArgType::kMap),
        Optional("thresholds", ArgType::kMap), Optional("drift_share", ArgType::kNumber),
        Optional("metric_change_percent", ArgType::kNumber), OneOf("on_drift", {"fail", "warn"})},
-      nullptr});
+      Make<DriftCheckOperator>()});
 }
 
 }  // namespace conveyor::operators
