@@ -75,6 +75,7 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
 
   http::ApiSettings api_settings;
   api_settings.db = config.db;
+  api_settings.data_db = config.data_db;
   api_settings.dags_are_paused_at_creation = config.dags_are_paused_at_creation;
   api_settings.who = "api pid " + std::to_string(getpid());
   const std::string wal = config.db + "-wal";

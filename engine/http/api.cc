@@ -178,6 +178,36 @@ exec::ModelRegistry& Api::Registry() {
   return *connection;
 }
 
+data::DriftResults* Api::Drift() {
+  if (settings_.data_db.empty()) return nullptr;
+  thread_local std::map<std::string, std::unique_ptr<data::DriftResults>> connections;
+  auto& connection = connections[settings_.data_db];
+  if (!connection) {
+    auto opened = data::DriftResults::Open(settings_.data_db);
+    if (!opened.ok()) throw std::runtime_error(opened.error().message);
+    connection = std::move(opened).value();
+  }
+  return connection.get();
+}
+
+ApiResponse Api::ListDriftTasks(const ApiRequest&) {
+  nlohmann::json tasks = nlohmann::json::array();
+  if (auto* drift = Drift()) {
+    auto found = drift->Tasks();
+    if (!found.ok()) return FromError(found.error());
+    tasks = *found;
+  }
+  return Json({{"drift_tasks", tasks}, {"total_entries", tasks.size()}});
+}
+
+ApiResponse Api::GetDriftReport(const ApiRequest& request) {
+  auto* drift = Drift();
+  if (drift == nullptr) return Problem(404, "no data database is configured");
+  auto report = drift->Report(request.params.at(0), request.params.at(1));
+  if (!report.ok()) return FromError(report.error());
+  return Json(*report);
+}
+
 ApiResponse Api::ListModels(const ApiRequest& request) {
   int limit = 0;
   int offset = 0;
@@ -579,7 +609,13 @@ ApiResponse Api::MetricsText(const ApiRequest&) {
   if (!runs.ok()) return FromError(runs.error());
   auto tis = Store().CountTaskInstancesByState();
   if (!tis.ok()) return FromError(tis.error());
-  return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(*runs, *tis)};
+  std::string text = metrics_.Render(*runs, *tis);
+  if (auto* drift = Drift()) {
+    auto latest = drift->Latest();
+    if (!latest.ok()) return FromError(latest.error());
+    text += data::RenderDriftGauges(*latest);
+  }
+  return {200, "text/plain; version=0.0.4; charset=utf-8", text};
 }
 
 }  // namespace conveyor::http

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/data/drift_results.h"
 #include "engine/exec/model_registry.h"
 #include "engine/serve/dag_snapshot.h"
 #include "engine/serve/metrics.h"
@@ -32,7 +33,8 @@ struct ApiResponse {
 ApiResponse Problem(int status, const std::string& detail);
 
 struct ApiSettings {
-  std::string db;  // the state database; each HTTP thread opens its own connection
+  std::string db;       // the state database; each HTTP thread opens its own connection
+  std::string data_db;  // the data database (drift results); empty: none
   bool dags_are_paused_at_creation = true;
   std::string who = "api";  // recorded in the event log
 };
@@ -61,10 +63,14 @@ class Api {
   ApiResponse MetricsText(const ApiRequest& request);
   ApiResponse ListModels(const ApiRequest& request);
   ApiResponse GetModel(const ApiRequest& request);
+  ApiResponse ListDriftTasks(const ApiRequest& request);
+  ApiResponse GetDriftReport(const ApiRequest& request);
 
  private:
   store::StateStore& Store();
   exec::ModelRegistry& Registry();
+  // nullptr without a data database.
+  data::DriftResults* Drift();
   // A DAG's API object, serialized, without the database's is_paused: the same until its
   // next_dagrun moves on or the scheduler publishes new DAGs, so it is built once per DAG and
   // interval.

@@ -79,6 +79,9 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
   s.Route("GET", "/api/v1/health", "/api/v1/health", &Api::Health);
   s.Route("GET", "/api/v1/dags", "/api/v1/dags", &Api::ListDags);
   s.Route("GET", "/api/v1/models", "/api/v1/models", &Api::ListModels);
+  s.Route("GET", "/api/v1/drift", "/api/v1/drift", &Api::ListDriftTasks);
+  s.Route("GET", "/api/v1/drift/" + id + "/" + id, "/api/v1/drift/{dag_id}/{task_id}",
+          &Api::GetDriftReport);
   s.Route("GET", "/api/v1/models/" + id, "/api/v1/models/{name}", &Api::GetModel);
   s.Route("GET", dag, "/api/v1/dags/{dag_id}", &Api::GetDag);
   s.Route("PATCH", dag, "/api/v1/dags/{dag_id}", &Api::PatchDag);

@@ -41,9 +41,7 @@ Result<Source> OpenNamed(exec::DataStore& store, const std::string& what) {
   return Source{"table '" + what + "'", std::move(reader).value()};
 }
 
-std::string Iso(std::int64_t seconds) {
-  return FormatUtc(Instant{std::chrono::seconds{seconds}});
-}
+std::string Iso(std::int64_t seconds) { return FormatUtc(Instant{std::chrono::seconds{seconds}}); }
 
 std::string Number(double v) {
   std::ostringstream out;
@@ -202,13 +200,15 @@ class DriftCheck {
       auto got = baseline.reader->Next(row);
       if (!got.ok()) return got.error();
       if (!*got) break;
-      for (Slot& slot : slots) slot.column->baseline.push_back(value(row[slot.b], slot, slot.column->kind));
+      for (Slot& slot : slots)
+        slot.column->baseline.push_back(value(row[slot.b], slot, slot.column->kind));
       if (prediction_slot) {
         prediction_slot->column->baseline.push_back(
             value(row[prediction_slot->b], *prediction_slot, FeatureKind::kNumerical));
       }
       if (label_slot) {
-        input.baseline_labels.push_back(value(row[label_slot->b], *label_slot, FeatureKind::kNumerical));
+        input.baseline_labels.push_back(
+            value(row[label_slot->b], *label_slot, FeatureKind::kNumerical));
       }
     }
     for (size_t number = 1;; ++number) {
@@ -223,15 +223,18 @@ class DriftCheck {
           continue;
         }
         const auto local = parsed->local.time_since_epoch().count();
-        input.primary_time.push_back(local - (parsed->utc_offset ? parsed->utc_offset->count() : 0));
+        input.primary_time.push_back(local -
+                                     (parsed->utc_offset ? parsed->utc_offset->count() : 0));
       }
-      for (Slot& slot : slots) slot.column->primary.push_back(value(row[slot.p], slot, slot.column->kind));
+      for (Slot& slot : slots)
+        slot.column->primary.push_back(value(row[slot.p], slot, slot.column->kind));
       if (prediction_slot) {
         prediction_slot->column->primary.push_back(
             value(row[prediction_slot->p], *prediction_slot, FeatureKind::kNumerical));
       }
       if (label_slot) {
-        input.primary_labels.push_back(value(row[label_slot->p], *label_slot, FeatureKind::kNumerical));
+        input.primary_labels.push_back(
+            value(row[label_slot->p], *label_slot, FeatureKind::kNumerical));
       }
     }
     if (untimed_ > 0) {
@@ -264,9 +267,9 @@ class DriftCheck {
                                      {"per_value", f->histogram.per_value},
                                      {"baseline", f->histogram.baseline},
                                      {"primary", f->histogram.primary}};
-        if (Status s = (*writer)->Append({info.dag_id, info.run_id, info.task_id,
-                                          WindowText(latest.start, latest), f->feature,
-                                          DumpJson(bins)});
+        if (Status s =
+                (*writer)->Append({info.dag_id, info.run_id, info.task_id,
+                                   WindowText(latest.start, latest), f->feature, DumpJson(bins)});
             !s.ok()) {
           return s;
         }
@@ -298,8 +301,8 @@ class DriftCheck {
       for (const auto& f : w.features) all.push_back(&f);
       if (w.prediction) all.push_back(&*w.prediction);
       for (const drift::FeatureReport* f : all) {
-        if (Status s = put(f->feature, f->test.test, f->test.value, f->test.threshold,
-                           f->test.drifted);
+        if (Status s =
+                put(f->feature, f->test.test, f->test.value, f->test.threshold, f->test.drifted);
             !s.ok()) {
           return s;
         }
@@ -334,12 +337,10 @@ class DriftCheck {
       const double v = f->test.value, t = f->test.threshold;
       return drift::IsPValueTest(f->test.test) ? (v > 0 ? t / v : 1e300) : v / t;
     };
-    std::stable_sort(sorted.begin(), sorted.end(), [&](auto* a, auto* b) {
-      return severity(a) > severity(b);
-    });
-    std::string window = latest.start || latest.end
-                             ? Iso(latest.start) + " .. " + Iso(latest.end)
-                             : std::string("all rows");
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [&](auto* a, auto* b) { return severity(a) > severity(b); });
+    std::string window = latest.start || latest.end ? Iso(latest.start) + " .. " + Iso(latest.end)
+                                                    : std::string("all rows");
     context_.Log("latest window " + window + ": " + std::to_string(latest.primary_rows) +
                  " primary rows; " + std::to_string(reports.size()) + " window(s) compared");
     std::vector<std::string> drifted;
@@ -372,8 +373,9 @@ class DriftCheck {
                   Number(latest.share) + " >= " + Number(options.drift_share) + "): " + joined;
       }
       if (latest.quality_alert) {
-        alert_ += std::string(latest.dataset_drift ? ";" : "") + " model quality changed by more than " +
-                  Number(options.metric_change_percent) + "%: " + alert_text;
+        alert_ += std::string(latest.dataset_drift ? ";" : "") +
+                  " model quality changed by more than " + Number(options.metric_change_percent) +
+                  "%: " + alert_text;
       }
       context_.Log(alert_);
     }

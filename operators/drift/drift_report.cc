@@ -44,9 +44,9 @@ std::int64_t MonthIndex(std::int64_t seconds) {
 }
 
 std::int64_t MonthStart(std::int64_t month_index) {
-  const std::chrono::year_month_day ymd{std::chrono::year{static_cast<int>(month_index / 12)},
-                                        std::chrono::month{static_cast<unsigned>(month_index % 12 + 1)},
-                                        std::chrono::day{1}};
+  const std::chrono::year_month_day ymd{
+      std::chrono::year{static_cast<int>(month_index / 12)},
+      std::chrono::month{static_cast<unsigned>(month_index % 12 + 1)}, std::chrono::day{1}};
   return sys_seconds{sys_days{ymd}}.time_since_epoch().count();
 }
 
@@ -84,8 +84,7 @@ std::vector<Window> CutWindows(const DriftInput& input, const DriftOptions& opti
     }
   } else {
     const std::int64_t unit = w.unit == WindowLength::Unit::kHour ? 3600 : 86400;
-    const std::int64_t length =
-        unit * w.count * (w.unit == WindowLength::Unit::kWeek ? 7 : 1);
+    const std::int64_t length = unit * w.count * (w.unit == WindowLength::Unit::kWeek ? 7 : 1);
     // Windows end where the latest row's hour or day ends and are counted back from there, so
     // the latest window is always a whole one.
     const std::int64_t end = *hi - (((*hi % unit) + unit) % unit) + unit;
@@ -127,7 +126,8 @@ Result<std::optional<FeatureReport>> CompareFeature(const FeatureColumn& column,
   } else {
     test = DefaultTest(baseline.size(), column.kind, CountDistinct(baseline, primary));
   }
-  auto result = RunTest(test, baseline, primary, column.kind, Threshold(options, column.name, test));
+  auto result =
+      RunTest(test, baseline, primary, column.kind, Threshold(options, column.name, test));
   if (!result.ok()) return result.error();
   report.test = *result;
   auto psi = RunTest("psi", baseline, primary, column.kind, Threshold(options, column.name, "psi"));
@@ -218,8 +218,8 @@ Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
                        !input.primary_labels.empty() && input.prediction;
   std::map<std::string, double> baseline_quality;
   if (quality) {
-    baseline_quality = Quality(options.problem_type, input.baseline_labels,
-                               input.prediction->baseline, nullptr);
+    baseline_quality =
+        Quality(options.problem_type, input.baseline_labels, input.prediction->baseline, nullptr);
   }
 
   std::vector<WindowReport> reports;
@@ -234,8 +234,8 @@ Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
     std::atomic<size_t> next{0};
     const auto work = [&] {
       for (size_t i = next++; i < columns.size(); i = next++) {
-        results[i] = CompareFeature(*columns[i], baselines[i], baseline_dropped[i], window.rows,
-                                    options);
+        results[i] =
+            CompareFeature(*columns[i], baselines[i], baseline_dropped[i], window.rows, options);
       }
     };
     std::vector<std::thread> threads;
@@ -260,15 +260,13 @@ Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
     report.share = compared ? static_cast<double>(drifted) / static_cast<double>(compared) : 0;
     report.dataset_drift = compared > 0 && report.share >= options.drift_share;
     if (quality) {
-      for (const auto& [metric, value] :
-           Quality(options.problem_type, input.primary_labels, input.prediction->primary,
-                   &window.rows)) {
+      for (const auto& [metric, value] : Quality(options.problem_type, input.primary_labels,
+                                                 input.prediction->primary, &window.rows)) {
         MetricReport m{metric, value, 0, false};
         if (auto it = baseline_quality.find(metric); it != baseline_quality.end()) {
           m.baseline = it->second;
-          m.drifted = m.baseline != 0 &&
-                      std::abs(value - m.baseline) / std::abs(m.baseline) * 100 >
-                          options.metric_change_percent;
+          m.drifted = m.baseline != 0 && std::abs(value - m.baseline) / std::abs(m.baseline) * 100 >
+                                             options.metric_change_percent;
         }
         report.quality_alert = report.quality_alert || m.drifted;
         report.metrics.push_back(m);

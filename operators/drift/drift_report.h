@@ -39,8 +39,8 @@ Result<WindowLength> ParseWindow(const std::string& text);  // "3 week", "1 mont
 struct DriftOptions {
   std::string problem_type = "none";  // binary_classification, regression, none
   std::optional<WindowLength> window;
-  std::map<std::string, std::string> tests;   // feature -> test
-  std::map<std::string, double> thresholds;   // feature or test -> threshold
+  std::map<std::string, std::string> tests;  // feature -> test
+  std::map<std::string, double> thresholds;  // feature or test -> threshold
   double drift_share = 0.5;
   double metric_change_percent = 15;
   int threads = 1;

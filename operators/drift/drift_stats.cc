@@ -70,7 +70,7 @@ double OuterProbInside(std::int64_t m, std::int64_t n, std::int64_t g, std::int6
 
 // log(n! / n^n) by Stirling's series (scipy's _log_nfactorial_div_n_pow_n).
 double LogFactorialOverPower(double n) {
-  static const double kCoeffs[] = {-2.955065359477124183e-2, 6.4102564102564102564e-3,
+  static const double kCoeffs[] = {-2.955065359477124183e-2,  6.4102564102564102564e-3,
                                    -1.9175269175269175269e-3, 8.4175084175084175084e-4,
                                    -5.952380952380952381e-4,  7.9365079365079365079e-4,
                                    -2.7777777777777777778e-3, 8.3333333333333333333e-2};
@@ -191,8 +191,8 @@ KsResult KsTwoSample(std::span<const double> a, std::span<const double> b) {
     const double v = j == b.size() || (i < a.size() && a[i] <= b[j]) ? a[i] : b[j];
     while (i < a.size() && a[i] <= v) ++i;
     while (j < b.size() && b[j] <= v) ++j;
-    const double diff =
-        static_cast<double>(i) / static_cast<double>(n1) - static_cast<double>(j) / static_cast<double>(n2);
+    const double diff = static_cast<double>(i) / static_cast<double>(n1) -
+                        static_cast<double>(j) / static_cast<double>(n2);
     max_s = std::max(max_s, diff);
     min_s = std::min(min_s, diff);
   }
@@ -201,7 +201,8 @@ KsResult KsTwoSample(std::span<const double> a, std::span<const double> b) {
   if (std::max(n1, n2) <= 10000) {
     const std::int64_t g = std::gcd(n1, n2);
     const std::int64_t lcm = (n1 / g) * n2;
-    const auto h = static_cast<std::int64_t>(std::nearbyint(result.statistic * static_cast<double>(lcm)));
+    const auto h =
+        static_cast<std::int64_t>(std::nearbyint(result.statistic * static_cast<double>(lcm)));
     result.statistic = static_cast<double>(h) / static_cast<double>(lcm);
     if (h == 0) {
       result.pvalue = 1.0;
@@ -217,7 +218,8 @@ KsResult KsTwoSample(std::span<const double> a, std::span<const double> b) {
   const double m = static_cast<double>(std::max(n1, n2));
   const double n = static_cast<double>(std::min(n1, n2));
   const double en = m * n / (m + n);
-  result.pvalue = Clip(KolmogorovSf(result.statistic, static_cast<std::int64_t>(std::nearbyint(en))));
+  result.pvalue =
+      Clip(KolmogorovSf(result.statistic, static_cast<std::int64_t>(std::nearbyint(en))));
   return result;
 }
 

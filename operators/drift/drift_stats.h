@@ -42,6 +42,7 @@ double JensenShannon(std::span<const double> p, std::span<const double> q);
 // numpy.histogram_bin_edges(values, bins="sturges") for n values between min and max.
 std::vector<double> SturgesEdges(double min, double max, std::size_t n);
 // numpy.histogram counts of sorted values in those edges (the last bin closed).
-std::vector<double> HistogramCounts(std::span<const double> sorted, const std::vector<double>& edges);
+std::vector<double> HistogramCounts(std::span<const double> sorted,
+                                    const std::vector<double>& edges);
 
 }  // namespace conveyor::operators::drift

@@ -150,8 +150,7 @@ Result<TestResult> RunTest(const std::string& test, std::span<const double> base
   } else if (test == "z") {
     result.value = ZTestPValue(baseline, primary);
   } else if (test == "wasserstein") {
-    result.value =
-        Wasserstein(baseline, primary) / std::max(PopulationStd(baseline), 0.001);
+    result.value = Wasserstein(baseline, primary) / std::max(PopulationStd(baseline), 0.001);
   } else if (test == "jensenshannon") {
     Binned binned;
     Shares(baseline, primary, kind == FeatureKind::kNumerical, binned);

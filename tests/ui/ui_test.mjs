@@ -46,6 +46,22 @@ tasks:
     operator: noop
     depends_on: [hello]
 `);
+// A drift task on two generated tables: x drifts in the primary rows, colour does not.
+writeFileSync(join(dir, 'dags', 'ui_drift.yaml'), `tags: [ui]
+tasks:
+  - {id: baseline, operator: ingest, args: {source: baseline.csv, table: b}}
+  - {id: primary, operator: ingest, args: {source: primary.csv, table: p}}
+  - id: drift
+    operator: drift_check
+    depends_on: [baseline, primary]
+    args: {baseline: b, primary: p, timestamp_column: day, window: 1 week}
+`);
+const rows = (n, shift, start) => Array.from({ length: n }, (_, i) => {
+  const day = new Date(Date.UTC(2026, 0, start + (i % 21))).toISOString().slice(0, 10);
+  return `${day},${((i * 7919) % 1000) / 100 + shift},${['red', 'green', 'blue'][Math.floor(i / 21) % 3]}`;
+}).join('\n');
+writeFileSync(join(dir, 'dags', 'baseline.csv'), 'day,x,colour\n' + rows(900, 0, 1) + '\n');
+writeFileSync(join(dir, 'dags', 'primary.csv'), 'day,x,colour\n' + rows(630, 3, 40) + '\n');
 writeFileSync(join(dir, 'dags', 'broken.yaml'), 'tasks:\n  - {id: x, operator: nope}\n');
 const port = await freePort();
 writeFileSync(join(dir, 'conveyor.yaml'),
@@ -109,6 +125,21 @@ try {
 
   await page.goto(base + '/#/dag/ui_demo/source');
   await page.waitForSelector('pre.source >> text=the browser test');
+
+  // Monitoring: run the drift DAG through the API, then read its report.
+  const triggered = await fetch(base + '/api/v1/dags/ui_drift/dagRuns', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ dag_run_id: 'drift_run' }) });
+  if (!triggered.ok) throw new Error('trigger ui_drift: ' + triggered.status);
+  await until('the drift run', async () =>
+    (await apiGet('/dags/ui_drift/dagRuns/drift_run')).state === 'success');
+  await page.goto(base + '/#/drift');
+  await page.click('a[href="#/drift/ui_drift/drift"]');
+  await page.waitForSelector('table.drift-report tr.drifted[data-feature="x"]');
+  await page.waitForSelector('table.drift-report tr[data-feature="colour"]:not(.drifted)');
+  if ((await page.$$('table.drift-report svg.histogram')).length !== 2) throw new Error('histograms');
+  await page.waitForSelector('figure.chart[data-feature="x"][data-test="ks"] circle.point.drifted');
+  await page.screenshot({ path: join(shots, '6-drift.png'), fullPage: true });
 
   const run = await apiGet('/dags/ui_demo/dagRuns/from_the_form');
   if (JSON.stringify(run.conf) !== '{"who":"browser"}') throw new Error('conf ' + JSON.stringify(run.conf));

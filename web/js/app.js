@@ -5,9 +5,12 @@ import { dagListPage } from './dag_list.js';
 import { dagPage } from './dag_page.js';
 import { runPage } from './run_page.js';
 import { taskPage } from './task_page.js';
+import { driftListPage, driftPage } from './drift_page.js';
 
 const routes = [
   [/^#?\/?$/, () => dagListPage()],
+  [/^#\/drift$/, () => driftListPage()],
+  [/^#\/drift\/([^/]+)\/([^/]+)$/, (m) => driftPage(m[1], m[2])],
   [/^#\/dag\/([^/]+)\/run\/([^/]+)\/task\/([^/]+)$/, (m) => taskPage(m[1], m[2], m[3])],
   [/^#\/dag\/([^/]+)\/run\/([^/]+)$/, (m) => runPage(m[1], m[2])],
   [/^#\/dag\/([^/]+)(?:\/(grid|graph|source|trigger))?$/, (m) => dagPage(m[1], m[2] || 'grid')],
