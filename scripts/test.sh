@@ -27,6 +27,7 @@ scripts/build.sh asan --target conveyor_tests conveyor fuzz_dag_loader fuzz_cron
 step "ASan+UBSan tests"
 LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+DRIFT_DRAWS=10 \
   ctest --test-dir build/asan --output-on-failure -j "$JOBS" -E '^(oracle|crash)\.'
 
 step "TSan build"
@@ -58,6 +59,8 @@ build/release/bench/bench_dag_load 1000 20
 /usr/bin/python3 bench/ingest_bench.py build/release/conveyor --rows 200000
 # ingest, train and batch_infer on 1,000,000 rows x 40 features, Python xgboost beside it.
 /usr/bin/python3 bench/ml_bench.py build/release/conveyor --rows 1000000
+# drift_check's statistics on 1,000,000 x 1,000,000 rows x 40 features, scipy beside it.
+/usr/bin/python3 bench/drift_bench.py build/release/bench/bench_drift --rows 1000000
 # The REST API under load while a 1,000-task DAG runs.
 /usr/bin/python3 bench/api_load_bench.py build/release/conveyor --seconds 5
 # `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).

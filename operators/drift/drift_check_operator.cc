@@ -66,7 +66,7 @@ class DriftCheck {
     if (!primary.ok()) return primary.error();
     auto input = Load(*baseline, *primary, *options);
     if (!input.ok()) return input.error();
-    auto reports = drift::ComputeDrift(*input, *options);
+    auto reports = drift::ComputeDrift(std::move(input).value(), *options);
     if (!reports.ok()) return reports.error();
     if (reports->empty()) return InvalidArgument(primary->name + " has no rows to compare");
     if (Status s = Write(**store, *reports); !s.ok()) return s.error();

@@ -4,9 +4,11 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
+#include <numeric>
 #include <thread>
 
 #include "operators/drift/drift_stats.h"
+#include "operators/drift/radix_sort.h"
 #include "operators/ml_metrics.h"
 
 namespace conveyor::operators::drift {
@@ -16,24 +18,30 @@ using std::chrono::days;
 using std::chrono::sys_days;
 using std::chrono::sys_seconds;
 
-std::vector<double> Finite(const std::vector<double>& values, const std::vector<size_t>* rows,
-                           std::size_t* dropped) {
-  std::vector<double> out;
-  out.reserve(rows ? rows->size() : values.size());
-  const auto take = [&](double v) {
+// The finite values of `rows` of `values`, sorted, in a buffer of this thread that is reused
+// from call to call (no allocation once it has grown).
+const std::vector<double>& FinitePrimary(const std::vector<double>& values,
+                                         const std::vector<size_t>& rows, std::size_t* dropped) {
+  thread_local std::vector<double> out;
+  out.clear();
+  for (size_t r : rows) {
+    const double v = values[r];
     if (std::isfinite(v)) {
       out.push_back(v);
     } else {
       ++*dropped;
     }
-  };
-  if (rows) {
-    for (size_t r : *rows) take(values[r]);
-  } else {
-    for (double v : values) take(v);
   }
-  std::sort(out.begin(), out.end());
+  SortDoubles(out);
   return out;
+}
+
+// Drops the non-finite values of `values` and sorts the rest, in place.
+std::size_t CleanInPlace(std::vector<double>& values) {
+  const std::size_t before = values.size();
+  std::erase_if(values, [](double v) { return !std::isfinite(v); });
+  SortDoubles(values);
+  return before - values.size();
 }
 
 std::int64_t MonthIndex(std::int64_t seconds) {
@@ -60,13 +68,14 @@ std::vector<Window> CutWindows(const DriftInput& input, const DriftOptions& opti
   const auto& time = input.primary_time;
   if (time.empty()) {
     Window all;
-    for (size_t r = 0; r < primary_rows; ++r) all.rows.push_back(r);
+    all.rows.resize(primary_rows);
+    std::iota(all.rows.begin(), all.rows.end(), size_t{0});
     return {all};
   }
   const auto [lo, hi] = std::minmax_element(time.begin(), time.end());
   if (!options.window) {
-    Window all{*lo, *hi, {}};
-    for (size_t r = 0; r < time.size(); ++r) all.rows.push_back(r);
+    Window all{*lo, *hi, std::vector<size_t>(time.size())};
+    std::iota(all.rows.begin(), all.rows.end(), size_t{0});
     return {all};
   }
   const WindowLength& w = *options.window;
@@ -103,8 +112,11 @@ std::vector<Window> CutWindows(const DriftInput& input, const DriftOptions& opti
   return windows;
 }
 
+// A feature's own threshold (for its test, not its PSI), else the test's, else the default.
 double Threshold(const DriftOptions& options, const std::string& feature, const std::string& test) {
-  if (auto it = options.thresholds.find(feature); it != options.thresholds.end()) return it->second;
+  if (auto it = options.thresholds.find(feature); test != "psi" && it != options.thresholds.end()) {
+    return it->second;
+  }
   if (auto it = options.thresholds.find(test); it != options.thresholds.end()) return it->second;
   return DefaultThreshold(test);
 }
@@ -118,22 +130,23 @@ Result<std::optional<FeatureReport>> CompareFeature(const FeatureColumn& column,
   FeatureReport report;
   report.feature = column.name;
   report.baseline_dropped = baseline_dropped;
-  const std::vector<double> primary = Finite(column.primary, &rows, &report.primary_dropped);
+  const std::vector<double>& primary = FinitePrimary(column.primary, rows, &report.primary_dropped);
   if (baseline.empty() || primary.empty()) return std::optional<FeatureReport>();
+  const std::size_t distinct = CountDistinct(baseline, primary);
   std::string test;
   if (auto it = options.tests.find(column.name); it != options.tests.end()) {
     test = it->second;
   } else {
-    test = DefaultTest(baseline.size(), column.kind, CountDistinct(baseline, primary));
+    test = DefaultTest(baseline.size(), column.kind, distinct);
   }
-  auto result =
-      RunTest(test, baseline, primary, column.kind, Threshold(options, column.name, test));
+  auto result = RunTest(test, baseline, primary, column.kind, Threshold(options, column.name, test),
+                        distinct);
   if (!result.ok()) return result.error();
   report.test = *result;
-  auto psi = RunTest("psi", baseline, primary, column.kind, Threshold(options, column.name, "psi"));
-  if (!psi.ok()) return psi.error();
-  report.psi = *psi;
-  report.histogram = BinForPsi(baseline, primary, column.kind);
+  report.histogram = BinForPsi(baseline, primary, column.kind, distinct);
+  const double psi_threshold = Threshold(options, column.name, "psi");
+  const double psi = Psi(report.histogram);
+  report.psi = TestResult{"psi", psi, psi_threshold, psi >= psi_threshold};
   return std::optional<FeatureReport>(std::move(report));
 }
 
@@ -173,6 +186,20 @@ std::map<std::string, double> Quality(const std::string& problem_type,
   return out;
 }
 
+// Runs fn(i) for every i < count on `threads` threads.
+template <typename Fn>
+void ParallelFor(std::size_t count, int threads, const Fn& fn) {
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < count; i = next++) fn(i);
+  };
+  std::vector<std::thread> pool;
+  const int extra = std::max(0, std::min(threads, static_cast<int>(count)) - 1);
+  for (int t = 0; t < extra; ++t) pool.emplace_back(work);
+  work();
+  for (auto& thread : pool) thread.join();
+}
+
 }  // namespace
 
 Result<WindowLength> ParseWindow(const std::string& text) {
@@ -201,19 +228,9 @@ Result<WindowLength> ParseWindow(const std::string& text) {
   return w;
 }
 
-Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
-                                               const DriftOptions& options) {
+Result<std::vector<WindowReport>> ComputeDrift(DriftInput input, const DriftOptions& options) {
   const std::size_t primary_rows =
       input.features.empty() ? input.primary_time.size() : input.features[0].primary.size();
-  // Every feature's baseline, cleaned and sorted once for all windows.
-  std::vector<const FeatureColumn*> columns;
-  for (const auto& f : input.features) columns.push_back(&f);
-  if (input.prediction) columns.push_back(&*input.prediction);
-  std::vector<std::vector<double>> baselines(columns.size());
-  std::vector<std::size_t> baseline_dropped(columns.size(), 0);
-  for (size_t i = 0; i < columns.size(); ++i) {
-    baselines[i] = Finite(columns[i]->baseline, nullptr, &baseline_dropped[i]);
-  }
   const bool quality = options.problem_type != "none" && !input.baseline_labels.empty() &&
                        !input.primary_labels.empty() && input.prediction;
   std::map<std::string, double> baseline_quality;
@@ -221,6 +238,14 @@ Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
     baseline_quality =
         Quality(options.problem_type, input.baseline_labels, input.prediction->baseline, nullptr);
   }
+  // Every feature's baseline, cleaned and sorted in place once for all windows (after the
+  // baseline's model quality, which needs the predictions in row order).
+  std::vector<FeatureColumn*> columns;
+  for (auto& f : input.features) columns.push_back(&f);
+  if (input.prediction) columns.push_back(&*input.prediction);
+  std::vector<std::size_t> baseline_dropped(columns.size(), 0);
+  ParallelFor(columns.size(), options.threads,
+              [&](size_t i) { baseline_dropped[i] = CleanInPlace(columns[i]->baseline); });
 
   std::vector<WindowReport> reports;
   for (const Window& window : CutWindows(input, options, primary_rows)) {
@@ -234,8 +259,8 @@ Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
     std::atomic<size_t> next{0};
     const auto work = [&] {
       for (size_t i = next++; i < columns.size(); i = next++) {
-        results[i] =
-            CompareFeature(*columns[i], baselines[i], baseline_dropped[i], window.rows, options);
+        results[i] = CompareFeature(*columns[i], columns[i]->baseline, baseline_dropped[i],
+                                    window.rows, options);
       }
     };
     std::vector<std::thread> threads;

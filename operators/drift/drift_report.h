@@ -73,7 +73,7 @@ struct WindowReport {
 };
 
 // Cuts the primary rows into windows and compares each with the whole baseline.
-Result<std::vector<WindowReport>> ComputeDrift(const DriftInput& input,
-                                               const DriftOptions& options);
+// Takes the input to sort its baseline columns in place.
+Result<std::vector<WindowReport>> ComputeDrift(DriftInput input, const DriftOptions& options);
 
 }  // namespace conveyor::operators::drift

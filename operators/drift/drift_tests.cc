@@ -132,16 +132,28 @@ std::size_t CountDistinct(std::span<const double> a, std::span<const double> b) 
 }
 
 Binned BinForPsi(std::span<const double> baseline, std::span<const double> primary,
-                 FeatureKind kind) {
+                 FeatureKind kind, std::optional<std::size_t> distinct) {
   Binned binned;
-  const bool numeric_bins =
-      kind == FeatureKind::kNumerical && CountDistinct(baseline, primary) > 20;
+  const bool numeric_bins = kind == FeatureKind::kNumerical &&
+                            (distinct ? *distinct : CountDistinct(baseline, primary)) > 20;
   Shares(baseline, primary, numeric_bins, binned);
   return binned;
 }
 
+double Psi(Binned binned) {
+  FillZeroes(binned.baseline);
+  FillZeroes(binned.primary);
+  double psi = 0;
+  for (size_t i = 0; i < binned.baseline.size(); ++i) {
+    psi +=
+        (binned.baseline[i] - binned.primary[i]) * std::log(binned.baseline[i] / binned.primary[i]);
+  }
+  return psi;
+}
+
 Result<TestResult> RunTest(const std::string& test, std::span<const double> baseline,
-                           std::span<const double> primary, FeatureKind kind, double threshold) {
+                           std::span<const double> primary, FeatureKind kind, double threshold,
+                           std::optional<std::size_t> distinct) {
   TestResult result{test, 0, threshold, false};
   if (test == "ks") {
     result.value = KsTwoSample(baseline, primary).pvalue;
@@ -156,15 +168,7 @@ Result<TestResult> RunTest(const std::string& test, std::span<const double> base
     Shares(baseline, primary, kind == FeatureKind::kNumerical, binned);
     result.value = JensenShannon(binned.baseline, binned.primary);
   } else if (test == "psi") {
-    Binned binned = BinForPsi(baseline, primary, kind);
-    FillZeroes(binned.baseline);
-    FillZeroes(binned.primary);
-    double psi = 0;
-    for (size_t i = 0; i < binned.baseline.size(); ++i) {
-      psi += (binned.baseline[i] - binned.primary[i]) *
-             std::log(binned.baseline[i] / binned.primary[i]);
-    }
-    result.value = psi;
+    result.value = Psi(BinForPsi(baseline, primary, kind, distinct));
   } else {
     return InvalidArgument("unknown drift test '" + test +
                            "' (ks, chisquare, z, wasserstein, jensenshannon, psi)");

@@ -34,8 +34,10 @@ bool IsKnownTest(const std::string& test);
 
 // Runs one test on two samples, both sorted ascending, NaN and infinities removed, not empty.
 // A p-value test drifts when value < threshold, a distance when value ≥ threshold.
+// `distinct` is CountDistinct(baseline, primary) when the caller has it.
 Result<TestResult> RunTest(const std::string& test, std::span<const double> baseline,
-                           std::span<const double> primary, FeatureKind kind, double threshold);
+                           std::span<const double> primary, FeatureKind kind, double threshold,
+                           std::optional<std::size_t> distinct = std::nullopt);
 
 // The distinct values over both sorted samples.
 std::size_t CountDistinct(std::span<const double> a, std::span<const double> b);
@@ -50,6 +52,8 @@ struct Binned {
   std::vector<double> primary;
 };
 Binned BinForPsi(std::span<const double> baseline, std::span<const double> primary,
-                 FeatureKind kind);
+                 FeatureKind kind, std::optional<std::size_t> distinct = std::nullopt);
+// PSI of binned shares, empty bins filled as Evidently does.
+double Psi(Binned binned);
 
 }  // namespace conveyor::operators::drift
