@@ -6,6 +6,7 @@
 
 #include "engine/common/json_text.h"
 #include "engine/common/time_format.h"
+#include "engine/store/records.h"
 #include "engine/store/schema.h"
 #include "engine/store/sqlite_db.h"
 
@@ -17,15 +18,10 @@ using store::SqliteDb;
 using store::Statement;
 using store::Transaction;
 
-std::int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t NowMicros() { return store::CurrentTime().time_since_epoch().count(); }
 
 std::string FormatMicros(std::int64_t micros) {
-  return FormatUtcMillis(
-      std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(micros)));
+  return FormatUtcMillis(store::TimePoint(std::chrono::microseconds(micros)));
 }
 
 bool IsNameChar(char c) {

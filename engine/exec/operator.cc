@@ -27,10 +27,6 @@ OperatorResult OperatorResult::Skipped(std::string message) {
   return {Outcome::kSkipped, std::move(message), nlohmann::json::object()};
 }
 
-}  // namespace conveyor::exec
-
-namespace conveyor::exec {
-
 std::string_view ColumnTypeName(ColumnType type) {
   switch (type) {
     case ColumnType::kInteger:

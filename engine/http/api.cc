@@ -155,39 +155,36 @@ std::string Api::DagWithPaused(const std::shared_ptr<const serve::DagSnapshot>& 
   return std::string("{\"is_paused\":") + (is_paused ? "true," : "false,") + text.substr(1);
 }
 
-store::StateStore& Api::Store() {
-  // SQLite connections are not shared between threads: each HTTP thread has its own.
-  thread_local std::map<std::string, std::unique_ptr<store::StateStore>> connections;
-  auto& connection = connections[settings_.db];
+namespace {
+
+// SQLite connections are not shared between threads: each HTTP thread opens its own, once per
+// database path.
+template <typename T, typename Open>
+T& ThreadConnection(const std::string& path, const Open& open) {
+  thread_local std::map<std::string, std::unique_ptr<T>> connections;
+  auto& connection = connections[path];
   if (!connection) {
-    auto opened = store::OpenSqliteStore(settings_.db);
+    auto opened = open(path);
     if (!opened.ok()) throw std::runtime_error(opened.error().message);
     connection = std::move(opened).value();
   }
   return *connection;
 }
 
+}  // namespace
+
+store::StateStore& Api::Store() {
+  return ThreadConnection<store::StateStore>(
+      settings_.db, [](const std::string& path) { return store::OpenSqliteStore(path); });
+}
+
 exec::ModelRegistry& Api::Registry() {
-  thread_local std::map<std::string, std::unique_ptr<exec::ModelRegistry>> connections;
-  auto& connection = connections[settings_.db];
-  if (!connection) {
-    auto opened = data::OpenSqliteModelRegistry(settings_.db);
-    if (!opened.ok()) throw std::runtime_error(opened.error().message);
-    connection = std::move(opened).value();
-  }
-  return *connection;
+  return ThreadConnection<exec::ModelRegistry>(settings_.db, data::OpenSqliteModelRegistry);
 }
 
 data::DriftResults* Api::Drift() {
   if (settings_.data_db.empty()) return nullptr;
-  thread_local std::map<std::string, std::unique_ptr<data::DriftResults>> connections;
-  auto& connection = connections[settings_.data_db];
-  if (!connection) {
-    auto opened = data::DriftResults::Open(settings_.data_db);
-    if (!opened.ok()) throw std::runtime_error(opened.error().message);
-    connection = std::move(opened).value();
-  }
-  return connection.get();
+  return &ThreadConnection<data::DriftResults>(settings_.data_db, data::DriftResults::Open);
 }
 
 ApiResponse Api::ListDriftTasks(const ApiRequest&) {

@@ -43,6 +43,14 @@ Result<Source> OpenNamed(exec::DataStore& store, const std::string& what) {
 
 std::string Iso(std::int64_t seconds) { return FormatUtc(Instant{std::chrono::seconds{seconds}}); }
 
+// A window's feature reports with the prediction column's last, as they are written.
+std::vector<const drift::FeatureReport*> Reported(const WindowReport& window) {
+  std::vector<const drift::FeatureReport*> all;
+  for (const auto& f : window.features) all.push_back(&f);
+  if (window.prediction) all.push_back(&*window.prediction);
+  return all;
+}
+
 std::string Number(double v) {
   std::ostringstream out;
   out.precision(4);
@@ -259,10 +267,7 @@ class DriftCheck {
                                       {"bins", ColumnType::kText}},
                                      false);
       if (!writer.ok()) return writer.error();
-      std::vector<const drift::FeatureReport*> all;
-      for (const auto& f : latest.features) all.push_back(&f);
-      if (latest.prediction) all.push_back(&*latest.prediction);
-      for (const drift::FeatureReport* f : all) {
+      for (const drift::FeatureReport* f : Reported(latest)) {
         const nlohmann::json bins = {{"edges", f->histogram.edges},
                                      {"per_value", f->histogram.per_value},
                                      {"baseline", f->histogram.baseline},
@@ -297,10 +302,7 @@ class DriftCheck {
                                   std::isfinite(value) ? exec::Cell(value) : exec::Cell(),
                                   threshold, std::int64_t{drifted ? 1 : 0}});
       };
-      std::vector<const drift::FeatureReport*> all;
-      for (const auto& f : w.features) all.push_back(&f);
-      if (w.prediction) all.push_back(&*w.prediction);
-      for (const drift::FeatureReport* f : all) {
+      for (const drift::FeatureReport* f : Reported(w)) {
         if (Status s =
                 put(f->feature, f->test.test, f->test.value, f->test.threshold, f->test.drifted);
             !s.ok()) {
