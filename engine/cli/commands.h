@@ -13,6 +13,8 @@ void AddCronCommands(CLI::App& app, const GlobalOptions& options, int& exit_code
 // `dags trigger` joins the `dags` group; `runs` is its own.
 void AddRunCommands(CLI::App& app, CLI::App& dags, const GlobalOptions& options, int& exit_code);
 void AddTaskCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
+// `tasks run-try`: one try from a launch file, as a Slurm job runs it.
+void AddRunTryCommand(CLI::App& tasks, int& exit_code);
 // `dags pause|unpause|backfill`.
 void AddScheduleCommands(CLI::App& dags, const GlobalOptions& options, int& exit_code);
 // `models list|show|alias`: the model registry.

@@ -16,7 +16,20 @@ const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> kKeys = {
       "dags_folder",    "db",    "data_db",        "artifacts_dir", "log_dir",
       "host",           "port",  "workers",        "token",         "dags_are_paused_at_creation",
-      "db_synchronous", "pools", "shutdown_grace", "http_threads"};
+      "db_synchronous", "pools", "shutdown_grace", "http_threads",  "executor",
+      "slurm"};
+  return kKeys;
+}
+
+// The `slurm:` section: the sbatch options of every Slurm task, and how jobs are followed.
+const std::vector<std::string>& SlurmConfigKeys() {
+  static const std::vector<std::string> kKeys = [] {
+    std::vector<std::string> keys = SlurmOptionKeys();
+    for (const char* key : {"poll_interval", "conveyor_binary", "jobcomp_file", "max_jobs"}) {
+      keys.push_back(key);
+    }
+    return keys;
+  }();
   return kKeys;
 }
 
@@ -43,6 +56,7 @@ class ConfigReader {
  private:
   Status ReadKey(const std::string& key, const YAML::Node& value, Config& config) {
     if (key == "pools") return ReadPools(value, config);
+    if (key == "slurm") return ReadSlurm(value, config.slurm);
     if (!value.IsScalar()) return Fail(value, "'" + key + "' must be a single value");
     const std::string text = value.Scalar();
     if (key == "dags_folder") config.dags_folder = Path(text);
@@ -72,6 +86,11 @@ class ConfigReader {
       if (!grace.ok()) return Fail(value, "'shutdown_grace': " + grace.error().message);
       config.shutdown_grace = *grace;
     }
+    if (key == "executor") {
+      auto kind = ParseExecutorKind(text);
+      if (!kind) return Fail(value, "'executor' must be local or slurm, got '" + text + "'");
+      config.executor = *kind;
+    }
     if (key == "dags_are_paused_at_creation") {
       if (text != "true" && text != "false") {
         return Fail(value, "'" + key + "' must be true or false, got '" + text + "'");
@@ -91,6 +110,46 @@ class ConfigReader {
                                      "of slots");
       }
       config.pools[pool.first.Scalar()] = slots;
+    }
+    return Status::Ok();
+  }
+
+  Status ReadSlurm(const YAML::Node& value, slurm::SlurmSettings& settings) {
+    if (!value.IsMap()) return Fail(value, "'slurm' must be a mapping of sbatch options");
+    for (const auto& entry : value) {
+      const std::string key = entry.first.Scalar();
+      const YAML::Node& node = entry.second;
+      const auto& keys = SlurmConfigKeys();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        return Fail(entry.first, "unknown key '" + key + "' in slurm" + DidYouMean(key, keys));
+      }
+      if (key == "extra_args") {
+        if (!node.IsSequence()) return Fail(node, "slurm 'extra_args' must be a list of strings");
+        std::vector<std::string> args;
+        for (const auto& arg : node) args.push_back(arg.Scalar());
+        if (auto problem = SetSlurmExtraArgs(settings.defaults, args)) return Fail(node, *problem);
+        continue;
+      }
+      if (!node.IsScalar()) return Fail(node, "slurm '" + key + "' must be a single value");
+      const std::string text = node.Scalar();
+      if (key == "poll_interval") {
+        auto interval = ParseDuration(text);
+        if (!interval.ok()) return Fail(node, "slurm 'poll_interval': " + interval.error().message);
+        settings.poll_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*interval);
+        if (settings.poll_interval.count() < 10) {
+          return Fail(node, "slurm 'poll_interval' must be at least 10ms, got '" + text + "'");
+        }
+      } else if (key == "conveyor_binary") {
+        settings.conveyor_binary = Path(text);
+      } else if (key == "jobcomp_file") {
+        settings.jobcomp_file = Path(text);
+      } else if (key == "max_jobs") {
+        if (!ReadInt(text, settings.max_jobs) || settings.max_jobs < 1) {
+          return Fail(node, "slurm 'max_jobs' must be a positive integer, got '" + text + "'");
+        }
+      } else if (auto problem = SetSlurmOption(settings.defaults, key, text)) {
+        return Fail(node, *problem);
+      }
     }
     return Status::Ok();
   }

@@ -5,6 +5,8 @@
 
 #include "engine/common/duration.h"
 #include "engine/common/error.h"
+#include "engine/common/slurm_options.h"
+#include "engine/slurm/slurm_executor.h"
 
 namespace conveyor::cli {
 
@@ -28,6 +30,9 @@ struct Config {
   std::map<std::string, int> pools = {{"default", 128}};
   // How long `serve` lets running tries finish when it is told to stop.
   Duration shutdown_grace = std::chrono::seconds(30);
+  // Where tasks run that do not say (`executor:` in a DAG): local or slurm.
+  ExecutorKind executor = ExecutorKind::kLocal;
+  slurm::SlurmSettings slurm;  // the `slurm:` section
 };
 
 // Reads a config file. A missing file gives the defaults; a malformed one is an error located at

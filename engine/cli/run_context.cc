@@ -46,6 +46,8 @@ scheduler::RunLoopOptions RunContext::LoopOptions() const {
   options.log_dir = config.log_dir;
   options.data = data::MakeDataAccess(config.data_db, config.db, config.artifacts_dir);
   options.who = "cli pid " + std::to_string(getpid());
+  options.default_executor = config.executor;
+  options.slurm = config.slurm;
   return options;
 }
 

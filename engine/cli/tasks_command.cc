@@ -161,6 +161,7 @@ int RunLogs(const GlobalOptions& options, const std::array<std::string, 3>& ids,
 void AddTaskCommands(CLI::App& app, const GlobalOptions& options, int& exit_code) {
   CLI::App* tasks = app.add_subcommand("tasks", "Task instances: list, test, clear");
   tasks->require_subcommand(1);
+  AddRunTryCommand(*tasks, exit_code);
 
   auto list = std::make_shared<std::array<std::string, 3>>();
   (*list)[2] = "table";

@@ -8,6 +8,7 @@
 
 #include "engine/common/duration.h"
 #include "engine/common/error.h"
+#include "engine/common/slurm_options.h"
 #include "engine/cron/timetable.h"
 #include "engine/dag/trigger_rule.h"
 
@@ -53,6 +54,8 @@ struct Task {
   std::map<std::string, std::string> env;
   std::string pool = "default";
   int priority_weight = 1;
+  ExecutorKind executor = ExecutorKind::kDefault;
+  SlurmOptions slurm;  // when it runs on Slurm; the config's defaults apply under these
   RetryPolicy retry;
   Callbacks callbacks;
   std::vector<OutputReference> output_references;

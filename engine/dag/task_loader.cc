@@ -124,13 +124,45 @@ void CheckOperator(YamlReader& reader, const YAML::Node& node, const YAML::Node&
   }
 }
 
+// `slurm: {partition, cpus, mem, gres, time, account, qos, extra_args}` over `options`.
+void ReadSlurmOptions(YamlReader& reader, const YAML::Node& node, SlurmOptions& options) {
+  if (!node.IsMap()) {
+    reader.Fail(node, "'slurm' must be a mapping such as {partition: gpu, gres: \"gpu:1\"}, got " +
+                          YamlReader::Describe(node));
+    return;
+  }
+  reader.CheckKeys(node, SlurmOptionKeys(), "slurm");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (std::find(SlurmOptionKeys().begin(), SlurmOptionKeys().end(), key) ==
+        SlurmOptionKeys().end()) {
+      continue;  // reported by CheckKeys
+    }
+    std::optional<std::string> problem;
+    if (key == "extra_args") {
+      auto args = reader.StringList(entry.second, "slurm 'extra_args'");
+      if (!args) continue;
+      problem = SetSlurmExtraArgs(options, *args);
+    } else {
+      if (!entry.second.IsScalar()) {
+        reader.Fail(entry.second, "slurm '" + key + "' must be a single value, got " +
+                                      YamlReader::Describe(entry.second));
+        continue;
+      }
+      problem = SetSlurmOption(options, key, entry.second.Scalar());
+    }
+    if (problem) reader.Fail(entry.second, *problem);
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& SharedTaskKeys() {
   static const std::vector<std::string> kKeys = {
-      "retries",           "retry_delay", "retry_exponential_backoff", "max_retry_delay",
-      "execution_timeout", "pool",        "priority_weight",           "on_success",
-      "on_failure",        "on_retry"};
+      "retries",         "retry_delay",       "retry_exponential_backoff",
+      "max_retry_delay", "execution_timeout", "pool",
+      "priority_weight", "on_success",        "on_failure",
+      "on_retry",        "executor",          "slurm"};
   return kKeys;
 }
 
@@ -192,6 +224,16 @@ bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::N
     if (auto v = reader.String(value, key)) defaults.pool = *v;
   } else if (key == "priority_weight") {
     if (auto v = reader.Int(value, key, -1'000'000)) defaults.priority_weight = *v;
+  } else if (key == "executor") {
+    auto text = reader.String(value, key);
+    if (!text) return true;
+    if (auto kind = ParseExecutorKind(*text)) {
+      defaults.executor = *kind;
+    } else {
+      reader.Fail(value, "unknown executor '" + *text + "' (expected local or slurm)");
+    }
+  } else if (key == "slurm") {
+    ReadSlurmOptions(reader, value, defaults.slurm);
   } else {
     return ReadCallbackKey(reader, key, value, defaults.callbacks);
   }
@@ -263,6 +305,8 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
   task.retry = own.retry;
   task.pool = own.pool;
   task.priority_weight = own.priority_weight;
+  task.executor = own.executor;
+  task.slurm = own.slurm;
   task.callbacks = own.callbacks;
   if (task.operator_name.empty() && !node["operator"]) {
     if (task.command) {

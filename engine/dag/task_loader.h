@@ -18,12 +18,14 @@ struct TaskDefaults {
   RetryPolicy retry;
   std::string pool = "default";
   int priority_weight = 1;
+  ExecutorKind executor = ExecutorKind::kDefault;
+  SlurmOptions slurm;
   Callbacks callbacks;
 };
 
 // Reads one of retries, retry_delay, retry_exponential_backoff, max_retry_delay,
-// execution_timeout, pool, priority_weight, on_success, on_failure, on_retry into `defaults`.
-// Returns false when `key` is none of them.
+// execution_timeout, pool, priority_weight, executor, slurm, on_success, on_failure, on_retry into
+// `defaults`. Returns false when `key` is none of them.
 bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::Node& value,
                        TaskDefaults& defaults);
 

@@ -12,6 +12,7 @@ exec::DataAccess MakeDataAccess(const std::string& data_db, const std::string& s
   exec::DataAccess access;
   if (!data_db.empty()) {
     access.open_data = [data_db] { return store::OpenSqliteDataStore(data_db); };
+    access.data_db = std::filesystem::absolute(data_db).lexically_normal();
   }
   if (!state_db.empty()) {
     access.open_registry = [state_db] { return OpenSqliteModelRegistry(state_db); };

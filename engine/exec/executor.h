@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/common/duration.h"
+#include "engine/common/slurm_options.h"
 #include "engine/exec/operator.h"
 #include "engine/exec/operator_registry.h"
 #include "engine/exec/process_runner.h"
@@ -25,11 +26,14 @@ struct TaskLaunch {
   std::map<std::string, std::string> env;
   std::optional<Duration> execution_timeout;
   DataAccess data;  // for operators that read or write data tables and models
+  ExecutorKind executor = ExecutorKind::kLocal;
+  SlurmOptions slurm;  // sbatch options, when executor is kSlurm
 };
 
-// What a worker reports: the try started (with the pid of its process, if any), or it finished.
+// What a worker reports: the try was handed to an external system (with the id it got there),
+// it started (with the pid of its process, if any), or it finished.
 struct TaskEvent {
-  enum class Kind { kStarted, kFinished };
+  enum class Kind { kSubmitted, kStarted, kFinished };
   Kind kind = Kind::kStarted;
   std::uint64_t id = 0;
   std::optional<int> pid;
@@ -38,6 +42,7 @@ struct TaskEvent {
   std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
   // The try never began: the executor stopped starting tasks before its turn came.
   bool not_started = false;
+  std::string external_id{};  // kSubmitted: the job's id outside conveyor, e.g. "slurm:42"
 };
 
 // Runs tasks off the scheduler thread and reports back through `notify`, which is called on a
@@ -52,6 +57,9 @@ class Executor {
   virtual void StopStarting() = 0;
   // Waits for every launched task to report kFinished.
   virtual void Drain() = 0;
+  // Follows a try that a previous conveyor process submitted as `external_id` and that may
+  // still be running there; reports it like a launched one. `started`: it was seen running.
+  virtual void Adopt(TaskLaunch launch, const std::string& external_id, bool started) = 0;
 };
 
 // A worker pool on Boost.Asio running built-in operators in-process (shell tasks spawn their

@@ -61,6 +61,13 @@ class LocalExecutor : public Executor {
   }
 
   void CancelAll() override { cancelled_.store(true); }
+  // Local tries die with the process that ran them: nothing outside conveyor to follow.
+  void Adopt(TaskLaunch launch, const std::string& external_id, bool) override {
+    notify_(
+        TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+                  OperatorResult::Failure("the local executor cannot adopt '" + external_id + "'"),
+                  std::chrono::system_clock::now()});
+  }
   void StopStarting() override { stop_starting_.store(true); }
 
   void Drain() override {

@@ -49,6 +49,7 @@ struct DataAccess {
   DataOpener open_data;          // empty: none
   RegistryOpener open_registry;  // empty: none
   std::string artifacts_dir;     // model files go under it
+  std::string data_db;           // the data database's path, for tries that run on Slurm
 };
 
 }  // namespace conveyor::exec

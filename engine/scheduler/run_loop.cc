@@ -60,6 +60,27 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
 RunLoop::~RunLoop() {
   executor_->CancelAll();
   executor_.reset();  // joins the workers before the queue they post to goes away
+  if (slurm_executor_) slurm_executor_->CancelAll();
+  slurm_executor_.reset();
+}
+
+ExecutorKind RunLoop::ExecutorFor(const dag::Task& task) const {
+  return task.executor == ExecutorKind::kDefault ? options_.default_executor : task.executor;
+}
+
+bool RunLoop::HasRoom(ExecutorKind executor) const {
+  auto it = in_flight_by_executor_.find(executor);
+  const int used = it == in_flight_by_executor_.end() ? 0 : it->second;
+  return used < (executor == ExecutorKind::kSlurm ? options_.slurm.max_jobs : MaxInFlight());
+}
+
+exec::Executor& RunLoop::ExecutorOf(ExecutorKind executor) {
+  if (executor != ExecutorKind::kSlurm) return *executor_;
+  if (!slurm_executor_) {
+    slurm_executor_ = slurm::MakeSlurmExecutor(
+        options_.slurm, [this](exec::TaskEvent event) { Notify(std::move(event)); });
+  }
+  return *slurm_executor_;
 }
 
 void RunLoop::Notify(exec::TaskEvent event) {
@@ -85,16 +106,30 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
   const graph::LoadedDag& version = *dag;
   auto run = std::make_unique<ActiveRun>(
       ActiveRun{next_run_index_++, std::move(dag), *record, RunPlan(version, key, *tis), *outputs});
+  std::vector<int> adopted;  // tries still out on Slurm: followed, not run again
   for (int task = 0; task < run->plan.size(); ++task) {
     store::TaskInstanceRecord& ti = run->plan.ti(task);
     if (ti.state != TaskState::kQueued && ti.state != TaskState::kRunning) continue;
+    if (ti.external_executor_id.rfind("slurm:", 0) == 0) {
+      adopted.push_back(task);
+      continue;
+    }
     const TaskState from = ti.state;
     auto note = RecoverInterruptedTry(store_, run->record, ti, staged_);
     if (!note.ok()) return note.error();
     run->plan.SetState(task, TaskState::kScheduled);
     Record(*run, task, from, staged_, staged_transitions_, *note);
   }
+  ActiveRun& admitted = *run;
   Admit(std::move(run));
+  for (int task : adopted) {
+    store::TaskInstanceRecord& ti = admitted.plan.ti(task);
+    exec::TaskLaunch launch = NewLaunch(admitted, task, ExecutorKind::kSlurm);
+    ExecutorOf(ExecutorKind::kSlurm)
+        .Adopt(std::move(launch), ti.external_executor_id, ti.state == TaskState::kRunning);
+    staged_.PutTaskInstance(ti, ti.state, options_.who,
+                            "adopted " + ti.external_executor_id + " after a restart");
+  }
   return Status::Ok();
 }
 
@@ -171,13 +206,15 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
   std::vector<exec::TaskLaunch> launches;
   if (stopping_) return launches;
   for (auto it = ready_.begin();
-       it != ready_.end() && static_cast<int>(in_flight_.size()) < MaxInFlight();) {
+       it != ready_.end() && (HasRoom(ExecutorKind::kLocal) || HasRoom(ExecutorKind::kSlurm));) {
     const ReadyKey c = *it;
     ++it;  // Record() below erases c from ready_; `it` stays valid
     ActiveRun& run = *runs_.at(c.run);
     const dag::Dag& dag = run.plan.dag().dag;
     const dag::Task& task = dag.tasks[c.task];
     store::TaskInstanceRecord& ti = run.plan.ti(c.task);
+    const ExecutorKind executor = ExecutorFor(task);
+    if (!HasRoom(executor)) continue;
     if (dag_running_[dag.dag_id] >= dag.max_active_tasks) continue;
     auto pool = options_.pools.find(task.pool);
     if (pool != options_.pools.end() && pool_used_[task.pool] >= pool->second) continue;
@@ -187,29 +224,12 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     ti.end_date.reset();
     ti.pid.reset();
     ti.hostname = hostname_;
+    ti.external_executor_id.clear();
     Record(run, c.task, TaskState::kScheduled, batch, transitions);
 
-    exec::TaskLaunch launch;
-    launch.id = next_launch_id_++;
-    launch.operator_name = task.operator_name;
-    launch.info.dag_id = dag.dag_id;
-    launch.info.run_id = run.record.run_id;
-    launch.info.task_id = task.id;
-    launch.info.try_number = ti.try_number;
-    launch.info.logical_date = run.record.logical_date.value_or(Instant{});
-    launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
-    // The folder is made by whoever writes the log first (off this thread).
-    launch.info.log_path =
-        TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".log");
-    launch.info.output_path =
-        TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".output");
+    exec::TaskLaunch launch = NewLaunch(run, c.task, executor);
     batch.PutTry({ti.run, ti.task_id, ti.try_number, TaskState::kQueued, ti.start_date,
                   std::nullopt, std::nullopt, launch.info.log_path, ""});
-    launch.execution_timeout = task.retry.execution_timeout;
-    launch.data = options_.data;
-    in_flight_[launch.id] = {c.run, c.task, task.pool};
-    ++pool_used_[task.pool];
-    ++dag_running_[dag.dag_id];
 
     // A try that cannot start fails at once, through the same path as any other failure.
     if (pool == options_.pools.end()) {
@@ -241,6 +261,35 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
   return launches;
 }
 
+exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind executor) {
+  const dag::Dag& dag = run.plan.dag().dag;
+  const dag::Task& task = dag.tasks[task_index];
+  const store::TaskInstanceRecord& ti = run.plan.ti(task_index);
+  exec::TaskLaunch launch;
+  launch.id = next_launch_id_++;
+  launch.operator_name = task.operator_name;
+  launch.info.dag_id = dag.dag_id;
+  launch.info.run_id = run.record.run_id;
+  launch.info.task_id = task.id;
+  launch.info.try_number = ti.try_number;
+  launch.info.logical_date = run.record.logical_date.value_or(Instant{});
+  launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
+  // The folder is made by whoever writes the log first (off this thread).
+  launch.info.log_path =
+      TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".log");
+  launch.info.output_path =
+      TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".output");
+  launch.execution_timeout = task.retry.execution_timeout;
+  launch.data = options_.data;
+  launch.executor = executor;
+  launch.slurm = task.slurm;
+  in_flight_[launch.id] = {run.index, task_index, task.pool, executor};
+  ++in_flight_by_executor_[executor];
+  ++pool_used_[task.pool];
+  ++dag_running_[dag.dag_id];
+  return launch;
+}
+
 void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                          std::vector<Transition>& transitions) {
   auto it = in_flight_.find(event.id);
@@ -249,6 +298,11 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   const int task = it->second.task;
   store::TaskInstanceRecord& ti = run.plan.ti(task);
   const auto at = std::chrono::time_point_cast<std::chrono::microseconds>(event.at);
+  if (event.kind == exec::TaskEvent::Kind::kSubmitted) {
+    ti.external_executor_id = event.external_id;
+    batch.PutTaskInstance(ti, ti.state, options_.who, "submitted as " + event.external_id);
+    return;
+  }
   if (event.kind == exec::TaskEvent::Kind::kStarted) {
     run.plan.SetState(task, TaskState::kRunning);
     ti.start_date = at;
@@ -260,6 +314,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   }
   --pool_used_[it->second.pool];
   --dag_running_[run.record.dag_id];
+  --in_flight_by_executor_[it->second.executor];
   in_flight_.erase(it);
   if (event.not_started) {
     Interrupt(run, task, "conveyor stopped before the try began", at, batch, transitions);
@@ -375,7 +430,7 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   if (observer_) {
     for (const auto& t : transitions) observer_(t);
   }
-  for (auto& launch : launches) executor_->Launch(std::move(launch));
+  for (auto& launch : launches) ExecutorOf(launch.executor).Launch(std::move(launch));
   // A finished run has no task left in flight, ready or waiting for a retry: forget it.
   for (auto it = runs_.begin(); it != runs_.end();) {
     if (!it->second->done) {
@@ -432,11 +487,13 @@ Status RunLoop::Run() {
 Result<std::vector<store::RunKey>> RunLoop::Shutdown(std::chrono::milliseconds grace) {
   stopping_ = true;
   executor_->StopStarting();
+  if (slurm_executor_) slurm_executor_->StopStarting();
   const auto deadline = std::chrono::system_clock::now() + grace;
   while (!in_flight_.empty()) {
     if (!interrupting_ && std::chrono::system_clock::now() >= deadline) {
       interrupting_ = true;
       executor_->CancelAll();
+      if (slurm_executor_) slurm_executor_->CancelAll();
     }
     if (Status s = Poll(interrupting_ ? std::nullopt : std::optional(deadline)); !s.ok()) {
       return s.error();

@@ -16,6 +16,7 @@
 #include "engine/exec/executor.h"
 #include "engine/graph/dag_bag.h"
 #include "engine/scheduler/run_plan.h"
+#include "engine/slurm/slurm_executor.h"
 #include "engine/store/state_store.h"
 
 namespace conveyor::scheduler {
@@ -30,6 +31,9 @@ struct RunLoopOptions {
   exec::DataAccess data;         // the ML operators' data database, registry and artifacts
   std::string who = "conveyor";  // recorded in the event log
   std::chrono::milliseconds heartbeat_every{2000};
+  // Where tasks run that do not choose (`executor:` in the DAG), and how Slurm is used.
+  ExecutorKind default_executor = ExecutorKind::kLocal;
+  slurm::SlurmSettings slurm;
 };
 
 // One task instance's change of state, as the loop reports it once committed.
@@ -114,6 +118,7 @@ class RunLoop {
     size_t run;
     int task;
     std::string pool;
+    ExecutorKind executor;
   };
 
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
@@ -128,6 +133,11 @@ class RunLoop {
   void PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions);
   std::vector<exec::TaskLaunch> PickLaunches(store::WriteBatch& batch,
                                              std::vector<Transition>& transitions);
+  // A launch of the task's current try, not yet rendered; counted in flight from now on.
+  exec::TaskLaunch NewLaunch(ActiveRun& run, int task, ExecutorKind executor);
+  ExecutorKind ExecutorFor(const dag::Task& task) const;
+  bool HasRoom(ExecutorKind executor) const;
+  exec::Executor& ExecutorOf(ExecutorKind executor);
   void FinishRuns(store::WriteBatch& batch);
   void Record(ActiveRun& run, int task, state::TaskState from, store::WriteBatch& batch,
               std::vector<Transition>& transitions, const std::string& message = "");
@@ -162,6 +172,8 @@ class RunLoop {
   std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
   bool woken_ = false;                  // GUARDED_BY(mutex_)
   std::unique_ptr<exec::Executor> executor_;
+  std::unique_ptr<exec::Executor> slurm_executor_;  // made when a task first needs it
+  std::map<ExecutorKind, int> in_flight_by_executor_;
 };
 
 // The delay before the try after `failed_try` (1-based): retry_delay, doubled for each earlier

@@ -50,6 +50,8 @@ struct TaskInstanceRecord {
   std::string operator_name;
   std::string pool = "default";
   int priority_weight = 1;
+  // The try's job outside conveyor, "slurm:<job id>"; empty for tries of the local workers.
+  std::string external_executor_id;
 };
 
 // A run to create, with its task instances.

@@ -55,6 +55,9 @@ nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRec
           {"pool", ti.pool},
           {"pool_slots", 1},
           {"priority_weight", ti.priority_weight},
+          {"external_executor_id", ti.external_executor_id.empty()
+                                       ? nlohmann::json(nullptr)
+                                       : nlohmann::json(ti.external_executor_id)},
           {"map_index", -1}};
 }
 

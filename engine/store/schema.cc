@@ -123,6 +123,11 @@ CREATE TABLE model_aliases (
   FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
 ) WITHOUT ROWID;
 )sql",
+      // The job of a try that runs outside conveyor (a Slurm job id), as Airflow's
+      // external_executor_id: what a restart adopts instead of running the try again.
+      R"sql(
+ALTER TABLE task_instances ADD COLUMN external_executor_id TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -154,8 +154,8 @@ class SqliteStore : public StateStore {
   Result<std::vector<TaskInstanceRecord>> ListTaskInstances(RunKey run) override {
     Statement select(*db_,
                      "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
-                     "next_try_at, hostname, pid, operator, pool, priority_weight "
-                     "FROM task_instances WHERE run = ? ORDER BY rowid");
+                     "next_try_at, hostname, pid, operator, pool, priority_weight, "
+                     "external_executor_id FROM task_instances WHERE run = ? ORDER BY rowid");
     select.Bind(1, run);
     std::vector<TaskInstanceRecord> out;
     while (true) {
@@ -176,6 +176,7 @@ class SqliteStore : public StateStore {
       ti.operator_name = select.Text(9);
       ti.pool = select.Text(10);
       ti.priority_weight = static_cast<int>(select.Int(11));
+      ti.external_executor_id = select.Text(12);
       out.push_back(std::move(ti));
     }
     select.Reset();
@@ -537,15 +538,16 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
       if (Status s = AppendRunEvent(run.id, write.from, run.state, write.who); !s.ok()) return s;
     }
   }
-  Statement put_ti(*db_,
-                   "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
-                   "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
-                   "priority_weight) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (run, task_id) DO UPDATE SET state = excluded.state, "
-                   "try_number = excluded.try_number, max_tries = excluded.max_tries, "
-                   "start_date = excluded.start_date, end_date = excluded.end_date, "
-                   "next_try_at = excluded.next_try_at, hostname = excluded.hostname, "
-                   "pid = excluded.pid");
+  Statement put_ti(
+      *db_,
+      "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
+      "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
+      "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (run, task_id) DO UPDATE SET state = excluded.state, "
+      "try_number = excluded.try_number, max_tries = excluded.max_tries, "
+      "start_date = excluded.start_date, end_date = excluded.end_date, "
+      "next_try_at = excluded.next_try_at, hostname = excluded.hostname, "
+      "pid = excluded.pid, external_executor_id = excluded.external_executor_id");
   Statement event(*db_,
                   "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
                   "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -563,7 +565,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .BindOptional(10, ti.pid ? std::optional<std::int64_t>(*ti.pid) : std::nullopt)
         .Bind(11, ti.operator_name)
         .Bind(12, ti.pool)
-        .Bind(13, ti.priority_weight);
+        .Bind(13, ti.priority_weight)
+        .Bind(14, ti.external_executor_id);
     if (Status s = put_ti.Run(); !s.ok()) return s;
   }
   for (const WriteBatch::Event& e : batch.events()) {

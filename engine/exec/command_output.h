@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+
+namespace conveyor::exec {
+
+struct CommandOutput {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs a short command (argv[0] looked up in PATH) and collects what it prints; for the
+// cluster's command-line tools. An error only when it cannot be started.
+Result<CommandOutput> RunCommandOutput(const std::vector<std::string>& argv);
+
+}  // namespace conveyor::exec
