@@ -315,7 +315,7 @@ class SlurmExecutor : public exec::Executor {
   static std::string NoResultMessage(const std::string& name, const std::optional<JobInfo>& info) {
     if (!info) return name + " is gone from Slurm (purged) and left no result file";
     const std::string& state = info->state;
-    if (state == "TIMEOUT") return "timed out: " + name + " reached its Slurm time limit";
+    if (state == "TIMEOUT") return "timed out: " + name + " reached its time limit";
     if (state == "CANCELLED") return name + " was cancelled outside conveyor";
     if (state == "OUT_OF_MEMORY") return name + " ran out of memory";
     if (state == "COMPLETED") {

@@ -83,7 +83,7 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "3\nwal\nok\n");
+  EXPECT_EQ(result.output, "4\nwal\nok\n");
 }
 
 TEST(SqliteStoreTest, UnopenableDatabaseIsAnError) {
