@@ -15,6 +15,7 @@ PACKAGES=(
   make                                          # benchmark peers
   prometheus wrk                                # promtool checks /metrics; wrk loads the API
   chromium nodejs                               # the web UI's browser test (playwright-core)
+  slurm-wlm munge                               # the Slurm executor's tests on a real cluster
 )
 
 missing=()

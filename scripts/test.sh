@@ -5,6 +5,7 @@
 #   3. the scheduler tests under ThreadSanitizer,
 #   4. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 20),
 #   5. the benchmarks (print their figures).
+# A single-node Slurm cluster (scripts/slurm_cluster.sh) runs beside them for the Slurm tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
@@ -19,6 +20,11 @@ git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
 
 step "release build"
 scripts/build.sh release
+
+step "Slurm: a single-node cluster for the Slurm executor's tests"
+scripts/slurm_cluster.sh start build/slurm
+trap 'scripts/slurm_cluster.sh stop build/slurm' EXIT
+export SLURM_CONF="$PWD/build/slurm/slurm.conf"
 step "release tests"
 ctest --test-dir build/release --output-on-failure -j "$JOBS"
 
@@ -63,6 +69,8 @@ build/release/bench/bench_dag_load 1000 20
 /usr/bin/python3 bench/drift_bench.py build/release/bench/bench_drift --rows 1000000
 # The REST API under load while a 1,000-task DAG runs.
 /usr/bin/python3 bench/api_load_bench.py build/release/conveyor --seconds 5
+# Per-task overhead on Slurm against bare sbatch and a squeue wait loop, on the same jobs.
+/usr/bin/python3 bench/slurm_bench.py build/release/conveyor --tasks 40
 # `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).
 /usr/bin/python3 bench/schedule_bench.py build/release/conveyor --idle-seconds 10
 
