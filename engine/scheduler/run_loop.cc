@@ -484,21 +484,32 @@ Status RunLoop::Run() {
   }
 }
 
+bool RunLoop::WaitsForAtShutdown() const {
+  for (const auto& [id, flight] : in_flight_) {
+    if (flight.executor != ExecutorKind::kSlurm) return true;
+    // A Slurm job not yet submitted still reports (it ends as not started).
+    if (runs_.at(flight.run)->plan.ti(flight.task).external_executor_id.empty()) return true;
+  }
+  return false;
+}
+
 Result<std::vector<store::RunKey>> RunLoop::Shutdown(std::chrono::milliseconds grace) {
   stopping_ = true;
   executor_->StopStarting();
   if (slurm_executor_) slurm_executor_->StopStarting();
   const auto deadline = std::chrono::system_clock::now() + grace;
-  while (!in_flight_.empty()) {
+  while (WaitsForAtShutdown()) {
     if (!interrupting_ && std::chrono::system_clock::now() >= deadline) {
       interrupting_ = true;
       executor_->CancelAll();
-      if (slurm_executor_) slurm_executor_->CancelAll();
     }
     if (Status s = Poll(interrupting_ ? std::nullopt : std::optional(deadline)); !s.ok()) {
       return s.error();
     }
   }
+  // Jobs on Slurm go on without conveyor: their task instances keep their state and job ids,
+  // and the next start adopts them. The executor stops following them without cancelling.
+  slurm_executor_.reset();
   std::vector<store::RunKey> unfinished;
   for (const auto& [index, run] : runs_) unfinished.push_back(run->record.id);
   return unfinished;

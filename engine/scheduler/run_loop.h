@@ -94,7 +94,8 @@ class RunLoop {
   // Clean shutdown: starts nothing more and lets running tries finish for up to `grace`; then
   // stops the rest (TERM, then KILL). A try cut short this way is not a failure: it gets a note
   // and its task instance goes back to scheduled without using up a retry, so the run resumes
-  // where it stopped. Returns the runs left unfinished.
+  // where it stopped. Jobs already on Slurm are left running, for the next start to adopt.
+  // Returns the runs left unfinished.
   Result<std::vector<store::RunKey>> Shutdown(std::chrono::milliseconds grace);
 
  private:
@@ -144,6 +145,7 @@ class RunLoop {
   std::optional<store::TimePoint> NextDue() const;
   void Heartbeat();
   int MaxInFlight() const;
+  bool WaitsForAtShutdown() const;
   void Notify(exec::TaskEvent event);
 
   store::StateStore& store_;

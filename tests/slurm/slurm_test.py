@@ -279,6 +279,59 @@ class SlurmTest(unittest.TestCase):
         self.assertIn("conveyor: Slurm job 99999999 is gone from Slurm (purged) and left no "
                       "result file\n", log)
 
+    def test_serve_stopped_by_sigterm_leaves_the_job_running_and_adopts_it_on_start(self):
+        self.slow = "slow_%d_serve" % os.getpid()
+        self.write("slow.yaml", SLOW.replace("{dag_id}", self.slow).replace("sleep 4", "sleep 6"))
+        with open(self.config, "a") as f:
+            f.write("port: 0\nshutdown_grace: 1s\n")
+        log = open(os.path.join(self.dir, "serve.log"), "a")
+
+        def start_serve():
+            proc = subprocess.Popen([CONVEYOR, "--config", self.config, "serve"], cwd=self.dir,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            self.wait_until(lambda: "conveyor serve: pid" in self.read("serve.log"), "serve")
+            return proc
+
+        serve = start_serve()
+        try:
+            self.conveyor("dags", "trigger", self.slow, "--run-id", "r5")
+            self.wait_until(lambda: self.tasks(self.slow, "r5")["wait"]["state"] == "running",
+                            "the Slurm task to run")
+            job_id = self.tasks(self.slow, "r5")["wait"]["external_executor_id"].split(":")[1]
+            serve.send_signal(signal.SIGTERM)
+            self.assertEqual(serve.wait(timeout=30), 0)
+            # serve is gone, the job is not.
+            self.assertEqual(self.job_state(job_id), "RUNNING")
+            self.assertEqual(self.tasks(self.slow, "r5")["wait"]["state"], "running")
+            serve = start_serve()
+            self.wait_until(lambda: self.tasks(self.slow, "r5")["after"]["state"] == "success",
+                            "the run to finish after the restart")
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=30)
+            log.close()
+        tis = self.tasks(self.slow, "r5")
+        self.assertEqual(tis["wait"]["try_number"], 1)
+        self.assertEqual(tis["wait"]["external_executor_id"], "slurm:" + job_id)
+        jobs = sh("squeue", "-h", "--states=all", "-n", "conveyor.%s.wait" % self.slow, "-o",
+                  "%i").stdout
+        self.assertEqual(jobs.split(), [job_id])
+
+    def read(self, name):
+        with open(os.path.join(self.dir, name)) as f:
+            return f.read()
+
+    def wait_until(self, condition, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except (KeyError, AssertionError, FileNotFoundError):
+                pass
+            time.sleep(0.05)
+        self.fail("timed out waiting for " + what)
+
     def test_ml_operators_run_as_slurm_jobs_and_register_through_the_scheduler(self):
         self.write("ml.yaml", ML)
         with open(os.path.join(self.dags, "train.csv"), "w") as out:
