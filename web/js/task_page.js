@@ -27,7 +27,9 @@ export function taskPage(dagId, runId, taskId) {
       h('h1', {}, h('a', { href: `#/dag/${enc(dagId)}` }, dagId), ' › ',
         h('a', { href: `#/dag/${enc(dagId)}/run/${enc(runId)}` }, runId), ' › ', taskId),
       h('p', { class: 'ti-state', 'data-state': ti.state || 'none' }, dot(ti.state),
-        `${ti.state || 'no state'} · try ${ti.try_number} of ${ti.max_tries} · ${ti.operator}`),
+        `${ti.state || 'no state'} · try ${ti.try_number} of ${ti.max_tries} · ${ti.operator}` +
+        (ti.external_executor_id
+          ? ` · ${ti.external_executor_id.replace(/^slurm:/, 'Slurm job ')}` : '')),
       h('table', { class: 'tries' }, h('thead', {}, h('tr', {},
         ['try', 'state', 'started', 'ended', 'note'].map((c) => h('th', {}, c)))),
         h('tbody', {}, rows)),
