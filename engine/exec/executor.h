@@ -43,6 +43,7 @@ struct TaskEvent {
   // The try never began: the executor stopped starting tasks before its turn came.
   bool not_started = false;
   std::string external_id{};  // kSubmitted: the job's id outside conveyor, e.g. "slurm:42"
+  std::string hostname{};     // kStarted on another machine: which one
 };
 
 // Runs tasks off the scheduler thread and reports back through `notify`, which is called on a

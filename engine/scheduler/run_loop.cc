@@ -307,6 +307,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
     run.plan.SetState(task, TaskState::kRunning);
     ti.start_date = at;
     if (event.pid && *event.pid > 0) ti.pid = *event.pid;
+    if (!event.hostname.empty()) ti.hostname = event.hostname;
     batch.PutTry(
         {ti.run, ti.task_id, ti.try_number, TaskState::kRunning, at, std::nullopt, ti.pid, "", ""});
     Record(run, task, TaskState::kQueued, batch, transitions);

@@ -24,6 +24,7 @@ std::map<std::string, JobInfo> ParseJobLines(const std::string& text) {
       if (key == "JobState" && info.state.empty()) info.state = value;
       if (key == "ExitCode" && info.exit_code.empty()) info.exit_code = value;
       if (key == "Reason" && info.reason.empty()) info.reason = value;
+      if (key == "BatchHost" && info.node.empty()) info.node = value;
     }
     if (!id.empty() && !info.state.empty()) jobs[id] = info;
   }

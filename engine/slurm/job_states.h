@@ -10,6 +10,7 @@ struct JobInfo {
   std::string state;      // JobState: PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, ...
   std::string exit_code;  // ExitCode: "status:signal"
   std::string reason;     // Reason
+  std::string node;       // BatchHost: where the batch script runs
 };
 
 // Jobs by id from `scontrol show job -o` (one job per line, key=value fields) or from a

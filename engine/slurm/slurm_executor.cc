@@ -252,7 +252,7 @@ class SlurmExecutor : public exec::Executor {
         if (auto ended = purged->find(job.job_id); ended != purged->end()) info = ended->second;
       }
       if (info && !IsFinalState(info->state)) {
-        if (IsRunningState(info->state)) MarkStarted(job);
+        if (IsRunningState(info->state)) MarkStarted(job, info->node);
         CheckDeadline(job);
         ++it;
         continue;
@@ -270,11 +270,13 @@ class SlurmExecutor : public exec::Executor {
     return ParseJobLines(text.str());
   }
 
-  void MarkStarted(Job& job) {
+  void MarkStarted(Job& job, const std::string& node) {
     if (job.started) return;
     job.started = true;
     job.started_at = Clock::now();
-    notify_(TaskEvent{TaskEvent::Kind::kStarted, job.launch.id, std::nullopt, {}});
+    TaskEvent event{TaskEvent::Kind::kStarted, job.launch.id, std::nullopt, {}};
+    event.hostname = node;
+    notify_(std::move(event));
   }
 
   void CheckDeadline(Job& job) {
@@ -285,7 +287,7 @@ class SlurmExecutor : public exec::Executor {
   }
 
   void End(Job& job, const std::optional<JobInfo>& info) {
-    MarkStarted(job);
+    MarkStarted(job, info ? info->node : std::string());
     const std::string name = "Slurm job " + job.job_id;
     const std::string result_file = TrySibling(job.launch.info.log_path, ".result.json");
     std::optional<OperatorResult> result;

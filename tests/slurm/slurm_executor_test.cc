@@ -42,6 +42,7 @@ TEST(JobStatesTest, ReadsScontrolAndJobcompLines) {
   EXPECT_EQ(jobs["3"].state, "FAILED");  // the first JobState= field, not the name's text
   EXPECT_EQ(jobs["3"].exit_code, "3:0");
   EXPECT_EQ(jobs["3"].reason, "NonZeroExitCode");
+  EXPECT_EQ(jobs["1"].node, "");
   auto ended = ParseJobLines(kJobcompLine);
   EXPECT_EQ(ended["4"].state, "TIMEOUT");
   EXPECT_EQ(ended["4"].exit_code, "0:15");
@@ -273,8 +274,12 @@ TEST(SlurmExecutorTest, SubmitsFollowsAndReadsTheJobcompOfAPurgedJob) {
                       "/attempt=1.launch.json' '" + folder + "/attempt=1.result.json'\n"),
             std::string::npos);
 
-  slurm.Jobs("JobId=4242 JobName=conveyor.dag.task JobState=RUNNING Reason=None ExitCode=0:0\n");
-  EXPECT_EQ(events.Wait(2).kind, exec::TaskEvent::Kind::kStarted);
+  slurm.Jobs(
+      "JobId=4242 JobName=conveyor.dag.task JobState=RUNNING Reason=None ExitCode=0:0 "
+      "BatchHost=node7\n");
+  exec::TaskEvent started = events.Wait(2);
+  EXPECT_EQ(started.kind, exec::TaskEvent::Kind::kStarted);
+  EXPECT_EQ(started.hostname, "node7");
   // Slurm forgets the job; its jobcomp log tells how it ended.
   slurm.dir().Write("jobcomp.log",
                     "JobId=4242 UserId=root(0) Name=x JobState=TIMEOUT ExitCode=0:15\n");

@@ -152,6 +152,9 @@ class SlurmTest(unittest.TestCase):
         self.assertEqual({t: ti["state"] for t, ti in tis.items()},
                          {"prepare": "success", "on_slurm": "success", "report": "success"})
         self.assertIsNone(tis["prepare"]["external_executor_id"])
+        # The node the job ran on (the only one here).
+        self.assertEqual(tis["on_slurm"]["hostname"], subprocess.run(
+            ["hostname", "-s"], capture_output=True, text=True).stdout.strip())
         external = tis["on_slurm"]["external_executor_id"]
         self.assertRegex(external, r"^slurm:\d+$")
         job_id = external.split(":")[1]
