@@ -18,7 +18,18 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+SqliteDb::~SqliteDb() {
+  cache_.clear();  // statements are finalized before their connection closes
+  sqlite3_close(db_);
+}
+
+CachedStatement SqliteDb::Cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    it = cache_.emplace(sql, std::make_unique<Statement>(*this, sql.c_str())).first;
+  }
+  return CachedStatement(*it->second);
+}
 
 Status SqliteDb::Exec(const std::string& sql) {
   char* message = nullptr;

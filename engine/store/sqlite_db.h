@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "engine/common/error.h"
 
@@ -62,6 +63,22 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// A use of a statement from SqliteDb's cache: reset when the use ends, so that a SELECT never
+// keeps its read snapshot past its caller.
+class CachedStatement {
+ public:
+  explicit CachedStatement(Statement& statement) : statement_(statement) {}
+  ~CachedStatement() { statement_.Reset(); }
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+  Statement* operator->() { return &statement_; }
+  Statement& operator*() { return statement_; }
+  operator Statement&() { return statement_; }  // NOLINT: used where a Statement is read
+
+ private:
+  Statement& statement_;
+};
+
 class SqliteDb {
  public:
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
@@ -70,12 +87,16 @@ class SqliteDb {
   const std::string& path() const { return path_; }
 
   Status Exec(const std::string& sql);
+  // Fixed SQL prepared once per connection and kept: the scheduler writes through the same few
+  // statements thousands of times a second, and preparing costs more than running them.
+  CachedStatement Cached(const std::string& sql);
   Error LastError(const std::string& what) const;
 
  private:
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.

@@ -97,27 +97,27 @@ class SqliteStore : public StateStore {
 
   Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
                                               const std::string& run_id) override {
-    Statement select(*db_, (std::string("SELECT ") + kRunColumns +
-                            " FROM dag_runs WHERE dag_id = ? AND run_id = ?")
-                               .c_str());
-    select.Bind(1, dag_id).Bind(2, run_id);
-    auto row = select.Step();
+    CachedStatement select = db_->Cached(
+        (std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE dag_id = ? AND run_id = ?")
+            .c_str());
+    select->Bind(1, dag_id).Bind(2, run_id);
+    auto row = select->Step();
     if (!row.ok()) return row.error();
     std::optional<DagRunRecord> found;
     if (*row) found = ReadRun(select);
-    select.Reset();
+    select->Reset();
     return found;
   }
 
   Result<DagRunRecord> GetRun(RunKey run) override {
-    Statement select(
-        *db_, (std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE id = ?").c_str());
-    select.Bind(1, run);
-    auto row = select.Step();
+    CachedStatement select =
+        db_->Cached((std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE id = ?").c_str());
+    select->Bind(1, run);
+    auto row = select->Step();
     if (!row.ok()) return row.error();
     if (!*row) return NotFound("no run with key " + std::to_string(run));
     DagRunRecord record = ReadRun(select);
-    select.Reset();
+    select->Reset();
     return record;
   }
 
@@ -126,132 +126,134 @@ class SqliteStore : public StateStore {
     std::optional<std::string> state_text;
     if (filter.state) state_text = std::string(state::Name(*filter.state));
     if (total != nullptr) {
-      Statement count(*db_, ("SELECT count(*) FROM dag_runs" + where).c_str());
-      count.BindOptional(1, filter.dag_id).BindOptional(2, state_text);
-      auto row = count.Step();
+      CachedStatement count = db_->Cached(("SELECT count(*) FROM dag_runs" + where).c_str());
+      count->BindOptional(1, filter.dag_id).BindOptional(2, state_text);
+      auto row = count->Step();
       if (!row.ok()) return row.error();
-      *total = static_cast<int>(count.Int(0));
-      count.Reset();
+      *total = static_cast<int>(count->Int(0));
+      count->Reset();
     }
-    Statement select(*db_, (std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
-                            (filter.oldest_first ? " ORDER BY logical_date, id"
-                                                 : " ORDER BY logical_date DESC, id DESC") +
-                            " LIMIT ?3 OFFSET ?4")
-                               .c_str());
-    select.BindOptional(1, filter.dag_id).BindOptional(2, state_text);
-    select.Bind(3, filter.limit).Bind(4, filter.offset);
+    CachedStatement select =
+        db_->Cached((std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
+                     (filter.oldest_first ? " ORDER BY logical_date, id"
+                                          : " ORDER BY logical_date DESC, id DESC") +
+                     " LIMIT ?3 OFFSET ?4")
+                        .c_str());
+    select->BindOptional(1, filter.dag_id).BindOptional(2, state_text);
+    select->Bind(3, filter.limit).Bind(4, filter.offset);
     std::vector<DagRunRecord> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
       out.push_back(ReadRun(select));
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<std::vector<TaskInstanceRecord>> ListTaskInstances(RunKey run) override {
-    Statement select(*db_,
-                     "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
-                     "next_try_at, hostname, pid, operator, pool, priority_weight, "
-                     "external_executor_id FROM task_instances WHERE run = ? ORDER BY rowid");
-    select.Bind(1, run);
+    CachedStatement select = db_->Cached(
+        "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
+        "next_try_at, hostname, pid, operator, pool, priority_weight, "
+        "external_executor_id FROM task_instances WHERE run = ? ORDER BY rowid");
+    select->Bind(1, run);
     std::vector<TaskInstanceRecord> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
       TaskInstanceRecord ti;
       ti.run = run;
-      ti.task_id = select.Text(0);
+      ti.task_id = select->Text(0);
       ti.state = ReadTaskState(select, 1);
-      ti.try_number = static_cast<int>(select.Int(2));
-      ti.max_tries = static_cast<int>(select.Int(3));
+      ti.try_number = static_cast<int>(select->Int(2));
+      ti.max_tries = static_cast<int>(select->Int(3));
       ti.start_date = OptionalMicros(select, 4);
       ti.end_date = OptionalMicros(select, 5);
       ti.next_try_at = OptionalMicros(select, 6);
-      ti.hostname = select.Text(7);
-      if (auto pid = select.OptionalInt(8)) ti.pid = static_cast<int>(*pid);
-      ti.operator_name = select.Text(9);
-      ti.pool = select.Text(10);
-      ti.priority_weight = static_cast<int>(select.Int(11));
-      ti.external_executor_id = select.Text(12);
+      ti.hostname = select->Text(7);
+      if (auto pid = select->OptionalInt(8)) ti.pid = static_cast<int>(*pid);
+      ti.operator_name = select->Text(9);
+      ti.pool = select->Text(10);
+      ti.priority_weight = static_cast<int>(select->Int(11));
+      ti.external_executor_id = select->Text(12);
       out.push_back(std::move(ti));
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) override {
-    Statement select(*db_,
-                     "SELECT try_number, state, start_date, end_date, pid, log_path, note "
-                     "FROM task_tries WHERE run = ? AND task_id = ? ORDER BY try_number");
-    select.Bind(1, run).Bind(2, task_id);
+    CachedStatement select = db_->Cached(
+        "SELECT try_number, state, start_date, end_date, pid, log_path, note "
+        "FROM task_tries WHERE run = ? AND task_id = ? ORDER BY try_number");
+    select->Bind(1, run).Bind(2, task_id);
     std::vector<TryRecord> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
       TryRecord attempt;
       attempt.run = run;
       attempt.task_id = task_id;
-      attempt.try_number = static_cast<int>(select.Int(0));
+      attempt.try_number = static_cast<int>(select->Int(0));
       attempt.state = ReadTaskState(select, 1);
       attempt.start_date = OptionalMicros(select, 2);
       attempt.end_date = OptionalMicros(select, 3);
-      if (auto pid = select.OptionalInt(4)) attempt.pid = static_cast<int>(*pid);
-      attempt.log_path = select.Text(5);
-      attempt.note = select.Text(6);
+      if (auto pid = select->OptionalInt(4)) attempt.pid = static_cast<int>(*pid);
+      attempt.log_path = select->Text(5);
+      attempt.note = select->Text(6);
       out.push_back(std::move(attempt));
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<nlohmann::json> ReadOutputs(RunKey run) override {
-    Statement select(*db_, "SELECT task_id, key, value FROM task_outputs WHERE run = ?");
-    select.Bind(1, run);
+    CachedStatement select =
+        db_->Cached("SELECT task_id, key, value FROM task_outputs WHERE run = ?");
+    select->Bind(1, run);
     nlohmann::json out = nlohmann::json::object();
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      out[select.Text(0)][select.Text(1)] = select.Text(2);
+      out[select->Text(0)][select->Text(1)] = select->Text(2);
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<std::vector<EventRecord>> ListEvents(RunKey run, std::int64_t after_id) override {
-    Statement select(*db_,
-                     "SELECT id, at, run, task_id, try_number, from_state, to_state, who, note "
-                     "FROM events WHERE run = ? AND id > ? ORDER BY id");
-    select.Bind(1, run).Bind(2, after_id);
+    CachedStatement select = db_->Cached(
+        "SELECT id, at, run, task_id, try_number, from_state, to_state, who, note "
+        "FROM events WHERE run = ? AND id > ? ORDER BY id");
+    select->Bind(1, run).Bind(2, after_id);
     std::vector<EventRecord> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      out.push_back({select.Int(0), FromMicros(select.Int(1)), select.Int(2),
-                     select.IsNull(3) ? "" : select.Text(3),
-                     static_cast<int>(select.OptionalInt(4).value_or(0)),
-                     select.IsNull(5) ? "" : select.Text(5), select.Text(6), select.Text(7),
-                     select.Text(8)});
+      out.push_back({select->Int(0), FromMicros(select->Int(1)), select->Int(2),
+                     select->IsNull(3) ? "" : select->Text(3),
+                     static_cast<int>(select->OptionalInt(4).value_or(0)),
+                     select->IsNull(5) ? "" : select->Text(5), select->Text(6), select->Text(7),
+                     select->Text(8)});
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<int> CountEvents(RunKey run, const std::string& task_id,
                           const std::string& to_state) override {
-    Statement count(*db_,
-                    "SELECT count(*) FROM events WHERE run = ? AND task_id = ? AND to_state = ?");
-    count.Bind(1, run).Bind(2, task_id).Bind(3, to_state);
-    auto row = count.Step();
+    CachedStatement count =
+        db_->Cached("SELECT count(*) FROM events WHERE run = ? AND task_id = ? AND to_state = ?");
+    count->Bind(1, run).Bind(2, task_id).Bind(3, to_state);
+    auto row = count->Step();
     if (!row.ok()) return row.error();
-    const int n = static_cast<int>(count.Int(0));
-    count.Reset();
+    const int n = static_cast<int>(count->Int(0));
+    count->Reset();
     return n;
   }
 
@@ -274,8 +276,9 @@ class SqliteStore : public StateStore {
         is_alive((*lease)->pid)) {
       return false;
     }
-    Statement take(*db_, "UPDATE dag_runs SET lease_pid = ?, lease_heartbeat = ? WHERE id = ?");
-    if (Status s = take.Bind(1, pid).Bind(2, Micros(now)).Bind(3, run).Run(); !s.ok()) {
+    CachedStatement take =
+        db_->Cached("UPDATE dag_runs SET lease_pid = ?, lease_heartbeat = ? WHERE id = ?");
+    if (Status s = take->Bind(1, pid).Bind(2, Micros(now)).Bind(3, run).Run(); !s.ok()) {
       return s.error();
     }
     if (Status s = txn.Commit(); !s.ok()) return s.error();
@@ -283,76 +286,79 @@ class SqliteStore : public StateStore {
   }
 
   Status Heartbeat(RunKey run, int pid, TimePoint now) override {
-    Statement beat(*db_, "UPDATE dag_runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
-    return beat.Bind(1, Micros(now)).Bind(2, run).Bind(3, pid).Run();
+    CachedStatement beat =
+        db_->Cached("UPDATE dag_runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
+    return beat->Bind(1, Micros(now)).Bind(2, run).Bind(3, pid).Run();
   }
 
   Status ReleaseLease(RunKey run, int pid) override {
-    Statement release(*db_,
-                      "UPDATE dag_runs SET lease_pid = NULL, lease_heartbeat = NULL "
-                      "WHERE id = ? AND lease_pid = ?");
-    return release.Bind(1, run).Bind(2, pid).Run();
+    CachedStatement release = db_->Cached(
+        "UPDATE dag_runs SET lease_pid = NULL, lease_heartbeat = NULL "
+        "WHERE id = ? AND lease_pid = ?");
+    return release->Bind(1, run).Bind(2, pid).Run();
   }
 
   Result<std::optional<RunLease>> GetLease(RunKey run) override {
-    Statement select(*db_, "SELECT lease_pid, lease_heartbeat FROM dag_runs WHERE id = ?");
-    select.Bind(1, run);
-    auto row = select.Step();
+    CachedStatement select =
+        db_->Cached("SELECT lease_pid, lease_heartbeat FROM dag_runs WHERE id = ?");
+    select->Bind(1, run);
+    auto row = select->Step();
     if (!row.ok()) return row.error();
     std::optional<RunLease> lease;
-    if (*row && !select.IsNull(0)) {
-      lease = RunLease{static_cast<int>(select.Int(0)), FromMicros(select.Int(1))};
+    if (*row && !select->IsNull(0)) {
+      lease = RunLease{static_cast<int>(select->Int(0)), FromMicros(select->Int(1))};
     }
-    select.Reset();
+    select->Reset();
     return lease;
   }
 
   Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,
                                                Instant logical_date) override {
-    Statement select(*db_, (std::string("SELECT ") + kRunColumns +
-                            " FROM dag_runs WHERE dag_id = ? AND logical_date = ? ORDER BY id")
-                               .c_str());
-    select.Bind(1, dag_id).Bind(2, Sec(logical_date));
+    CachedStatement select =
+        db_->Cached((std::string("SELECT ") + kRunColumns +
+                     " FROM dag_runs WHERE dag_id = ? AND logical_date = ? ORDER BY id")
+                        .c_str());
+    select->Bind(1, dag_id).Bind(2, Sec(logical_date));
     std::vector<DagRunRecord> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
       out.push_back(ReadRun(select));
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) override {
-    Statement select(*db_,
-                     "SELECT max(logical_date) FROM dag_runs WHERE dag_id = ? AND run_type IN "
-                     "('scheduled', 'backfill')");
-    select.Bind(1, dag_id);
-    auto row = select.Step();
+    CachedStatement select = db_->Cached(
+        "SELECT max(logical_date) FROM dag_runs WHERE dag_id = ? AND run_type IN "
+        "('scheduled', 'backfill')");
+    select->Bind(1, dag_id);
+    auto row = select->Step();
     if (!row.ok()) return row.error();
     auto latest = OptionalSec(select, 0);
-    select.Reset();
+    select->Reset();
     return latest;
   }
 
   Status RecordDagParse(const std::string& dag_id, const std::string& fileloc,
                         const std::string& import_error, bool paused_if_new,
                         TimePoint now) override {
-    Statement upsert(*db_,
-                     "INSERT INTO dags (dag_id, is_paused, fileloc, import_error, last_parsed_at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id) DO UPDATE SET "
-                     "fileloc = ?3, import_error = ?4, last_parsed_at = ?5");
-    upsert.Bind(1, dag_id).Bind(2, paused_if_new ? 1 : 0).Bind(3, fileloc);
-    upsert.Bind(4, import_error).Bind(5, Micros(now));
-    return upsert.Run();
+    CachedStatement upsert = db_->Cached(
+        "INSERT INTO dags (dag_id, is_paused, fileloc, import_error, last_parsed_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id) DO UPDATE SET "
+        "fileloc = ?3, import_error = ?4, last_parsed_at = ?5");
+    upsert->Bind(1, dag_id).Bind(2, paused_if_new ? 1 : 0).Bind(3, fileloc);
+    upsert->Bind(4, import_error).Bind(5, Micros(now));
+    return upsert->Run();
   }
 
   Status SetPaused(const std::string& dag_id, bool paused) override {
-    Statement upsert(*db_,
-                     "INSERT INTO dags (dag_id, is_paused) VALUES (?1, ?2) "
-                     "ON CONFLICT (dag_id) DO UPDATE SET is_paused = ?2");
-    return upsert.Bind(1, dag_id).Bind(2, paused ? 1 : 0).Run();
+    CachedStatement upsert = db_->Cached(
+        "INSERT INTO dags (dag_id, is_paused) VALUES (?1, ?2) "
+        "ON CONFLICT (dag_id) DO UPDATE SET is_paused = ?2");
+    return upsert->Bind(1, dag_id).Bind(2, paused ? 1 : 0).Run();
   }
 
   Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) override {
@@ -375,31 +381,31 @@ class SqliteStore : public StateStore {
         is_alive((*lease)->pid)) {
       return false;
     }
-    Statement take(*db_,
-                   "INSERT INTO scheduler_lease (id, pid, heartbeat) VALUES (1, ?1, ?2) "
-                   "ON CONFLICT (id) DO UPDATE SET pid = ?1, heartbeat = ?2");
-    if (Status s = take.Bind(1, pid).Bind(2, Micros(now)).Run(); !s.ok()) return s.error();
+    CachedStatement take = db_->Cached(
+        "INSERT INTO scheduler_lease (id, pid, heartbeat) VALUES (1, ?1, ?2) "
+        "ON CONFLICT (id) DO UPDATE SET pid = ?1, heartbeat = ?2");
+    if (Status s = take->Bind(1, pid).Bind(2, Micros(now)).Run(); !s.ok()) return s.error();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
     return true;
   }
 
   Status SchedulerHeartbeat(int pid, TimePoint now) override {
-    Statement beat(*db_, "UPDATE scheduler_lease SET heartbeat = ? WHERE pid = ?");
-    return beat.Bind(1, Micros(now)).Bind(2, pid).Run();
+    CachedStatement beat = db_->Cached("UPDATE scheduler_lease SET heartbeat = ? WHERE pid = ?");
+    return beat->Bind(1, Micros(now)).Bind(2, pid).Run();
   }
 
   Status ReleaseSchedulerLease(int pid) override {
-    Statement release(*db_, "DELETE FROM scheduler_lease WHERE pid = ?");
-    return release.Bind(1, pid).Run();
+    CachedStatement release = db_->Cached("DELETE FROM scheduler_lease WHERE pid = ?");
+    return release->Bind(1, pid).Run();
   }
 
   Result<std::optional<RunLease>> GetSchedulerLease() override {
-    Statement select(*db_, "SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1");
-    auto row = select.Step();
+    CachedStatement select = db_->Cached("SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1");
+    auto row = select->Step();
     if (!row.ok()) return row.error();
     std::optional<RunLease> lease;
-    if (*row) lease = RunLease{static_cast<int>(select.Int(0)), FromMicros(select.Int(1))};
-    select.Reset();
+    if (*row) lease = RunLease{static_cast<int>(select->Int(0)), FromMicros(select->Int(1))};
+    select->Reset();
     return lease;
   }
 
@@ -412,42 +418,42 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::int64_t> DataVersion() override {
-    Statement select(*db_, "PRAGMA data_version");
-    auto row = select.Step();
+    CachedStatement select = db_->Cached("PRAGMA data_version");
+    auto row = select->Step();
     if (!row.ok()) return row.error();
-    const std::int64_t version = select.Int(0);
-    select.Reset();
+    const std::int64_t version = select->Int(0);
+    select->Reset();
     return version;
   }
 
  private:
   Result<std::map<std::string, long>> CountBy(const char* sql) {
-    Statement select(*db_, sql);
+    CachedStatement select = db_->Cached(sql);
     std::map<std::string, long> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      out[select.Text(0)] = static_cast<long>(select.Int(1));
+      out[select->Text(0)] = static_cast<long>(select->Int(1));
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
   Result<std::vector<DagRecord>> SelectDags(const std::optional<std::string>& dag_id) {
-    Statement select(*db_,
-                     "SELECT dag_id, is_paused, fileloc, import_error, last_parsed_at FROM dags "
-                     "WHERE ?1 IS NULL OR dag_id = ?1 ORDER BY dag_id");
-    select.BindOptional(1, dag_id);
+    CachedStatement select = db_->Cached(
+        "SELECT dag_id, is_paused, fileloc, import_error, last_parsed_at FROM dags "
+        "WHERE ?1 IS NULL OR dag_id = ?1 ORDER BY dag_id");
+    select->BindOptional(1, dag_id);
     std::vector<DagRecord> out;
     while (true) {
-      auto row = select.Step();
+      auto row = select->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      out.push_back({select.Text(0), select.Int(1) != 0, select.IsNull(2) ? "" : select.Text(2),
-                     select.IsNull(3) ? "" : select.Text(3), OptionalMicros(select, 4)});
+      out.push_back({select->Text(0), select->Int(1) != 0, select->IsNull(2) ? "" : select->Text(2),
+                     select->IsNull(3) ? "" : select->Text(3), OptionalMicros(select, 4)});
     }
-    select.Reset();
+    select->Reset();
     return out;
   }
 
@@ -455,23 +461,23 @@ class SqliteStore : public StateStore {
   Result<std::optional<RunKey>> InsertRun(const DagRunRecord& run,
                                           const std::vector<TaskInstanceRecord>& tasks,
                                           bool ignore_duplicates, std::optional<RunLease> lease) {
-    Statement insert(
-        *db_, ignore_duplicates
-                  ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
-                    "data_interval_start, data_interval_end, conf, state, queued_at, "
-                    "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                  : "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
-                    "data_interval_start, data_interval_end, conf, state, queued_at, "
-                    "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    insert.Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
-    insert.BindOptional(4, Map(run.logical_date, Sec));
-    insert.BindOptional(5, Map(run.data_interval_start, Sec));
-    insert.BindOptional(6, Map(run.data_interval_end, Sec));
-    insert.Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
-    insert.BindOptional(9, Map(run.queued_at, Micros));
-    insert.BindOptional(10, Map(lease, [](const RunLease& l) -> std::int64_t { return l.pid; }));
-    insert.BindOptional(11, Map(lease, [](const RunLease& l) { return Micros(l.heartbeat); }));
-    if (Status s = insert.Run(); !s.ok()) {
+    CachedStatement insert =
+        db_->Cached(ignore_duplicates
+                        ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                          "data_interval_start, data_interval_end, conf, state, queued_at, "
+                          "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        : "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                          "data_interval_start, data_interval_end, conf, state, queued_at, "
+                          "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert->Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
+    insert->BindOptional(4, Map(run.logical_date, Sec));
+    insert->BindOptional(5, Map(run.data_interval_start, Sec));
+    insert->BindOptional(6, Map(run.data_interval_end, Sec));
+    insert->Bind(7, DumpJson(run.conf)).Bind(8, std::string(state::Name(run.state)));
+    insert->BindOptional(9, Map(run.queued_at, Micros));
+    insert->BindOptional(10, Map(lease, [](const RunLease& l) -> std::int64_t { return l.pid; }));
+    insert->BindOptional(11, Map(lease, [](const RunLease& l) { return Micros(l.heartbeat); }));
+    if (Status s = insert->Run(); !s.ok()) {
       if (s.error().code == ErrorCode::kAlreadyExists &&
           s.error().message.find("logical_date") != std::string::npos) {
         return Error{ErrorCode::kAlreadyExists,
@@ -502,12 +508,12 @@ class SqliteStore : public StateStore {
 
   Status AppendRunEvent(RunKey run, std::optional<RunState> from, RunState to,
                         const std::string& who) {
-    Statement event(
-        *db_, "INSERT INTO events (at, run, from_state, to_state, who) VALUES (?, ?, ?, ?, ?)");
+    CachedStatement event = db_->Cached(
+        "INSERT INTO events (at, run, from_state, to_state, who) VALUES (?, ?, ?, ?, ?)");
     std::optional<std::string> from_text;
     if (from) from_text = std::string(state::Name(*from));
     const auto now = CurrentTime();
-    return event.Bind(1, Micros(now))
+    return event->Bind(1, Micros(now))
         .Bind(2, run)
         .BindOptional(3, from_text)
         .Bind(4, "run:" + std::string(state::Name(to)))
@@ -521,25 +527,24 @@ class SqliteStore : public StateStore {
 };
 
 Status SqliteStore::WriteAll(const WriteBatch& batch) {
-  Statement put_run(*db_,
-                    "UPDATE dag_runs SET state = ?1, start_date = ?2, end_date = ?3, conf = ?4, "
-                    // A finished run needs no lease: it goes with the final state.
-                    "lease_pid = CASE WHEN ?1 IN ('success', 'failed') THEN NULL ELSE lease_pid "
-                    "END WHERE id = ?5");
+  CachedStatement put_run = db_->Cached(
+      "UPDATE dag_runs SET state = ?1, start_date = ?2, end_date = ?3, conf = ?4, "
+      // A finished run needs no lease: it goes with the final state.
+      "lease_pid = CASE WHEN ?1 IN ('success', 'failed') THEN NULL ELSE lease_pid "
+      "END WHERE id = ?5");
   for (const auto& write : batch.runs()) {
     const DagRunRecord& run = write.run;
-    put_run.Bind(1, std::string(state::Name(run.state)))
+    put_run->Bind(1, std::string(state::Name(run.state)))
         .BindOptional(2, Map(run.start_date, Micros))
         .BindOptional(3, Map(run.end_date, Micros))
         .Bind(4, DumpJson(run.conf))
         .Bind(5, run.id);
-    if (Status s = put_run.Run(); !s.ok()) return s;
+    if (Status s = put_run->Run(); !s.ok()) return s;
     if (write.from != run.state) {
       if (Status s = AppendRunEvent(run.id, write.from, run.state, write.who); !s.ok()) return s;
     }
   }
-  Statement put_ti(
-      *db_,
+  CachedStatement put_ti = db_->Cached(
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
       "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
       "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -548,12 +553,12 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
       "start_date = excluded.start_date, end_date = excluded.end_date, "
       "next_try_at = excluded.next_try_at, hostname = excluded.hostname, "
       "pid = excluded.pid, external_executor_id = excluded.external_executor_id");
-  Statement event(*db_,
-                  "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
-                  "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  CachedStatement event = db_->Cached(
+      "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
+      "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   const auto now = CurrentTime();
   for (const TaskInstanceRecord& ti : batch.task_instances()) {
-    put_ti.Bind(1, ti.run)
+    put_ti->Bind(1, ti.run)
         .Bind(2, ti.task_id)
         .BindOptional(3, TaskStateText(ti.state))
         .Bind(4, ti.try_number)
@@ -567,10 +572,10 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(12, ti.pool)
         .Bind(13, ti.priority_weight)
         .Bind(14, ti.external_executor_id);
-    if (Status s = put_ti.Run(); !s.ok()) return s;
+    if (Status s = put_ti->Run(); !s.ok()) return s;
   }
   for (const WriteBatch::Event& e : batch.events()) {
-    event.Bind(1, Micros(now))
+    event->Bind(1, Micros(now))
         .Bind(2, e.run)
         .Bind(3, e.task_id)
         .Bind(4, e.try_number)
@@ -578,16 +583,16 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(6, std::string(state::Name(e.to)))
         .Bind(7, e.who)
         .Bind(8, e.note);
-    if (Status s = event.Run(); !s.ok()) return s;
+    if (Status s = event->Run(); !s.ok()) return s;
   }
-  Statement put_try(*db_,
-                    "INSERT INTO task_tries (run, task_id, try_number, state, start_date, "
-                    "end_date, pid, log_path, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (run, task_id, try_number) DO UPDATE SET state = excluded.state, "
-                    "start_date = coalesce(excluded.start_date, start_date), "
-                    "end_date = excluded.end_date, pid = excluded.pid, note = excluded.note");
+  CachedStatement put_try = db_->Cached(
+      "INSERT INTO task_tries (run, task_id, try_number, state, start_date, "
+      "end_date, pid, log_path, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (run, task_id, try_number) DO UPDATE SET state = excluded.state, "
+      "start_date = coalesce(excluded.start_date, start_date), "
+      "end_date = excluded.end_date, pid = excluded.pid, note = excluded.note");
   for (const TryRecord& attempt : batch.tries()) {
-    put_try.Bind(1, attempt.run)
+    put_try->Bind(1, attempt.run)
         .Bind(2, attempt.task_id)
         .Bind(3, attempt.try_number)
         .Bind(4, std::string(state::Name(attempt.state)))
@@ -596,17 +601,17 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .BindOptional(7, attempt.pid ? std::optional<std::int64_t>(*attempt.pid) : std::nullopt)
         .Bind(8, attempt.log_path)
         .Bind(9, attempt.note);
-    if (Status s = put_try.Run(); !s.ok()) return s;
+    if (Status s = put_try->Run(); !s.ok()) return s;
   }
-  Statement put_output(*db_,
-                       "INSERT OR REPLACE INTO task_outputs (run, task_id, key, value) "
-                       "VALUES (?, ?, ?, ?)");
+  CachedStatement put_output = db_->Cached(
+      "INSERT OR REPLACE INTO task_outputs (run, task_id, key, value) "
+      "VALUES (?, ?, ?, ?)");
   for (const auto& write : batch.outputs()) {
     for (const auto& item : write.outputs.items()) {
       const std::string value =
           item.value().is_string() ? item.value().get<std::string>() : DumpJson(item.value());
-      put_output.Bind(1, write.run).Bind(2, write.task_id).Bind(3, item.key()).Bind(4, value);
-      if (Status s = put_output.Run(); !s.ok()) return s;
+      put_output->Bind(1, write.run).Bind(2, write.task_id).Bind(3, item.key()).Bind(4, value);
+      if (Status s = put_output->Run(); !s.ok()) return s;
     }
   }
   return Status::Ok();
