@@ -51,26 +51,26 @@ void DagFolder::LoadFile(const std::string& path) {
   entry.good = std::move(loaded);
 }
 
-std::shared_ptr<const LoadedDag> DagFolder::Find(std::string_view dag_id) const {
-  if (indexed_generation_ != generation_) {
-    by_id_.clear();
-    for (const auto& [path, entry] : files_) {
-      if (entry.good) by_id_.emplace(entry.dag_id, entry.good);
-    }
-    indexed_generation_ = generation_;
+void DagFolder::Index() const {
+  if (indexed_generation_ == generation_) return;
+  by_id_.clear();
+  for (const auto& [path, entry] : files_) {
+    if (entry.good) by_id_.emplace(entry.dag_id, entry.good);
   }
+  sorted_.clear();
+  for (const auto& [id, dag] : by_id_) sorted_.push_back(dag);
+  indexed_generation_ = generation_;
+}
+
+std::shared_ptr<const LoadedDag> DagFolder::Find(std::string_view dag_id) const {
+  Index();
   auto it = by_id_.find(dag_id);
   return it == by_id_.end() ? nullptr : it->second;
 }
 
-std::vector<std::shared_ptr<const LoadedDag>> DagFolder::Dags() const {
-  std::map<std::string, std::shared_ptr<const LoadedDag>> by_id;
-  for (const auto& [path, entry] : files_) {
-    if (entry.good) by_id.emplace(entry.dag_id, entry.good);
-  }
-  std::vector<std::shared_ptr<const LoadedDag>> out;
-  for (auto& [id, dag] : by_id) out.push_back(dag);
-  return out;
+const std::vector<std::shared_ptr<const LoadedDag>>& DagFolder::Dags() const {
+  Index();
+  return sorted_;
 }
 
 std::vector<DagFolder::FileStatus> DagFolder::Files() const {

@@ -24,7 +24,7 @@ class DagFolder {
 
   std::shared_ptr<const LoadedDag> Find(std::string_view dag_id) const;
   // The DAGs in use (last good versions), sorted by dag_id.
-  std::vector<std::shared_ptr<const LoadedDag>> Dags() const;
+  const std::vector<std::shared_ptr<const LoadedDag>>& Dags() const;
 
   struct FileStatus {
     std::string path;
@@ -44,6 +44,7 @@ class DagFolder {
     std::string error;
   };
   void LoadFile(const std::string& path);
+  void Index() const;
 
   std::string folder_;
   const dag::OperatorCatalog& catalog_;
@@ -51,6 +52,7 @@ class DagFolder {
   std::uint64_t generation_ = 0;
   // Find's index, rebuilt when the generation moves on. Not thread-safe, like the rest.
   mutable std::map<std::string, std::shared_ptr<const LoadedDag>, std::less<>> by_id_;
+  mutable std::vector<std::shared_ptr<const LoadedDag>> sorted_;  // by_id_'s values
   mutable std::uint64_t indexed_generation_ = ~0ull;
 };
 

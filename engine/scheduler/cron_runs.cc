@@ -54,14 +54,37 @@ DueIntervals ComputeDueIntervals(const dag::Dag& dag, std::optional<Instant> lat
   return out;
 }
 
+const DueIntervals& DueIntervalsMemo::Get(const dag::Dag& dag,
+                                          std::optional<Instant> latest_automated, Instant now,
+                                          int limit) {
+  const cron::Timetable& timetable = dag.timetable;
+  Key key{timetable.schedule().text(),
+          timetable.schedule().zone().name(),
+          timetable.start_date(),
+          timetable.end_date(),
+          dag.catchup,
+          latest_automated,
+          now,
+          limit};
+  auto it = answers_.find(key);
+  if (it == answers_.end()) {
+    it = answers_.emplace(std::move(key), ComputeDueIntervals(dag, latest_automated, now, limit))
+             .first;
+  }
+  return it->second;
+}
+
 Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
-                             int limit, std::optional<std::optional<Instant>> latest_automated) {
+                             int limit, std::optional<std::optional<Instant>> latest_automated,
+                             DueIntervalsMemo* memo) {
   if (!latest_automated) {
     auto latest = store.LatestAutomatedRun(dag.dag.dag_id);
     if (!latest.ok()) return latest.error();
     latest_automated = *latest;
   }
-  const DueIntervals due = ComputeDueIntervals(dag.dag, *latest_automated, now, limit);
+  const DueIntervals due = memo != nullptr
+                               ? memo->Get(dag.dag, *latest_automated, now, limit)
+                               : ComputeDueIntervals(dag.dag, *latest_automated, now, limit);
   CronPlan plan;
   plan.next_due = due.next_due;
   for (const cron::DataInterval& interval : due.due) {

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "engine/common/error.h"
@@ -23,6 +25,28 @@ struct DueIntervals {
 DueIntervals ComputeDueIntervals(const dag::Dag& dag, std::optional<Instant> latest_automated,
                                  Instant now, int limit);
 
+// ComputeDueIntervals' answers within one round (one `now`): DAGs with the same timetable and the
+// same latest run get the same intervals, and many DAGs share a schedule.
+class DueIntervalsMemo {
+ public:
+  const DueIntervals& Get(const dag::Dag& dag, std::optional<Instant> latest_automated, Instant now,
+                          int limit);
+
+ private:
+  struct Key {
+    std::string schedule;
+    std::string zone;
+    std::optional<Instant> start_date;
+    std::optional<Instant> end_date;
+    bool catchup;
+    std::optional<Instant> latest_automated;
+    Instant now;
+    int limit;
+    auto operator<=>(const Key&) const = default;
+  };
+  std::map<Key, DueIntervals> answers_;
+};
+
 // The scheduled runs due for `dag` at `now` (at most `limit`), built but not stored, and when to
 // look again.
 struct CronPlan {
@@ -33,7 +57,8 @@ struct CronPlan {
 // it; otherwise it is read from the store.
 Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
                              int limit,
-                             std::optional<std::optional<Instant>> latest_automated = std::nullopt);
+                             std::optional<std::optional<Instant>> latest_automated = std::nullopt,
+                             DueIntervalsMemo* memo = nullptr);
 
 // Creates the scheduled runs that are due for `dag` at `now`, at most `limit`. A run already
 // made for an interval (by an earlier round, another process or a backfill) is left alone, so

@@ -159,6 +159,7 @@ Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next
   std::optional<std::map<std::string, int>> active;  // dag_id -> queued or running runs
   std::vector<store::NewRun> planned;
   std::vector<std::shared_ptr<const graph::LoadedDag>> planned_dags;
+  scheduler::DueIntervalsMemo memo;  // DAGs on the same schedule share the cron arithmetic
   for (const auto& dag : dags_.Dags()) {
     const std::string& id = dag->dag.dag_id;
     if (dag->dag.timetable.schedule().kind() == cron::Schedule::Kind::kNone) continue;
@@ -185,7 +186,7 @@ Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next
     const int room = dag->dag.max_active_runs - (*active)[id];
     std::optional<std::optional<Instant>> latest;
     if (auto known = latest_.find(id); known != latest_.end()) latest = known->second;
-    auto plan = scheduler::PlanDueRuns(store_, *dag, now, room, latest);
+    auto plan = scheduler::PlanDueRuns(store_, *dag, now, room, latest, &memo);
     if (!plan.ok()) return plan.error();
     std::optional<Instant>& newest = latest_[id];
     if (latest) newest = *latest;
