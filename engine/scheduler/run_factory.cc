@@ -62,8 +62,9 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
     return InvalidArgument("invalid run id '" + run.run_id +
                            "' (use letters, digits and _ . : + -)");
   }
+  // Not value_or: its argument would be computed (two cron searches) even for a cron run.
   const cron::DataInterval interval =
-      request.interval.value_or(InferInterval(dag.timetable, *run.logical_date));
+      request.interval ? *request.interval : InferInterval(dag.timetable, *run.logical_date);
   run.data_interval_start = interval.start;
   run.data_interval_end = interval.end;
   run.conf = request.conf;

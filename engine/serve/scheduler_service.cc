@@ -403,6 +403,9 @@ Status SchedulerService::Run() {
         std::chrono::system_clock::now() + options_.loop.heartbeat_every;
     if (*next_due) until = std::min(*until, std::chrono::system_clock::time_point(**next_due));
     if (stop_) break;
+    if (!loop_->Busy()) {
+      if (Status s = store_.CheckpointIfWritten(); !s.ok()) return s;
+    }
     if (Status s = loop_->Poll(until); !s.ok()) return s;
     if (std::chrono::steady_clock::now() - last_heartbeat_ >= options_.loop.heartbeat_every) {
       last_heartbeat_ = std::chrono::steady_clock::now();

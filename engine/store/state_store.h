@@ -135,6 +135,12 @@ class StateStore {
   virtual Status ReleaseSchedulerLease(int pid) = 0;
   virtual Result<std::optional<RunLease>> GetSchedulerLease() = 0;
 
+  // Copies what was committed since the last call from the write-ahead log into the database
+  // without waiting for readers (SQLite's passive checkpoint). The scheduler calls it when idle,
+  // so that the checkpoint SQLite would otherwise run inside a busy commit is done off the hot
+  // path.
+  virtual Status CheckpointIfWritten() = 0;
+
   // How many runs and task instances are in each state ("none" for task instances without one).
   virtual Result<std::map<std::string, long>> CountRunsByState() = 0;
   virtual Result<std::map<std::string, long>> CountTaskInstancesByState() = 0;
