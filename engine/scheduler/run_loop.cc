@@ -141,6 +141,10 @@ void RunLoop::AddNewRun(std::shared_ptr<const graph::LoadedDag> dag, const store
 }
 
 void RunLoop::Admit(std::unique_ptr<ActiveRun> run) {
+  for (const dag::Task& task : run->plan.dag().dag.tasks) {
+    if (ExecutorFor(task) == ExecutorKind::kSlurm) run->has_slurm_tasks = true;
+  }
+  if (run->has_slurm_tasks) ++runs_with_slurm_tasks_;
   for (int task = 0; task < run->plan.size(); ++task) {
     const store::TaskInstanceRecord& ti = run->plan.ti(task);
     if (ti.state == TaskState::kScheduled) {
@@ -206,7 +210,8 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
   std::vector<exec::TaskLaunch> launches;
   if (stopping_) return launches;
   for (auto it = ready_.begin();
-       it != ready_.end() && (HasRoom(ExecutorKind::kLocal) || HasRoom(ExecutorKind::kSlurm));) {
+       it != ready_.end() && (HasRoom(ExecutorKind::kLocal) ||
+                              (runs_with_slurm_tasks_ > 0 && HasRoom(ExecutorKind::kSlurm)));) {
     const ReadyKey c = *it;
     ++it;  // Record() below erases c from ready_; `it` stays valid
     ActiveRun& run = *runs_.at(c.run);
@@ -439,6 +444,7 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
       continue;
     }
     finished_.push_back(it->second->record);
+    if (it->second->has_slurm_tasks) --runs_with_slurm_tasks_;
     it = runs_.erase(it);
   }
   return Status::Ok();

@@ -106,6 +106,7 @@ class RunLoop {
     RunPlan plan;
     nlohmann::json outputs;
     bool done = false;
+    bool has_slurm_tasks = false;
   };
   // A scheduled task instance waiting for a worker: highest priority first, then upstream first.
   struct ReadyKey {
@@ -176,6 +177,7 @@ class RunLoop {
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<exec::Executor> slurm_executor_;  // made when a task first needs it
   std::map<ExecutorKind, int> in_flight_by_executor_;
+  int runs_with_slurm_tasks_ = 0;  // while 0, a full local pool ends PickLaunches' scan
 };
 
 // The delay before the try after `failed_try` (1-based): retry_delay, doubled for each earlier
