@@ -66,8 +66,15 @@ Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options)
 }
 
 void PrintTransition(const scheduler::Transition& t) {
-  const auto now = store::CurrentTime();
-  std::cout << FormatUtcMillis(now) << "  " << t.task_id << "  " << state::Name(t.from) << " -> "
+  // Many transitions share a millisecond: format its time once.
+  static store::TimePoint formatted_at;
+  static std::string formatted;
+  const auto now = std::chrono::floor<std::chrono::milliseconds>(store::CurrentTime());
+  if (formatted.empty() || now != formatted_at) {
+    formatted_at = now;
+    formatted = FormatUtcMillis(now);
+  }
+  std::cout << formatted << "  " << t.task_id << "  " << state::Name(t.from) << " -> "
             << state::Name(t.to);
   if (t.try_number > 0) std::cout << " (try " << t.try_number << ")";
   if (!t.message.empty()) std::cout << ": " << t.message;

@@ -27,9 +27,23 @@ void AppendLog(const std::string& path, const std::string& line) {
 
 std::string TryFile(const std::string& root, const std::string& dag_id, const std::string& run_id,
                     const std::string& task_id, int try_number, const std::string& extension) {
-  return (std::filesystem::path(root) / ("dag_id=" + dag_id) / ("run_id=" + run_id) /
-          ("task_id=" + task_id) / ("attempt=" + std::to_string(try_number) + extension))
-      .string();
+  // Plain concatenation: this runs twice for every try, on the scheduler's thread.
+  std::string path = root;
+  if (!path.empty() && path.back() != '/') path += '/';
+  path.append("dag_id=").append(dag_id).append("/run_id=").append(run_id);
+  path.append("/task_id=").append(task_id).append("/attempt=");
+  path.append(std::to_string(try_number)).append(extension);
+  return path;
+}
+
+std::string TryOutputFile(const std::string& root, const std::string& dag_id,
+                          const std::string& run_id, const std::string& task_id, int try_number) {
+  std::string path = root;
+  if (!path.empty() && path.back() != '/') path += '/';
+  path.append("dag_id=").append(dag_id).append("/run_id=").append(run_id);
+  path.append("/task_id=").append(task_id).append(".attempt=");
+  path.append(std::to_string(try_number)).append(".output");
+  return path;
 }
 
 Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try) {
@@ -55,9 +69,24 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
   hostname_ = host;
   executor_ = exec::MakeLocalExecutor(registry_, processes_, options_.workers,
                                       [this](exec::TaskEvent event) { Notify(std::move(event)); });
+  // The Slurm executor, when a launch needs it, is made on this thread before the launch is
+  // submitted: the pipeline's lock orders that before the writer thread reads the pointer.
+  pipeline_ = std::make_unique<CommitPipeline>(
+      store_,
+      [this](exec::TaskLaunch launch) {
+        exec::Executor& executor =
+            launch.executor == ExecutorKind::kSlurm ? *slurm_executor_ : *executor_;
+        executor.Launch(std::move(launch));
+      },
+      [this] {
+        std::lock_guard<std::mutex> lock(mutex_);
+        commits_ready_ = true;
+        wake_.notify_one();
+      });
 }
 
 RunLoop::~RunLoop() {
+  pipeline_.reset();  // commits and launches what is queued while the executors still exist
   executor_->CancelAll();
   executor_.reset();  // joins the workers before the queue they post to goes away
   if (slurm_executor_) slurm_executor_->CancelAll();
@@ -279,15 +308,17 @@ exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind
   launch.info.try_number = ti.try_number;
   launch.info.logical_date = run.record.logical_date.value_or(Instant{});
   launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
-  // The folder is made by whoever writes the log first (off this thread).
+  // The folders are made off this thread: by whoever writes the log first, and for the outputs
+  // by the shell operator.
   launch.info.log_path =
       TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".log");
   launch.info.output_path =
-      TryFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number, ".output");
+      TryOutputFile(options_.log_dir, dag.dag_id, run.record.run_id, task.id, ti.try_number);
   launch.execution_timeout = task.retry.execution_timeout;
   launch.data = options_.data;
   launch.executor = executor;
   launch.slurm = task.slurm;
+  ExecutorOf(executor);  // made here, on the loop's thread
   in_flight_[launch.id] = {run.index, task_index, task.pool, executor};
   ++in_flight_by_executor_[executor];
   ++pool_used_[task.pool];
@@ -395,7 +426,8 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
   }
 }
 
-void RunLoop::FinishRuns(store::WriteBatch& batch) {
+std::vector<store::DagRunRecord> RunLoop::FinishRuns(store::WriteBatch& batch) {
+  std::vector<store::DagRunRecord> finished;
   for (auto& [index, run] : runs_) {
     if (run->done || !run->plan.Finished()) continue;
     const auto from = run->record.state;
@@ -403,7 +435,9 @@ void RunLoop::FinishRuns(store::WriteBatch& batch) {
     run->record.end_date = store::CurrentTime();
     batch.PutRun(run->record, from, options_.who);
     run->done = true;
+    finished.push_back(run->record);
   }
+  return finished;
 }
 
 std::optional<store::TimePoint> RunLoop::NextDue() const {
@@ -429,25 +463,36 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   for (const auto& event : events) ApplyEvent(event, batch, transitions);
   PromoteDueRetries(batch, transitions);
   std::vector<exec::TaskLaunch> launches = PickLaunches(batch, transitions);
-  FinishRuns(batch);
-  // The group commit: every transition of this wake-up in one transaction, before any task of
-  // it starts.
-  if (Status s = store_.Commit(batch); !s.ok()) return s;
-  if (observer_) {
-    for (const auto& t : transitions) observer_(t);
-  }
-  for (auto& launch : launches) ExecutorOf(launch.executor).Launch(std::move(launch));
-  // A finished run has no task left in flight, ready or waiting for a retry: forget it.
+  std::vector<store::DagRunRecord> finished = FinishRuns(batch);
+  // A finished run has no task left in flight, ready or waiting for a retry: forget it. It is
+  // reported once its final state is committed.
   for (auto it = runs_.begin(); it != runs_.end();) {
     if (!it->second->done) {
       ++it;
       continue;
     }
-    finished_.push_back(it->second->record);
     if (it->second->has_slurm_tasks) --runs_with_slurm_tasks_;
     it = runs_.erase(it);
   }
-  return Status::Ok();
+  // The group commit: every transition of this wake-up in one transaction, before any task of
+  // it starts.
+  if (!batch.empty() || !launches.empty() || !transitions.empty() || !finished.empty()) {
+    pipeline_->Submit(
+        {std::move(batch), std::move(launches), std::move(transitions), std::move(finished)});
+  }
+  return ReportCommitted();
+}
+
+Status RunLoop::ReportCommitted() {
+  std::vector<Transition> transitions;
+  std::vector<store::DagRunRecord> finished;
+  Status status = pipeline_->TakeCommitted(transitions, finished);
+  if (observer_) {
+    for (const auto& t : transitions) observer_(t);
+  }
+  finished_.insert(finished_.end(), std::make_move_iterator(finished.begin()),
+                   std::make_move_iterator(finished.end()));
+  return status;
 }
 
 Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until) {
@@ -465,8 +510,9 @@ Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until)
       std::chrono::system_clock::now() + options_.heartbeat_every;
   if (auto due = NextDue(); due && *due < wake_at) wake_at = *due;
   if (until && *until < wake_at) wake_at = *until;
-  wake_.wait_until(lock, wake_at, [this] { return !events_.empty() || woken_; });
+  wake_.wait_until(lock, wake_at, [this] { return !events_.empty() || woken_ || commits_ready_; });
   woken_ = false;
+  commits_ready_ = false;
   return Status::Ok();
 }
 
@@ -476,7 +522,7 @@ void RunLoop::Wake() {
   wake_.notify_one();
 }
 
-bool RunLoop::Busy() const { return !runs_.empty() || !in_flight_.empty(); }
+bool RunLoop::Busy() const { return !runs_.empty() || !in_flight_.empty() || pipeline_->Pending(); }
 
 std::vector<store::DagRunRecord> RunLoop::TakeFinishedRuns() {
   std::vector<store::DagRunRecord> out;
@@ -514,6 +560,8 @@ Result<std::vector<store::RunKey>> RunLoop::Shutdown(std::chrono::milliseconds g
       return s.error();
     }
   }
+  pipeline_->Wait();
+  if (Status s = ReportCommitted(); !s.ok()) return s.error();
   // Jobs on Slurm go on without conveyor: their task instances keep their state and job ids,
   // and the next start adopts them. The executor stops following them without cancelling.
   slurm_executor_.reset();

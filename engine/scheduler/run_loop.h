@@ -15,7 +15,9 @@
 #include "engine/common/error.h"
 #include "engine/exec/executor.h"
 #include "engine/graph/dag_bag.h"
+#include "engine/scheduler/commit_pipeline.h"
 #include "engine/scheduler/run_plan.h"
+#include "engine/scheduler/transition.h"
 #include "engine/slurm/slurm_executor.h"
 #include "engine/store/state_store.h"
 
@@ -24,8 +26,9 @@ namespace conveyor::scheduler {
 struct RunLoopOptions {
   int workers = 4;  // tasks running at once
   // Tasks handed to the workers beyond those running (state queued), per worker, so that a
-  // worker never waits for the scheduler and each commit carries many transitions.
-  int queue_ahead = 8;
+  // worker never waits for the scheduler, each commit carries many transitions, and the next
+  // wake-up's tasks are planned while this one's commit is written.
+  int queue_ahead = 24;
   std::map<std::string, int> pools = {{"default", 128}};
   std::string log_dir = "logs";
   exec::DataAccess data;         // the ML operators' data database, registry and artifacts
@@ -36,28 +39,21 @@ struct RunLoopOptions {
   slurm::SlurmSettings slurm;
 };
 
-// One task instance's change of state, as the loop reports it once committed.
-struct Transition {
-  std::string dag_id;
-  std::string run_id;
-  std::string task_id;
-  int try_number = 0;
-  state::TaskState from = state::TaskState::kNone;
-  state::TaskState to = state::TaskState::kNone;
-  std::string message;
-  std::optional<Instant> logical_date;
-  std::optional<double> duration_seconds;  // of the try, when it ended
-};
-
 // Where a try's files live: <log_dir>/dag_id=D/run_id=R/task_id=T/attempt=N<extension>.
 std::string TryFile(const std::string& log_dir, const std::string& dag_id,
                     const std::string& run_id, const std::string& task_id, int try_number,
                     const std::string& extension);
+// Where a shell try writes its outputs ($CONVEYOR_OUTPUT): in the run's folder,
+// <log_dir>/dag_id=D/run_id=R/task_id=T.attempt=N.output, so that a try that writes no log and
+// no outputs needs no folder of its own.
+std::string TryOutputFile(const std::string& log_dir, const std::string& dag_id,
+                          const std::string& run_id, const std::string& task_id, int try_number);
 
 // The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
 // many ready tasks as workers, pools and max_active_tasks allow, then sleeps until a worker
-// reports or a retry falls due. Each wake-up's transitions commit in one transaction. Not
-// thread-safe: AddRun and Run are called from the thread that owns the loop.
+// reports or a retry falls due. Each wake-up's transitions commit in one transaction, through a
+// CommitPipeline that starts its tries once committed. Not thread-safe: AddRun and Run are called
+// from the thread that owns the loop.
 class RunLoop {
  public:
   RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
@@ -140,7 +136,10 @@ class RunLoop {
   ExecutorKind ExecutorFor(const dag::Task& task) const;
   bool HasRoom(ExecutorKind executor) const;
   exec::Executor& ExecutorOf(ExecutorKind executor);
-  void FinishRuns(store::WriteBatch& batch);
+  std::vector<store::DagRunRecord> FinishRuns(store::WriteBatch& batch);
+  // Hands on what the pipeline has committed: transitions to the observer, finished runs to
+  // TakeFinishedRuns.
+  Status ReportCommitted();
   void Record(ActiveRun& run, int task, state::TaskState from, store::WriteBatch& batch,
               std::vector<Transition>& transitions, const std::string& message = "");
   std::optional<store::TimePoint> NextDue() const;
@@ -174,10 +173,12 @@ class RunLoop {
   std::condition_variable wake_;
   std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
   bool woken_ = false;                  // GUARDED_BY(mutex_)
+  bool commits_ready_ = false;          // GUARDED_BY(mutex_)
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<exec::Executor> slurm_executor_;  // made when a task first needs it
   std::map<ExecutorKind, int> in_flight_by_executor_;
-  int runs_with_slurm_tasks_ = 0;  // while 0, a full local pool ends PickLaunches' scan
+  int runs_with_slurm_tasks_ = 0;             // while 0, a full local pool ends PickLaunches' scan
+  std::unique_ptr<CommitPipeline> pipeline_;  // launches into the executors above
 };
 
 // The delay before the try after `failed_try` (1-based): retry_delay, doubled for each earlier

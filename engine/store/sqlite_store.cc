@@ -1,4 +1,5 @@
 #include <memory>
+#include <mutex>
 
 #include "engine/common/json_text.h"
 #include "engine/store/schema.h"
@@ -72,6 +73,7 @@ class SqliteStore : public StateStore {
 
   Result<RunKey> CreateRun(const DagRunRecord& run,
                            const std::vector<TaskInstanceRecord>& tasks) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     auto key = InsertRun(run, tasks, false, std::nullopt);
@@ -83,6 +85,7 @@ class SqliteStore : public StateStore {
   Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(const std::vector<NewRun>& runs,
                                                                 int lease_pid,
                                                                 TimePoint now) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     std::vector<std::optional<RunKey>> keys;
@@ -97,6 +100,7 @@ class SqliteStore : public StateStore {
 
   Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
                                               const std::string& run_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         (std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE dag_id = ? AND run_id = ?")
             .c_str());
@@ -110,6 +114,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<DagRunRecord> GetRun(RunKey run) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select =
         db_->Cached((std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE id = ?").c_str());
     select->Bind(1, run);
@@ -122,6 +127,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::vector<DagRunRecord>> ListRuns(const RunFilter& filter, int* total) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const std::string where = " WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 IS NULL OR state = ?2)";
     std::optional<std::string> state_text;
     if (filter.state) state_text = std::string(state::Name(*filter.state));
@@ -153,6 +159,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::vector<TaskInstanceRecord>> ListTaskInstances(RunKey run) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
         "next_try_at, hostname, pid, operator, pool, priority_weight, "
@@ -185,6 +192,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         "SELECT try_number, state, start_date, end_date, pid, log_path, note "
         "FROM task_tries WHERE run = ? AND task_id = ? ORDER BY try_number");
@@ -211,6 +219,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<nlohmann::json> ReadOutputs(RunKey run) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select =
         db_->Cached("SELECT task_id, key, value FROM task_outputs WHERE run = ?");
     select->Bind(1, run);
@@ -226,6 +235,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::vector<EventRecord>> ListEvents(RunKey run, std::int64_t after_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         "SELECT id, at, run, task_id, try_number, from_state, to_state, who, note "
         "FROM events WHERE run = ? AND id > ? ORDER BY id");
@@ -247,6 +257,7 @@ class SqliteStore : public StateStore {
 
   Result<int> CountEvents(RunKey run, const std::string& task_id,
                           const std::string& to_state) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement count =
         db_->Cached("SELECT count(*) FROM events WHERE run = ? AND task_id = ? AND to_state = ?");
     count->Bind(1, run).Bind(2, task_id).Bind(3, to_state);
@@ -258,6 +269,7 @@ class SqliteStore : public StateStore {
   }
 
   Status CheckpointIfWritten() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const std::int64_t changes = sqlite3_total_changes64(db_->handle());
     if (changes == changes_at_checkpoint_) return Status::Ok();
     changes_at_checkpoint_ = changes;
@@ -271,6 +283,7 @@ class SqliteStore : public StateStore {
   }
 
   Status Commit(const WriteBatch& batch) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (batch.empty()) return Status::Ok();
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s;
@@ -280,6 +293,7 @@ class SqliteStore : public StateStore {
 
   Result<bool> AcquireLease(RunKey run, int pid, TimePoint now, TimePoint stale_before,
                             bool (*is_alive)(int), int* previous) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     auto lease = GetLease(run);
@@ -299,12 +313,14 @@ class SqliteStore : public StateStore {
   }
 
   Status Heartbeat(RunKey run, int pid, TimePoint now) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement beat =
         db_->Cached("UPDATE dag_runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
     return beat->Bind(1, Micros(now)).Bind(2, run).Bind(3, pid).Run();
   }
 
   Status ReleaseLease(RunKey run, int pid) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement release = db_->Cached(
         "UPDATE dag_runs SET lease_pid = NULL, lease_heartbeat = NULL "
         "WHERE id = ? AND lease_pid = ?");
@@ -312,6 +328,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::optional<RunLease>> GetLease(RunKey run) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select =
         db_->Cached("SELECT lease_pid, lease_heartbeat FROM dag_runs WHERE id = ?");
     select->Bind(1, run);
@@ -327,6 +344,7 @@ class SqliteStore : public StateStore {
 
   Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,
                                                Instant logical_date) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select =
         db_->Cached((std::string("SELECT ") + kRunColumns +
                      " FROM dag_runs WHERE dag_id = ? AND logical_date = ? ORDER BY id")
@@ -344,6 +362,7 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         "SELECT max(logical_date) FROM dag_runs WHERE dag_id = ? AND run_type IN "
         "('scheduled', 'backfill')");
@@ -358,6 +377,7 @@ class SqliteStore : public StateStore {
   Status RecordDagParse(const std::string& dag_id, const std::string& fileloc,
                         const std::string& import_error, bool paused_if_new,
                         TimePoint now) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement upsert = db_->Cached(
         "INSERT INTO dags (dag_id, is_paused, fileloc, import_error, last_parsed_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id) DO UPDATE SET "
@@ -368,6 +388,7 @@ class SqliteStore : public StateStore {
   }
 
   Status SetPaused(const std::string& dag_id, bool paused) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement upsert = db_->Cached(
         "INSERT INTO dags (dag_id, is_paused) VALUES (?1, ?2) "
         "ON CONFLICT (dag_id) DO UPDATE SET is_paused = ?2");
@@ -375,16 +396,21 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     auto dags = SelectDags(dag_id);
     if (!dags.ok()) return dags.error();
     if (dags->empty()) return std::optional<DagRecord>();
     return std::optional<DagRecord>(dags->front());
   }
 
-  Result<std::vector<DagRecord>> ListDags() override { return SelectDags(std::nullopt); }
+  Result<std::vector<DagRecord>> ListDags() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    return SelectDags(std::nullopt);
+  }
 
   Result<bool> AcquireSchedulerLease(int pid, TimePoint now, TimePoint stale_before,
                                      bool (*is_alive)(int), int* previous) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     auto lease = GetSchedulerLease();
@@ -403,16 +429,19 @@ class SqliteStore : public StateStore {
   }
 
   Status SchedulerHeartbeat(int pid, TimePoint now) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement beat = db_->Cached("UPDATE scheduler_lease SET heartbeat = ? WHERE pid = ?");
     return beat->Bind(1, Micros(now)).Bind(2, pid).Run();
   }
 
   Status ReleaseSchedulerLease(int pid) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement release = db_->Cached("DELETE FROM scheduler_lease WHERE pid = ?");
     return release->Bind(1, pid).Run();
   }
 
   Result<std::optional<RunLease>> GetSchedulerLease() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached("SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1");
     auto row = select->Step();
     if (!row.ok()) return row.error();
@@ -423,14 +452,17 @@ class SqliteStore : public StateStore {
   }
 
   Result<std::map<std::string, long>> CountRunsByState() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     return CountBy("SELECT state, count(*) FROM dag_runs GROUP BY state");
   }
 
   Result<std::map<std::string, long>> CountTaskInstancesByState() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     return CountBy("SELECT coalesce(state, 'none'), count(*) FROM task_instances GROUP BY 1");
   }
 
   Result<std::int64_t> DataVersion() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached("PRAGMA data_version");
     auto row = select->Step();
     if (!row.ok()) return row.error();
@@ -536,8 +568,11 @@ class SqliteStore : public StateStore {
 
   Status WriteAll(const WriteBatch& batch);
 
-  std::unique_ptr<SqliteDb> db_;
-  std::int64_t changes_at_checkpoint_ = 0;
+  // Every public method holds it: the scheduler's commits run on their own thread while the
+  // scheduler thread reads and writes through the same connection and its statement cache.
+  std::recursive_mutex mutex_;
+  std::unique_ptr<SqliteDb> db_;            // GUARDED_BY(mutex_)
+  std::int64_t changes_at_checkpoint_ = 0;  // GUARDED_BY(mutex_)
 };
 
 Status SqliteStore::WriteAll(const WriteBatch& batch) {

@@ -71,8 +71,8 @@ struct RunFilter {
 };
 
 // conveyor's durable state: DAG runs, task instances, tries, outputs, the event log and run
-// leases. Every method is safe to call from one thread at a time; several processes may open the
-// same database (WAL mode, BEGIN IMMEDIATE, busy timeout).
+// leases. A store is safe for concurrent use from several threads: its calls take turns. Several
+// processes may open the same database (WAL mode, BEGIN IMMEDIATE, busy timeout).
 class StateStore {
  public:
   virtual ~StateStore() = default;

@@ -1,0 +1,108 @@
+#include "engine/scheduler/commit_pipeline.h"
+
+#include <utility>
+
+namespace conveyor::scheduler {
+namespace {
+
+// Up to this many transitions, a batch with nothing queued ahead of it commits on the caller's
+// thread: handing it over would cost a thread wake-up on the path from one task's end to the
+// next one's start, and there is little to overlap with.
+constexpr size_t kInlineTransitions = 32;
+
+}  // namespace
+
+CommitPipeline::CommitPipeline(store::StateStore& store,
+                               std::function<void(exec::TaskLaunch)> launch,
+                               std::function<void()> committed)
+    : store_(store), launch_(std::move(launch)), committed_(std::move(committed)) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+CommitPipeline::~CommitPipeline() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_one();
+  writer_.join();
+}
+
+void CommitPipeline::Submit(CommitWork work) {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!error_.ok()) return;  // a batch after a failed one would break the order of writes
+    if (writing_ || !queue_.empty() || work.transitions.size() > kInlineTransitions) {
+      queue_.push_back(std::move(work));
+      lock.unlock();
+      work_ready_.notify_one();
+      return;
+    }
+    writing_ = true;
+  }
+  Commit(work);
+  std::lock_guard<std::mutex> lock(mutex_);
+  writing_ = false;
+  drained_.notify_all();
+}
+
+void CommitPipeline::Commit(CommitWork& work) {
+  Status status = store_.Commit(work.batch);
+  std::vector<exec::TaskLaunch> launches;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!status.ok()) {
+      error_ = std::move(status);
+      return;
+    }
+    done_transitions_.insert(done_transitions_.end(),
+                             std::make_move_iterator(work.transitions.begin()),
+                             std::make_move_iterator(work.transitions.end()));
+    done_finished_.insert(done_finished_.end(), std::make_move_iterator(work.finished.begin()),
+                          std::make_move_iterator(work.finished.end()));
+  }
+  for (auto& launch : work.launches) launch_(std::move(launch));
+}
+
+void CommitPipeline::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    work_ready_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !writing_); });
+    if (queue_.empty()) return;  // stopping, with everything committed
+    CommitWork work = std::move(queue_.front());
+    queue_.pop_front();
+    if (!error_.ok()) continue;
+    writing_ = true;
+    lock.unlock();
+    Commit(work);
+    committed_();
+    lock.lock();
+    writing_ = false;
+    drained_.notify_all();
+  }
+}
+
+Status CommitPipeline::TakeCommitted(std::vector<Transition>& transitions,
+                                     std::vector<store::DagRunRecord>& finished) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  transitions.insert(transitions.end(), std::make_move_iterator(done_transitions_.begin()),
+                     std::make_move_iterator(done_transitions_.end()));
+  done_transitions_.clear();
+  finished.insert(finished.end(), std::make_move_iterator(done_finished_.begin()),
+                  std::make_move_iterator(done_finished_.end()));
+  done_finished_.clear();
+  return error_;
+}
+
+bool CommitPipeline::Pending() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_.ok() &&
+         (writing_ || !queue_.empty() || !done_transitions_.empty() || !done_finished_.empty());
+}
+
+void CommitPipeline::Wait() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  drained_.wait(lock, [this] { return (queue_.empty() || !error_.ok()) && !writing_; });
+}
+
+}  // namespace conveyor::scheduler

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "engine/exec/executor.h"
+#include "engine/scheduler/transition.h"
+#include "engine/store/state_store.h"
+
+namespace conveyor::scheduler {
+
+// One wake-up of the run loop on its way to the database: its writes, the tries that start once
+// they are committed, and what the loop reports once they are.
+struct CommitWork {
+  store::WriteBatch batch;
+  std::vector<exec::TaskLaunch> launches;
+  std::vector<Transition> transitions;
+  std::vector<store::DagRunRecord> finished;  // runs whose final state is in `batch`
+};
+
+// Commits the run loop's batches in order and starts each batch's tries once it is committed.
+// A small batch with nothing ahead of it commits at once on the caller's thread, so a chain's
+// next task waits for no other thread; larger ones go to a writer thread, so the loop plans the
+// next wake-up while SQLite writes this one (group commit, pipelined). Submit, TakeCommitted,
+// Pending and Wait are called from the loop's thread.
+class CommitPipeline {
+ public:
+  // `launch` starts a committed try; it is called from either thread. `committed` is called on
+  // the writer thread after each of its commits, to wake the loop.
+  CommitPipeline(store::StateStore& store, std::function<void(exec::TaskLaunch)> launch,
+                 std::function<void()> committed);
+  // Commits what is queued, then stops the writer.
+  ~CommitPipeline();
+  CommitPipeline(const CommitPipeline&) = delete;
+  CommitPipeline& operator=(const CommitPipeline&) = delete;
+
+  void Submit(CommitWork work);
+  // Moves out what has been committed since the last call. After a failed commit, returns its
+  // error; that batch and every later one are neither committed nor launched.
+  Status TakeCommitted(std::vector<Transition>& transitions,
+                       std::vector<store::DagRunRecord>& finished);
+  // Work queued, being committed, or committed and not yet taken.
+  bool Pending() const;
+  // Blocks until nothing is pending.
+  void Wait();
+
+ private:
+  void Commit(CommitWork& work);  // with mutex_ not held
+  void WriterLoop();
+
+  store::StateStore& store_;
+  std::function<void(exec::TaskLaunch)> launch_;
+  std::function<void()> committed_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable drained_;
+  std::deque<CommitWork> queue_;                    // GUARDED_BY(mutex_)
+  bool writing_ = false;                            // GUARDED_BY(mutex_)
+  bool stopping_ = false;                           // GUARDED_BY(mutex_)
+  Status error_ = Status::Ok();                     // GUARDED_BY(mutex_)
+  std::vector<Transition> done_transitions_;        // GUARDED_BY(mutex_)
+  std::vector<store::DagRunRecord> done_finished_;  // GUARDED_BY(mutex_)
+  std::thread writer_;
+};
+
+}  // namespace conveyor::scheduler
