@@ -68,6 +68,8 @@ exec::OperatorResult ShellOperator::Execute(exec::OperatorContext& context) {
   spec.cwd =
       context.args.contains("cwd") ? context.args["cwd"].get<std::string>() : context.info.work_dir;
   spec.log_path = context.info.log_path;
+  // The run's folder, where $CONVEYOR_OUTPUT goes; it exists after the run's first task.
+  exec::EnsureParentFolder(context.info.output_path);
   spec.deadline = context.deadline;
   spec.cancelled = &context.cancelled;
   auto result = context.processes.Run(spec, context.process_started);

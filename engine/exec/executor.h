@@ -73,6 +73,6 @@ std::unique_ptr<Executor> MakeLocalExecutor(const OperatorRegistry& registry,
 // its failure.
 OperatorResult RunLaunch(const OperatorRegistry& registry, ProcessRunner& processes,
                          const TaskLaunch& launch, const std::atomic<bool>& cancelled,
-                         const std::function<void(int pid)>& started);
+                         const ProcessStarted& started);
 
 }  // namespace conveyor::exec

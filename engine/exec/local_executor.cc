@@ -41,18 +41,25 @@ class LocalExecutor : public Executor {
         if (--in_flight_ == 0) idle_.notify_all();
         return;
       }
+      // The start of a process that had already ended goes out with its end, back to back.
+      std::optional<TaskEvent> held_start;
       bool reported_start = false;
-      auto started = [&](int pid) {
+      auto started = [&](int pid, std::chrono::system_clock::time_point at, bool ended) {
         reported_start = true;
-        notify_(TaskEvent{
-            TaskEvent::Kind::kStarted, launch.id, pid, {}, std::chrono::system_clock::now()});
+        TaskEvent event{TaskEvent::Kind::kStarted, launch.id, pid, {}, at};
+        if (ended) {
+          held_start = std::move(event);
+        } else {
+          notify_(std::move(event));
+        }
       };
-      if (launch.operator_name != "shell") started(0);
+      if (launch.operator_name != "shell") started(0, std::chrono::system_clock::now(), false);
       OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
       if (!reported_start) {
-        notify_(TaskEvent{
-            TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
+        held_start = TaskEvent{
+            TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()};
       }
+      if (held_start) notify_(std::move(*held_start));
       notify_(TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
                         std::chrono::system_clock::now()});
       std::lock_guard<std::mutex> lock(mutex_);
@@ -91,7 +98,7 @@ class LocalExecutor : public Executor {
 
 OperatorResult RunLaunch(const OperatorRegistry& registry, ProcessRunner& processes,
                          const TaskLaunch& launch, const std::atomic<bool>& cancelled,
-                         const std::function<void(int pid)>& started) {
+                         const ProcessStarted& started) {
   const OperatorSpec* spec = registry.Find(launch.operator_name);
   if (spec == nullptr || !spec->factory) {
     return OperatorResult::Failure("operator '" + launch.operator_name +

@@ -11,6 +11,7 @@
 
 #include "engine/common/time_format.h"
 #include "engine/exec/model_registry.h"
+#include "engine/exec/process_runner.h"
 
 namespace conveyor::exec {
 
@@ -39,7 +40,7 @@ struct OperatorContext {
   ProcessRunner& processes;
   // Called with the pid of a process the operator starts, so that it can be recorded (and killed
   // after a crash of conveyor).
-  std::function<void(int pid)> process_started = [](int) {};
+  ProcessStarted process_started = [](int, std::chrono::system_clock::time_point, bool) {};
   // The data database, the model registry and the artifacts folder.
   DataAccess data;
   // Appends a line to the try's log.

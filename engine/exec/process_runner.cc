@@ -17,10 +17,72 @@ namespace {
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
-// Waits until the process exits or `until` passes (checking cancellation every 50 ms). Returns
-// true when it exited.
-bool WaitFor(int pidfd, std::optional<std::chrono::steady_clock::time_point> until,
-             const std::atomic<bool>* cancelled) {
+// The try's log, created at the first byte of output: most tasks print nothing, and creating a
+// file and its folders costs more than starting a small process on some file systems.
+class LazyLog {
+ public:
+  explicit LazyLog(const std::string& path) : path_(path) {}
+  ~LazyLog() {
+    if (fd_ >= 0) close(fd_);
+  }
+  LazyLog(const LazyLog&) = delete;
+  LazyLog& operator=(const LazyLog&) = delete;
+
+  void Write(const char* data, size_t size) {
+    if (fd_ < 0 && error_.empty()) Open();
+    while (fd_ >= 0 && size > 0) {
+      const ssize_t n = write(fd_, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error_ = "cannot write log '" + path_ + "': " + strerror(errno);
+        close(fd_);
+        fd_ = -1;
+        return;
+      }
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+  }
+  // Why output was lost, if it was.
+  const std::string& error() const { return error_; }
+
+ private:
+  void Open() {
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    fd_ = open(path_.c_str(), flags, 0644);
+    if (fd_ < 0 && errno == ENOENT) {  // the first write into this try's folder
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+      fd_ = open(path_.c_str(), flags, 0644);
+    }
+    if (fd_ < 0) error_ = "cannot open log '" + path_ + "': " + strerror(errno);
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  std::string error_;
+};
+
+// Copies what is in the pipe now into the log; returns false at end of file.
+bool DrainPipe(int pipe_fd, LazyLog& log) {
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = read(pipe_fd, buffer, sizeof buffer);
+    if (n > 0) {
+      log.Write(buffer, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0;  // EAGAIN: open and empty; 0: closed by every writer
+  }
+}
+
+// Copies the process's output into its log until it exits or `until` passes (checking
+// cancellation every 50 ms). Returns true when it exited. `pipe_fd` is non-blocking; it is
+// closed and set to -1 once every writer has closed it.
+bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
+                   std::optional<std::chrono::steady_clock::time_point> until,
+                   const std::atomic<bool>* cancelled) {
   while (true) {
     int timeout_ms = -1;
     if (until) {
@@ -29,10 +91,22 @@ bool WaitFor(int pidfd, std::optional<std::chrono::steady_clock::time_point> unt
       timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
     }
     if (cancelled != nullptr && (timeout_ms < 0 || timeout_ms > 50)) timeout_ms = 50;
-    pollfd fd{pidfd, POLLIN, 0};
-    const int ready = poll(&fd, 1, timeout_ms);
-    if (ready > 0) return true;
+    pollfd fds[2] = {{pidfd, POLLIN, 0}, {pipe_fd, POLLIN, 0}};
+    const int ready = poll(fds, pipe_fd >= 0 ? 2 : 1, timeout_ms);
     if (ready < 0 && errno != EINTR) return true;
+    if (ready > 0 && pipe_fd >= 0 && fds[1].revents != 0 && !DrainPipe(pipe_fd, log)) {
+      close(pipe_fd);
+      pipe_fd = -1;
+    }
+    if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
+      // Exited: what it wrote is in the pipe. A process it left behind may hold the pipe open;
+      // its later output is not waited for.
+      if (pipe_fd >= 0 && !DrainPipe(pipe_fd, log)) {
+        close(pipe_fd);
+        pipe_fd = -1;
+      }
+      return true;
+    }
     if (cancelled != nullptr && cancelled->load()) return false;
     if (until && std::chrono::steady_clock::now() >= *until) return false;
   }
@@ -40,22 +114,18 @@ bool WaitFor(int pidfd, std::optional<std::chrono::steady_clock::time_point> unt
 
 class PosixProcessRunner : public ProcessRunner {
  public:
-  Result<ProcessResult> Run(const ProcessSpec& spec,
-                            const std::function<void(int pid)>& on_start) override {
+  Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start) override {
     if (spec.argv.empty()) return InvalidArgument("empty command");
-    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-    int log_fd = open(spec.log_path.c_str(), flags, 0644);
-    if (log_fd < 0 && errno == ENOENT) {  // the first write into this try's folder
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(spec.log_path).parent_path(), ec);
-      log_fd = open(spec.log_path.c_str(), flags, 0644);
+    // stdout and stderr share one pipe, read by this thread into the log.
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      return IoError(std::string("cannot make a pipe for the task's output: ") + strerror(errno));
     }
-    if (log_fd < 0) return IoError("cannot open log '" + spec.log_path + "': " + strerror(errno));
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
     if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
@@ -81,29 +151,47 @@ class PosixProcessRunner : public ProcessRunner {
     const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    close(log_fd);
+    close(pipe_fds[1]);
     if (rc != 0) {
+      close(pipe_fds[0]);
       return Error{ErrorCode::kIo, "cannot start '" + spec.argv[0] + "': " + strerror(rc), {}};
     }
-    on_start(pid);
-    return Wait(pid, spec);
+    fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+    const auto spawned_at = std::chrono::system_clock::now();
+    LazyLog log(spec.log_path);
+    auto result =
+        Wait(pid, pipe_fds[0], log, spec, [&](bool ended) { on_start(pid, spawned_at, ended); });
+    if (result.ok() && !log.error().empty()) return IoError(log.error());
+    return result;
   }
 
  private:
-  static Result<ProcessResult> Wait(pid_t pid, const ProcessSpec& spec) {
+  static Result<ProcessResult> Wait(pid_t pid, int pipe_fd, LazyLog& log, const ProcessSpec& spec,
+                                    const std::function<void(bool ended)>& report_start) {
     ProcessResult result;
     result.pid = pid;
     const int pidfd = PidfdOpen(pid);
-    bool exited = pidfd < 0 || WaitFor(pidfd, spec.deadline, spec.cancelled);
+    bool exited =
+        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd, log,
+                                    std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
+    report_start(exited);
+    if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
+      fcntl(pipe_fd, F_SETFL, 0);
+      DrainPipe(pipe_fd, log);
+      exited = true;
+    }
+    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd, log, spec.deadline, spec.cancelled);
     if (!exited) {
       result.cancelled = spec.cancelled != nullptr && spec.cancelled->load();
       result.timed_out = !result.cancelled;
       kill(-pid, SIGTERM);
-      if (!WaitFor(pidfd, std::chrono::steady_clock::now() + spec.kill_grace, nullptr)) {
+      if (!PumpUntilExit(pidfd, pipe_fd, log, std::chrono::steady_clock::now() + spec.kill_grace,
+                         nullptr)) {
         kill(-pid, SIGKILL);
       }
     }
     if (pidfd >= 0) close(pidfd);
+    if (pipe_fd >= 0) close(pipe_fd);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

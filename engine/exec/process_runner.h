@@ -11,7 +11,9 @@
 
 namespace conveyor::exec {
 
-// A command to run in its own process group, stdout and stderr appended to a log file.
+// A command to run in its own process group, stdout and stderr appended to a log file. They go
+// through a pipe: the log file is created at the first byte of output, and a process the command
+// leaves running behind it is not waited for (its output after the command exits is not kept).
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
   std::vector<std::string> env;   // "NAME=value", the whole environment
@@ -30,15 +32,24 @@ struct ProcessResult {
   bool cancelled = false;
 };
 
+// Called once a process is under way, with its pid and the time it was spawned; `ended` when the
+// process had already ended by then.
+using ProcessStarted =
+    std::function<void(int pid, std::chrono::system_clock::time_point spawned_at, bool ended)>;
+
 // Runs processes. Implementations must be safe to call from several worker threads at once.
 class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;
-  // Starts the process, calls `on_start(pid)`, and waits for it; on deadline or cancellation the
-  // whole process group gets SIGTERM, then SIGKILL after the grace period.
-  virtual Result<ProcessResult> Run(const ProcessSpec& spec,
-                                    const std::function<void(int pid)>& on_start) = 0;
+  // Starts the process and waits for it. `on_start` is called when the process has run for a
+  // moment (kReportStartAfter) or has ended, whichever comes first: a short task's start and end
+  // then reach the scheduler together, in one wake-up and one commit. On on deadline or
+  // cancellation the whole process group gets SIGTERM, then SIGKILL after the grace period. A log
+  // that cannot be written is an error, once the process has ended.
+  virtual Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start) = 0;
 };
+
+inline constexpr std::chrono::milliseconds kReportStartAfter{2};
 
 // posix_spawn-based runner with pidfd waits.
 ProcessRunner& SystemProcessRunner();

@@ -77,9 +77,15 @@ class DriftCheckTest : public ::testing::Test {
     info_.task_id = task;
     info_.work_dir = dir_.path();
     info_.log_path = dir_.path() + "/try.log";
-    exec::OperatorContext context{
-        info_,      args,   command_, env_, std::nullopt, cancelled_, exec::SystemProcessRunner(),
-        [](int) {}, access_};
+    exec::OperatorContext context{info_,
+                                  args,
+                                  command_,
+                                  env_,
+                                  std::nullopt,
+                                  cancelled_,
+                                  exec::SystemProcessRunner(),
+                                  [](int, std::chrono::system_clock::time_point, bool) {},
+                                  access_};
     return op.Execute(context);
   }
   void Table(const std::string& name, const std::string& csv) {

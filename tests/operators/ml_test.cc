@@ -79,9 +79,15 @@ class MlOperatorTest : public ::testing::Test {
   }
 
   exec::OperatorResult Run(exec::Operator&& op, const nlohmann::json& args) {
-    exec::OperatorContext context{
-        info_,      args,   command_, env_, std::nullopt, cancelled_, exec::SystemProcessRunner(),
-        [](int) {}, access_};
+    exec::OperatorContext context{info_,
+                                  args,
+                                  command_,
+                                  env_,
+                                  std::nullopt,
+                                  cancelled_,
+                                  exec::SystemProcessRunner(),
+                                  [](int, std::chrono::system_clock::time_point, bool) {},
+                                  access_};
     return op.Execute(context);
   }
   exec::OperatorResult Train(nlohmann::json args) {

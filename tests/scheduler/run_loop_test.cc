@@ -148,6 +148,30 @@ TEST(RunLoopTest, TimeoutKillsTheWholeProcessTree) {
       << text;
 }
 
+TEST(RunLoopTest, ALogIsWrittenOnlyForATaskThatPrints) {
+  DagFixture fixture(R"(tasks:
+  - {id: quiet, command: "true"}
+  - {id: loud, command: [sh, -c, "echo out; echo err >&2; sleep 0.05; printf late"]}
+)");
+  const auto run = fixture.RunToEnd();
+  EXPECT_EQ(run.state, state::RunState::kSuccess);
+  for (const std::string task : {"quiet", "loud"}) {
+    const auto tries = *fixture.store().ListTries(run.id, task);
+    ASSERT_EQ(tries.size(), 1u);
+    ASSERT_TRUE(tries[0].start_date && tries[0].end_date);
+    EXPECT_LE(*tries[0].start_date, *tries[0].end_date);
+    // Every try goes through running, whether its start was reported before its end or with it.
+    EXPECT_EQ(*fixture.store().CountEvents(run.id, task, "running"), 1);
+    if (task == "quiet") {
+      EXPECT_FALSE(std::filesystem::exists(tries[0].log_path)) << tries[0].log_path;
+      continue;
+    }
+    std::ifstream log(tries[0].log_path);
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "out\nerr\nlate");
+  }
+}
+
 TEST(RunLoopTest, PriorityOrdersStartsAndPoolsBoundConcurrency) {
   DagFixture fixture(R"(tasks:
   - {id: low, command: "echo low >> $DIR/order", priority_weight: 1}
