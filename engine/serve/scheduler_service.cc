@@ -85,19 +85,25 @@ void SchedulerService::RequestReload() {
 }
 
 void SchedulerService::FilesChanged(std::vector<std::string> paths) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (std::string& path : paths) {
       if (path.size() > 4 && path.compare(path.size() - 4, 4, "-wal") == 0) {
+        // Every commit, this process's own included, touches the log: one wake-up until the
+        // next round has looked is enough.
+        wake = wake || !db_changed_;
         db_changed_ = true;
       } else if (!path.empty() && path.back() == '/') {
         reload_all_ = true;
+        wake = true;
       } else {
         changed_files_.push_back(std::move(path));
+        wake = true;
       }
     }
   }
-  loop_->Wake();
+  if (wake) loop_->Wake();
 }
 
 Status SchedulerService::SyncDagFiles() {
@@ -402,6 +408,13 @@ Status SchedulerService::Run() {
     std::optional<std::chrono::system_clock::time_point> until =
         std::chrono::system_clock::now() + options_.loop.heartbeat_every;
     if (*next_due) until = std::min(*until, std::chrono::system_clock::time_point(**next_due));
+    {
+      // A change seen while this round ran, whose wake-up a Poll inside the round took.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (db_changed_ || reload_all_ || !changed_files_.empty()) {
+        until = std::chrono::system_clock::time_point{};
+      }
+    }
     if (stop_) break;
     if (!loop_->Busy()) {
       if (Status s = store_.CheckpointIfWritten(); !s.ok()) return s;
