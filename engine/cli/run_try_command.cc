@@ -31,9 +31,8 @@ int RunTry(const std::string& launch_file, const std::string& result_file) {
     launch->data.open_data = [data_db] { return store::OpenSqliteDataStore(data_db); };
   }
   launch->data.open_registry = data::SnapshotOpener(registry);
-  exec::OperatorResult result =
-      exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(), *launch, g_cancelled,
-                      [](int, std::chrono::system_clock::time_point, bool) {});
+  exec::OperatorResult result = exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(),
+                                                *launch, g_cancelled, exec::IgnoreProcessStart);
   if (g_cancelled.load() && result.outcome == exec::OperatorResult::Outcome::kFailed &&
       result.message.rfind("timed out", 0) != 0) {
     result.message = "cancelled";

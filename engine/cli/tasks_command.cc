@@ -91,9 +91,8 @@ int RunTasksTest(const GlobalOptions& options, const std::string& dag_id,
   const Config& config = (*context)->config;
   launch.data = data::MakeDataAccess(config.data_db, config.db, config.artifacts_dir);
   const std::atomic<bool> cancelled{false};
-  const auto result =
-      exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(), launch, cancelled,
-                      [](int, std::chrono::system_clock::time_point, bool) {});
+  const auto result = exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(), launch,
+                                      cancelled, exec::IgnoreProcessStart);
   std::cout << std::ifstream(launch.info.log_path).rdbuf();
   std::filesystem::remove_all(dir);
   if (!result.outputs.empty()) std::cout << "outputs: " << DumpJson(result.outputs) << "\n";

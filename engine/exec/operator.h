@@ -40,7 +40,7 @@ struct OperatorContext {
   ProcessRunner& processes;
   // Called with the pid of a process the operator starts, so that it can be recorded (and killed
   // after a crash of conveyor).
-  ProcessStarted process_started = [](int, std::chrono::system_clock::time_point, bool) {};
+  ProcessStarted process_started = IgnoreProcessStart;
   // The data database, the model registry and the artifacts folder.
   DataAccess data;
   // Appends a line to the try's log.

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/exec/operator.h"
+
 namespace conveyor::exec {
 namespace {
 
@@ -51,8 +53,7 @@ class LazyLog {
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
     fd_ = open(path_.c_str(), flags, 0644);
     if (fd_ < 0 && errno == ENOENT) {  // the first write into this try's folder
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+      EnsureParentFolder(path_);
       fd_ = open(path_.c_str(), flags, 0644);
     }
     if (fd_ < 0) error_ = "cannot open log '" + path_ + "': " + strerror(errno);
@@ -77,6 +78,13 @@ bool DrainPipe(int pipe_fd, LazyLog& log) {
   }
 }
 
+// DrainPipe, then closes the pipe and sets `pipe_fd` to -1 if every writer has closed it.
+void DrainOrClose(int& pipe_fd, LazyLog& log) {
+  if (pipe_fd < 0 || DrainPipe(pipe_fd, log)) return;
+  close(pipe_fd);
+  pipe_fd = -1;
+}
+
 // Copies the process's output into its log until it exits or `until` passes (checking
 // cancellation every 50 ms). Returns true when it exited. `pipe_fd` is non-blocking; it is
 // closed and set to -1 once every writer has closed it.
@@ -94,17 +102,11 @@ bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
     pollfd fds[2] = {{pidfd, POLLIN, 0}, {pipe_fd, POLLIN, 0}};
     const int ready = poll(fds, pipe_fd >= 0 ? 2 : 1, timeout_ms);
     if (ready < 0 && errno != EINTR) return true;
-    if (ready > 0 && pipe_fd >= 0 && fds[1].revents != 0 && !DrainPipe(pipe_fd, log)) {
-      close(pipe_fd);
-      pipe_fd = -1;
-    }
+    if (ready > 0 && pipe_fd >= 0 && fds[1].revents != 0) DrainOrClose(pipe_fd, log);
     if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
       // Exited: what it wrote is in the pipe. A process it left behind may hold the pipe open;
       // its later output is not waited for.
-      if (pipe_fd >= 0 && !DrainPipe(pipe_fd, log)) {
-        close(pipe_fd);
-        pipe_fd = -1;
-      }
+      DrainOrClose(pipe_fd, log);
       return true;
     }
     if (cancelled != nullptr && cancelled->load()) return false;

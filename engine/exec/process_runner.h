@@ -36,6 +36,8 @@ struct ProcessResult {
 // process had already ended by then.
 using ProcessStarted =
     std::function<void(int pid, std::chrono::system_clock::time_point spawned_at, bool ended)>;
+// A ProcessStarted for callers that record nothing.
+inline void IgnoreProcessStart(int, std::chrono::system_clock::time_point, bool) {}
 
 // Runs processes. Implementations must be safe to call from several worker threads at once.
 class ProcessRunner {
@@ -43,7 +45,7 @@ class ProcessRunner {
   virtual ~ProcessRunner() = default;
   // Starts the process and waits for it. `on_start` is called when the process has run for a
   // moment (kReportStartAfter) or has ended, whichever comes first: a short task's start and end
-  // then reach the scheduler together, in one wake-up and one commit. On on deadline or
+  // then reach the scheduler together, in one wake-up and one commit. On deadline or
   // cancellation the whole process group gets SIGTERM, then SIGKILL after the grace period. A log
   // that cannot be written is an error, once the process has ended.
   virtual Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start) = 0;

@@ -23,27 +23,29 @@ void AppendLog(const std::string& path, const std::string& line) {
   std::ofstream(path, std::ios::app) << line << "\n";
 }
 
+// <root>/dag_id=D/run_id=R/task_id=T, by plain concatenation: this runs twice for every try, on
+// the scheduler's thread.
+std::string TaskPrefix(const std::string& root, const std::string& dag_id,
+                       const std::string& run_id, const std::string& task_id) {
+  std::string path = root;
+  if (!path.empty() && path.back() != '/') path += '/';
+  path.append("dag_id=").append(dag_id).append("/run_id=").append(run_id);
+  path.append("/task_id=").append(task_id);
+  return path;
+}
+
 }  // namespace
 
 std::string TryFile(const std::string& root, const std::string& dag_id, const std::string& run_id,
                     const std::string& task_id, int try_number, const std::string& extension) {
-  // Plain concatenation: this runs twice for every try, on the scheduler's thread.
-  std::string path = root;
-  if (!path.empty() && path.back() != '/') path += '/';
-  path.append("dag_id=").append(dag_id).append("/run_id=").append(run_id);
-  path.append("/task_id=").append(task_id).append("/attempt=");
-  path.append(std::to_string(try_number)).append(extension);
-  return path;
+  return TaskPrefix(root, dag_id, run_id, task_id) + "/attempt=" + std::to_string(try_number) +
+         extension;
 }
 
 std::string TryOutputFile(const std::string& root, const std::string& dag_id,
                           const std::string& run_id, const std::string& task_id, int try_number) {
-  std::string path = root;
-  if (!path.empty() && path.back() != '/') path += '/';
-  path.append("dag_id=").append(dag_id).append("/run_id=").append(run_id);
-  path.append("/task_id=").append(task_id).append(".attempt=");
-  path.append(std::to_string(try_number)).append(".output");
-  return path;
+  return TaskPrefix(root, dag_id, run_id, task_id) + ".attempt=" + std::to_string(try_number) +
+         ".output";
 }
 
 Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try) {
@@ -475,8 +477,8 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     it = runs_.erase(it);
   }
   // The group commit: every transition of this wake-up in one transaction, before any task of
-  // it starts.
-  if (!batch.empty() || !launches.empty() || !transitions.empty() || !finished.empty()) {
+  // it starts. Each transition, launch and finished run has its write in the batch.
+  if (!batch.empty()) {
     pipeline_->Submit(
         {std::move(batch), std::move(launches), std::move(transitions), std::move(finished)});
   }

@@ -23,7 +23,7 @@ class IngestTest : public ::testing::Test {
                                   std::nullopt,
                                   cancelled_,
                                   exec::SystemProcessRunner(),
-                                  [](int, std::chrono::system_clock::time_point, bool) {},
+                                  exec::IgnoreProcessStart,
                                   data::MakeDataAccess(Db(), "", "")};
     return IngestOperator().Execute(context);
   }

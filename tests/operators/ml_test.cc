@@ -86,7 +86,7 @@ class MlOperatorTest : public ::testing::Test {
                                   std::nullopt,
                                   cancelled_,
                                   exec::SystemProcessRunner(),
-                                  [](int, std::chrono::system_clock::time_point, bool) {},
+                                  exec::IgnoreProcessStart,
                                   access_};
     return op.Execute(context);
   }
