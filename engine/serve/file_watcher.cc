@@ -79,49 +79,60 @@ Status FileWatcher::AddTree(const std::string& folder) {
 void FileWatcher::Loop() {
   std::set<std::string> pending;
   std::chrono::steady_clock::time_point report_at;
-  alignas(inotify_event) char buffer[16384];
   while (true) {
+    // While a batch gathers, the inotify queue is not read: the kernel merges repeated events
+    // into the last one queued, so a burst of writes (a database's log during a busy round)
+    // wakes this thread once, not once per write.
+    const bool gathering = !pending.empty();
     int timeout = -1;
-    if (!pending.empty()) {
+    if (gathering) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           report_at - std::chrono::steady_clock::now());
       timeout = static_cast<int>(std::max<std::int64_t>(0, left.count()));
     }
-    pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{inotify_fd_, static_cast<short>(gathering ? 0 : POLLIN), 0},
+                     {stop_fd_, POLLIN, 0}};
     const int ready = poll(fds, 2, timeout);
     if (ready < 0 && errno != EINTR) return;
     if (fds[1].revents != 0) return;
-    if (!pending.empty() && std::chrono::steady_clock::now() >= report_at) {
+    if (gathering) {
+      if (std::chrono::steady_clock::now() < report_at) continue;
+      ReadEvents(pending);
       on_change_(std::vector<std::string>(pending.begin(), pending.end()));
       pending.clear();
+      continue;
     }
-    if (ready <= 0) continue;
-    if (pending.empty()) report_at = std::chrono::steady_clock::now() + kGatherFor;
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    while (true) {
-      const ssize_t n = read(inotify_fd_, buffer, sizeof buffer);
-      if (n <= 0) break;
-      for (ssize_t offset = 0; offset < n;) {
-        const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
-        offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-        const std::string name = event->len > 0 ? std::string(event->name) : std::string();
-        if (auto tree = tree_watches_.find(event->wd); tree != tree_watches_.end()) {
-          const std::string path = (std::filesystem::path(tree->second) / name).string();
-          if ((event->mask & IN_ISDIR) != 0) {
-            if ((event->mask & (IN_CREATE | IN_MOVED_TO)) != 0 && !name.empty() && name[0] != '.') {
-              (void)AddTree(path);
-            }
-            pending.insert(path + "/");  // a folder appeared or went: rescan
-          } else if ((event->mask & IN_CREATE) == 0 && !name.empty()) {
-            pending.insert(path);
+    if (ready <= 0 || (fds[0].revents & POLLIN) == 0) continue;
+    report_at = std::chrono::steady_clock::now() + kGatherFor;
+    ReadEvents(pending);
+  }
+}
+
+void FileWatcher::ReadEvents(std::set<std::string>& pending) {
+  alignas(inotify_event) char buffer[16384];
+  while (true) {
+    const ssize_t n = read(inotify_fd_, buffer, sizeof buffer);
+    if (n <= 0) return;
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
+      offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      const std::string name = event->len > 0 ? std::string(event->name) : std::string();
+      if (auto tree = tree_watches_.find(event->wd); tree != tree_watches_.end()) {
+        const std::string path = (std::filesystem::path(tree->second) / name).string();
+        if ((event->mask & IN_ISDIR) != 0) {
+          if ((event->mask & (IN_CREATE | IN_MOVED_TO)) != 0 && !name.empty() && name[0] != '.') {
+            (void)AddTree(path);
           }
+          pending.insert(path + "/");  // a folder appeared or went: rescan
+        } else if ((event->mask & IN_CREATE) == 0 && !name.empty()) {
+          pending.insert(path);
         }
-        if (auto folder = file_folders_.find(event->wd); folder != file_folders_.end()) {
-          const std::string path = (std::filesystem::path(folder->second) / name).string();
-          if (std::find(files_.begin(), files_.end(), path) != files_.end()) pending.insert(path);
-        }
-        if ((event->mask & IN_Q_OVERFLOW) != 0) pending.insert("/");  // lost events: rescan all
       }
+      if (auto folder = file_folders_.find(event->wd); folder != file_folders_.end()) {
+        const std::string path = (std::filesystem::path(folder->second) / name).string();
+        if (std::find(files_.begin(), files_.end(), path) != files_.end()) pending.insert(path);
+      }
+      if ((event->mask & IN_Q_OVERFLOW) != 0) pending.insert("/");  // lost events: rescan all
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +33,8 @@ class FileWatcher {
   FileWatcher(int inotify_fd, int stop_fd, Callback on_change);
   Status AddTree(const std::string& folder);
   void Loop();
+  // Reads every queued event into `pending` (paths reported next).
+  void ReadEvents(std::set<std::string>& pending);
 
   int inotify_fd_;
   int stop_fd_;
