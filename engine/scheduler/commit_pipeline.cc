@@ -46,6 +46,18 @@ void CommitPipeline::Submit(CommitWork work) {
   drained_.notify_all();
 }
 
+void CommitPipeline::Committed(CommitWork work) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_transitions_.insert(done_transitions_.end(),
+                             std::make_move_iterator(work.transitions.begin()),
+                             std::make_move_iterator(work.transitions.end()));
+    done_finished_.insert(done_finished_.end(), std::make_move_iterator(work.finished.begin()),
+                          std::make_move_iterator(work.finished.end()));
+  }
+  for (auto& launch : work.launches) launch_(std::move(launch));
+}
+
 void CommitPipeline::Commit(CommitWork& work) {
   Status status = store_.Commit(work.batch);
   std::vector<exec::TaskLaunch> launches;

@@ -40,6 +40,10 @@ class CommitPipeline {
   CommitPipeline& operator=(const CommitPipeline&) = delete;
 
   void Submit(CommitWork work);
+  // Work the caller committed in a transaction of its own, one that wrote no row a batch still
+  // queued here writes (the first writes of runs being created): its tries start now and its
+  // transitions are reported with the others.
+  void Committed(CommitWork work);
   // Moves out what has been committed since the last call. After a failed commit, returns its
   // error; that batch and every later one are neither committed nor launched.
   Status TakeCommitted(std::vector<Transition>& transitions,

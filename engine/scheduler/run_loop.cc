@@ -152,7 +152,7 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
     Record(*run, task, from, staged_, staged_transitions_, *note);
   }
   ActiveRun& admitted = *run;
-  Admit(std::move(run));
+  Admit(std::move(run), staged_, staged_transitions_);
   for (int task : adopted) {
     store::TaskInstanceRecord& ti = admitted.plan.ti(task);
     exec::TaskLaunch launch = NewLaunch(admitted, task, ExecutorKind::kSlurm);
@@ -164,14 +164,29 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
   return Status::Ok();
 }
 
-void RunLoop::AddNewRun(std::shared_ptr<const graph::LoadedDag> dag, const store::NewRun& created) {
-  const graph::LoadedDag& version = *dag;
-  Admit(std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, std::move(dag), created.run,
-                                              RunPlan(version, created.run.id, created.tasks),
-                                              nlohmann::json::object()}));
+CommitWork RunLoop::AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
+                                 const std::vector<const store::NewRun*>& runs,
+                                 store::WriteBatch& batch) {
+  CommitWork work;
+  std::set<size_t> admitted;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const store::NewRun& created = *runs[i];
+    admitted.insert(next_run_index_);
+    Admit(std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, dags[i], created.run,
+                                                RunPlan(*dags[i], created.run.id, created.tasks),
+                                                nlohmann::json::object()}),
+          batch, work.transitions);
+  }
+  // Only the new runs' tasks: another run's may have writes still queued in the pipeline, which
+  // must commit before this transaction writes that run's rows.
+  work.launches = PickLaunches(batch, work.transitions, &admitted);
+  return work;
 }
 
-void RunLoop::Admit(std::unique_ptr<ActiveRun> run) {
+void RunLoop::StartCreated(CommitWork work) { pipeline_->Committed(std::move(work)); }
+
+void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
+                    std::vector<Transition>& transitions) {
   for (const dag::Task& task : run->plan.dag().dag.tasks) {
     if (ExecutorFor(task) == ExecutorKind::kSlurm) run->has_slurm_tasks = true;
   }
@@ -185,13 +200,13 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run) {
                        std::make_pair(run->index, task));
     }
   }
-  Settle(*run, staged_, staged_transitions_);
+  Settle(*run, batch, transitions);
   if (run->record.state != state::RunState::kRunning) {
     const auto from = run->record.state;
     run->record.state = state::RunState::kRunning;
     run->record.start_date = run->record.start_date.value_or(store::CurrentTime());
     run->record.end_date.reset();
-    staged_.PutRun(run->record, from, options_.who);
+    batch.PutRun(run->record, from, options_.who);
   }
   runs_.emplace(run->index, std::move(run));
 }
@@ -237,7 +252,8 @@ void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition
 }
 
 std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
-                                                    std::vector<Transition>& transitions) {
+                                                    std::vector<Transition>& transitions,
+                                                    const std::set<size_t>* only_runs) {
   std::vector<exec::TaskLaunch> launches;
   if (stopping_) return launches;
   for (auto it = ready_.begin();
@@ -245,6 +261,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
                               (runs_with_slurm_tasks_ > 0 && HasRoom(ExecutorKind::kSlurm)));) {
     const ReadyKey c = *it;
     ++it;  // Record() below erases c from ready_; `it` stays valid
+    if (only_runs != nullptr && only_runs->count(c.run) == 0) continue;
     ActiveRun& run = *runs_.at(c.run);
     const dag::Dag& dag = run.plan.dag().dag;
     const dag::Task& task = dag.tasks[c.task];
@@ -479,10 +496,21 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   // The group commit: every transition of this wake-up in one transaction, before any task of
   // it starts. Each transition, launch and finished run has its write in the batch.
   if (!batch.empty()) {
-    pipeline_->Submit(
-        {std::move(batch), std::move(launches), std::move(transitions), std::move(finished)});
+    CommitWork work{std::move(batch), std::move(launches), std::move(transitions),
+                    std::move(finished)};
+    if (holding_) {
+      held_.push_back(std::move(work));
+    } else {
+      pipeline_->Submit(std::move(work));
+    }
   }
   return ReportCommitted();
+}
+
+void RunLoop::ReleaseCommits() {
+  holding_ = false;
+  for (CommitWork& work : held_) pipeline_->Submit(std::move(work));
+  held_.clear();
 }
 
 Status RunLoop::ReportCommitted() {
@@ -524,7 +552,9 @@ void RunLoop::Wake() {
   wake_.notify_one();
 }
 
-bool RunLoop::Busy() const { return !runs_.empty() || !in_flight_.empty() || pipeline_->Pending(); }
+bool RunLoop::Busy() const {
+  return !runs_.empty() || !in_flight_.empty() || !held_.empty() || pipeline_->Pending();
+}
 
 std::vector<store::DagRunRecord> RunLoop::TakeFinishedRuns() {
   std::vector<store::DagRunRecord> out;

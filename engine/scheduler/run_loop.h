@@ -68,9 +68,21 @@ class RunLoop {
   Status AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKey run);
   // For a caller that keeps `dag` alive until the run ends.
   Status AddRun(const graph::LoadedDag& dag, store::RunKey run);
-  // A run this process has just created (with its lease): nothing to read back or recover.
-  void AddNewRun(std::shared_ptr<const graph::LoadedDag> dag, const store::NewRun& run);
-  // The writes of AddRun and AddNewRun commit with the next Poll's, in one transaction.
+  // The writes of AddRun commit with the next Poll's, in one transaction.
+
+  // Runs being created by this process, with its lease, inside StateStore::CreateRunsIfAbsent's
+  // transaction: admits them (nothing to read back or recover) and starts what the workers and
+  // pools have room for among their tasks. The writes go to `batch`, to be committed with the
+  // runs; once they are, StartCreated starts the returned tries. If that transaction fails, the
+  // loop cannot go on.
+  CommitWork AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
+                          const std::vector<const store::NewRun*>& runs, store::WriteBatch& batch);
+  void StartCreated(CommitWork work);
+  // While held, each wake-up's writes, and the tries that start once they are committed, wait
+  // in order and go to the pipeline at ReleaseCommits: a burst of new runs is created without
+  // other writes between its chunks. Tasks that end meanwhile still free their room at once.
+  void HoldCommits() { holding_ = true; }
+  void ReleaseCommits();
 
   // Runs until every added run has finished and its state is committed.
   Status Run();
@@ -120,7 +132,8 @@ class RunLoop {
   };
 
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
-  void Admit(std::unique_ptr<ActiveRun> run);
+  void Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
+             std::vector<Transition>& transitions);
   void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                   std::vector<Transition>& transitions);
   void Finish(ActiveRun& run, int task, const exec::OperatorResult& result, store::TimePoint at,
@@ -129,8 +142,10 @@ class RunLoop {
                  store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);
   void PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions);
+  // Starts ready tasks while there is room; only those of `only_runs` when it is given.
   std::vector<exec::TaskLaunch> PickLaunches(store::WriteBatch& batch,
-                                             std::vector<Transition>& transitions);
+                                             std::vector<Transition>& transitions,
+                                             const std::set<size_t>* only_runs = nullptr);
   // A launch of the task's current try, not yet rendered; counted in flight from now on.
   exec::TaskLaunch NewLaunch(ActiveRun& run, int task, ExecutorKind executor);
   ExecutorKind ExecutorFor(const dag::Task& task) const;
@@ -179,6 +194,8 @@ class RunLoop {
   std::map<ExecutorKind, int> in_flight_by_executor_;
   int runs_with_slurm_tasks_ = 0;             // while 0, a full local pool ends PickLaunches' scan
   std::unique_ptr<CommitPipeline> pipeline_;  // launches into the executors above
+  bool holding_ = false;
+  std::vector<CommitWork> held_;
 };
 
 // The delay before the try after `failed_try` (1-based): retry_delay, doubled for each earlier

@@ -162,6 +162,17 @@ Status SchedulerService::ReadPausedFlags() {
 }
 
 Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next_due) {
+  // The runs first: what else the loop writes meanwhile waits until they are all created.
+  loop_->HoldCommits();
+  CreatedRuns created;
+  Status status = CreateDueRunsHeld(now, next_due, created);
+  loop_->ReleaseCommits();
+  for (const auto& [run_id, dag_id] : created) spdlog::info("created run {} of {}", run_id, dag_id);
+  return status;
+}
+
+Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due,
+                                           CreatedRuns& created) {
   std::optional<std::map<std::string, int>> active;  // dag_id -> queued or running runs
   std::vector<store::NewRun> planned;
   std::vector<std::shared_ptr<const graph::LoadedDag>> planned_dags;
@@ -210,31 +221,50 @@ Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next
     if (plan->next_due && (!next_due || *plan->next_due < *next_due)) next_due = plan->next_due;
     // Many DAGs due at once: start the first ones' tasks while the rest are being planned.
     if (planned.size() >= kCreateInChunksOf) {
-      if (Status s = CreatePlannedRuns(planned, planned_dags); !s.ok()) return s;
+      if (Status s = CreatePlannedRuns(planned, planned_dags, created); !s.ok()) return s;
     }
   }
-  return CreatePlannedRuns(planned, planned_dags);
+  return CreatePlannedRuns(planned, planned_dags, created);
 }
 
 Status SchedulerService::CreatePlannedRuns(
     std::vector<store::NewRun>& planned,
-    std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags) {
+    std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags, CreatedRuns& created) {
   if (planned.empty()) return Status::Ok();
-  // One transaction for the chunk; each run is leased to this process and starts at once.
-  auto keys = store_.CreateRunsIfAbsent(planned, getpid(), store::CurrentTime());
+  // One transaction for the chunk: the runs, leased to this process and written running, and the
+  // start of their first tasks, which the workers get as soon as it commits.
+  const store::TimePoint now = store::CurrentTime();
+  for (store::NewRun& run : planned) {
+    run.run.state = state::RunState::kRunning;
+    run.run.start_date = now;
+  }
+  scheduler::CommitWork start;
+  auto keys = store_.CreateRunsIfAbsent(
+      planned, getpid(), now,
+      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
+        std::vector<std::shared_ptr<const graph::LoadedDag>> dags;
+        std::vector<const store::NewRun*> runs;
+        for (size_t i = 0; i < planned.size(); ++i) {
+          if (!made[i]) continue;  // another process made it first
+          store::NewRun& run = planned[i];
+          run.run.id = *made[i];
+          for (auto& ti : run.tasks) ti.run = run.run.id;
+          dags.push_back(planned_dags[i]);
+          runs.push_back(&run);
+        }
+        start = loop_->AdmitCreated(dags, runs, batch);
+      });
   if (!keys.ok()) return keys.error();
+  loop_->StartCreated(std::move(start));
   for (size_t i = 0; i < planned.size(); ++i) {
-    if (!(*keys)[i]) continue;  // another process made it first
-    store::NewRun& run = planned[i];
-    run.run.id = *(*keys)[i];
-    for (auto& ti : run.tasks) ti.run = run.run.id;
-    loop_->AddNewRun(planned_dags[i], run);
+    if (!(*keys)[i]) continue;
+    const store::NewRun& run = planned[i];
     active_[run.run.id] = run.run.dag_id;
-    spdlog::info("created run {} of {}", run.run.run_id, run.run.dag_id);
+    created.emplace_back(run.run.run_id, run.run.dag_id);
   }
   planned.clear();
   planned_dags.clear();
-  // Commit and hand the first tasks to the workers now, without waiting.
+  // What the workers reported meanwhile: frees their room for the next chunk's tasks.
   return loop_->Poll(std::chrono::system_clock::time_point{});
 }
 

@@ -72,8 +72,12 @@ class SchedulerService {
   Status SyncDagFiles();
   Status ReadPausedFlags();
   Status CreateDueRuns(Instant now, std::optional<Instant>& next_due);
+  // `created` receives each new run (run id, DAG id), logged once the burst is over.
+  using CreatedRuns = std::vector<std::pair<std::string, std::string>>;
+  Status CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due, CreatedRuns& created);
   Status CreatePlannedRuns(std::vector<store::NewRun>& planned,
-                           std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags);
+                           std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags,
+                           CreatedRuns& created);
   Status StartRuns();
   void OnTransition(const scheduler::Transition& transition);
   void OnRunFinished(const store::DagRunRecord& run);

@@ -5,7 +5,23 @@
 
 namespace conveyor::store {
 
+namespace {
+
+// Process-wide settings, made before SQLite initializes (the first open). Memory statistics take
+// a global mutex on every allocation; nothing here reads them.
+void ConfigureSqlite() {
+  static const bool configured = [] {
+    // SQLITE_MISUSE if SQLite was initialized already (another library opened a database
+    // first): it then keeps its defaults, which are correct, only slower.
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  }();
+  (void)configured;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  ConfigureSqlite();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -76,24 +76,32 @@ class SqliteStore : public StateStore {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
-    auto key = InsertRun(run, tasks, false, std::nullopt);
+    auto key = InsertRun(run, false, std::nullopt);
     if (!key.ok()) return key.error();
+    WriteBatch batch;
+    AddTaskInstances(**key, tasks, batch);
+    if (Status s = WriteAll(batch); !s.ok()) return s.error();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
     return **key;
   }
 
-  Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(const std::vector<NewRun>& runs,
-                                                                int lease_pid,
-                                                                TimePoint now) override {
+  Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
+      const std::vector<NewRun>& runs, int lease_pid, TimePoint now,
+      const CreatedRunsWrites& then) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     std::vector<std::optional<RunKey>> keys;
+    WriteBatch batch;
     for (const NewRun& run : runs) {
-      auto key = InsertRun(run.run, run.tasks, true, RunLease{lease_pid, now});
+      auto key = InsertRun(run.run, true, RunLease{lease_pid, now});
       if (!key.ok()) return key.error();
       keys.push_back(*key);
+      if (*key) AddTaskInstances(**key, run.tasks, batch);
     }
+    // The caller's writes replace the new task instances' rows in the batch: each is written once.
+    if (then) then(keys, batch);
+    if (Status s = WriteAll(batch); !s.ok()) return s.error();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
     return keys;
   }
@@ -503,17 +511,19 @@ class SqliteStore : public StateStore {
   }
 
   // Inside a transaction. With `ignore_duplicates` an existing run gives nothing, not an error.
-  Result<std::optional<RunKey>> InsertRun(const DagRunRecord& run,
-                                          const std::vector<TaskInstanceRecord>& tasks,
-                                          bool ignore_duplicates, std::optional<RunLease> lease) {
+  // The run's row and its creation event; its task instances go in a batch (AddTaskInstances).
+  Result<std::optional<RunKey>> InsertRun(const DagRunRecord& run, bool ignore_duplicates,
+                                          std::optional<RunLease> lease) {
     CachedStatement insert =
         db_->Cached(ignore_duplicates
                         ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
                           "data_interval_start, data_interval_end, conf, state, queued_at, "
-                          "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                          "lease_pid, lease_heartbeat, start_date) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                         : "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
                           "data_interval_start, data_interval_end, conf, state, queued_at, "
-                          "lease_pid, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                          "lease_pid, lease_heartbeat, start_date) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert->Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
     insert->BindOptional(4, Map(run.logical_date, Sec));
     insert->BindOptional(5, Map(run.data_interval_start, Sec));
@@ -522,6 +532,7 @@ class SqliteStore : public StateStore {
     insert->BindOptional(9, Map(run.queued_at, Micros));
     insert->BindOptional(10, Map(lease, [](const RunLease& l) -> std::int64_t { return l.pid; }));
     insert->BindOptional(11, Map(lease, [](const RunLease& l) { return Micros(l.heartbeat); }));
+    insert->BindOptional(12, Map(run.start_date, Micros));
     if (Status s = insert->Run(); !s.ok()) {
       if (s.error().code == ErrorCode::kAlreadyExists &&
           s.error().message.find("logical_date") != std::string::npos) {
@@ -539,16 +550,18 @@ class SqliteStore : public StateStore {
     }
     if (sqlite3_changes(db_->handle()) == 0) return std::optional<RunKey>();
     const RunKey key = sqlite3_last_insert_rowid(db_->handle());
-    WriteBatch batch;
-    for (TaskInstanceRecord ti : tasks) {
-      ti.run = key;
-      batch.PutTaskInstance(ti, ti.state, "create");
-    }
-    if (Status s = WriteAll(batch); !s.ok()) return s.error();
     if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
       return s.error();
     }
     return std::optional<RunKey>(key);
+  }
+
+  static void AddTaskInstances(RunKey run, const std::vector<TaskInstanceRecord>& tasks,
+                               WriteBatch& batch) {
+    for (TaskInstanceRecord ti : tasks) {
+      ti.run = run;
+      batch.PutTaskInstance(ti, ti.state, "create");
+    }
   }
 
   Status AppendRunEvent(RunKey run, std::optional<RunState> from, RunState to,
@@ -567,6 +580,7 @@ class SqliteStore : public StateStore {
   }
 
   Status WriteAll(const WriteBatch& batch);
+  Status AppendTaskEvents(const std::vector<WriteBatch::Event>& events, TimePoint at);
 
   // Every public method holds it: the scheduler's commits run on their own thread while the
   // scheduler thread reads and writes through the same connection and its statement cache.
@@ -574,6 +588,44 @@ class SqliteStore : public StateStore {
   std::unique_ptr<SqliteDb> db_;            // GUARDED_BY(mutex_)
   std::int64_t changes_at_checkpoint_ = 0;  // GUARDED_BY(mutex_)
 };
+
+bool RunEnded(RunState state) { return state == RunState::kSuccess || state == RunState::kFailed; }
+
+Status SqliteStore::AppendTaskEvents(const std::vector<WriteBatch::Event>& events, TimePoint at) {
+  // Several rows per statement: a batch holds a few events per task, and each statement run
+  // costs about as much as the rows it inserts.
+  constexpr size_t kRowsPerInsert = 16;
+  static const std::vector<std::string> kInsertRows = [] {
+    std::vector<std::string> sql(kRowsPerInsert + 1);
+    std::string values;
+    for (size_t rows = 1; rows <= kRowsPerInsert; ++rows) {
+      values += rows == 1 ? "(?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?)";
+      sql[rows] =
+          "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, note) "
+          "VALUES " +
+          values;
+    }
+    return sql;
+  }();
+  for (size_t first = 0; first < events.size(); first += kRowsPerInsert) {
+    const size_t rows = std::min(kRowsPerInsert, events.size() - first);
+    CachedStatement insert = db_->Cached(kInsertRows[rows]);
+    for (size_t i = 0; i < rows; ++i) {
+      const WriteBatch::Event& e = events[first + i];
+      const int column = static_cast<int>(i * 8);
+      insert->Bind(column + 1, Micros(at))
+          .Bind(column + 2, e.run)
+          .Bind(column + 3, e.task_id)
+          .Bind(column + 4, e.try_number)
+          .BindOptional(column + 5, TaskStateText(e.from))
+          .Bind(column + 6, std::string(state::Name(e.to)))
+          .Bind(column + 7, e.who)
+          .Bind(column + 8, e.note);
+    }
+    if (Status s = insert->Run(); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
 
 Status SqliteStore::WriteAll(const WriteBatch& batch) {
   CachedStatement put_run = db_->Cached(
@@ -589,7 +641,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(4, DumpJson(run.conf))
         .Bind(5, run.id);
     if (Status s = put_run->Run(); !s.ok()) return s;
-    if (write.from != run.state) {
+    // A run's end follows its tasks' in the event log; its start precedes them.
+    if (write.from != run.state && !RunEnded(run.state)) {
       if (Status s = AppendRunEvent(run.id, write.from, run.state, write.who); !s.ok()) return s;
     }
   }
@@ -602,9 +655,6 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
       "start_date = excluded.start_date, end_date = excluded.end_date, "
       "next_try_at = excluded.next_try_at, hostname = excluded.hostname, "
       "pid = excluded.pid, external_executor_id = excluded.external_executor_id");
-  CachedStatement event = db_->Cached(
-      "INSERT INTO events (at, run, task_id, try_number, from_state, to_state, who, "
-      "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   const auto now = CurrentTime();
   for (const TaskInstanceRecord& ti : batch.task_instances()) {
     put_ti->Bind(1, ti.run)
@@ -623,16 +673,14 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
         .Bind(14, ti.external_executor_id);
     if (Status s = put_ti->Run(); !s.ok()) return s;
   }
-  for (const WriteBatch::Event& e : batch.events()) {
-    event->Bind(1, Micros(now))
-        .Bind(2, e.run)
-        .Bind(3, e.task_id)
-        .Bind(4, e.try_number)
-        .BindOptional(5, TaskStateText(e.from))
-        .Bind(6, std::string(state::Name(e.to)))
-        .Bind(7, e.who)
-        .Bind(8, e.note);
-    if (Status s = event->Run(); !s.ok()) return s;
+  if (Status s = AppendTaskEvents(batch.events(), now); !s.ok()) return s;
+  for (const auto& write : batch.runs()) {
+    if (write.from != write.run.state && RunEnded(write.run.state)) {
+      if (Status s = AppendRunEvent(write.run.id, write.from, write.run.state, write.who);
+          !s.ok()) {
+        return s;
+      }
+    }
   }
   CachedStatement put_try = db_->Cached(
       "INSERT INTO task_tries (run, task_id, try_number, state, start_date, "

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -81,11 +82,17 @@ class StateStore {
   // kAlreadyExists error. Returns the run's key.
   virtual Result<RunKey> CreateRun(const DagRunRecord& run,
                                    const std::vector<TaskInstanceRecord>& tasks) = 0;
+  // Fills a batch of writes for runs just created (each one's key, or nothing for a run that
+  // existed), to be committed in the transaction that creates them.
+  using CreatedRunsWrites =
+      std::function<void(const std::vector<std::optional<RunKey>>& keys, WriteBatch& batch)>;
   // Creates every run not already there (same run id, or a scheduled/backfill run for the same
-  // logical date) in one transaction, with its lease held by `lease_pid`. Returns each run's key,
-  // or nothing for one that existed.
+  // logical date) in one transaction, with its lease held by `lease_pid`, and writes in the same
+  // transaction what `then` (if set) adds for them. Returns each run's key, or nothing for one
+  // that existed.
   virtual Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
-      const std::vector<NewRun>& runs, int lease_pid, TimePoint now) = 0;
+      const std::vector<NewRun>& runs, int lease_pid, TimePoint now,
+      const CreatedRunsWrites& then) = 0;
   virtual Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
                                                       const std::string& run_id) = 0;
   virtual Result<DagRunRecord> GetRun(RunKey run) = 0;

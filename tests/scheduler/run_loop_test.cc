@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "engine/cli/command_context.h"
 #include "tests/support/dag_fixture.h"
 
 namespace conveyor::scheduler {
@@ -83,6 +84,66 @@ TEST(RunLoopTest, SkipsAndUpstreamFailuresCascade) {
                                          {"after_all_failed_branch", "success"},
                                          {"cleanup", "success"}}));
   EXPECT_EQ(run.state, state::RunState::kSuccess);  // every leaf succeeded
+}
+
+// Runs created by the loop's owner start in their creation's transaction; while commits are
+// held, what the workers report is applied (their room is free) but written only at the release.
+TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRelease) {
+  DagFixture fixture(R"(tasks:
+  - {id: a, operator: noop}
+  - {id: b, operator: noop, depends_on: [a]}
+)");
+  store::StateStore& db = fixture.store();
+  RunLoopOptions options;
+  options.log_dir = fixture.dir() + "/logs";
+  std::vector<std::string> observed;  // transitions, reported once committed
+  RunLoop loop(db, cli::BuiltinRegistry(), exec::SystemProcessRunner(), options,
+               [&](const Transition& t) {
+                 observed.push_back(t.task_id + ":" + std::string(state::Name(t.to)));
+               });
+  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
+  store::NewRun run;
+  run.run.dag_id = dag->dag.dag_id;
+  run.run.run_id = "created";
+  run.run.run_type = "scheduled";
+  run.run.state = state::RunState::kRunning;
+  run.run.start_date = store::CurrentTime();
+  for (const dag::Task& task : dag->dag.tasks) {
+    store::TaskInstanceRecord ti;
+    ti.task_id = task.id;
+    ti.max_tries = 1;
+    ti.operator_name = task.operator_name;
+    ti.pool = task.pool;
+    run.tasks.push_back(ti);
+  }
+  CommitWork start;
+  auto keys = db.CreateRunsIfAbsent(
+      {run}, getpid(), store::CurrentTime(),
+      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
+        run.run.id = *made[0];
+        for (auto& ti : run.tasks) ti.run = run.run.id;
+        start = loop.AdmitCreated({dag}, {&run}, batch);
+      });
+  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+  ASSERT_EQ(start.launches.size(), 1u);
+  // Committed with the run: a queued with its first try, b waiting.
+  EXPECT_EQ(fixture.States(run.run), (States{{"a", "queued"}, {"b", "none"}}));
+  ASSERT_EQ(db.ListTries(run.run.id, "a")->size(), 1u);
+
+  loop.HoldCommits();
+  loop.StartCreated(std::move(start));
+  // a (a no-op) ends at once; the loop applies it and plans b, and writes nothing of either.
+  const auto until = std::chrono::system_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::system_clock::now() < until) ASSERT_TRUE(loop.Poll(until).ok());
+  EXPECT_EQ(fixture.States(run.run), (States{{"a", "queued"}, {"b", "none"}}));
+  EXPECT_EQ(observed, (std::vector<std::string>{"a:scheduled", "a:queued"}));  // the committed
+  loop.ReleaseCommits();
+  ASSERT_TRUE(loop.Run().ok());
+  EXPECT_EQ(fixture.States(run.run), (States{{"a", "success"}, {"b", "success"}}));
+  EXPECT_EQ(db.GetRun(run.run.id)->state, state::RunState::kSuccess);
+  EXPECT_EQ(observed,
+            (std::vector<std::string>{"a:scheduled", "a:queued", "a:running", "a:success",
+                                      "b:scheduled", "b:queued", "b:running", "b:success"}));
 }
 
 TEST(RunLoopTest, RetriesWithExponentialBackoffCappedByMaxDelay) {

@@ -86,6 +86,38 @@ TEST_F(SchedulerServiceTest, CreatesAndRunsEachIntervalWhenItEnds) {
   EXPECT_EQ(next_due_, At("2026-01-01T02:00:00Z"));
 }
 
+// More DAGs due at once than one creation chunk: each run is written running by its creation,
+// its first task scheduled and queued in the same transaction, and every transition is in the
+// event log in order.
+TEST_F(SchedulerServiceTest, ManyDagsDueAtOnceStartInTheirCreationTransaction) {
+  constexpr int kDags = 60;
+  for (int i = 0; i < kDags; ++i) {
+    dir_.Write("dags/m" + std::to_string(100 + i) + ".yaml",
+               "schedule: '@hourly'\nstart_date: 2026-01-01\ntasks:\n  - id: a\n"
+               "    operator: noop\n  - id: b\n    operator: noop\n    depends_on: [a]\n");
+  }
+  StartService();
+  TickAt("2026-01-01T01:00:00Z");
+  for (int i = 0; i < kDags; ++i) {
+    const std::string dag_id = "m" + std::to_string(100 + i);
+    ASSERT_EQ(Runs(dag_id),
+              (std::vector<std::string>{"scheduled__2026-01-01T00:00:00+00:00:success"}));
+    const auto run = store_->FindRun(dag_id, "scheduled__2026-01-01T00:00:00+00:00");
+    ASSERT_TRUE(run.ok() && *run);
+    const auto listed = store_->ListEvents((*run)->id, 0);
+    ASSERT_TRUE(listed.ok());
+    std::vector<std::string> events;
+    for (const store::EventRecord& e : *listed) {
+      events.push_back((e.task_id.empty() ? "" : e.task_id + ":") + e.to_state +
+                       (e.who == "create" ? " (create)" : ""));
+    }
+    EXPECT_EQ(events, (std::vector<std::string>{"run:running (create)", "a:scheduled", "a:queued",
+                                                "a:running", "a:success", "b:scheduled", "b:queued",
+                                                "b:running", "b:success", "run:success"}))
+        << dag_id;
+  }
+}
+
 TEST_F(SchedulerServiceTest, CatchupRespectsMaxActiveRunsAndRestartsCreateNoDuplicates) {
   WriteDag("d", "schedule: '@daily'\nstart_date: 2026-01-01\ncatchup: true\nmax_active_runs: 2\n");
   StartService();

@@ -69,6 +69,81 @@ TEST(SqliteStoreTest, BatchesWriteTransitionsOutputsAndEvents) {
   EXPECT_EQ(*store->CountEvents(run, "t", "scheduled"), 1);
 }
 
+TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  TaskInstanceRecord ti;
+  ti.task_id = "t";
+  ti.operator_name = "noop";
+  ASSERT_TRUE(store->CreateRun(MakeRun("old", 1), {ti}).ok());
+  std::vector<NewRun> runs = {{MakeRun("old", 1), {ti}}, {MakeRun("new", 2), {ti}}};
+  std::vector<std::optional<RunKey>> seen;
+  auto keys = store->CreateRunsIfAbsent(
+      runs, 77, CurrentTime(),
+      [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
+        seen = made;
+        TaskInstanceRecord queued = ti;
+        queued.run = *made[1];
+        queued.state = state::TaskState::kQueued;
+        queued.try_number = 1;
+        batch.PutTaskInstance(queued, state::TaskState::kNone, "test");
+      });
+  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_FALSE((*keys)[0]);  // existed: left alone
+  ASSERT_TRUE((*keys)[1]);
+  EXPECT_EQ(seen, *keys);
+  const auto tis = *store->ListTaskInstances(*(*keys)[1]);
+  ASSERT_EQ(tis.size(), 1u);  // the caller's write replaced the new row; one row per task
+  EXPECT_EQ(tis[0].state, state::TaskState::kQueued);
+  EXPECT_EQ(tis[0].try_number, 1);
+  EXPECT_EQ((*store->GetLease(*(*keys)[1]))->pid, 77);
+
+  // A write that fails undoes the runs created with it: a try of a run that does not exist
+  // breaks its foreign key.
+  std::vector<NewRun> more = {{MakeRun("doomed", 3), {ti}}};
+  auto failed = store->CreateRunsIfAbsent(
+      more, 77, CurrentTime(), [&](const std::vector<std::optional<RunKey>>&, WriteBatch& batch) {
+        batch.PutTry({987654, "t", 1, state::TaskState::kQueued, CurrentTime(), std::nullopt,
+                      std::nullopt, "x.log", ""});
+      });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(*store->FindRun("d", "doomed"));
+}
+
+TEST(SqliteStoreTest, EventsOfABatchKeepTheirOrder) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  std::vector<TaskInstanceRecord> tasks(23);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    tasks[i].task_id = "t" + std::to_string(i);
+    tasks[i].operator_name = "noop";
+  }
+  const RunKey run = *store->CreateRun(MakeRun("r", 1), tasks);
+  WriteBatch batch;
+  std::vector<std::string> expected;
+  for (TaskInstanceRecord& ti : tasks) {  // 46 events: more than one insert statement holds
+    ti.run = run;
+    ti.state = state::TaskState::kScheduled;
+    batch.PutTaskInstance(ti, state::TaskState::kNone, "test");
+    expected.push_back(ti.task_id + ":scheduled");
+  }
+  for (TaskInstanceRecord& ti : tasks) {
+    ti.state = state::TaskState::kQueued;
+    batch.PutTaskInstance(ti, state::TaskState::kScheduled, "test", "note " + ti.task_id);
+    expected.push_back(ti.task_id + ":queued:note " + ti.task_id);
+  }
+  ASSERT_TRUE(store->Commit(batch).ok());
+  const auto listed = store->ListEvents(run, 0);
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> events;
+  for (const EventRecord& e : *listed) {
+    if (e.task_id.empty()) continue;  // the run's creation
+    events.push_back(e.task_id + ":" + e.to_state + (e.note.empty() ? "" : ":" + e.note));
+  }
+  EXPECT_EQ(events, expected);
+}
+
 TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   testing::TempDir dir;
   {
