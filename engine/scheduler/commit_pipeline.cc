@@ -9,6 +9,8 @@ namespace {
 // thread: handing it over would cost a thread wake-up on the path from one task's end to the
 // next one's start, and there is little to overlap with.
 constexpr size_t kInlineTransitions = 32;
+// Wake-ups committed in one transaction by the writer, at most.
+constexpr size_t kGroupAtMost = 256;
 
 }  // namespace
 
@@ -28,11 +30,11 @@ CommitPipeline::~CommitPipeline() {
   writer_.join();
 }
 
-void CommitPipeline::Submit(CommitWork work) {
+void CommitPipeline::Submit(CommitWork work, bool urgent) {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!error_.ok()) return;  // a batch after a failed one would break the order of writes
-    if (writing_ || !queue_.empty() || work.transitions.size() > kInlineTransitions) {
+    if (!urgent || writing_ || !queue_.empty() || work.transitions.size() > kInlineTransitions) {
       queue_.push_back(std::move(work));
       lock.unlock();
       work_ready_.notify_one();
@@ -40,7 +42,9 @@ void CommitPipeline::Submit(CommitWork work) {
     }
     writing_ = true;
   }
-  Commit(work);
+  std::vector<CommitWork> group;
+  group.push_back(std::move(work));
+  Commit(group);
   std::lock_guard<std::mutex> lock(mutex_);
   writing_ = false;
   drained_.notify_all();
@@ -58,22 +62,27 @@ void CommitPipeline::Committed(CommitWork work) {
   for (auto& launch : work.launches) launch_(std::move(launch));
 }
 
-void CommitPipeline::Commit(CommitWork& work) {
-  Status status = store_.Commit(work.batch);
-  std::vector<exec::TaskLaunch> launches;
+void CommitPipeline::Commit(std::vector<CommitWork>& group) {
+  std::vector<const store::WriteBatch*> batches;
+  for (const CommitWork& work : group) batches.push_back(&work.batch);
+  Status status = store_.Commit(batches);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!status.ok()) {
       error_ = std::move(status);
       return;
     }
-    done_transitions_.insert(done_transitions_.end(),
-                             std::make_move_iterator(work.transitions.begin()),
-                             std::make_move_iterator(work.transitions.end()));
-    done_finished_.insert(done_finished_.end(), std::make_move_iterator(work.finished.begin()),
-                          std::make_move_iterator(work.finished.end()));
+    for (CommitWork& work : group) {
+      done_transitions_.insert(done_transitions_.end(),
+                               std::make_move_iterator(work.transitions.begin()),
+                               std::make_move_iterator(work.transitions.end()));
+      done_finished_.insert(done_finished_.end(), std::make_move_iterator(work.finished.begin()),
+                            std::make_move_iterator(work.finished.end()));
+    }
   }
-  for (auto& launch : work.launches) launch_(std::move(launch));
+  for (CommitWork& work : group) {
+    for (auto& launch : work.launches) launch_(std::move(launch));
+  }
 }
 
 void CommitPipeline::WriterLoop() {
@@ -81,12 +90,19 @@ void CommitPipeline::WriterLoop() {
   while (true) {
     work_ready_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !writing_); });
     if (queue_.empty()) return;  // stopping, with everything committed
-    CommitWork work = std::move(queue_.front());
-    queue_.pop_front();
-    if (!error_.ok()) continue;
+    if (!error_.ok()) {
+      queue_.clear();
+      continue;
+    }
+    // Group commit: everything queued while the last transaction was written goes in this one.
+    std::vector<CommitWork> group;
+    while (!queue_.empty() && group.size() < kGroupAtMost) {
+      group.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
     writing_ = true;
     lock.unlock();
-    Commit(work);
+    Commit(group);
     committed_();
     lock.lock();
     writing_ = false;

@@ -24,10 +24,11 @@ struct CommitWork {
 };
 
 // Commits the run loop's batches in order and starts each batch's tries once it is committed.
-// A small batch with nothing ahead of it commits at once on the caller's thread, so a chain's
-// next task waits for no other thread; larger ones go to a writer thread, so the loop plans the
-// next wake-up while SQLite writes this one (group commit, pipelined). Submit, TakeCommitted,
-// Pending and Wait are called from the loop's thread.
+// An urgent small batch with nothing ahead of it (a worker waits for it: a chain's next task)
+// commits at once on the caller's thread; the others go to a writer thread, which commits
+// everything queued while it wrote the last transaction in the next one (group commit), while
+// the loop plans its next wake-up. Submit, TakeCommitted, Pending and Wait are called from the
+// loop's thread.
 class CommitPipeline {
  public:
   // `launch` starts a committed try; it is called from either thread. `committed` is called on
@@ -39,7 +40,7 @@ class CommitPipeline {
   CommitPipeline(const CommitPipeline&) = delete;
   CommitPipeline& operator=(const CommitPipeline&) = delete;
 
-  void Submit(CommitWork work);
+  void Submit(CommitWork work, bool urgent);
   // Work the caller committed in a transaction of its own, one that wrote no row a batch still
   // queued here writes (the first writes of runs being created): its tries start now and its
   // transitions are reported with the others.
@@ -54,7 +55,7 @@ class CommitPipeline {
   void Wait();
 
  private:
-  void Commit(CommitWork& work);  // with mutex_ not held
+  void Commit(std::vector<CommitWork>& group);  // in one transaction, with mutex_ not held
   void WriterLoop();
 
   store::StateStore& store_;

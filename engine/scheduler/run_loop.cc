@@ -501,15 +501,24 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     if (holding_) {
       held_.push_back(std::move(work));
     } else {
-      pipeline_->Submit(std::move(work));
+      const bool urgent = WorkerMayWait(work.launches.size());
+      pipeline_->Submit(std::move(work), urgent);
     }
   }
   return ReportCommitted();
 }
 
+bool RunLoop::WorkerMayWait(size_t launching) const {
+  // Tries handed out earlier and not yet ended keep the workers busy meanwhile; fewer than
+  // there are workers, and one may be idle until this commit starts its next try.
+  auto local = in_flight_by_executor_.find(ExecutorKind::kLocal);
+  const size_t out = local == in_flight_by_executor_.end() ? 0 : local->second;
+  return out < launching + static_cast<size_t>(options_.workers);
+}
+
 void RunLoop::ReleaseCommits() {
   holding_ = false;
-  for (CommitWork& work : held_) pipeline_->Submit(std::move(work));
+  for (CommitWork& work : held_) pipeline_->Submit(std::move(work), false);
   held_.clear();
 }
 

@@ -160,6 +160,9 @@ class RunLoop {
   std::optional<store::TimePoint> NextDue() const;
   void Heartbeat();
   int MaxInFlight() const;
+  // Whether a worker may be idle until a commit that starts `launching` tries is written: then
+  // it is written at once, on this thread.
+  bool WorkerMayWait(size_t launching) const;
   bool WaitsForAtShutdown() const;
   void Notify(exec::TaskEvent event);
 

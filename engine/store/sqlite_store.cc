@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -290,12 +291,18 @@ class SqliteStore : public StateStore {
     return Status::Ok();
   }
 
-  Status Commit(const WriteBatch& batch) override {
+  using StateStore::Commit;
+  Status Commit(const std::vector<const WriteBatch*>& batches) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    if (batch.empty()) return Status::Ok();
+    if (std::all_of(batches.begin(), batches.end(),
+                    [](const WriteBatch* b) { return b->empty(); })) {
+      return Status::Ok();
+    }
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s;
-    if (Status s = WriteAll(batch); !s.ok()) return s;
+    for (const WriteBatch* batch : batches) {
+      if (Status s = WriteAll(*batch); !s.ok()) return s;
+    }
     return txn.Commit();
   }
 

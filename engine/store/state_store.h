@@ -107,8 +107,9 @@ class StateStore {
   virtual Result<int> CountEvents(RunKey run, const std::string& task_id,
                                   const std::string& to_state) = 0;
 
-  // Commits every write of `batch` in one transaction.
-  virtual Status Commit(const WriteBatch& batch) = 0;
+  // Commits every write of the batches, in their order, in one transaction.
+  virtual Status Commit(const std::vector<const WriteBatch*>& batches) = 0;
+  Status Commit(const WriteBatch& batch) { return Commit(std::vector<const WriteBatch*>{&batch}); }
 
   // Takes the run's lease for `pid` unless another live process holds it: a holder is live when
   // `is_alive(holder pid)` and its heartbeat is newer than `stale_before`. Returns whether the
