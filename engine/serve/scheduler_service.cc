@@ -447,14 +447,18 @@ Status SchedulerService::Run() {
     }
     if (stop_) break;
     if (!loop_->Busy()) {
-      if (Status s = store_.CheckpointIfWritten(); !s.ok()) return s;
+      auto checkpointed = store_.CheckpointIfWritten();
+      if (!checkpointed.ok()) return checkpointed.error();
+      // The log restarts, and is synced, at the next commit: this heartbeat's, now, rather than
+      // the first of the next burst of runs.
+      if (*checkpointed) last_heartbeat_ = std::chrono::steady_clock::time_point{};
     }
-    if (Status s = loop_->Poll(until); !s.ok()) return s;
     if (std::chrono::steady_clock::now() - last_heartbeat_ >= options_.loop.heartbeat_every) {
       last_heartbeat_ = std::chrono::steady_clock::now();
       (void)store_.SchedulerHeartbeat(getpid(), store::CurrentTime());
       runs_dirty_ = true;  // a CLI that ran a run may have died: take it over
     }
+    if (Status s = loop_->Poll(until); !s.ok()) return s;
   }
   spdlog::info("stopping: no new tasks start; running ones have {} ms to finish",
                options_.shutdown_grace.count());

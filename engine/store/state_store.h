@@ -143,11 +143,13 @@ class StateStore {
   virtual Status ReleaseSchedulerLease(int pid) = 0;
   virtual Result<std::optional<RunLease>> GetSchedulerLease() = 0;
 
-  // Copies what was committed since the last call from the write-ahead log into the database
-  // without waiting for readers (SQLite's passive checkpoint). The scheduler calls it when idle,
-  // so that the checkpoint SQLite would otherwise run inside a busy commit is done off the hot
-  // path.
-  virtual Status CheckpointIfWritten() = 0;
+  // Copies what was committed since the last checkpoint from the write-ahead log into the
+  // database without waiting for readers (SQLite's passive checkpoint), once enough has been
+  // written to be worth it. The scheduler calls it when idle, so that the checkpoint SQLite would
+  // otherwise run inside a busy commit is done off the hot path. Not after every small write:
+  // the first commit after a checkpoint restarts the log and syncs it, and that commit should
+  // not be the next burst's first. Returns whether a checkpoint ran.
+  virtual Result<bool> CheckpointIfWritten() = 0;
 
   // How many runs and task instances are in each state ("none" for task instances without one).
   virtual Result<std::map<std::string, long>> CountRunsByState() = 0;
