@@ -208,6 +208,10 @@ class SlurmTest(unittest.TestCase):
         log = self.conveyor("logs", "timeout", "r1", "slow").stdout
         self.assertTrue(log.startswith("started\n"), log)
         self.assertIn("conveyor: timed out: execution_timeout reached", log)
+        # slurmd signals the job's processes once the job is cancelled; they go soon after.
+        deadline = time.monotonic() + 10
+        while sh("pgrep", "-f", "sleep 300", check=False).stdout and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.assertEqual(sh("pgrep", "-f", "sleep 300", check=False).stdout, "")
 
     def start_and_kill_while_running(self, run_id):
