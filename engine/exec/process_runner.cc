@@ -197,7 +197,9 @@ class PosixProcessRunner : public ProcessRunner {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!exited) kill(-pid, SIGKILL);  // stragglers left in the group
+    // Stragglers left in the group. A cancelled try leaves none, even when its command ended
+    // first (as when Slurm signals the shell itself and the shell's children outlive it).
+    if (!exited || (spec.cancelled != nullptr && spec.cancelled->load())) kill(-pid, SIGKILL);
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
     return result;

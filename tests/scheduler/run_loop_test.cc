@@ -209,6 +209,30 @@ TEST(RunLoopTest, TimeoutKillsTheWholeProcessTree) {
       << text;
 }
 
+// A cancelled try leaves no process behind, even one its command started in the background
+// before it ended on its own: a shell killed by someone else leaves its children running.
+TEST(RunLoopTest, ACancelledTryLeavesNoProcessEvenWhenItsCommandEndedFirst) {
+  testing::TempDir dir;
+  const std::string pid_file = dir.path() + "/child.pid";
+  std::atomic<bool> cancelled{true};
+  exec::ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "sleep 300 & echo $! > " + pid_file};
+  spec.env = {"PATH=/usr/bin:/bin"};
+  spec.log_path = dir.path() + "/try.log";
+  spec.cancelled = &cancelled;
+  auto result = exec::SystemProcessRunner().Run(spec, exec::IgnoreProcessStart);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  std::ifstream in(pid_file);
+  int child = 0;
+  ASSERT_TRUE(in >> child);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Running(child) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(Running(child));
+  if (Running(child)) kill(child, SIGKILL);
+}
+
 TEST(RunLoopTest, ALogIsWrittenOnlyForATaskThatPrints) {
   DagFixture fixture(R"(tasks:
   - {id: quiet, command: "true"}
