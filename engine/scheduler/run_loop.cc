@@ -99,6 +99,12 @@ ExecutorKind RunLoop::ExecutorFor(const dag::Task& task) const {
   return task.executor == ExecutorKind::kDefault ? options_.default_executor : task.executor;
 }
 
+bool RunLoop::HasRoomFor(int tasks) const {
+  auto it = in_flight_by_executor_.find(ExecutorKind::kLocal);
+  const int used = it == in_flight_by_executor_.end() ? 0 : it->second;
+  return used + tasks <= MaxInFlight();
+}
+
 bool RunLoop::HasRoom(ExecutorKind executor) const {
   auto it = in_flight_by_executor_.find(executor);
   const int used = it == in_flight_by_executor_.end() ? 0 : it->second;

@@ -82,6 +82,9 @@ class RunLoop {
   // in order and go to the pipeline at ReleaseCommits: a burst of new runs is created without
   // other writes between its chunks. Tasks that end meanwhile still free their room at once.
   void HoldCommits() { holding_ = true; }
+  // Whether the local workers have room for `tasks` more tries without first applying what they
+  // have reported.
+  bool HasRoomFor(int tasks) const;
   void ReleaseCommits();
 
   // Runs until every added run has finished and its state is committed.

@@ -264,7 +264,8 @@ Status SchedulerService::CreatePlannedRuns(
   }
   planned.clear();
   planned_dags.clear();
-  // What the workers reported meanwhile: frees their room for the next chunk's tasks.
+  // What the workers reported meanwhile frees their room, if the next chunk's tasks need it.
+  if (loop_->HasRoomFor(static_cast<int>(kCreateInChunksOf))) return Status::Ok();
   return loop_->Poll(std::chrono::system_clock::time_point{});
 }
 
