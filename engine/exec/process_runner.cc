@@ -91,16 +91,22 @@ void DrainOrClose(int& pipe_fd, LazyLog& log) {
 bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
                    std::optional<std::chrono::steady_clock::time_point> until,
                    const std::atomic<bool>* cancelled) {
+  constexpr std::chrono::nanoseconds kCancelCheck = std::chrono::milliseconds(50);
   while (true) {
-    int timeout_ms = -1;
+    // ppoll's timeout is exact: poll's whole milliseconds would round the last one down to
+    // zero and spin for it.
+    std::optional<std::chrono::nanoseconds> wait;
     if (until) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *until - std::chrono::steady_clock::now());
-      timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
+      wait = std::max(std::chrono::nanoseconds(0), *until - std::chrono::steady_clock::now());
     }
-    if (cancelled != nullptr && (timeout_ms < 0 || timeout_ms > 50)) timeout_ms = 50;
+    if (cancelled != nullptr && (!wait || *wait > kCancelCheck)) wait = kCancelCheck;
+    timespec timeout{};
+    if (wait) {
+      timeout.tv_sec = static_cast<time_t>(wait->count() / 1'000'000'000);
+      timeout.tv_nsec = static_cast<long>(wait->count() % 1'000'000'000);
+    }
     pollfd fds[2] = {{pidfd, POLLIN, 0}, {pipe_fd, POLLIN, 0}};
-    const int ready = poll(fds, pipe_fd >= 0 ? 2 : 1, timeout_ms);
+    const int ready = ppoll(fds, pipe_fd >= 0 ? 2 : 1, wait ? &timeout : nullptr, nullptr);
     if (ready < 0 && errno != EINTR) return true;
     if (ready > 0 && pipe_fd >= 0 && fds[1].revents != 0) DrainOrClose(pipe_fd, log);
     if (ready > 0 && (fds[0].revents & POLLIN) != 0) {

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <time.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -231,6 +233,34 @@ TEST(RunLoopTest, ACancelledTryLeavesNoProcessEvenWhenItsCommandEndedFirst) {
   }
   EXPECT_FALSE(Running(child));
   if (Running(child)) kill(child, SIGKILL);
+}
+
+// Waiting for a process sleeps until it ends: the wait before the start is reported ends on a
+// whole-millisecond boundary, and rounding its last millisecond down to a zero timeout spun the
+// waiting thread for that millisecond.
+TEST(RunLoopTest, WaitingForAProcessTakesNoCpu) {
+  testing::TempDir dir;
+  exec::ProcessSpec spec;
+  spec.argv = {"sleep", "0.05"};
+  spec.env = {"PATH=/usr/bin:/bin"};
+  spec.log_path = dir.path() + "/try.log";
+  std::atomic<bool> cancelled{false};
+  spec.cancelled = &cancelled;
+  const auto thread_cpu = [] {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+  };
+  auto least = std::chrono::nanoseconds::max();
+  for (int attempt = 0; attempt < 3; ++attempt) {  // the least of three: a busy machine adds
+    const auto before = thread_cpu();
+    auto result = exec::SystemProcessRunner().Run(spec, exec::IgnoreProcessStart);
+    ASSERT_TRUE(result.ok()) << result.error().ToString();
+    least = std::min<std::chrono::nanoseconds>(least, thread_cpu() - before);
+  }
+  std::printf("least CPU of the waiting thread: %lld us\n",
+              static_cast<long long>(least.count() / 1000));
+  EXPECT_LT(least, std::chrono::microseconds(600));
 }
 
 TEST(RunLoopTest, ALogIsWrittenOnlyForATaskThatPrints) {
