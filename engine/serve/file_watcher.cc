@@ -86,7 +86,8 @@ void FileWatcher::Loop() {
     const bool gathering = !pending.empty();
     int timeout = -1;
     if (gathering) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      // Rounded up: a zero timeout for the last partial millisecond would spin.
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
           report_at - std::chrono::steady_clock::now());
       timeout = static_cast<int>(std::max<std::int64_t>(0, left.count()));
     }
