@@ -63,26 +63,16 @@ void CommitPipeline::Committed(CommitWork work) {
 }
 
 void CommitPipeline::Commit(std::vector<CommitWork>& group) {
-  std::vector<const store::WriteBatch*> batches;
-  for (const CommitWork& work : group) batches.push_back(&work.batch);
-  Status status = store_.Commit(batches);
-  {
+  // One batch for the group: a task instance that several of its wake-ups wrote (queued,
+  // running, success) is written once, in its last state.
+  store::WriteBatch& merged = group.front().batch;
+  for (size_t i = 1; i < group.size(); ++i) merged.Append(std::move(group[i].batch));
+  if (Status status = store_.Commit(merged); !status.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!status.ok()) {
-      error_ = std::move(status);
-      return;
-    }
-    for (CommitWork& work : group) {
-      done_transitions_.insert(done_transitions_.end(),
-                               std::make_move_iterator(work.transitions.begin()),
-                               std::make_move_iterator(work.transitions.end()));
-      done_finished_.insert(done_finished_.end(), std::make_move_iterator(work.finished.begin()),
-                            std::make_move_iterator(work.finished.end()));
-    }
+    error_ = std::move(status);
+    return;
   }
-  for (CommitWork& work : group) {
-    for (auto& launch : work.launches) launch_(std::move(launch));
-  }
+  for (CommitWork& work : group) Committed(std::move(work));
 }
 
 void CommitPipeline::WriterLoop() {

@@ -295,18 +295,12 @@ class SqliteStore : public StateStore {
     return rc == SQLITE_OK;
   }
 
-  using StateStore::Commit;
-  Status Commit(const std::vector<const WriteBatch*>& batches) override {
+  Status Commit(const WriteBatch& batch) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    if (std::all_of(batches.begin(), batches.end(),
-                    [](const WriteBatch* b) { return b->empty(); })) {
-      return Status::Ok();
-    }
+    if (batch.empty()) return Status::Ok();
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s;
-    for (const WriteBatch* batch : batches) {
-      if (Status s = WriteAll(*batch); !s.ok()) return s;
-    }
+    if (Status s = WriteAll(batch); !s.ok()) return s;
     return txn.Commit();
   }
 

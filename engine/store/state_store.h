@@ -24,6 +24,9 @@ class WriteBatch {
   // Fields left empty (start_date, log_path, note) keep what an earlier write gave them.
   void PutTry(const TryRecord& attempt);
   void PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs);
+  // Adds a later batch's writes, as if they had been put here after this batch's own: a task
+  // instance or try both write is written once, in its last state; every event is kept, in order.
+  void Append(WriteBatch&& later);
   bool empty() const {
     return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty() && events_.empty();
   }
@@ -107,9 +110,8 @@ class StateStore {
   virtual Result<int> CountEvents(RunKey run, const std::string& task_id,
                                   const std::string& to_state) = 0;
 
-  // Commits every write of the batches, in their order, in one transaction.
-  virtual Status Commit(const std::vector<const WriteBatch*>& batches) = 0;
-  Status Commit(const WriteBatch& batch) { return Commit(std::vector<const WriteBatch*>{&batch}); }
+  // Commits every write of the batch in one transaction.
+  virtual Status Commit(const WriteBatch& batch) = 0;
 
   // Takes the run's lease for `pid` unless another live process holds it: a holder is live when
   // `is_alive(holder pid)` and its heartbeat is newer than `stale_before`. Returns whether the

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <iterator>
+
 #include "engine/store/state_store.h"
 
 namespace conveyor::store {
@@ -35,6 +38,22 @@ void WriteBatch::PutTry(const TryRecord& attempt) {
   if (merged.log_path.empty()) merged.log_path = earlier.log_path;
   if (merged.note.empty()) merged.note = earlier.note;
   if (!merged.pid) merged.pid = earlier.pid;
+}
+
+void WriteBatch::Append(WriteBatch&& later) {
+  std::move(later.runs_.begin(), later.runs_.end(), std::back_inserter(runs_));
+  for (TaskInstanceRecord& ti : later.tis_) {
+    auto [it, inserted] = ti_index_.emplace(std::make_pair(ti.run, ti.task_id), tis_.size());
+    if (inserted) {
+      tis_.push_back(std::move(ti));
+    } else {
+      tis_[it->second] = std::move(ti);
+    }
+  }
+  std::move(later.events_.begin(), later.events_.end(), std::back_inserter(events_));
+  for (const TryRecord& attempt : later.tries_) PutTry(attempt);
+  std::move(later.outputs_.begin(), later.outputs_.end(), std::back_inserter(outputs_));
+  later = WriteBatch();
 }
 
 void WriteBatch::PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs) {

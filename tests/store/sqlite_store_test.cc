@@ -144,6 +144,65 @@ TEST(SqliteStoreTest, EventsOfABatchKeepTheirOrder) {
   EXPECT_EQ(events, expected);
 }
 
+// A group commit appends its wake-ups' batches into one: each task instance and try is written
+// once, in its last state, and every event of every batch is kept, in order.
+TEST(SqliteStoreTest, AppendedBatchesWriteTheLastStateAndEveryEvent) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  TaskInstanceRecord a;
+  a.task_id = "a";
+  a.operator_name = "noop";
+  TaskInstanceRecord b = a;
+  b.task_id = "b";
+  const RunKey run = *store->CreateRun(MakeRun("r", 1), {a, b});
+  a.run = b.run = run;
+  const auto at = [](int seconds) { return Instant(std::chrono::seconds(seconds)); };
+  WriteBatch first;
+  a.state = state::TaskState::kQueued;
+  a.try_number = 1;
+  first.PutTaskInstance(a, state::TaskState::kNone, "test");
+  first.PutTry({run, "a", 1, state::TaskState::kQueued, std::nullopt, std::nullopt, std::nullopt,
+                "a.log", ""});
+  WriteBatch second;
+  a.state = state::TaskState::kRunning;
+  a.pid = 42;
+  second.PutTaskInstance(a, state::TaskState::kQueued, "test");
+  second.PutTry({run, "a", 1, state::TaskState::kRunning, at(10), std::nullopt, 42, "", ""});
+  b.state = state::TaskState::kScheduled;
+  second.PutTaskInstance(b, state::TaskState::kNone, "test");
+  WriteBatch third;
+  a.state = state::TaskState::kSuccess;
+  third.PutTaskInstance(a, state::TaskState::kRunning, "test");
+  third.PutTry({run, "a", 1, state::TaskState::kSuccess, std::nullopt, at(11), 42, "", "done"});
+  first.Append(std::move(second));
+  first.Append(std::move(third));
+  EXPECT_EQ(first.task_instances().size(), 2u);
+  EXPECT_EQ(first.tries().size(), 1u);
+  ASSERT_TRUE(store->Commit(first).ok());
+
+  const auto tis = *store->ListTaskInstances(run);
+  ASSERT_EQ(tis.size(), 2u);
+  EXPECT_EQ(tis[0].task_id, "a");
+  EXPECT_EQ(tis[0].state, state::TaskState::kSuccess);
+  EXPECT_EQ(*tis[0].pid, 42);
+  EXPECT_EQ(tis[1].state, state::TaskState::kScheduled);
+  const auto tries = *store->ListTries(run, "a");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, state::TaskState::kSuccess);
+  EXPECT_EQ(tries[0].start_date, at(10));  // from the second batch: the third left it empty
+  EXPECT_EQ(tries[0].end_date, at(11));
+  EXPECT_EQ(tries[0].log_path, "a.log");  // from the first
+  EXPECT_EQ(tries[0].note, "done");
+  const auto listed = store->ListEvents(run, 0);
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> events;
+  for (const EventRecord& e : *listed) {
+    if (!e.task_id.empty()) events.push_back(e.task_id + ":" + e.to_state);
+  }
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"a:queued", "a:running", "b:scheduled", "a:success"}));
+}
+
 TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   testing::TempDir dir;
   {
