@@ -44,6 +44,9 @@ struct TaskEvent {
   bool not_started = false;
   std::string external_id{};  // kSubmitted: the job's id outside conveyor, e.g. "slurm:42"
   std::string hostname{};     // kStarted on another machine: which one
+  // kFinished of a try whose start was not reported on its own (it ended first): when it
+  // started, with `pid`. Both go in one event so the scheduler applies them in one wake-up.
+  std::optional<std::chrono::system_clock::time_point> started_at{};
 };
 
 // Runs tasks off the scheduler thread and reports back through `notify`, which is called on a

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "engine/exec/executor.h"
+#include "engine/exec/held_starts.h"
 
 namespace conveyor::exec {
 namespace {
@@ -17,7 +18,8 @@ class LocalExecutor : public Executor {
       : registry_(registry),
         processes_(processes),
         pool_(static_cast<size_t>(std::max(1, workers))),
-        notify_(std::move(notify)) {}
+        notify_(std::move(notify)),
+        held_starts_(notify_) {}
 
   ~LocalExecutor() override {
     CancelAll();
@@ -41,7 +43,7 @@ class LocalExecutor : public Executor {
         if (--in_flight_ == 0) idle_.notify_all();
         return;
       }
-      // The start of a process that had already ended goes out with its end, back to back.
+      // The start of a process that had already ended goes out with its end, in one event.
       std::optional<TaskEvent> held_start;
       bool reported_start = false;
       auto started = [&](int pid, std::chrono::system_clock::time_point at, bool ended) {
@@ -53,15 +55,25 @@ class LocalExecutor : public Executor {
           notify_(std::move(event));
         }
       };
-      if (launch.operator_name != "shell") started(0, std::chrono::system_clock::now(), false);
-      OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
-      if (!reported_start) {
-        held_start = TaskEvent{
-            TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()};
+      // A shell task's process runner reports its start; an in-process one's is held.
+      const bool in_process = launch.operator_name != "shell";
+      if (in_process) {
+        reported_start = true;
+        held_starts_.Hold(TaskEvent{
+            TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
       }
-      if (held_start) notify_(std::move(*held_start));
-      notify_(TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
-                        std::chrono::system_clock::now()});
+      OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
+      TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
+                         std::chrono::system_clock::now()};
+      if (in_process) held_start = held_starts_.Release(launch.id);
+      if (!reported_start) {
+        finished.pid = 0;
+        finished.started_at = finished.at;
+      } else if (held_start) {
+        finished.pid = held_start->pid;
+        finished.started_at = held_start->at;
+      }
+      notify_(std::move(finished));
       std::lock_guard<std::mutex> lock(mutex_);
       if (--in_flight_ == 0) idle_.notify_all();
     });
@@ -87,6 +99,7 @@ class LocalExecutor : public Executor {
   ProcessRunner& processes_;
   boost::asio::thread_pool pool_;
   std::function<void(TaskEvent)> notify_;
+  HeldStarts held_starts_;
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> stop_starting_{false};
   std::mutex mutex_;

@@ -374,6 +374,11 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
     Record(run, task, TaskState::kQueued, batch, transitions);
     return;
   }
+  if (event.started_at) {
+    exec::TaskEvent start{
+        exec::TaskEvent::Kind::kStarted, event.id, event.pid, {}, *event.started_at};
+    ApplyEvent(start, batch, transitions);
+  }
   --pool_used_[it->second.pool];
   --dag_running_[run.record.dag_id];
   --in_flight_by_executor_[it->second.executor];

@@ -1,0 +1,125 @@
+#include "engine/exec/held_starts.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/cli/command_context.h"
+#include "tests/support/temp_dir.h"
+
+namespace conveyor::exec {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// What a callback was notified of, for a test thread to wait on.
+class Reports {
+ public:
+  std::function<void(TaskEvent)> Callback() {
+    return [this](TaskEvent event) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      events_.push_back(std::move(event));
+      times_.push_back(steady_clock::now());
+    };
+  }
+  // The events once there are `count` of them (or what came within five seconds).
+  std::vector<TaskEvent> WaitFor(size_t count, std::vector<steady_clock::time_point>* times = {}) {
+    const auto deadline = steady_clock::now() + std::chrono::seconds(5);
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (events_.size() >= count || steady_clock::now() > deadline) {
+          if (times != nullptr) *times = times_;
+          return events_;
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<TaskEvent> events_;
+  std::vector<steady_clock::time_point> times_;
+};
+
+TaskEvent Start(std::uint64_t id) {
+  return TaskEvent{TaskEvent::Kind::kStarted, id, 0, {}, std::chrono::system_clock::now()};
+}
+
+TEST(HeldStartsTest, AStartReleasedInTimeIsNeverReportedOnItsOwn) {
+  Reports reports;
+  HeldStarts held(reports.Callback());
+  held.Hold(Start(7));
+  const auto start = held.Release(7);
+  ASSERT_TRUE(start);
+  EXPECT_EQ(start->id, 7u);
+  std::this_thread::sleep_for(kReportStartAfter * 10);
+  EXPECT_TRUE(reports.WaitFor(0).empty());
+  EXPECT_FALSE(held.Release(7));
+}
+
+TEST(HeldStartsTest, AStartHeldLongerIsReportedOnItsOwnInOrderAndNotReleased) {
+  Reports reports;
+  HeldStarts held(reports.Callback());
+  const auto before = steady_clock::now();
+  held.Hold(Start(1));
+  held.Hold(Start(2));
+  std::vector<steady_clock::time_point> times;
+  const auto events = reports.WaitFor(2, &times);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].id, 1u);
+  EXPECT_EQ(events[1].id, 2u);
+  EXPECT_EQ(events[0].kind, TaskEvent::Kind::kStarted);
+  EXPECT_GE(times[0] - before, kReportStartAfter);
+  EXPECT_FALSE(held.Release(1));
+  EXPECT_FALSE(held.Release(2));
+}
+
+TaskLaunch InProcess(std::uint64_t id, const std::string& op, nlohmann::json args,
+                     const std::string& dir) {
+  TaskLaunch launch;
+  launch.id = id;
+  launch.operator_name = op;
+  launch.args = std::move(args);
+  launch.info.dag_id = "d";
+  launch.info.run_id = "r";
+  launch.info.task_id = "t" + std::to_string(id);
+  launch.info.log_path = dir + "/t" + std::to_string(id) + ".log";
+  launch.info.output_path = dir + "/t" + std::to_string(id) + ".out";
+  launch.info.work_dir = dir;
+  return launch;
+}
+
+// A short in-process try reports its start with its end, in one event; a long one reports its
+// start on its own while it runs.
+TEST(HeldStartsTest, TheLocalExecutorReportsAShortTryInOneEventAndALongOneInTwo) {
+  testing::TempDir dir;
+  Reports reports;
+  auto executor =
+      MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, reports.Callback());
+  executor->Launch(InProcess(1, "noop", nlohmann::json::object(), dir.path()));
+  auto events = reports.WaitFor(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, TaskEvent::Kind::kFinished);
+  ASSERT_TRUE(events[0].started_at);
+  EXPECT_LE(*events[0].started_at, events[0].at);
+
+  executor->Launch(InProcess(2, "sleep", {{"duration", "100ms"}}, dir.path()));
+  events = reports.WaitFor(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, TaskEvent::Kind::kStarted);  // while it sleeps
+  EXPECT_EQ(events[1].id, 2u);
+  events = reports.WaitFor(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].kind, TaskEvent::Kind::kFinished);
+  EXPECT_FALSE(events[2].started_at);
+  EXPECT_GE(events[2].at - events[1].at, std::chrono::milliseconds(90));
+  executor->Drain();
+}
+
+}  // namespace
+}  // namespace conveyor::exec
