@@ -200,7 +200,7 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
   for (int task = 0; task < run->plan.size(); ++task) {
     const store::TaskInstanceRecord& ti = run->plan.ti(task);
     if (ti.state == TaskState::kScheduled) {
-      ready_.insert({-ti.priority_weight, run->plan.Position(task), run->index, task});
+      ready_.Insert(GateOf(*run, task), ReadyKeyOf(*run, task));
     } else if (ti.state == TaskState::kUpForRetry) {
       retries_.emplace(ti.next_try_at.value_or(store::TimePoint{}),
                        std::make_pair(run->index, task));
@@ -217,6 +217,15 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
   runs_.emplace(run->index, std::move(run));
 }
 
+ReadyQueue::Gate RunLoop::GateOf(const ActiveRun& run, int task) const {
+  const dag::Task& spec = run.plan.dag().dag.tasks[task];
+  return {run.index, spec.pool, ExecutorFor(spec)};
+}
+
+ReadyQueue::Key RunLoop::ReadyKeyOf(const ActiveRun& run, int task) const {
+  return {-run.plan.ti(task).priority_weight, run.plan.Position(task), run.index, task};
+}
+
 void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
                      std::vector<Transition>& transitions, const std::string& message) {
   const store::TaskInstanceRecord& ti = run.plan.ti(task);
@@ -227,9 +236,8 @@ void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch
                  std::string(state::Name(ti.state)).c_str());
     std::abort();
   }
-  const ReadyKey key{-ti.priority_weight, run.plan.Position(task), run.index, task};
-  if (from == TaskState::kScheduled) ready_.erase(key);
-  if (ti.state == TaskState::kScheduled) ready_.insert(key);
+  if (from == TaskState::kScheduled) ready_.Erase(GateOf(run, task), ReadyKeyOf(run, task));
+  if (ti.state == TaskState::kScheduled) ready_.Insert(GateOf(run, task), ReadyKeyOf(run, task));
   if (ti.state == TaskState::kUpForRetry) {
     retries_.emplace(ti.next_try_at.value_or(store::TimePoint{}), std::make_pair(run.index, task));
   }
@@ -262,21 +270,22 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
                                                     const std::set<size_t>* only_runs) {
   std::vector<exec::TaskLaunch> launches;
   if (stopping_) return launches;
-  for (auto it = ready_.begin();
-       it != ready_.end() && (HasRoom(ExecutorKind::kLocal) ||
-                              (runs_with_slurm_tasks_ > 0 && HasRoom(ExecutorKind::kSlurm)));) {
-    const ReadyKey c = *it;
-    ++it;  // Record() below erases c from ready_; `it` stays valid
-    if (only_runs != nullptr && only_runs->count(c.run) == 0) continue;
+  const auto room = [this] {
+    return HasRoom(ExecutorKind::kLocal) ||
+           (runs_with_slurm_tasks_ > 0 && HasRoom(ExecutorKind::kSlurm));
+  };
+  const auto open = [this](const ReadyQueue::Gate& gate) {
+    if (!HasRoom(gate.executor)) return false;
+    const dag::Dag& dag = runs_.at(gate.run)->plan.dag().dag;
+    if (dag_running_[dag.dag_id] >= dag.max_active_tasks) return false;
+    auto pool = options_.pools.find(gate.pool);
+    return pool == options_.pools.end() || pool_used_[gate.pool] < pool->second;
+  };
+  ready_.Pick(room, open, only_runs, [&](const ReadyQueue::Gate& gate, const ReadyQueue::Key& c) {
     ActiveRun& run = *runs_.at(c.run);
     const dag::Dag& dag = run.plan.dag().dag;
     const dag::Task& task = dag.tasks[c.task];
     store::TaskInstanceRecord& ti = run.plan.ti(c.task);
-    const ExecutorKind executor = ExecutorFor(task);
-    if (!HasRoom(executor)) continue;
-    if (dag_running_[dag.dag_id] >= dag.max_active_tasks) continue;
-    auto pool = options_.pools.find(task.pool);
-    if (pool != options_.pools.end() && pool_used_[task.pool] >= pool->second) continue;
     run.plan.SetState(c.task, TaskState::kQueued);
     ti.try_number += 1;
     ti.start_date = store::CurrentTime();
@@ -286,23 +295,23 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     ti.external_executor_id.clear();
     Record(run, c.task, TaskState::kScheduled, batch, transitions);
 
-    exec::TaskLaunch launch = NewLaunch(run, c.task, executor);
+    exec::TaskLaunch launch = NewLaunch(run, c.task, gate.executor);
     batch.PutTry({ti.run, ti.task_id, ti.try_number, TaskState::kQueued, ti.start_date,
                   std::nullopt, std::nullopt, launch.info.log_path, ""});
 
     // A try that cannot start fails at once, through the same path as any other failure.
-    if (pool == options_.pools.end()) {
+    if (options_.pools.count(task.pool) == 0) {
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
               exec::OperatorResult::Failure("unknown pool '" + task.pool + "'"),
               std::chrono::system_clock::now()});
-      continue;
+      return;
     }
     if (!task.has_templates) {
       launch.args = task.args;
       launch.command = task.command;
       launch.env = task.env;
       launches.push_back(std::move(launch));
-      continue;
+      return;
     }
     auto rendered =
         RenderTask(task, TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs));
@@ -310,13 +319,13 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
               exec::OperatorResult::Failure(rendered.error().message),
               std::chrono::system_clock::now()});
-      continue;
+      return;
     }
     launch.args = std::move(rendered->args);
     launch.command = std::move(rendered->command);
     launch.env = std::move(rendered->env);
     launches.push_back(std::move(launch));
-  }
+  });
   return launches;
 }
 

@@ -16,6 +16,7 @@
 #include "engine/exec/executor.h"
 #include "engine/graph/dag_bag.h"
 #include "engine/scheduler/commit_pipeline.h"
+#include "engine/scheduler/ready_queue.h"
 #include "engine/scheduler/run_plan.h"
 #include "engine/scheduler/transition.h"
 #include "engine/slurm/slurm_executor.h"
@@ -119,14 +120,6 @@ class RunLoop {
     bool done = false;
     bool has_slurm_tasks = false;
   };
-  // A scheduled task instance waiting for a worker: highest priority first, then upstream first.
-  struct ReadyKey {
-    int neg_priority;
-    int position;
-    size_t run;
-    int task;
-    auto operator<=>(const ReadyKey&) const = default;
-  };
   struct InFlight {
     size_t run;
     int task;
@@ -158,6 +151,9 @@ class RunLoop {
   // Hands on what the pipeline has committed: transitions to the observer, finished runs to
   // TakeFinishedRuns.
   Status ReportCommitted();
+  // Where the task waits while it is ready.
+  ReadyQueue::Gate GateOf(const ActiveRun& run, int task) const;
+  ReadyQueue::Key ReadyKeyOf(const ActiveRun& run, int task) const;
   void Record(ActiveRun& run, int task, state::TaskState from, store::WriteBatch& batch,
               std::vector<Transition>& transitions, const std::string& message = "");
   std::optional<store::TimePoint> NextDue() const;
@@ -182,7 +178,7 @@ class RunLoop {
   store::WriteBatch staged_;   // from AddRun, committed by the next Poll
   std::vector<Transition> staged_transitions_;
   std::map<std::uint64_t, InFlight> in_flight_;
-  std::set<ReadyKey> ready_;
+  ReadyQueue ready_;
   std::multimap<store::TimePoint, std::pair<size_t, int>> retries_;  // due -> (run, task)
   std::map<std::string, int> pool_used_;
   std::map<std::string, int> dag_running_;
