@@ -19,13 +19,16 @@ HeldStarts::~HeldStarts() {
 }
 
 void HeldStarts::Hold(TaskEvent start) {
-  bool first = false;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    first = held_.empty();
     held_.push_back({std::move(start), std::chrono::steady_clock::now() + kReportStartAfter});
+    // An armed reporter wakes by its deadline, which is no later than this start's: only an idle
+    // one needs waking, so a stream of short tries costs it about one wake-up per
+    // kReportStartAfter, not one per try.
+    wake = !armed_until_;
   }
-  if (first) changed_.notify_one();
+  if (wake) changed_.notify_one();
 }
 
 std::optional<TaskEvent> HeldStarts::Release(std::uint64_t id) {
@@ -41,19 +44,20 @@ std::optional<TaskEvent> HeldStarts::Release(std::uint64_t id) {
 void HeldStarts::Loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
+    const auto now = std::chrono::steady_clock::now();
+    while (!held_.empty() && held_.front().report_at <= now) {
+      // Notified with the lock held: a worker's Release that finds the start gone returns only
+      // after it went out, so the try's end never overtakes it.
+      notify_(std::move(held_.front().start));
+      held_.erase(held_.begin());
+    }
     if (held_.empty()) {
-      changed_.wait(lock, [this] { return stopping_ || !held_.empty(); });
-      continue;
+      armed_until_.reset();
+      changed_.wait(lock);
+    } else {
+      armed_until_ = held_.front().report_at;
+      changed_.wait_until(lock, *armed_until_);
     }
-    const auto report_at = held_.front().report_at;
-    if (std::chrono::steady_clock::now() < report_at) {
-      changed_.wait_until(lock, report_at);
-      continue;
-    }
-    // Notified with the lock held: a worker's Release that finds the start gone returns only
-    // after it went out, so the try's end never overtakes it.
-    notify_(std::move(held_.front().start));
-    held_.erase(held_.begin());
   }
 }
 

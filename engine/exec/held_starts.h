@@ -41,6 +41,8 @@ class HeldStarts {
   std::condition_variable changed_;
   std::vector<Held> held_;  // GUARDED_BY(mutex_); in the order held, so by report_at
   bool stopping_ = false;   // GUARDED_BY(mutex_)
+  // When the reporter waits for a deadline, that deadline; unset while it waits for a Hold.
+  std::optional<std::chrono::steady_clock::time_point> armed_until_;  // GUARDED_BY(mutex_)
   std::thread reporter_;
 };
 
