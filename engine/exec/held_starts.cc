@@ -5,7 +5,9 @@
 
 namespace conveyor::exec {
 
-HeldStarts::HeldStarts(std::function<void(TaskEvent)> notify) : notify_(std::move(notify)) {
+HeldStarts::HeldStarts(std::function<void(TaskEvent)> notify,
+                       std::chrono::steady_clock::duration hold_for)
+    : notify_(std::move(notify)), hold_for_(hold_for) {
   reporter_ = std::thread([this] { Loop(); });
 }
 
@@ -22,10 +24,10 @@ void HeldStarts::Hold(TaskEvent start) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    held_.push_back({std::move(start), std::chrono::steady_clock::now() + kReportStartAfter});
+    held_.push_back({std::move(start), std::chrono::steady_clock::now() + hold_for_});
     // An armed reporter wakes by its deadline, which is no later than this start's: only an idle
     // one needs waking, so a stream of short tries costs it about one wake-up per
-    // kReportStartAfter, not one per try.
+    // hold_for_, not one per try.
     wake = !armed_until_;
   }
   if (wake) changed_.notify_one();

@@ -13,13 +13,14 @@
 
 namespace conveyor::exec {
 
-// The starts of in-process tries, held back for kReportStartAfter: a try that ends sooner has
-// its start reported with its end, in one event (one wake-up of the scheduler, one write of the
-// task instance); a longer one has it reported on its own when the moment has passed, by this
-// class's thread.
+// The starts of in-process tries, held back for a moment (kReportStartAfter): a try that ends
+// sooner has its start reported with its end, in one event (one wake-up of the scheduler, one write
+// of the task instance); a longer one has it reported on its own when the moment has passed, by
+// this class's thread.
 class HeldStarts {
  public:
-  explicit HeldStarts(std::function<void(TaskEvent)> notify);
+  explicit HeldStarts(std::function<void(TaskEvent)> notify,
+                      std::chrono::steady_clock::duration hold_for = kReportStartAfter);
   ~HeldStarts();
   HeldStarts(const HeldStarts&) = delete;
   HeldStarts& operator=(const HeldStarts&) = delete;
@@ -37,6 +38,7 @@ class HeldStarts {
   void Loop();
 
   std::function<void(TaskEvent)> notify_;
+  const std::chrono::steady_clock::duration hold_for_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Held> held_;  // GUARDED_BY(mutex_); in the order held, so by report_at
