@@ -57,6 +57,9 @@ class WriteBatch {
   const std::vector<OutputWrite>& outputs() const { return outputs_; }
 
  private:
+  // Its row in the batch: the record's latest write replaces any earlier one of the task.
+  void PutTaskInstanceRow(TaskInstanceRecord ti);
+
   std::vector<RunWrite> runs_;
   std::vector<TaskInstanceRecord> tis_;
   std::map<std::pair<RunKey, std::string>, size_t> ti_index_;

@@ -10,14 +10,18 @@ void WriteBatch::PutRun(const DagRunRecord& run, std::optional<state::RunState> 
   runs_.push_back({run, from, std::move(who)});
 }
 
-void WriteBatch::PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from,
-                                 std::string who, std::string note) {
+void WriteBatch::PutTaskInstanceRow(TaskInstanceRecord ti) {
   auto [it, inserted] = ti_index_.emplace(std::make_pair(ti.run, ti.task_id), tis_.size());
   if (inserted) {
-    tis_.push_back(ti);
+    tis_.push_back(std::move(ti));
   } else {
-    tis_[it->second] = ti;
+    tis_[it->second] = std::move(ti);
   }
+}
+
+void WriteBatch::PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from,
+                                 std::string who, std::string note) {
+  PutTaskInstanceRow(ti);
   if (from != ti.state || !note.empty()) {
     events_.push_back(
         {ti.run, ti.task_id, ti.try_number, from, ti.state, std::move(who), std::move(note)});
@@ -42,14 +46,7 @@ void WriteBatch::PutTry(const TryRecord& attempt) {
 
 void WriteBatch::Append(WriteBatch&& later) {
   std::move(later.runs_.begin(), later.runs_.end(), std::back_inserter(runs_));
-  for (TaskInstanceRecord& ti : later.tis_) {
-    auto [it, inserted] = ti_index_.emplace(std::make_pair(ti.run, ti.task_id), tis_.size());
-    if (inserted) {
-      tis_.push_back(std::move(ti));
-    } else {
-      tis_[it->second] = std::move(ti);
-    }
-  }
+  for (TaskInstanceRecord& ti : later.tis_) PutTaskInstanceRow(std::move(ti));
   std::move(later.events_.begin(), later.events_.end(), std::back_inserter(events_));
   for (const TryRecord& attempt : later.tries_) PutTry(attempt);
   std::move(later.outputs_.begin(), later.outputs_.end(), std::back_inserter(outputs_));
