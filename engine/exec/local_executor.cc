@@ -58,18 +58,18 @@ class LocalExecutor : public Executor {
       // A shell task's process runner reports its start; an in-process one's is held.
       const bool in_process = launch.operator_name != "shell";
       if (in_process) {
-        reported_start = true;
         held_starts_.Hold(TaskEvent{
             TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
       }
       OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
       TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
                          std::chrono::system_clock::now()};
-      if (in_process) held_start = held_starts_.Release(launch.id);
-      if (!reported_start) {
-        finished.pid = 0;
-        finished.started_at = finished.at;
-      } else if (held_start) {
+      if (in_process) {
+        held_start = held_starts_.Release(launch.id);
+      } else if (!reported_start) {  // the process never started: its start is its end
+        held_start = TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, finished.at};
+      }
+      if (held_start) {
         finished.pid = held_start->pid;
         finished.started_at = held_start->at;
       }
