@@ -16,13 +16,18 @@ DagRunRecord MakeRun(const std::string& run_id, int day) {
   return run;
 }
 
+TaskInstanceRecord MakeTask(const std::string& task_id, const std::string& operator_name = "noop") {
+  TaskInstanceRecord ti;
+  ti.task_id = task_id;
+  ti.operator_name = operator_name;
+  return ti;
+}
+
 TEST(SqliteStoreTest, CreatesListsAndRejectsDuplicateRuns) {
   testing::TempDir dir;
   auto store = OpenSqliteStore(dir.path() + "/s.db");
   ASSERT_TRUE(store.ok()) << store.error().ToString();
-  TaskInstanceRecord ti;
-  ti.task_id = "t";
-  ti.operator_name = "noop";
+  const TaskInstanceRecord ti = MakeTask("t");
   auto first = (*store)->CreateRun(MakeRun("r1", 1), {ti});
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE((*store)->CreateRun(MakeRun("r2", 2), {ti}).ok());
@@ -46,9 +51,7 @@ TEST(SqliteStoreTest, CreatesListsAndRejectsDuplicateRuns) {
 TEST(SqliteStoreTest, BatchesWriteTransitionsOutputsAndEvents) {
   testing::TempDir dir;
   auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
-  TaskInstanceRecord ti;
-  ti.task_id = "t";
-  ti.operator_name = "shell";
+  TaskInstanceRecord ti = MakeTask("t", "shell");
   const RunKey run = *store->CreateRun(MakeRun("r", 1), {ti});
   ti.run = run;
   WriteBatch batch;
@@ -72,9 +75,7 @@ TEST(SqliteStoreTest, BatchesWriteTransitionsOutputsAndEvents) {
 TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
   testing::TempDir dir;
   auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
-  TaskInstanceRecord ti;
-  ti.task_id = "t";
-  ti.operator_name = "noop";
+  const TaskInstanceRecord ti = MakeTask("t");
   ASSERT_TRUE(store->CreateRun(MakeRun("old", 1), {ti}).ok());
   std::vector<NewRun> runs = {{MakeRun("old", 1), {ti}}, {MakeRun("new", 2), {ti}}};
   std::vector<std::optional<RunKey>> seen;
@@ -114,11 +115,8 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
 TEST(SqliteStoreTest, EventsOfABatchKeepTheirOrder) {
   testing::TempDir dir;
   auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
-  std::vector<TaskInstanceRecord> tasks(23);
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    tasks[i].task_id = "t" + std::to_string(i);
-    tasks[i].operator_name = "noop";
-  }
+  std::vector<TaskInstanceRecord> tasks;
+  for (int i = 0; i < 23; ++i) tasks.push_back(MakeTask("t" + std::to_string(i)));
   const RunKey run = *store->CreateRun(MakeRun("r", 1), tasks);
   WriteBatch batch;
   std::vector<std::string> expected;
@@ -149,11 +147,8 @@ TEST(SqliteStoreTest, EventsOfABatchKeepTheirOrder) {
 TEST(SqliteStoreTest, AppendedBatchesWriteTheLastStateAndEveryEvent) {
   testing::TempDir dir;
   auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
-  TaskInstanceRecord a;
-  a.task_id = "a";
-  a.operator_name = "noop";
-  TaskInstanceRecord b = a;
-  b.task_id = "b";
+  TaskInstanceRecord a = MakeTask("a");
+  TaskInstanceRecord b = MakeTask("b");
   const RunKey run = *store->CreateRun(MakeRun("r", 1), {a, b});
   a.run = b.run = run;
   const auto at = [](int seconds) { return Instant(std::chrono::seconds(seconds)); };
