@@ -175,7 +175,6 @@ class SqliteDriftResults : public DriftResults {
 Result<std::unique_ptr<DriftResults>> DriftResults::Open(const std::string& data_db) {
   auto db = SqliteDb::Open(data_db);
   if (!db.ok()) return db.error();
-  if (Status s = (*db)->Exec("PRAGMA journal_mode = WAL"); !s.ok()) return s.error();
   return std::unique_ptr<DriftResults>(new SqliteDriftResults(std::move(db).value()));
 }
 

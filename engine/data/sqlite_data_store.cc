@@ -253,7 +253,7 @@ class SqliteDataStore : public exec::DataStore {
 Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path) {
   auto db = SqliteDb::Open(path);
   if (!db.ok()) return db.error();
-  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"}) {
+  for (const char* pragma : {"PRAGMA synchronous = NORMAL"}) {
     if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
   }
   return std::unique_ptr<exec::DataStore>(new SqliteDataStore(std::move(db).value()));

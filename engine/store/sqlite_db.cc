@@ -1,7 +1,9 @@
 #include "engine/store/sqlite_db.h"
 
 #include <cctype>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 namespace conveyor::store {
 
@@ -18,6 +20,20 @@ void ConfigureSqlite() {
   (void)configured;
 }
 
+// Switching a database to WAL takes a write lock while the statement already holds a read lock;
+// when another connection is taking a write lock at that moment (two tries opening a new data
+// database together), SQLite answers SQLITE_BUSY at once instead of calling the busy handler, to
+// avoid a deadlock. Retrying the statement, which gives up the read lock, is the way out.
+int EnableWal(sqlite3* db) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(SqliteDb::kBusyTimeoutMs);
+  for (;;) {
+    const int rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) return rc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
@@ -30,7 +46,12 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
     sqlite3_close(db);
     return IoError("cannot open database '" + path + "': " + message);
   }
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  if (EnableWal(db) != SQLITE_OK) {
+    std::string message = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return IoError("database '" + path + "': " + message);
+  }
   return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
 }
 

@@ -81,7 +81,10 @@ class CachedStatement {
 
 class SqliteDb {
  public:
+  // Opens (or creates) the database in WAL mode, waiting up to kBusyTimeoutMs for other
+  // connections' locks.
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  static constexpr int kBusyTimeoutMs = 10000;
   ~SqliteDb();
   sqlite3* handle() { return db_; }
   const std::string& path() const { return path_; }

@@ -726,7 +726,7 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
   auto db = SqliteDb::Open(path);
   if (!db.ok()) return db.error();
   for (const char* pragma :
-       {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY",
+       {"PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY",
         // SQLite checkpoints inside the commit that takes the log past this many pages (32 MB
         // here, 4 MB by default): a long run checkpoints less often, and serve checkpoints when
         // idle (CheckpointIfWritten) before it gets there.

@@ -2,6 +2,9 @@
 // checks, exact located errors, and all-or-nothing writes.
 #include <gtest/gtest.h>
 
+#include <latch>
+#include <thread>
+
 #include "engine/data/data_access.h"
 #include "engine/exec/process_runner.h"
 #include "operators/ingest_operator.h"
@@ -114,6 +117,42 @@ TEST_F(IngestTest, BadInputIsLocatedAndWritesNothing) {
     EXPECT_EQ(result.message, c.error) << c.csv;
     // The table from before is intact: nothing was half-written.
     EXPECT_EQ(Query("SELECT id, v FROM t"), "1|a\n") << c.csv;
+  }
+}
+
+// Two tries of one run (ingest of two tables, as the drift DAGs do) opening a data database that
+// does not exist yet, at the same moment: both write their table. Switching the new database to
+// WAL made one of them fail with "database is locked" about one time in four.
+TEST_F(IngestTest, TwoTriesCreatingTheDataDatabaseAtOnceBothWrite) {
+  for (int round = 0; round < 40; ++round) {
+    const std::string db = dir_.path() + "/new" + std::to_string(round) + ".db";
+    std::latch opening(2);
+    Status results[2];
+    auto write = [&](int table) {
+      opening.arrive_and_wait();
+      auto data = data::MakeDataAccess(db, "", "").open_data();
+      if (!data.ok()) {
+        results[table] = data.error();
+        return;
+      }
+      auto writer = (*data)->WriteTable("t" + std::to_string(table),
+                                        {{"x", exec::ColumnType::kInteger}}, true);
+      if (!writer.ok()) {
+        results[table] = writer.error();
+        return;
+      }
+      if (Status s = (*writer)->Append({std::int64_t{table}}); !s.ok()) {
+        results[table] = s;
+        return;
+      }
+      results[table] = (*writer)->Commit();
+    };
+    std::thread other(write, 1);
+    write(0);
+    other.join();
+    for (const Status& result : results) {
+      ASSERT_TRUE(result.ok()) << "round " << round << ": " << result.error().message;
+    }
   }
 }
 

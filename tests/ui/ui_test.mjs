@@ -131,8 +131,14 @@ try {
     method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
     body: JSON.stringify({ dag_run_id: 'drift_run' }) });
   if (!triggered.ok) throw new Error('trigger ui_drift: ' + triggered.status);
-  await until('the drift run', async () =>
-    (await apiGet('/dags/ui_drift/dagRuns/drift_run')).state === 'success');
+  await until('the drift run', async () => {
+    const { state } = await apiGet('/dags/ui_drift/dagRuns/drift_run');
+    if (state === 'failed') {
+      const { task_instances } = await apiGet('/dags/ui_drift/dagRuns/drift_run/taskInstances');
+      throw new Error('the drift run failed: ' + JSON.stringify(task_instances));
+    }
+    return state === 'success';
+  });
   await page.goto(base + '/#/drift');
   await page.click('a[href="#/drift/ui_drift/drift"]');
   await page.waitForSelector('table.drift-report tr.drifted[data-feature="x"]');
