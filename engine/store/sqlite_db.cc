@@ -5,6 +5,8 @@
 #include <memory>
 #include <thread>
 
+#include "engine/store/wal_coalescing_vfs.h"
+
 namespace conveyor::store {
 
 namespace {
@@ -39,8 +41,9 @@ int EnableWal(sqlite3* db) {
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   ConfigureSqlite();
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 WalCoalescingVfs());
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
