@@ -27,10 +27,9 @@ class BatchInfer {
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     if (Status s = model->SetParam("nthread", std::to_string(threads)); !s.ok()) return s.error();
 
-    if (!context_.data.open_data) return InvalidArgument("no data database is configured");
-    auto input_store = context_.data.open_data();
+    auto input_store = context_.OpenData();
     if (!input_store.ok()) return input_store.error();
-    auto output_store = context_.data.open_data();
+    auto output_store = context_.OpenData();
     if (!output_store.ok()) return output_store.error();
     auto source = OpenSource(**input_store, args_);
     if (!source.ok()) return source.error();

@@ -138,8 +138,7 @@ class Ingest {
     auto types = ColumnTypes(csv);
     const auto typed = std::chrono::steady_clock::now();
     if (!types.ok()) return types.error();
-    if (!context_.data.open_data) return InvalidArgument("no data database is configured");
-    auto data = context_.data.open_data();
+    auto data = context_.OpenData();
     if (!data.ok()) return data.error();
     std::vector<exec::Column> columns;
     for (size_t i = 0; i < header_.size(); ++i) columns.push_back({header_[i], (*types)[i]});

@@ -102,8 +102,7 @@ class Train {
 
  private:
   Result<Dataset> ReadDataset() {
-    if (!context_.data.open_data) return InvalidArgument("no data database is configured");
-    auto store = context_.data.open_data();
+    auto store = context_.OpenData();
     if (!store.ok()) return store.error();
     auto source = OpenSource(**store, args_);
     if (!source.ok()) return source.error();

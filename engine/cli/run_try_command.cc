@@ -28,7 +28,9 @@ int RunTry(const std::string& launch_file, const std::string& result_file) {
   auto registry = std::make_shared<data::SnapshotRegistry>((*json)["registry"]);
   if (!launch->data.data_db.empty()) {
     const std::string data_db = launch->data.data_db;
-    launch->data.open_data = [data_db] { return store::OpenSqliteDataStore(data_db); };
+    launch->data.open_data = [data_db](const exec::LockWait& wait) {
+      return store::OpenSqliteDataStore(data_db, wait);
+    };
   }
   launch->data.open_registry = data::SnapshotOpener(registry);
   exec::OperatorResult result = exec::RunLaunch(BuiltinRegistry(), exec::SystemProcessRunner(),

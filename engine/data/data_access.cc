@@ -11,7 +11,9 @@ exec::DataAccess MakeDataAccess(const std::string& data_db, const std::string& s
                                 const std::string& artifacts_dir) {
   exec::DataAccess access;
   if (!data_db.empty()) {
-    access.open_data = [data_db] { return store::OpenSqliteDataStore(data_db); };
+    access.open_data = [data_db](const exec::LockWait& wait) {
+      return store::OpenSqliteDataStore(data_db, wait);
+    };
     access.data_db = std::filesystem::absolute(data_db).lexically_normal();
   }
   if (!state_db.empty()) {

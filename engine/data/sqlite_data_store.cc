@@ -1,5 +1,8 @@
 #include "engine/data/sqlite_data_store.h"
 
+#include <chrono>
+#include <thread>
+
 #include "engine/store/sqlite_db.h"
 
 namespace conveyor::store {
@@ -151,9 +154,22 @@ class SqliteTableReader : public exec::TableReader {
   bool done_ = false;
 };
 
+// SQLite's busy handler for a try's connection: waits for the other writer while the try may
+// still run (SqliteDb's own timeout would fail a try queued behind a long ingest).
+int WaitForLock(void* arg, int attempts) {
+  const auto& wait = *static_cast<const exec::LockWait*>(arg);
+  if (wait.cancelled != nullptr && wait.cancelled->load()) return 0;
+  if (wait.deadline && std::chrono::steady_clock::now() >= *wait.deadline) return 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(attempts < 10 ? 1 : 20));
+  return 1;
+}
+
 class SqliteDataStore : public exec::DataStore {
  public:
-  explicit SqliteDataStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  SqliteDataStore(std::unique_ptr<SqliteDb> db, const exec::LockWait& wait)
+      : wait_(wait), db_(std::move(db)) {
+    sqlite3_busy_handler(db_->handle(), WaitForLock, &wait_);
+  }
 
   Result<std::unique_ptr<exec::TableWriter>> WriteTable(const std::string& table,
                                                         const std::vector<Column>& columns,
@@ -245,18 +261,18 @@ class SqliteDataStore : public exec::DataStore {
     return out + ")";
   }
 
+  exec::LockWait wait_;  // read by WaitForLock until db_, declared after it, is closed
   std::unique_ptr<SqliteDb> db_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path) {
+Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path,
+                                                             const exec::LockWait& wait) {
   auto db = SqliteDb::Open(path);
   if (!db.ok()) return db.error();
-  for (const char* pragma : {"PRAGMA synchronous = NORMAL"}) {
-    if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
-  }
-  return std::unique_ptr<exec::DataStore>(new SqliteDataStore(std::move(db).value()));
+  if (Status s = (*db)->Exec("PRAGMA synchronous = NORMAL"); !s.ok()) return s.error();
+  return std::unique_ptr<exec::DataStore>(new SqliteDataStore(std::move(db).value(), wait));
 }
 
 }  // namespace conveyor::store

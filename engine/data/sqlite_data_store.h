@@ -8,7 +8,9 @@
 
 namespace conveyor::store {
 
-// The data database as a SQLite file (created when missing), in WAL mode.
-Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path);
+// The data database as a SQLite file (created when missing), in WAL mode. Waits for other
+// writers as `wait` says.
+Result<std::unique_ptr<exec::DataStore>> OpenSqliteDataStore(const std::string& path,
+                                                             const exec::LockWait& wait);
 
 }  // namespace conveyor::store

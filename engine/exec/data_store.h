@@ -1,8 +1,11 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -58,7 +61,15 @@ class DataStore {
   virtual Result<std::unique_ptr<TableReader>> ReadQuery(const std::string& sql) = 0;
 };
 
+// How long a try waits for another try writing the data database (an ingest holds its write lock
+// for its whole transaction, seconds to minutes for a large file): until the try is cancelled or
+// its deadline (execution_timeout) passes, however long that is.
+struct LockWait {
+  const std::atomic<bool>* cancelled = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
 // Opens the data database for one try (each try gets its own connection).
-using DataOpener = std::function<Result<std::unique_ptr<DataStore>>()>;
+using DataOpener = std::function<Result<std::unique_ptr<DataStore>>(const LockWait&)>;
 
 }  // namespace conveyor::exec

@@ -15,6 +15,11 @@ void OperatorContext::Log(const std::string& line) const {
   std::ofstream(info.log_path, std::ios::app) << line << "\n";
 }
 
+Result<std::unique_ptr<DataStore>> OperatorContext::OpenData() const {
+  if (!data.open_data) return InvalidArgument("no data database is configured");
+  return data.open_data(LockWait{&cancelled, deadline});
+}
+
 OperatorResult OperatorResult::Success(nlohmann::json outputs) {
   return {Outcome::kSuccess, "", std::move(outputs)};
 }

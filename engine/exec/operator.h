@@ -45,6 +45,8 @@ struct OperatorContext {
   DataAccess data;
   // Appends a line to the try's log.
   void Log(const std::string& line) const;
+  // Opens the data database, waiting for other writers as long as this try may run.
+  Result<std::unique_ptr<DataStore>> OpenData() const;
 };
 
 // Creates the folder that will hold `path` (a log or output file) if it is missing.

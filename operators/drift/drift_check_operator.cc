@@ -65,8 +65,7 @@ class DriftCheck {
   Result<nlohmann::json> Run() {
     auto options = Options();
     if (!options.ok()) return options.error();
-    if (!context_.data.open_data) return InvalidArgument("no data database is configured");
-    auto store = context_.data.open_data();
+    auto store = context_.OpenData();
     if (!store.ok()) return store.error();
     auto baseline = OpenNamed(**store, args_.at("baseline").get<std::string>());
     if (!baseline.ok()) return baseline.error();

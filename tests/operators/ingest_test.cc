@@ -1,6 +1,7 @@
 // The ingest operator on real files and a real data database: RFC 4180 parsing, type inference,
 // checks, exact located errors, and all-or-nothing writes.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <latch>
 #include <thread>
@@ -23,7 +24,7 @@ class IngestTest : public ::testing::Test {
                                   args,
                                   command_,
                                   env_,
-                                  std::nullopt,
+                                  deadline_,
                                   cancelled_,
                                   exec::SystemProcessRunner(),
                                   exec::IgnoreProcessStart,
@@ -40,6 +41,7 @@ class IngestTest : public ::testing::Test {
   exec::TaskRunInfo info_;
   std::optional<nlohmann::json> command_;
   std::map<std::string, std::string> env_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
   std::atomic<bool> cancelled_{false};
 };
 
@@ -130,7 +132,7 @@ TEST_F(IngestTest, TwoTriesCreatingTheDataDatabaseAtOnceBothWrite) {
     Status results[2];
     auto write = [&](int table) {
       opening.arrive_and_wait();
-      auto data = data::MakeDataAccess(db, "", "").open_data();
+      auto data = data::MakeDataAccess(db, "", "").open_data({});
       if (!data.ok()) {
         results[table] = data.error();
         return;
@@ -154,6 +156,52 @@ TEST_F(IngestTest, TwoTriesCreatingTheDataDatabaseAtOnceBothWrite) {
       ASSERT_TRUE(result.ok()) << "round " << round << ": " << result.error().message;
     }
   }
+}
+
+// Another connection holds the data database's write lock (as a long ingest does for its whole
+// transaction). A try waits for it as long as it may run: it gives up at its deadline or when it
+// is cancelled, not after a fixed timeout, and goes on once the lock is free.
+TEST_F(IngestTest, WaitsForAnotherWriterUntilItsDeadlineOrCancellation) {
+  Csv("id\n1\n2\n");
+  ASSERT_EQ(Ingest({{"source", "in.csv"}, {"table", "t"}}).outcome,
+            exec::OperatorResult::Outcome::kSuccess);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(Db().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+
+  auto start = Clock::now();
+  deadline_ = start + std::chrono::milliseconds(300);
+  auto result = Ingest({{"source", "in.csv"}, {"table", "u"}});
+  EXPECT_EQ(result.outcome, exec::OperatorResult::Outcome::kFailed);
+  EXPECT_EQ(result.message, "database '" + Db() + "': database is locked");
+  EXPECT_GE(seconds_since(start), 0.3);
+  EXPECT_LT(seconds_since(start), 5.0);  // a fixed 10 s timeout would take longer
+
+  deadline_.reset();
+  start = Clock::now();
+  std::thread cancel([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancelled_ = true;
+  });
+  result = Ingest({{"source", "in.csv"}, {"table", "u"}});
+  cancel.join();
+  EXPECT_EQ(result.outcome, exec::OperatorResult::Outcome::kFailed);
+  EXPECT_LT(seconds_since(start), 5.0);
+
+  cancelled_ = false;
+  std::thread release([other] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  result = Ingest({{"source", "in.csv"}, {"table", "u"}});
+  release.join();
+  sqlite3_close(other);
+  EXPECT_EQ(result.outcome, exec::OperatorResult::Outcome::kSuccess) << result.message;
+  EXPECT_EQ(Query("SELECT count(*) FROM u"), "2\n");
 }
 
 }  // namespace
