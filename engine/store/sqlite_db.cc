@@ -81,6 +81,12 @@ Status SqliteDb::Exec(const std::string& sql) {
   return Status::Ok();
 }
 
+Status SqliteDb::ExecCached(const std::string& sql) {
+  CachedStatement statement = Cached(sql);
+  if (statement->Step().ok()) return Status::Ok();
+  return IoError("database '" + path_ + "': " + sqlite3_errmsg(db_));
+}
+
 Error SqliteDb::LastError(const std::string& what) const {
   return IoError("database '" + path_ + "': " + what + ": " + sqlite3_errmsg(db_));
 }
@@ -211,13 +217,13 @@ Transaction::~Transaction() {
 }
 
 Status Transaction::Begin() {
-  Status status = db_.Exec("BEGIN IMMEDIATE");
+  Status status = db_.ExecCached("BEGIN IMMEDIATE");
   open_ = status.ok();
   return status;
 }
 
 Status Transaction::Commit() {
-  Status status = db_.Exec("COMMIT");
+  Status status = db_.ExecCached("COMMIT");
   if (status.ok()) open_ = false;
   return status;
 }

@@ -90,6 +90,8 @@ class SqliteDb {
   const std::string& path() const { return path_; }
 
   Status Exec(const std::string& sql);
+  // Exec for a fixed statement without results that runs often (BEGIN, COMMIT), prepared once.
+  Status ExecCached(const std::string& sql);
   // Fixed SQL prepared once per connection and kept: the scheduler writes through the same few
   // statements thousands of times a second, and preparing costs more than running them.
   CachedStatement Cached(const std::string& sql);

@@ -651,32 +651,37 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
       if (Status s = AppendRunEvent(run.id, write.from, run.state, write.who); !s.ok()) return s;
     }
   }
-  CachedStatement put_ti = db_->Cached(
+  // A task instance is written several times after it is created (scheduled, queued, its end):
+  // an UPDATE does that with less work than an upsert, which builds the row to insert first.
+  CachedStatement update_ti = db_->Cached(
+      "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, start_date = ?6, "
+      "end_date = ?7, next_try_at = ?8, hostname = ?9, pid = ?10, external_executor_id = ?14 "
+      "WHERE run = ?1 AND task_id = ?2");
+  CachedStatement insert_ti = db_->Cached(
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
       "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
-      "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (run, task_id) DO UPDATE SET state = excluded.state, "
-      "try_number = excluded.try_number, max_tries = excluded.max_tries, "
-      "start_date = excluded.start_date, end_date = excluded.end_date, "
-      "next_try_at = excluded.next_try_at, hostname = excluded.hostname, "
-      "pid = excluded.pid, external_executor_id = excluded.external_executor_id");
+      "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const auto now = CurrentTime();
   for (const TaskInstanceRecord& ti : batch.task_instances()) {
-    put_ti->Bind(1, ti.run)
-        .Bind(2, ti.task_id)
-        .BindOptional(3, TaskStateText(ti.state))
-        .Bind(4, ti.try_number)
-        .Bind(5, ti.max_tries)
-        .BindOptional(6, Map(ti.start_date, Micros))
-        .BindOptional(7, Map(ti.end_date, Micros))
-        .BindOptional(8, Map(ti.next_try_at, Micros))
-        .Bind(9, ti.hostname)
-        .BindOptional(10, ti.pid ? std::optional<std::int64_t>(*ti.pid) : std::nullopt)
-        .Bind(11, ti.operator_name)
-        .Bind(12, ti.pool)
-        .Bind(13, ti.priority_weight)
-        .Bind(14, ti.external_executor_id);
-    if (Status s = put_ti->Run(); !s.ok()) return s;
+    const auto bind = [&ti](Statement& statement) -> Statement& {
+      return statement.Bind(1, ti.run)
+          .Bind(2, ti.task_id)
+          .BindOptional(3, TaskStateText(ti.state))
+          .Bind(4, ti.try_number)
+          .Bind(5, ti.max_tries)
+          .BindOptional(6, Map(ti.start_date, Micros))
+          .BindOptional(7, Map(ti.end_date, Micros))
+          .BindOptional(8, Map(ti.next_try_at, Micros))
+          .Bind(9, ti.hostname)
+          .BindOptional(10, ti.pid ? std::optional<std::int64_t>(*ti.pid) : std::nullopt)
+          .Bind(11, ti.operator_name)
+          .Bind(12, ti.pool)
+          .Bind(13, ti.priority_weight)
+          .Bind(14, ti.external_executor_id);
+    };
+    if (Status s = bind(*update_ti).Run(); !s.ok()) return s;
+    if (sqlite3_changes(db_->handle()) > 0) continue;
+    if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
   }
   if (Status s = AppendTaskEvents(batch.events(), now); !s.ok()) return s;
   for (const auto& write : batch.runs()) {
