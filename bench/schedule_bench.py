@@ -6,7 +6,13 @@ Two task kinds: `noop` (in-process, so the figure is the scheduler's own delay) 
 running /bin/true (adds the machine's cost of starting N processes; for scale, the same number of
 /bin/true started by `xargs -P WORKERS` is timed in the same run).
 
-Usage: schedule_bench.py CONVEYOR [--dags N] [--idle-seconds S] [--operators noop,shell]
+The noop figure is taken over several consecutive intervals (--intervals, 3 by default): one
+burst of 200 runs gives one median, which a single stall of this 2-core VM moves by milliseconds;
+the delays of all the intervals are pooled, and each interval's median is printed too. The shell
+figure, which has no target, is taken over one interval.
+
+Usage: schedule_bench.py CONVEYOR [--dags N] [--intervals N] [--idle-seconds S]
+                         [--operators noop,shell]
 """
 import argparse
 import os
@@ -32,7 +38,7 @@ def percentile(values, p):
     return values[min(len(values) - 1, max(0, int(round(p * len(values))) - 1))]
 
 
-def measure(conveyor, operator, dags, idle_seconds):
+def measure(conveyor, operator, dags, intervals, idle_seconds):
     work = tempfile.mkdtemp(prefix="conveyor_schedule_bench_")
     try:
         os.makedirs(os.path.join(work, "dags"))
@@ -56,16 +62,18 @@ def measure(conveyor, operator, dags, idle_seconds):
             time.sleep(0.05)
         db = sqlite3.connect(os.path.join(work, "conveyor.db"), timeout=30)
 
-        def done():
+        def done(end):
             return db.execute("SELECT count(*) FROM dag_runs WHERE data_interval_end = ? AND "
-                              "state = 'success'", (boundary,)).fetchone()[0]
+                              "state = 'success'", (end,)).fetchone()[0]
 
-        while time.time() < boundary + 60 and done() < dags:
-            time.sleep(0.25)
-        delays = sorted(row[0] / 1000.0 for row in db.execute(
-            "SELECT t.start_date - r.data_interval_end * 1000000 FROM dag_runs r "
-            "JOIN task_tries t ON t.run = r.id AND t.try_number = 1 "
-            "WHERE r.data_interval_end = ?", (boundary,)))
+        by_interval = []
+        for end in range(boundary, boundary + 60 * intervals, 60):
+            while time.time() < end + 60 and done(end) < dags:
+                time.sleep(0.25)
+            by_interval.append(sorted(row[0] / 1000.0 for row in db.execute(
+                "SELECT t.start_date - r.data_interval_end * 1000000 FROM dag_runs r "
+                "JOIN task_tries t ON t.run = r.id AND t.try_number = 1 "
+                "WHERE r.data_interval_end = ?", (end,))))
         idle = None
         if idle_seconds > 0:
             time.sleep(1.0)
@@ -75,10 +83,11 @@ def measure(conveyor, operator, dags, idle_seconds):
             idle = (cpu_seconds(serve.pid) - before) / (time.monotonic() - started)
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=30)
-        if len(delays) < dags:
-            sys.exit("schedule_bench: only %d of %d runs started for the interval ending at %d"
-                     % (len(delays), dags, boundary))
-        return delays, idle
+        for end, delays in zip(range(boundary, boundary + 60 * intervals, 60), by_interval):
+            if len(delays) < dags:
+                sys.exit("schedule_bench: only %d of %d runs started for the interval ending at %d"
+                         % (len(delays), dags, end))
+        return by_interval, idle
     finally:
         shutil.rmtree(work)
 
@@ -94,6 +103,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("conveyor")
     parser.add_argument("--dags", type=int, default=200)
+    parser.add_argument("--intervals", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=15.0)
     parser.add_argument("--operators", default="noop,shell")
     args = parser.parse_args()
@@ -102,11 +112,16 @@ def main():
           "started; targets: median < 10 ms, p99 < 50 ms)" % (args.dags, WORKERS))
     idle = None
     for i, operator in enumerate(args.operators.split(",")):
-        delays, measured_idle = measure(conveyor, operator, args.dags,
-                                        args.idle_seconds if i == 0 else 0)
+        intervals = args.intervals if operator == "noop" else 1
+        by_interval, measured_idle = measure(conveyor, operator, args.dags, intervals,
+                                             args.idle_seconds if i == 0 else 0)
         idle = idle if measured_idle is None else measured_idle
-        print("  %-5s median %6.1f ms   p99 %6.1f ms   max %6.1f ms" % (
-            operator, statistics.median(delays), percentile(delays, 0.99), delays[-1]))
+        delays = sorted(d for interval in by_interval for d in interval)
+        print("  %-5s median %6.1f ms   p99 %6.1f ms   max %6.1f ms   (%d interval%s%s)" % (
+            operator, statistics.median(delays), percentile(delays, 0.99), delays[-1],
+            len(by_interval), "" if len(by_interval) == 1 else "s",
+            "" if len(by_interval) == 1 else "; medians " + ", ".join(
+                "%.1f" % statistics.median(interval) for interval in by_interval) + " ms"))
         if operator == "shell":
             print("        (the machine alone: %d x /bin/true through xargs -P %d takes %.0f ms)"
                   % (args.dags, WORKERS, spawn_baseline(args.dags)))
