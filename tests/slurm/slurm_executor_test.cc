@@ -259,6 +259,9 @@ TEST(SlurmExecutorTest, SubmitsFollowsAndReadsTheJobcompOfAPurgedJob) {
   EventLog events;
   auto executor =
       MakeSlurmExecutor(slurm.Settings(), [&](exec::TaskEvent e) { events.Add(std::move(e)); });
+  // As in Slurm, a job sbatch accepted is listed from then on (an unlisted job is a purged one).
+  slurm.Jobs(
+      "JobId=4242 JobName=conveyor.dag.task JobState=PENDING Reason=Priority ExitCode=0:0\n");
   executor->Launch(LaunchIn(slurm.dir().path(), 7));
   exec::TaskEvent submitted = events.Wait(1);
   EXPECT_EQ(submitted.kind, exec::TaskEvent::Kind::kSubmitted);
