@@ -233,9 +233,7 @@ Status CheckAliasName(const std::string& alias) {
 Result<std::unique_ptr<exec::ModelRegistry>> OpenSqliteModelRegistry(const std::string& state_db) {
   auto db = SqliteDb::Open(state_db);
   if (!db.ok()) return db.error();
-  for (const char* pragma : {"PRAGMA foreign_keys = ON"}) {
-    if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
-  }
+  if (Status s = (*db)->Exec("PRAGMA foreign_keys = ON"); !s.ok()) return s.error();
   if (Status s = store::Migrate(**db); !s.ok()) return s.error();
   return std::unique_ptr<exec::ModelRegistry>(new SqliteModelRegistry(std::move(db).value()));
 }
