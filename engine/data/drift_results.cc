@@ -53,10 +53,7 @@ class SqliteDriftResults : public DriftResults {
                      "r.drifted FROM drift_results r JOIN last_window w USING (dag_id, task_id, "
                      "run_id) WHERE r.window_start IS w.window_start ORDER BY r.dag_id, "
                      "r.task_id, r.feature, r.test");
-    while (true) {
-      auto row = select.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select.ForEachRow([&] {
       out.push_back({{"dag", select.Text(0)},
                      {"task", select.Text(1)},
                      {"feature", select.Text(2)},
@@ -64,8 +61,8 @@ class SqliteDriftResults : public DriftResults {
                      {"value", Value(select, 4)},
                      {"threshold", Value(select, 5)},
                      {"drifted", select.Int(6) != 0}});
-    }
-    select.Reset();
+    });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -74,13 +71,10 @@ class SqliteDriftResults : public DriftResults {
     if (!HasTable()) return out;
     Statement select(*db_,
                      "SELECT DISTINCT dag_id, task_id FROM drift_results ORDER BY dag_id, task_id");
-    while (true) {
-      auto row = select.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select.ForEachRow([&] {
       out.push_back({{"dag_id", select.Text(0)}, {"task_id", select.Text(1)}});
-    }
-    select.Reset();
+    });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -94,10 +88,7 @@ class SqliteDriftResults : public DriftResults {
     std::map<std::pair<std::string, std::string>, std::map<std::string, nlohmann::json>> series;
     std::string last_run;
     std::vector<nlohmann::json> rows;
-    while (true) {
-      auto row = select.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select.ForEachRow([&] {
       nlohmann::json point = {
           {"run_id", select.Text(0)},
           {"window_start", select.IsNull(1) ? nlohmann::json() : nlohmann::json(select.Text(1))},
@@ -115,8 +106,8 @@ class SqliteDriftResults : public DriftResults {
       point["feature"] = feature;
       point["test"] = test;
       rows.push_back(point);
-    }
-    select.Reset();
+    });
+    if (!read.ok()) return read.error();
     if (rows.empty()) {
       return NotFound("task '" + task_id + "' of DAG '" + dag_id + "' has no drift results");
     }

@@ -208,13 +208,10 @@ class SqliteDataStore : public exec::DataStore {
   Result<std::vector<Column>> TableColumns(const std::string& table) override {
     Statement info(*db_, ("PRAGMA table_info(" + Identifier(table) + ")").c_str());
     std::vector<Column> columns;
-    while (true) {
-      auto row = info.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = info.ForEachRow([&] {
       columns.push_back({info.Text(1), FromSqlType(info.Text(2))});
-    }
-    info.Reset();
+    });
+    if (!read.ok()) return read.error();
     if (columns.empty()) return NotFound("the data database has no table '" + table + "'");
     return columns;
   }

@@ -142,13 +142,8 @@ class SqliteModelRegistry : public exec::ModelRegistry {
   Result<std::vector<std::string>> ModelNames() override {
     Statement list(*db_, "SELECT name FROM registered_models ORDER BY name");
     std::vector<std::string> names;
-    while (true) {
-      auto row = list.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      names.push_back(list.Text(0));
-    }
-    list.Reset();
+    const Status read = list.ForEachRow([&] { names.push_back(list.Text(0)); });
+    if (!read.ok()) return read.error();
     return names;
   }
 
@@ -163,10 +158,7 @@ class SqliteModelRegistry : public exec::ModelRegistry {
                      "created_at FROM model_versions WHERE name = ? ORDER BY version DESC");
     select.Bind(1, name);
     std::vector<ModelVersion> versions;
-    while (true) {
-      auto row = select.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select.ForEachRow([&] {
       ModelVersion v;
       v.name = name;
       v.version = static_cast<int>(select.Int(0));
@@ -181,8 +173,8 @@ class SqliteModelRegistry : public exec::ModelRegistry {
       }
       v.created_at = FormatMicros(select.Int(7));
       versions.push_back(std::move(v));
-    }
-    select.Reset();
+    });
+    if (!read.ok()) return read.error();
     if (versions.empty()) {
       auto names = ModelNames();
       std::string known;
@@ -195,15 +187,12 @@ class SqliteModelRegistry : public exec::ModelRegistry {
     Statement aliases(*db_,
                       "SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias");
     aliases.Bind(1, name);
-    while (true) {
-      auto row = aliases.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read_aliases = aliases.ForEachRow([&] {
       for (ModelVersion& v : versions) {
         if (v.version == aliases.Int(1)) v.aliases.push_back(aliases.Text(0));
       }
-    }
-    aliases.Reset();
+    });
+    if (!read_aliases.ok()) return read_aliases.error();
     return versions;
   }
 

@@ -39,6 +39,18 @@ class Statement {
   Result<bool> Step();
   // Steps to completion, then resets.
   Status Run();
+  // Calls read() on each row in turn, then resets.
+  template <typename Read>
+  Status ForEachRow(Read&& read) {
+    while (true) {
+      auto row = Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      read();
+    }
+    Reset();
+    return Status::Ok();
+  }
   void Reset();
 
   std::int64_t Int(int column) const;

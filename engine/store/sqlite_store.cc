@@ -161,13 +161,8 @@ class SqliteStore : public StateStore {
     select->BindOptional(1, filter.dag_id).BindOptional(2, state_text);
     select->Bind(3, filter.limit).Bind(4, filter.offset);
     std::vector<DagRunRecord> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      out.push_back(ReadRun(select));
-    }
-    select->Reset();
+    const Status read = select->ForEachRow([&] { out.push_back(ReadRun(select)); });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -179,10 +174,7 @@ class SqliteStore : public StateStore {
         "external_executor_id FROM task_instances WHERE run = ? ORDER BY rowid");
     select->Bind(1, run);
     std::vector<TaskInstanceRecord> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select->ForEachRow([&] {
       TaskInstanceRecord ti;
       ti.run = run;
       ti.task_id = select->Text(0);
@@ -199,8 +191,8 @@ class SqliteStore : public StateStore {
       ti.priority_weight = static_cast<int>(select->Int(11));
       ti.external_executor_id = select->Text(12);
       out.push_back(std::move(ti));
-    }
-    select->Reset();
+    });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -211,10 +203,7 @@ class SqliteStore : public StateStore {
         "FROM task_tries WHERE run = ? AND task_id = ? ORDER BY try_number");
     select->Bind(1, run).Bind(2, task_id);
     std::vector<TryRecord> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select->ForEachRow([&] {
       TryRecord attempt;
       attempt.run = run;
       attempt.task_id = task_id;
@@ -226,8 +215,8 @@ class SqliteStore : public StateStore {
       attempt.log_path = select->Text(5);
       attempt.note = select->Text(6);
       out.push_back(std::move(attempt));
-    }
-    select->Reset();
+    });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -237,13 +226,9 @@ class SqliteStore : public StateStore {
         db_->Cached("SELECT task_id, key, value FROM task_outputs WHERE run = ?");
     select->Bind(1, run);
     nlohmann::json out = nlohmann::json::object();
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      out[select->Text(0)][select->Text(1)] = select->Text(2);
-    }
-    select->Reset();
+    const Status read =
+        select->ForEachRow([&] { out[select->Text(0)][select->Text(1)] = select->Text(2); });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -254,17 +239,14 @@ class SqliteStore : public StateStore {
         "FROM events WHERE run = ? AND id > ? ORDER BY id");
     select->Bind(1, run).Bind(2, after_id);
     std::vector<EventRecord> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select->ForEachRow([&] {
       out.push_back({select->Int(0), FromMicros(select->Int(1)), select->Int(2),
                      select->IsNull(3) ? "" : select->Text(3),
                      static_cast<int>(select->OptionalInt(4).value_or(0)),
                      select->IsNull(5) ? "" : select->Text(5), select->Text(6), select->Text(7),
                      select->Text(8)});
-    }
-    select->Reset();
+    });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -364,13 +346,8 @@ class SqliteStore : public StateStore {
                         .c_str());
     select->Bind(1, dag_id).Bind(2, Sec(logical_date));
     std::vector<DagRunRecord> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      out.push_back(ReadRun(select));
-    }
-    select->Reset();
+    const Status read = select->ForEachRow([&] { out.push_back(ReadRun(select)); });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -488,13 +465,9 @@ class SqliteStore : public StateStore {
   Result<std::map<std::string, long>> CountBy(const char* sql) {
     CachedStatement select = db_->Cached(sql);
     std::map<std::string, long> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      out[select->Text(0)] = static_cast<long>(select->Int(1));
-    }
-    select->Reset();
+    const Status read =
+        select->ForEachRow([&] { out[select->Text(0)] = static_cast<long>(select->Int(1)); });
+    if (!read.ok()) return read.error();
     return out;
   }
 
@@ -504,14 +477,11 @@ class SqliteStore : public StateStore {
         "WHERE ?1 IS NULL OR dag_id = ?1 ORDER BY dag_id");
     select->BindOptional(1, dag_id);
     std::vector<DagRecord> out;
-    while (true) {
-      auto row = select->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
+    const Status read = select->ForEachRow([&] {
       out.push_back({select->Text(0), select->Int(1) != 0, select->IsNull(2) ? "" : select->Text(2),
                      select->IsNull(3) ? "" : select->Text(3), OptionalMicros(select, 4)});
-    }
-    select->Reset();
+    });
+    if (!read.ok()) return read.error();
     return out;
   }
 
