@@ -24,6 +24,7 @@ std::vector<std::string> AllZoneNames() {
 }  // namespace
 
 Result<TimeZone> TimeZone::Find(std::string_view name) {
+  if (name == "UTC") return Utc();
   // date throws std::runtime_error for an unknown name; the exception stops here.
   try {
     const date::time_zone* zone = date::locate_zone(name);
@@ -35,18 +36,26 @@ Result<TimeZone> TimeZone::Find(std::string_view name) {
   }
 }
 
-TimeZone TimeZone::Utc() { return *Find("UTC"); }
+// UTC is computed here: date's first lookup of any zone reads the whole tz database (a stat of
+// every file under /usr/share/zoneinfo, milliseconds at start-up), and most DAGs use UTC.
+TimeZone TimeZone::Utc() { return TimeZone(nullptr, "UTC"); }
 
 std::chrono::local_seconds TimeZone::ToLocal(Instant instant) const {
+  if (zone_ == nullptr) return std::chrono::local_seconds(instant.time_since_epoch());
   const auto info = zone_->get_info(instant);
   return std::chrono::local_seconds((instant + info.offset).time_since_epoch());
 }
 
 Instant TimeZone::FromLocal(std::chrono::local_seconds local) const {
+  if (zone_ == nullptr) return Instant(local.time_since_epoch());
   return zone_->to_sys(ToDate(local), date::choose::earliest);
 }
 
 TimeZone::Span TimeZone::SpanAt(Instant instant) const {
+  if (zone_ == nullptr) {  // one span, as date gives for UTC: from its first year to its last
+    return Span{date::sys_days(date::year::min() / date::January / 1),
+                date::sys_days(date::year::max() / date::December / 31), std::chrono::seconds(0)};
+  }
   const auto info = zone_->get_info(instant);
   return Span{std::chrono::time_point_cast<std::chrono::seconds>(info.begin),
               std::chrono::time_point_cast<std::chrono::seconds>(info.end), info.offset};

@@ -44,7 +44,7 @@ class TimeZone {
  private:
   TimeZone(const date::time_zone* zone, std::string name) : zone_(zone), name_(std::move(name)) {}
 
-  const date::time_zone* zone_;
+  const date::time_zone* zone_;  // null for UTC
   std::string name_;
 };
 

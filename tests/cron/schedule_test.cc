@@ -102,5 +102,26 @@ TEST(TimeZoneTest, ResolvesWallTimesByTheSpecsRules) {
   EXPECT_EQ(FormatUtc(ny.Resolve(*ParseDateTime("2026-11-01T01:30Z"))), "2026-11-01T01:30:00Z");
 }
 
+// UTC is computed without the tz database; Etc/UTC goes through it. They must agree everywhere.
+TEST(TimeZoneTest, UtcAgreesWithTheTzDatabasesUtc) {
+  const TimeZone utc = *TimeZone::Find("UTC");
+  const TimeZone etc = *TimeZone::Find("Etc/UTC");
+  EXPECT_EQ(utc.name(), "UTC");
+  EXPECT_EQ(TimeZone::Utc().name(), "UTC");
+  for (const std::int64_t seconds :
+       {std::int64_t{-5'000'000'000}, std::int64_t{-1}, std::int64_t{0}, std::int64_t{951'782'400},
+        std::int64_t{1'774'746'000}, std::int64_t{4'102'444'800}}) {
+    const Instant instant{std::chrono::seconds(seconds)};
+    EXPECT_EQ(utc.ToLocal(instant), etc.ToLocal(instant)) << seconds;
+    EXPECT_EQ(utc.FromLocal(utc.ToLocal(instant)), instant) << seconds;
+    EXPECT_EQ(utc.FromLocal(etc.ToLocal(instant)), etc.FromLocal(etc.ToLocal(instant))) << seconds;
+    const TimeZone::Span ours = utc.SpanAt(instant);
+    const TimeZone::Span theirs = etc.SpanAt(instant);
+    EXPECT_EQ(ours.begin, theirs.begin) << seconds;
+    EXPECT_EQ(ours.end, theirs.end) << seconds;
+    EXPECT_EQ(ours.offset, theirs.offset) << seconds;
+  }
+}
+
 }  // namespace
 }  // namespace conveyor::cron
