@@ -83,7 +83,8 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
       [this] {
         std::lock_guard<std::mutex> lock(mutex_);
         commits_ready_ = true;
-        wake_.notify_one();
+        // A loop gathering the workers' reports takes the commit's with them.
+        if (wake_at_events_ <= 1) wake_.notify_one();
       });
 }
 
@@ -123,7 +124,7 @@ exec::Executor& RunLoop::ExecutorOf(ExecutorKind executor) {
 void RunLoop::Notify(exec::TaskEvent event) {
   std::lock_guard<std::mutex> lock(mutex_);
   events_.push_back(std::move(event));
-  wake_.notify_one();
+  if (events_.size() >= wake_at_events_) wake_.notify_one();
 }
 
 int RunLoop::MaxInFlight() const { return options_.workers * (1 + options_.queue_ahead); }
@@ -528,6 +529,12 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   return ReportCommitted();
 }
 
+size_t RunLoop::QueuedAhead() const {
+  auto local = in_flight_by_executor_.find(ExecutorKind::kLocal);
+  const int out = local == in_flight_by_executor_.end() ? 0 : local->second;
+  return static_cast<size_t>(std::max(0, out - options_.workers));
+}
+
 bool RunLoop::WorkerMayWait(size_t launching) const {
   // Tries handed out earlier and not yet ended keep the workers busy meanwhile; fewer than
   // there are workers, and one may be idle until this commit starts its next try.
@@ -565,11 +572,19 @@ Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until)
     woken_ = false;
     return Status::Ok();
   }
-  std::chrono::system_clock::time_point wake_at =
-      std::chrono::system_clock::now() + options_.heartbeat_every;
+  const auto now = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point wake_at = now + options_.heartbeat_every;
   if (auto due = NextDue(); due && *due < wake_at) wake_at = *due;
   if (until && *until < wake_at) wake_at = *until;
-  wake_.wait_until(lock, wake_at, [this] { return !events_.empty() || woken_ || commits_ready_; });
+  // The workers' reports are gathered while they have tries queued ahead (options_).
+  wake_at_events_ = std::max<size_t>(1, QueuedAhead() / 2);
+  if (wake_at_events_ > 1 && now + options_.gather_reports_for < wake_at) {
+    wake_at = now + options_.gather_reports_for;
+  }
+  wake_.wait_until(lock, wake_at, [this] {
+    return events_.size() >= wake_at_events_ || woken_ || commits_ready_;
+  });
+  wake_at_events_ = 1;
   woken_ = false;
   commits_ready_ = false;
   return Status::Ok();

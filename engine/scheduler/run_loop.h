@@ -30,6 +30,10 @@ struct RunLoopOptions {
   // worker never waits for the scheduler, each commit carries many transitions, and the next
   // wake-up's tasks are planned while this one's commit is written.
   int queue_ahead = 24;
+  // While the workers have tasks queued ahead, their reports are taken every half queue (or this
+  // long after the loop went to sleep) rather than one by one: one wake-up and one commit for
+  // many tasks, before the workers run short.
+  std::chrono::milliseconds gather_reports_for{5};
   std::map<std::string, int> pools = {{"default", 128}};
   std::string log_dir = "logs";
   exec::DataAccess data;         // the ML operators' data database, registry and artifacts
@@ -162,6 +166,8 @@ class RunLoop {
   // Whether a worker may be idle until a commit that starts `launching` tries is written: then
   // it is written at once, on this thread.
   bool WorkerMayWait(size_t launching) const;
+  // Local tries handed out beyond one per worker: work the workers have before they need more.
+  size_t QueuedAhead() const;
   bool WaitsForAtShutdown() const;
   void Notify(exec::TaskEvent event);
 
@@ -189,6 +195,7 @@ class RunLoop {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
+  size_t wake_at_events_ = 1;           // GUARDED_BY(mutex_): Notify wakes the loop at this many
   bool woken_ = false;                  // GUARDED_BY(mutex_)
   bool commits_ready_ = false;          // GUARDED_BY(mutex_)
   std::unique_ptr<exec::Executor> executor_;
