@@ -1,7 +1,10 @@
 #include "engine/graph/dag_bag.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 #include "engine/dag/dag_loader.h"
 
@@ -67,12 +70,35 @@ Result<LoadedDag> LoadAndBuild(const std::string& path, const dag::OperatorCatal
   return LoadedDag{std::move(*file.dag), std::move(graph).value()};
 }
 
-void DagBag::Add(const std::string& path, const dag::OperatorCatalog& catalog) {
-  Diagnostics errors;
-  auto loaded = LoadAndBuild(path, catalog, &errors);
+std::vector<BuiltDagFile> LoadAndBuildAll(const std::vector<std::string>& paths,
+                                          const dag::OperatorCatalog& catalog) {
+  // Parsing YAML is most of the work, and files do not depend on each other.
+  std::vector<std::optional<BuiltDagFile>> built(paths.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < paths.size(); i = next++) {
+      Diagnostics errors;
+      auto loaded = LoadAndBuild(paths[i], catalog, &errors);
+      built[i].emplace(BuiltDagFile{std::move(loaded), std::move(errors)});
+    }
+  };
+  const size_t threads =
+      std::min<size_t>(paths.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  std::vector<BuiltDagFile> out;
+  out.reserve(built.size());
+  for (auto& file : built) out.push_back(std::move(*file));
+  return out;
+}
+
+void DagBag::Add(const std::string& path, BuiltDagFile built) {
+  Result<LoadedDag>& loaded = built.loaded;
   const std::string stem = std::filesystem::path(path).stem().string();
   if (!loaded.ok()) {
-    broken_.push_back({path, stem, std::move(errors)});
+    broken_.push_back({path, stem, std::move(built.errors)});
     return;
   }
   const std::string id = loaded->dag.dag_id;
@@ -101,15 +127,14 @@ DagBag DagBag::LoadFolder(const std::string& folder, const dag::OperatorCatalog&
         {folder, "", {IoError("DAG folder '" + folder + "' does not exist or is not a folder")}});
     return bag;
   }
-  for (const std::string& file : ListDagFiles(folder, ec)) bag.Add(file, catalog);
-  bag.Finish();
-  return bag;
+  return LoadFiles(ListDagFiles(folder, ec), catalog);
 }
 
-DagBag DagBag::LoadFiles(const std::vector<std::string>& files,
+DagBag DagBag::LoadFiles(const std::vector<std::string>& paths,
                          const dag::OperatorCatalog& catalog) {
   DagBag bag;
-  for (const std::string& file : files) bag.Add(file, catalog);
+  std::vector<BuiltDagFile> built = LoadAndBuildAll(paths, catalog);
+  for (size_t i = 0; i < paths.size(); ++i) bag.Add(paths[i], std::move(built[i]));
   bag.Finish();
   return bag;
 }

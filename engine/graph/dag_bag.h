@@ -19,6 +19,12 @@ struct LoadedDag {
   TaskGraph graph;
 };
 
+// One file's LoadAndBuild (below): its DAG, or every problem found in it.
+struct BuiltDagFile {
+  Result<LoadedDag> loaded;
+  Diagnostics errors;
+};
+
 // A file that did not load, with every problem found in it.
 struct BrokenDagFile {
   std::string path;
@@ -43,7 +49,7 @@ class DagBag {
   const LoadedDag* Find(std::string_view dag_id) const;
 
  private:
-  void Add(const std::string& path, const dag::OperatorCatalog& catalog);
+  void Add(const std::string& path, BuiltDagFile built);
   void Finish();
 
   std::vector<LoadedDag> dags_;
@@ -60,5 +66,9 @@ bool IsDagFile(const std::string& path);
 // reads an upstream task. Errors are returned in the order found.
 Result<LoadedDag> LoadAndBuild(const std::string& path, const dag::OperatorCatalog& catalog,
                                Diagnostics* errors);
+
+// LoadAndBuild of each file, on as many threads as there are cores; results in `paths` order.
+std::vector<BuiltDagFile> LoadAndBuildAll(const std::vector<std::string>& paths,
+                                          const dag::OperatorCatalog& catalog);
 
 }  // namespace conveyor::graph

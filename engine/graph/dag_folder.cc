@@ -15,22 +15,24 @@ void DagFolder::ReloadAll() {
 }
 
 void DagFolder::Reload(const std::vector<std::string>& paths) {
+  std::vector<std::string> present;
   for (const std::string& path : paths) {
     std::error_code ec;
-    const bool exists = std::filesystem::is_regular_file(path, ec);
     if (!IsDagFile(path)) continue;
-    if (!exists) {
-      if (files_.erase(path) > 0) ++generation_;
-      continue;
+    if (std::filesystem::is_regular_file(path, ec)) {
+      present.push_back(path);
+    } else if (files_.erase(path) > 0) {
+      ++generation_;
     }
-    LoadFile(path);
+  }
+  std::vector<BuiltDagFile> built = LoadAndBuildAll(present, catalog_);
+  for (size_t i = 0; i < present.size(); ++i) {
+    Apply(present[i], std::move(built[i].loaded));
     ++generation_;
   }
 }
 
-void DagFolder::LoadFile(const std::string& path) {
-  Diagnostics errors;
-  auto built = LoadAndBuild(path, catalog_, &errors);
+void DagFolder::Apply(const std::string& path, Result<LoadedDag> built) {
   Entry& entry = files_[path];
   if (!built.ok()) {
     entry.error = built.error().ToString();

@@ -43,7 +43,8 @@ class DagFolder {
     std::shared_ptr<const LoadedDag> good;
     std::string error;
   };
-  void LoadFile(const std::string& path);
+  // A file's new version: its DAG, or the first error that kept it from loading.
+  void Apply(const std::string& path, Result<LoadedDag> built);
   void Index() const;
 
   std::string folder_;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <map>
+
 #include "engine/cli/command_context.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,6 +32,38 @@ TEST(DagBagTest, BrokenFilesNeverStopTheOthers) {
                 "/sub/c.yaml");
   EXPECT_NE(bag.Find("alpha"), nullptr);
   EXPECT_EQ(bag.Find("zeta"), nullptr);
+}
+
+// Files are parsed on several threads; what they make is decided in path order, as if one by one.
+TEST(DagBagTest, ManyFilesLoadInParallelWithTheOutcomeOfPathOrder) {
+  testing::TempDir dir;
+  std::vector<std::string> expected_broken;  // path: first error, in path order
+  std::map<std::string, std::string> first_path;
+  for (int i = 0; i < 60; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "f%03d.yaml", i);
+    const std::string id = "d" + std::to_string(i / 3);  // each dag_id in three files
+    const bool bad = i % 5 == 0;
+    // Time zones other than UTC load from the tz database, from every thread at once.
+    dir.Write(name, "dag_id: " + id + "\ntimezone: " + (i % 2 ? "Europe/Berlin" : "UTC") +
+                        "\ntasks:\n  - {id: x, operator: " + (bad ? "nop" : "noop") + "}\n");
+    const std::string path = dir.path() + "/" + name;
+    if (bad) {
+      expected_broken.push_back(path + ":4:23: unknown operator 'nop', did you mean 'noop'?");
+    } else if (auto [it, first] = first_path.emplace(id, path); !first) {
+      expected_broken.push_back(path + ": dag_id '" + id + "' is already defined in " + it->second);
+    }
+  }
+  const DagBag bag = DagBag::LoadFolder(dir.path(), cli::BuiltinRegistry());
+  std::vector<std::string> broken;
+  for (const auto& file : bag.broken()) broken.push_back(file.errors.front().ToString());
+  EXPECT_EQ(broken, expected_broken);
+  ASSERT_EQ(bag.dags().size(), first_path.size());
+  for (const auto& [id, path] : first_path) {
+    const LoadedDag* loaded = bag.Find(id);
+    ASSERT_NE(loaded, nullptr) << id;
+    EXPECT_EQ(loaded->dag.file, path);
+  }
 }
 
 TEST(DagBagTest, MissingFolderIsReported) {
