@@ -1,41 +1,107 @@
 #include "operators/xgboost_model.h"
 
+#include <dlfcn.h>
 #include <xgboost/c_api.h>
 
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 #include <utility>
 
 namespace conveyor::operators {
 namespace {
 
+// XGBoost's C API, loaded when a model is first trained or read: linked in, the library and its
+// dependencies (dmlc, OpenMP) cost every conveyor command about 4 ms of start-up.
+struct XgbApi {
+  decltype(&XGBGetLastError) GetLastError = nullptr;
+  decltype(&XGDMatrixCreateFromMat) DMatrixCreateFromMat = nullptr;
+  decltype(&XGDMatrixSetFloatInfo) DMatrixSetFloatInfo = nullptr;
+  decltype(&XGDMatrixSetStrFeatureInfo) DMatrixSetStrFeatureInfo = nullptr;
+  decltype(&XGDMatrixFree) DMatrixFree = nullptr;
+  decltype(&XGBoosterCreate) BoosterCreate = nullptr;
+  decltype(&XGBoosterFree) BoosterFree = nullptr;
+  decltype(&XGBoosterSetParam) BoosterSetParam = nullptr;
+  decltype(&XGBoosterUpdateOneIter) BoosterUpdateOneIter = nullptr;
+  decltype(&XGBoosterEvalOneIter) BoosterEvalOneIter = nullptr;
+  decltype(&XGBoosterSetStrFeatureInfo) BoosterSetStrFeatureInfo = nullptr;
+  decltype(&XGBoosterGetStrFeatureInfo) BoosterGetStrFeatureInfo = nullptr;
+  decltype(&XGBoosterLoadModel) BoosterLoadModel = nullptr;
+  decltype(&XGBoosterSaveModel) BoosterSaveModel = nullptr;
+  decltype(&XGBoosterPredictFromDense) BoosterPredictFromDense = nullptr;
+  decltype(&XGBoosterPredict) BoosterPredict = nullptr;
+};
+
+// The API, or why it could not be loaded.
+Result<const XgbApi*> Api() {
+  static XgbApi api;
+  static std::string problem;
+  static std::once_flag loaded;
+  std::call_once(loaded, [] {
+    void* library = dlopen(CONVEYOR_XGBOOST_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+      problem = std::string("cannot load XGBoost: ") + dlerror();
+      return;
+    }
+    const auto Resolve = [library](auto& function, const char* name) {
+      function =
+          reinterpret_cast<std::remove_reference_t<decltype(function)>>(dlsym(library, name));
+      if (function == nullptr && problem.empty()) {
+        problem =
+            std::string("cannot load XGBoost: ") + CONVEYOR_XGBOOST_SONAME + " has no " + name;
+      }
+    };
+    Resolve(api.GetLastError, "XGBGetLastError");
+    Resolve(api.DMatrixCreateFromMat, "XGDMatrixCreateFromMat");
+    Resolve(api.DMatrixSetFloatInfo, "XGDMatrixSetFloatInfo");
+    Resolve(api.DMatrixSetStrFeatureInfo, "XGDMatrixSetStrFeatureInfo");
+    Resolve(api.DMatrixFree, "XGDMatrixFree");
+    Resolve(api.BoosterCreate, "XGBoosterCreate");
+    Resolve(api.BoosterFree, "XGBoosterFree");
+    Resolve(api.BoosterSetParam, "XGBoosterSetParam");
+    Resolve(api.BoosterUpdateOneIter, "XGBoosterUpdateOneIter");
+    Resolve(api.BoosterEvalOneIter, "XGBoosterEvalOneIter");
+    Resolve(api.BoosterSetStrFeatureInfo, "XGBoosterSetStrFeatureInfo");
+    Resolve(api.BoosterGetStrFeatureInfo, "XGBoosterGetStrFeatureInfo");
+    Resolve(api.BoosterLoadModel, "XGBoosterLoadModel");
+    Resolve(api.BoosterSaveModel, "XGBoosterSaveModel");
+    Resolve(api.BoosterPredictFromDense, "XGBoosterPredictFromDense");
+    Resolve(api.BoosterPredict, "XGBoosterPredict");
+  });
+  if (!problem.empty()) return Error{ErrorCode::kInternal, problem, {}};
+  return &api;
+}
+
+// The API of a library already loaded (a model exists, so Api() succeeded).
+const XgbApi& LoadedApi() { return **Api(); }
+
 Error XgbError(const std::string& what) {
-  return Error{ErrorCode::kInternal, "XGBoost: " + what + ": " + XGBGetLastError(), {}};
+  return Error{ErrorCode::kInternal, "XGBoost: " + what + ": " + LoadedApi().GetLastError(), {}};
 }
 
 // A DMatrix freed on scope exit.
 class Matrix {
  public:
   ~Matrix() {
-    if (handle_ != nullptr) XGDMatrixFree(handle_);
+    if (handle_ != nullptr) LoadedApi().DMatrixFree(handle_);
   }
   static Result<std::unique_ptr<Matrix>> From(const DenseMatrix& rows,
                                               std::span<const float> labels,
                                               const std::vector<std::string>& names) {
     auto matrix = std::make_unique<Matrix>();
-    if (XGDMatrixCreateFromMat(rows.values.data(), rows.rows, rows.cols, NAN, &matrix->handle_) !=
-        0) {
+    if (LoadedApi().DMatrixCreateFromMat(rows.values.data(), rows.rows, rows.cols, NAN,
+                                         &matrix->handle_) != 0) {
       return XgbError("cannot build the data matrix");
     }
-    if (!labels.empty() &&
-        XGDMatrixSetFloatInfo(matrix->handle_, "label", labels.data(), labels.size()) != 0) {
+    if (!labels.empty() && LoadedApi().DMatrixSetFloatInfo(matrix->handle_, "label", labels.data(),
+                                                           labels.size()) != 0) {
       return XgbError("cannot set the labels");
     }
     if (!names.empty()) {
       std::vector<const char*> c_names;
       for (const std::string& name : names) c_names.push_back(name.c_str());
-      if (XGDMatrixSetStrFeatureInfo(matrix->handle_, "feature_name", c_names.data(),
-                                     c_names.size()) != 0) {
+      if (LoadedApi().DMatrixSetStrFeatureInfo(matrix->handle_, "feature_name", c_names.data(),
+                                               c_names.size()) != 0) {
         return XgbError("cannot set the feature names");
       }
     }
@@ -57,7 +123,7 @@ XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
 }
 
 XgbModel::~XgbModel() {
-  if (booster_ != nullptr) XGBoosterFree(booster_);
+  if (booster_ != nullptr) LoadedApi().BoosterFree(booster_);
 }
 
 Result<XgbModel> XgbModel::Train(const DenseMatrix& train, std::span<const float> labels,
@@ -65,6 +131,7 @@ Result<XgbModel> XgbModel::Train(const DenseMatrix& train, std::span<const float
                                  std::span<const float> validation_labels,
                                  const TrainSettings& settings,
                                  const std::function<void(const std::string&)>& log) {
+  if (auto api = Api(); !api.ok()) return api.error();
   auto dtrain = Matrix::From(train, labels, settings.feature_names);
   if (!dtrain.ok()) return dtrain.error();
   std::unique_ptr<Matrix> dvalid;
@@ -76,25 +143,25 @@ Result<XgbModel> XgbModel::Train(const DenseMatrix& train, std::span<const float
   std::vector<DMatrixHandle> cache = {(*dtrain)->handle()};
   if (dvalid) cache.push_back(dvalid->handle());
   BoosterHandle booster = nullptr;
-  if (XGBoosterCreate(cache.data(), cache.size(), &booster) != 0) {
+  if (LoadedApi().BoosterCreate(cache.data(), cache.size(), &booster) != 0) {
     return XgbError("cannot create the booster");
   }
   XgbModel model(booster);
   for (const auto& [name, value] : settings.params) {
-    if (XGBoosterSetParam(booster, name.c_str(), value.c_str()) != 0) {
+    if (LoadedApi().BoosterSetParam(booster, name.c_str(), value.c_str()) != 0) {
       return XgbError("parameter '" + name + "' = '" + value + "'");
     }
   }
   const int log_every = std::max(1, settings.rounds / 10);
   for (int round = 0; round < settings.rounds; ++round) {
-    if (XGBoosterUpdateOneIter(booster, round, (*dtrain)->handle()) != 0) {
+    if (LoadedApi().BoosterUpdateOneIter(booster, round, (*dtrain)->handle()) != 0) {
       return XgbError("round " + std::to_string(round));
     }
     if (dvalid && ((round + 1) % log_every == 0 || round + 1 == settings.rounds)) {
       DMatrixHandle sets[] = {(*dtrain)->handle(), dvalid->handle()};
       const char* names[] = {"train", "validation"};
       const char* result = nullptr;
-      if (XGBoosterEvalOneIter(booster, round, sets, names, 2, &result) != 0) {
+      if (LoadedApi().BoosterEvalOneIter(booster, round, sets, names, 2, &result) != 0) {
         return XgbError("evaluating round " + std::to_string(round));
       }
       log(result);
@@ -103,7 +170,8 @@ Result<XgbModel> XgbModel::Train(const DenseMatrix& train, std::span<const float
   if (!settings.feature_names.empty()) {
     std::vector<const char*> c_names;
     for (const std::string& name : settings.feature_names) c_names.push_back(name.c_str());
-    if (XGBoosterSetStrFeatureInfo(booster, "feature_name", c_names.data(), c_names.size()) != 0) {
+    if (LoadedApi().BoosterSetStrFeatureInfo(booster, "feature_name", c_names.data(),
+                                             c_names.size()) != 0) {
       return XgbError("cannot name the features");
     }
   }
@@ -111,24 +179,26 @@ Result<XgbModel> XgbModel::Train(const DenseMatrix& train, std::span<const float
 }
 
 Result<XgbModel> XgbModel::Load(const std::string& path) {
+  if (auto api = Api(); !api.ok()) return api.error();
   BoosterHandle booster = nullptr;
-  if (XGBoosterCreate(nullptr, 0, &booster) != 0) return XgbError("cannot create a booster");
+  if (LoadedApi().BoosterCreate(nullptr, 0, &booster) != 0)
+    return XgbError("cannot create a booster");
   XgbModel model(booster);
-  if (XGBoosterLoadModel(booster, path.c_str()) != 0) {
+  if (LoadedApi().BoosterLoadModel(booster, path.c_str()) != 0) {
     return XgbError("cannot load the model '" + path + "'");
   }
   return model;
 }
 
 Status XgbModel::SetParam(const std::string& name, const std::string& value) {
-  if (XGBoosterSetParam(booster_, name.c_str(), value.c_str()) != 0) {
+  if (LoadedApi().BoosterSetParam(booster_, name.c_str(), value.c_str()) != 0) {
     return XgbError("parameter '" + name + "' = '" + value + "'");
   }
   return Status::Ok();
 }
 
 Status XgbModel::Save(const std::string& path) const {
-  if (XGBoosterSaveModel(booster_, path.c_str()) != 0) {
+  if (LoadedApi().BoosterSaveModel(booster_, path.c_str()) != 0) {
     return XgbError("cannot save the model to '" + path + "'");
   }
   return Status::Ok();
@@ -147,15 +217,15 @@ Result<std::vector<float>> XgbModel::Predict(const DenseMatrix& rows) const {
   const bst_ulong* shape = nullptr;
   bst_ulong dims = 0;
   const float* result = nullptr;
-  if (XGBoosterPredictFromDense(booster_, values.c_str(), config, nullptr, &shape, &dims,
-                                &result) == 0) {
+  if (LoadedApi().BoosterPredictFromDense(booster_, values.c_str(), config, nullptr, &shape, &dims,
+                                          &result) == 0) {
     return std::vector<float>(result, result + rows.rows);
   }
   // Boosters without in-place prediction (gblinear) go through a DMatrix.
   auto matrix = Matrix::From(rows, {}, {});
   if (!matrix.ok()) return matrix.error();
   bst_ulong length = 0;
-  if (XGBoosterPredict(booster_, (*matrix)->handle(), 0, 0, 0, &length, &result) != 0) {
+  if (LoadedApi().BoosterPredict(booster_, (*matrix)->handle(), 0, 0, 0, &length, &result) != 0) {
     return XgbError("prediction failed");
   }
   return std::vector<float>(result, result + length);
@@ -164,7 +234,7 @@ Result<std::vector<float>> XgbModel::Predict(const DenseMatrix& rows) const {
 Result<std::vector<std::string>> XgbModel::FeatureNames() const {
   bst_ulong count = 0;
   const char** names = nullptr;
-  if (XGBoosterGetStrFeatureInfo(booster_, "feature_name", &count, &names) != 0) {
+  if (LoadedApi().BoosterGetStrFeatureInfo(booster_, "feature_name", &count, &names) != 0) {
     return XgbError("cannot read the feature names");
   }
   return std::vector<std::string>(names, names + count);
