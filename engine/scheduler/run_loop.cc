@@ -529,18 +529,20 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   return ReportCommitted();
 }
 
-size_t RunLoop::QueuedAhead() const {
+size_t RunLoop::LocalInFlight() const {
   auto local = in_flight_by_executor_.find(ExecutorKind::kLocal);
-  const int out = local == in_flight_by_executor_.end() ? 0 : local->second;
-  return static_cast<size_t>(std::max(0, out - options_.workers));
+  return local == in_flight_by_executor_.end() ? 0 : static_cast<size_t>(local->second);
+}
+
+size_t RunLoop::QueuedAhead() const {
+  const auto workers = static_cast<size_t>(options_.workers);
+  return LocalInFlight() > workers ? LocalInFlight() - workers : 0;
 }
 
 bool RunLoop::WorkerMayWait(size_t launching) const {
   // Tries handed out earlier and not yet ended keep the workers busy meanwhile; fewer than
   // there are workers, and one may be idle until this commit starts its next try.
-  auto local = in_flight_by_executor_.find(ExecutorKind::kLocal);
-  const size_t out = local == in_flight_by_executor_.end() ? 0 : local->second;
-  return out < launching + static_cast<size_t>(options_.workers);
+  return LocalInFlight() < launching + static_cast<size_t>(options_.workers);
 }
 
 void RunLoop::ReleaseCommits() {

@@ -166,7 +166,9 @@ class RunLoop {
   // Whether a worker may be idle until a commit that starts `launching` tries is written: then
   // it is written at once, on this thread.
   bool WorkerMayWait(size_t launching) const;
-  // Local tries handed out beyond one per worker: work the workers have before they need more.
+  // Local tries handed out and not yet ended.
+  size_t LocalInFlight() const;
+  // Those beyond one per worker: work the workers have before they need more.
   size_t QueuedAhead() const;
   bool WaitsForAtShutdown() const;
   void Notify(exec::TaskEvent event);
