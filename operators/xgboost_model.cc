@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 namespace conveyor::operators {
