@@ -1,5 +1,6 @@
 #include "engine/graph/dag_folder.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace conveyor::graph {
@@ -11,10 +12,14 @@ void DagFolder::ReloadAll() {
   std::error_code ec;
   std::vector<std::string> paths = ListDagFiles(folder_, ec);
   for (const auto& [path, entry] : files_) paths.push_back(path);  // to drop the missing ones
-  Reload(paths);
+  Reload(std::move(paths));
 }
 
-void DagFolder::Reload(const std::vector<std::string>& paths) {
+void DagFolder::Reload(std::vector<std::string> paths) {
+  // Each file once, in path order: a full reload names the known files twice (listed and
+  // known), and a burst of edits may name one file several times.
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   std::vector<std::string> present;
   for (const std::string& path : paths) {
     std::error_code ec;

@@ -19,8 +19,9 @@ class DagFolder {
 
   // Re-reads every file; files that are gone are dropped.
   void ReloadAll();
-  // Re-reads these files, whether changed, created or deleted. Other paths are ignored.
-  void Reload(const std::vector<std::string>& paths);
+  // Re-reads these files, whether changed, created or deleted, each once and in path order.
+  // Other paths are ignored.
+  void Reload(std::vector<std::string> paths);
 
   std::shared_ptr<const LoadedDag> Find(std::string_view dag_id) const;
   // The DAGs in use (last good versions), sorted by dag_id.

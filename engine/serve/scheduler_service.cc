@@ -118,7 +118,7 @@ Status SchedulerService::SyncDagFiles() {
   if (all) {
     dags_.ReloadAll();
   } else if (!changed.empty()) {
-    dags_.Reload(changed);
+    dags_.Reload(std::move(changed));
   }
   if (dags_.generation() == synced_generation_) return Status::Ok();
   synced_generation_ = dags_.generation();

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "engine/cli/command_context.h"
+#include "engine/graph/dag_folder.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::graph {
@@ -83,6 +84,36 @@ TEST(DagBagTest, TheExampleDagsAllLoad) {
   EXPECT_EQ(ids, (std::vector<std::string>{"batch_inference_baseline", "batch_inference_primary",
                                            "credit_default_training", "drift_monitor",
                                            "hello_pipeline"}));
+}
+
+// A reload reads each file once and decides in path order, whatever order and repeats the
+// changed paths come in; the generation grows by one per file read or dropped.
+TEST(DagFolderTest, ReloadReadsEachFileOnceInPathOrder) {
+  testing::TempDir dir;
+  dir.Write("a.yaml", "dag_id: same\ntasks:\n  - {id: x, operator: noop}\n");
+  dir.Write("b.yaml", "dag_id: same\ntasks:\n  - {id: y, operator: noop}\n");
+  dir.Write("c.yaml", "tasks:\n  - {id: z, operator: noop}\n");
+  DagFolder folder(dir.path(), cli::BuiltinRegistry());
+  folder.Reload({dir.path() + "/c.yaml", dir.path() + "/b.yaml", dir.path() + "/a.yaml",
+                 dir.path() + "/b.yaml"});
+  EXPECT_EQ(folder.generation(), 3u);
+  ASSERT_NE(folder.Find("same"), nullptr);
+  EXPECT_EQ(folder.Find("same")->dag.file, dir.path() + "/a.yaml");
+  std::vector<std::string> errors;
+  for (const auto& file : folder.Files()) errors.push_back(file.error);
+  EXPECT_EQ(errors, (std::vector<std::string>{"",
+                                              dir.path() +
+                                                  "/b.yaml: dag_id 'same' is already "
+                                                  "defined in " +
+                                                  dir.path() + "/a.yaml",
+                                              ""}));
+  folder.ReloadAll();
+  EXPECT_EQ(folder.generation(), 6u);
+  std::remove((dir.path() + "/c.yaml").c_str());
+  folder.ReloadAll();
+  EXPECT_EQ(folder.generation(), 9u);  // a and b read, c dropped
+  EXPECT_EQ(folder.Find("c"), nullptr);
+  EXPECT_EQ(folder.Files().size(), 2u);
 }
 
 }  // namespace
