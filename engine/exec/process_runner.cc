@@ -156,6 +156,10 @@ class PosixProcessRunner : public ProcessRunner {
     for (const auto& var : spec.env) envp.push_back(const_cast<char*>(var.c_str()));
     envp.push_back(nullptr);
     pid_t pid = 0;
+    // The try starts here. posix_spawn returns once the child has exec'd, and with vfork the
+    // parent often runs again only after a short command has ended: read then, the start would
+    // fall after the process's end.
+    const auto spawned_at = std::chrono::system_clock::now();
     const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
@@ -165,7 +169,6 @@ class PosixProcessRunner : public ProcessRunner {
       return Error{ErrorCode::kIo, "cannot start '" + spec.argv[0] + "': " + strerror(rc), {}};
     }
     fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
-    const auto spawned_at = std::chrono::system_clock::now();
     LazyLog log(spec.log_path);
     auto result =
         Wait(pid, pipe_fds[0], log, spec, [&](bool ended) { on_start(pid, spawned_at, ended); });

@@ -32,8 +32,8 @@ struct ProcessResult {
   bool cancelled = false;
 };
 
-// Called once a process is under way, with its pid and the time it was spawned; `ended` when the
-// process had already ended by then.
+// Called once a process is under way, with its pid and the time its spawn began (before the
+// child existed); `ended` when the process had already ended by then.
 using ProcessStarted =
     std::function<void(int pid, std::chrono::system_clock::time_point spawned_at, bool ended)>;
 // A ProcessStarted for callers that record nothing.

@@ -264,6 +264,28 @@ TEST(RunLoopTest, WaitingForAProcessTakesNoCpu) {
   EXPECT_LT(least, std::chrono::microseconds(600));
 }
 
+// A try's start precedes everything its process does. posix_spawn returns after the child's
+// exec, and with vfork the parent may run again only once a short command has ended, so the start
+// is read before the spawn: here `date` prints its own clock, which must not be earlier.
+TEST(RunLoopTest, AProcessStartsNoEarlierThanItsRecordedStart) {
+  testing::TempDir dir;
+  for (int i = 0; i < 30; ++i) {
+    exec::ProcessSpec spec;
+    spec.argv = {"/bin/date", "+%s%N"};
+    spec.log_path = dir.path() + "/date" + std::to_string(i) + ".log";
+    std::chrono::system_clock::time_point started;
+    auto result = exec::SystemProcessRunner().Run(
+        spec, [&](int, std::chrono::system_clock::time_point at, bool) { started = at; });
+    ASSERT_TRUE(result.ok()) << result.error().ToString();
+    std::ifstream log(spec.log_path);
+    long long printed_ns = 0;
+    ASSERT_TRUE(log >> printed_ns) << spec.log_path;
+    const long long started_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count();
+    EXPECT_LE(started_ns, printed_ns) << "run " << i;
+  }
+}
+
 TEST(RunLoopTest, ALogIsWrittenOnlyForATaskThatPrints) {
   DagFixture fixture(R"(tasks:
   - {id: quiet, command: "true"}
