@@ -141,24 +141,30 @@ class SqliteStore : public StateStore {
 
   Result<std::vector<DagRunRecord>> ListRuns(const RunFilter& filter, int* total) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    const std::string where = " WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 IS NULL OR state = ?2)";
-    std::optional<std::string> state_text;
-    if (filter.state) state_text = std::string(state::Name(*filter.state));
+    // Only the filters given, so that SQLite can use an index: `(? IS NULL OR state = ?)`
+    // scans every run ever made, and the scheduler asks for the queued and running ones at each
+    // round of cron runs.
+    std::string where;
+    if (filter.dag_id) where += " WHERE dag_id = ?1";
+    if (filter.state) where += filter.dag_id ? " AND state = ?2" : " WHERE state = ?2";
+    const auto bind_filter = [&filter](Statement& statement) {
+      if (filter.dag_id) statement.Bind(1, *filter.dag_id);
+      if (filter.state) statement.Bind(2, std::string(state::Name(*filter.state)));
+    };
     if (total != nullptr) {
-      CachedStatement count = db_->Cached(("SELECT count(*) FROM dag_runs" + where).c_str());
-      count->BindOptional(1, filter.dag_id).BindOptional(2, state_text);
+      CachedStatement count = db_->Cached("SELECT count(*) FROM dag_runs" + where);
+      bind_filter(count);
       auto row = count->Step();
       if (!row.ok()) return row.error();
       *total = static_cast<int>(count->Int(0));
       count->Reset();
     }
     CachedStatement select =
-        db_->Cached((std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
-                     (filter.oldest_first ? " ORDER BY logical_date, id"
-                                          : " ORDER BY logical_date DESC, id DESC") +
-                     " LIMIT ?3 OFFSET ?4")
-                        .c_str());
-    select->BindOptional(1, filter.dag_id).BindOptional(2, state_text);
+        db_->Cached(std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
+                    (filter.oldest_first ? " ORDER BY logical_date, id"
+                                         : " ORDER BY logical_date DESC, id DESC") +
+                    " LIMIT ?3 OFFSET ?4");
+    bind_filter(select);
     select->Bind(3, filter.limit).Bind(4, filter.offset);
     std::vector<DagRunRecord> out;
     const Status read = select->ForEachRow([&] { out.push_back(ReadRun(select)); });

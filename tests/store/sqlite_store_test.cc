@@ -48,6 +48,45 @@ TEST(SqliteStoreTest, CreatesListsAndRejectsDuplicateRuns) {
   EXPECT_EQ(total, 0);
 }
 
+// Each filter alone and both together, with their totals, in both orders and by pages.
+TEST(SqliteStoreTest, ListsRunsByDagAndState) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  WriteBatch states;
+  for (int day = 1; day <= 6; ++day) {
+    DagRunRecord run = MakeRun("r" + std::to_string(day), day);
+    run.dag_id = day % 2 == 0 ? "even" : "odd";
+    run.id = *store->CreateRun(run, {MakeTask("t")});
+    run.state = day <= 2 ? state::RunState::kSuccess : state::RunState::kRunning;
+    states.PutRun(run, state::RunState::kQueued, "test");
+  }
+  ASSERT_TRUE(store->Commit(states).ok());
+  const auto list = [&](std::optional<std::string> dag_id, std::optional<state::RunState> state,
+                        bool oldest_first, int limit, int offset, int expected_total) {
+    RunFilter filter;
+    filter.dag_id = std::move(dag_id);
+    filter.state = state;
+    filter.oldest_first = oldest_first;
+    filter.limit = limit;
+    filter.offset = offset;
+    int total = -1;
+    auto runs = store->ListRuns(filter, &total);
+    EXPECT_TRUE(runs.ok());
+    EXPECT_EQ(total, expected_total);
+    std::string ids;
+    for (const auto& run : *runs) ids += run.run_id + " ";
+    return ids;
+  };
+  const auto running = state::RunState::kRunning;
+  EXPECT_EQ(list(std::nullopt, std::nullopt, false, 100, 0, 6), "r6 r5 r4 r3 r2 r1 ");
+  EXPECT_EQ(list(std::nullopt, std::nullopt, true, 2, 1, 6), "r2 r3 ");
+  EXPECT_EQ(list("even", std::nullopt, false, 100, 0, 3), "r6 r4 r2 ");
+  EXPECT_EQ(list(std::nullopt, running, true, 100, 0, 4), "r3 r4 r5 r6 ");
+  EXPECT_EQ(list("odd", running, false, 100, 0, 2), "r5 r3 ");
+  EXPECT_EQ(list("odd", state::RunState::kSuccess, false, 100, 0, 1), "r1 ");
+  EXPECT_EQ(list("none", running, false, 100, 0, 0), "");
+}
+
 TEST(SqliteStoreTest, BatchesWriteTransitionsOutputsAndEvents) {
   testing::TempDir dir;
   auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
