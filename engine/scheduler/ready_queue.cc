@@ -25,9 +25,19 @@ void ReadyQueue::Pick(const std::function<bool()>& more,
   // The head of every group that may take a task, best first.
   using Head = std::pair<Key, Gate>;
   std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
-  for (const auto& [gate, keys] : groups_) {
-    if (only_runs != nullptr && only_runs->count(gate.run) == 0) continue;
-    if (open(gate)) heads.push({*keys.begin(), gate});
+  if (only_runs == nullptr) {
+    for (const auto& [gate, keys] : groups_) {
+      if (open(gate)) heads.push({*keys.begin(), gate});
+    }
+  } else {
+    // Groups are ordered by run first: each run's are found by a seek, not by walking every
+    // other run's (runs created by the hundred when many DAGs are due at once).
+    for (const size_t run : *only_runs) {
+      for (auto it = groups_.lower_bound(Gate{run, std::string(), ExecutorKind::kDefault});
+           it != groups_.end() && it->first.run == run; ++it) {
+        if (open(it->first)) heads.push({*it->second.begin(), it->first});
+      }
+    }
   }
   while (!heads.empty() && more()) {
     Head head = heads.top();
