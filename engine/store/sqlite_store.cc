@@ -708,6 +708,10 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
   if (!db.ok()) return db.error();
   for (const char* pragma :
        {"PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY",
+        // A round of cron runs writes into each due DAG's part of dag_runs' per-DAG indexes: with
+        // a few hundred DAGs that is more pages than the default 2 MB cache holds, and each round
+        // read them all back from the file. The cache grows only as pages are read.
+        "PRAGMA cache_size = -65536",
         // SQLite checkpoints inside the commit that takes the log past this many pages (32 MB
         // here, 4 MB by default): a long run checkpoints less often, and serve checkpoints when
         // idle (CheckpointIfWritten) before it gets there.
