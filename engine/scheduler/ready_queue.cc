@@ -25,17 +25,18 @@ void ReadyQueue::Pick(const std::function<bool()>& more,
   // The head of every group that may take a task, best first.
   using Head = std::pair<Key, Gate>;
   std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+  const auto consider = [&](const Gate& gate, const std::set<Key>& keys) {
+    if (open(gate)) heads.push({*keys.begin(), gate});
+  };
   if (only_runs == nullptr) {
-    for (const auto& [gate, keys] : groups_) {
-      if (open(gate)) heads.push({*keys.begin(), gate});
-    }
+    for (const auto& [gate, keys] : groups_) consider(gate, keys);
   } else {
     // Groups are ordered by run first: each run's are found by a seek, not by walking every
     // other run's (runs created by the hundred when many DAGs are due at once).
     for (const size_t run : *only_runs) {
       for (auto it = groups_.lower_bound(Gate{run, std::string(), ExecutorKind::kDefault});
            it != groups_.end() && it->first.run == run; ++it) {
-        if (open(it->first)) heads.push({*it->second.begin(), it->first});
+        consider(it->first, it->second);
       }
     }
   }

@@ -536,7 +536,8 @@ size_t RunLoop::LocalInFlight() const {
 
 size_t RunLoop::QueuedAhead() const {
   const auto workers = static_cast<size_t>(options_.workers);
-  return LocalInFlight() > workers ? LocalInFlight() - workers : 0;
+  const size_t in_flight = LocalInFlight();
+  return in_flight > workers ? in_flight - workers : 0;
 }
 
 bool RunLoop::WorkerMayWait(size_t launching) const {
