@@ -703,25 +703,26 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
 }  // namespace
 
 Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
-                                                    bool synchronous_full) {
+                                                    const SqliteStoreOptions& options) {
   auto db = SqliteDb::Open(path);
   if (!db.ok()) return db.error();
   for (const char* pragma :
        {"PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY",
-        // A round of cron runs writes into each due DAG's part of dag_runs' per-DAG indexes: with
-        // a few hundred DAGs that is more pages than the default 2 MB cache holds, and each round
-        // read them all back from the file. The cache grows only as pages are read.
-        "PRAGMA cache_size = -65536",
         // SQLite checkpoints inside the commit that takes the log past this many pages (32 MB
         // here, 4 MB by default): a long run checkpoints less often, and serve checkpoints when
         // idle (CheckpointIfWritten) before it gets there.
         "PRAGMA wal_autocheckpoint = 8000"}) {
     if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
   }
-  if (Status s = (*db)->Exec(synchronous_full ? "PRAGMA synchronous = FULL"
-                                              : "PRAGMA synchronous = NORMAL");
+  if (Status s = (*db)->Exec(options.synchronous_full ? "PRAGMA synchronous = FULL"
+                                                      : "PRAGMA synchronous = NORMAL");
       !s.ok()) {
     return s.error();
+  }
+  // Negative: in KiB. The cache grows only as pages are read.
+  if (options.cache_mib > 0) {
+    const std::string pragma = "PRAGMA cache_size = -" + std::to_string(options.cache_mib * 1024);
+    if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
   }
   if (Status s = Migrate(**db); !s.ok()) return s.error();
   return std::unique_ptr<StateStore>(new SqliteStore(std::move(db).value()));

@@ -165,9 +165,16 @@ class StateStore {
   virtual Result<std::int64_t> DataVersion() = 0;
 };
 
-// Opens (creating and migrating) the SQLite database at `path`. `synchronous_full` selects
-// synchronous=FULL instead of NORMAL.
+struct SqliteStoreOptions {
+  bool synchronous_full = false;  // synchronous=FULL instead of NORMAL
+  // The page cache, in MiB; 0 keeps SQLite's default (2 MiB). The connection that creates and
+  // runs runs wants one that holds the index pages a round of cron runs writes (a few hundred
+  // DAGs each write into their own part of dag_runs' per-DAG indexes); readers do not.
+  int cache_mib = 0;
+};
+
+// Opens (creating and migrating) the SQLite database at `path`.
 Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
-                                                    bool synchronous_full = false);
+                                                    const SqliteStoreOptions& options = {});
 
 }  // namespace conveyor::store

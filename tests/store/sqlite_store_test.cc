@@ -243,7 +243,7 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
     auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
     ASSERT_TRUE(store->CreateRun(MakeRun("r", 1), {}).ok());
   }
-  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db", true)).value();
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db", {.synchronous_full = true})).value();
   auto found = store->FindRun("d", "r");
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
