@@ -449,12 +449,12 @@ class SqliteStore : public StateStore {
 
   Result<std::map<std::string, long>> CountRunsByState() override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    return CountBy("SELECT state, count(*) FROM dag_runs GROUP BY state");
+    return CountBy("SELECT state, n FROM state_counts WHERE tbl = 'dag_runs'");
   }
 
   Result<std::map<std::string, long>> CountTaskInstancesByState() override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    return CountBy("SELECT coalesce(state, 'none'), count(*) FROM task_instances GROUP BY 1");
+    return CountBy("SELECT state, n FROM state_counts WHERE tbl = 'task_instances'");
   }
 
   Result<std::int64_t> DataVersion() override {

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -269,6 +270,32 @@ class ApiTest(unittest.TestCase):
             check = subprocess.run(["promtool", "check", "metrics"], input=text,
                                    capture_output=True, text=True)
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_metrics_count_states_as_the_database_does(self):
+        status, run = self.json_call("POST", "/api/v1/dags/greet/dagRuns", {"dag_run_id": "counted"})
+        self.assertEqual(status, 200, run)
+        self.assertEqual(self.wait_run("greet", "counted")["state"], "success")
+        db = sqlite3.connect(os.path.join(self.dir, "state", "conveyor.db"))
+        deadline = time.monotonic() + 20
+        while db.execute("SELECT count(*) FROM dag_runs WHERE state IN ('queued', 'running')"
+                         ).fetchone()[0] > 0:
+            self.assertLess(time.monotonic(), deadline, "runs still active")
+            time.sleep(0.05)
+        expected = {"conveyor_dag_runs": dict(db.execute(
+            "SELECT state, count(*) FROM dag_runs GROUP BY state")),
+            "conveyor_task_instances": dict(db.execute(
+                "SELECT coalesce(state, 'none'), count(*) FROM task_instances GROUP BY 1"))}
+        db.close()
+        _, _, text = self.call("GET", "/metrics")
+        counted = {"conveyor_dag_runs": {}, "conveyor_task_instances": {}}
+        for line in text.splitlines():
+            name, _, rest = line.partition('{state="')
+            if name in counted:
+                state, _, value = rest.partition('"} ')
+                if int(value) > 0:
+                    counted[name][state] = int(value)
+        self.assertEqual(counted, expected)
+        self.assertEqual(counted["conveyor_dag_runs"].get("success", 0) > 0, True)
 
     def test_oversized_body_is_refused(self):
         status, _, _ = self.call("POST", "/api/v1/dags/greet/dagRuns",

@@ -251,7 +251,82 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "4\nwal\nok\n");
+  EXPECT_EQ(result.output, "5\nwal\nok\n");
+}
+
+// "state=n " for each state with rows, in the order of the state names.
+std::string Counted(const Result<std::map<std::string, long>>& counts) {
+  std::string text;
+  for (const auto& [state, n] : *counts) {
+    if (n != 0) text += state + "=" + std::to_string(n) + " ";
+  }
+  return text;
+}
+
+std::string CountedBySqlite(const std::string& db, const std::string& select) {
+  auto result = testing::RunCommand("sqlite3 -separator = " + db + " \"" + select +
+                                    " GROUP BY 1 ORDER BY 1\" | tr '\\n' ' '");
+  return result.output;
+}
+
+// The counts /metrics reads are kept by triggers: they match a full count after the store's
+// writes, after statements that bypass it, and after a migration from a database without them.
+TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
+  testing::TempDir dir;
+  const std::string db = dir.path() + "/s.db";
+  const auto runs_by_state = [&] {
+    return CountedBySqlite(db, "SELECT state, count(*) FROM dag_runs");
+  };
+  const auto tis_by_state = [&] {
+    return CountedBySqlite(db, "SELECT coalesce(state, 'none'), count(*) FROM task_instances");
+  };
+  {
+    auto store = std::move(OpenSqliteStore(db)).value();
+    ASSERT_TRUE(store->CreateRun(MakeRun("before", 1), {MakeTask("a"), MakeTask("b")}).ok());
+  }
+  // A database from before the counts: the migration counts what it holds.
+  std::string drop = "DROP TABLE state_counts; PRAGMA user_version = 4;";
+  for (const char* table : {"dag_runs", "task_instances"}) {
+    for (const char* what : {"in", "out", "moved"}) {
+      drop += std::string(" DROP TRIGGER ") + table + "_counted_" + what + ";";
+    }
+  }
+  ASSERT_EQ(testing::RunCommand("sqlite3 " + db + " '" + drop + "'").exit_code, 0);
+  auto store = std::move(OpenSqliteStore(db)).value();
+  EXPECT_EQ(Counted(store->CountRunsByState()), "queued=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "none=2 ");
+
+  DagRunRecord run = MakeRun("r", 2);
+  run.id = *store->CreateRun(run, {MakeTask("a"), MakeTask("b"), MakeTask("c")});
+  WriteBatch batch;
+  run.state = state::RunState::kRunning;
+  batch.PutRun(run, state::RunState::kQueued, "test");
+  TaskInstanceRecord a = MakeTask("a");
+  a.run = run.id;
+  a.state = state::TaskState::kSuccess;
+  batch.PutTaskInstance(a, state::TaskState::kNone, "test");
+  TaskInstanceRecord b = MakeTask("b");
+  b.run = run.id;
+  b.state = state::TaskState::kRunning;
+  batch.PutTaskInstance(b, state::TaskState::kNone, "test");
+  b.state = state::TaskState::kFailed;  // the same task again in the batch: written once
+  batch.PutTaskInstance(b, state::TaskState::kRunning, "test");
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(Counted(store->CountRunsByState()), "queued=1 running=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 none=3 success=1 ");
+  EXPECT_EQ(Counted(store->CountRunsByState()), runs_by_state());
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
+
+  // Statements from outside the store, and a delete that cascades to the task instances.
+  ASSERT_EQ(testing::RunCommand("sqlite3 " + db +
+                                " \"PRAGMA foreign_keys = ON; "
+                                "UPDATE task_instances SET state = 'skipped' WHERE task_id = 'c'; "
+                                "DELETE FROM dag_runs WHERE run_id = 'before'\"")
+                .exit_code,
+            0);
+  EXPECT_EQ(Counted(store->CountRunsByState()), "running=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 skipped=1 success=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
 }
 
 TEST(SqliteStoreTest, UnopenableDatabaseIsAnError) {
