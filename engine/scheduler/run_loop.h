@@ -28,8 +28,9 @@ struct RunLoopOptions {
   int workers = 4;  // tasks running at once
   // Tasks handed to the workers beyond those running (state queued), per worker, so that a
   // worker never waits for the scheduler, each commit carries many transitions, and the next
-  // wake-up's tasks are planned while this one's commit is written.
-  int queue_ahead = 24;
+  // wake-up's tasks are planned while this one's commit is written. With 2 workers or more,
+  // enough for a burst of cron runs to fill the default pool's 128 slots in one commit.
+  int queue_ahead = 64;
   // While the workers have tasks queued ahead, their reports are taken every half queue (or this
   // long after the loop went to sleep) rather than one by one: one wake-up and one commit for
   // many tasks, before the workers run short.
