@@ -92,6 +92,16 @@ def measure(conveyor, operator, dags, intervals, idle_seconds, history):
         for end in range(boundary, boundary + 60 * intervals, 60):
             while time.time() < end + 60 and done(end) < dags:
                 time.sleep(0.25)
+            # Runs may be prepared ahead, but nothing of theirs may be seen before the interval
+            # ends: not the run, not an event, not a task.
+            early = db.execute(
+                "SELECT count(*) FROM dag_runs r WHERE r.data_interval_end = ?1 AND "
+                "(r.queued_at < ?1 * 1000000 OR r.start_date < ?1 * 1000000 OR EXISTS "
+                "(SELECT 1 FROM events e WHERE e.run = r.id AND e.at < ?1 * 1000000))",
+                (end,)).fetchone()[0]
+            if early:
+                sys.exit("schedule_bench: %d runs of the interval ending at %d recorded something "
+                         "before it ended" % (early, end))
             by_interval.append(sorted(row[0] / 1000.0 for row in db.execute(
                 "SELECT t.start_date - r.data_interval_end * 1000000 FROM dag_runs r "
                 "JOIN task_tries t ON t.run = r.id AND t.try_number = 1 "
@@ -106,6 +116,9 @@ def measure(conveyor, operator, dags, intervals, idle_seconds, history):
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=30)
         for end, delays in zip(range(boundary, boundary + 60 * intervals, 60), by_interval):
+            if delays and delays[0] < 0:
+                sys.exit("schedule_bench: a task of the interval ending at %d started %.3f ms "
+                         "before it ended" % (end, -delays[0]))
             if len(delays) < dags:
                 sys.exit("schedule_bench: only %d of %d runs started for the interval ending at %d"
                          % (len(delays), dags, end))

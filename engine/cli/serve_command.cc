@@ -78,6 +78,9 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   scheduler_options.base_url = "http://" + config.host + ":" + std::to_string(config.port);
   scheduler_options.shared_dags = &shared_dags;
   scheduler_options.metrics = &metrics;
+  // Room for a round of a few hundred DAGs (about 15 ms for 200 here), and a short hold on other
+  // writers: the transaction stays open until the interval ends.
+  scheduler_options.prepare_runs_ahead = std::chrono::milliseconds(50);
   serve::SchedulerService service(*ctx.store, BuiltinRegistry(), exec::SystemProcessRunner(), dags,
                                   clock, scheduler_options, nullptr, &webhooks);
   if (Status s = service.Start(); !s.ok()) return ReportError(s.error());

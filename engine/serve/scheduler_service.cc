@@ -161,11 +161,20 @@ Status SchedulerService::ReadPausedFlags() {
   return Status::Ok();
 }
 
-Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next_due) {
+Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next_due,
+                                       std::optional<Instant> commit_at) {
   // The runs first: what else the loop writes meanwhile waits until they are all created.
   loop_->HoldCommits();
   CreatedRuns created;
-  Status status = CreateDueRunsHeld(now, next_due, created);
+  Status status = Status::Ok();
+  if (commit_at) {
+    commit_runs_at_ = store::TimePoint(*commit_at);
+    store::WritesTakeEffectAt effective(*commit_runs_at_);
+    status = CreateDueRunsHeld(now, next_due, created);
+    commit_runs_at_.reset();
+  } else {
+    status = CreateDueRunsHeld(now, next_due, created);
+  }
   loop_->ReleaseCommits();
   for (const auto& [run_id, dag_id] : created) spdlog::info("created run {} of {}", run_id, dag_id);
   return status;
@@ -219,8 +228,10 @@ Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& 
       limited_.erase(id);
     }
     if (plan->next_due && (!next_due || *plan->next_due < *next_due)) next_due = plan->next_due;
-    // Many DAGs due at once: start the first ones' tasks while the rest are being planned.
-    if (planned.size() >= kCreateInChunksOf) {
+    // Many DAGs due at once: start the first ones' tasks while the rest are being planned; if
+    // they are prepared ahead, all in one transaction unless their time has come meanwhile.
+    if (planned.size() >= kCreateInChunksOf &&
+        (!commit_runs_at_ || std::chrono::system_clock::now() >= *commit_runs_at_)) {
       if (Status s = CreatePlannedRuns(planned, planned_dags, created); !s.ok()) return s;
     }
   }
@@ -253,7 +264,8 @@ Status SchedulerService::CreatePlannedRuns(
           runs.push_back(&run);
         }
         start = loop_->AdmitCreated(dags, runs, batch);
-      });
+      },
+      commit_runs_at_);
   if (!keys.ok()) return keys.error();
   loop_->StartCreated(std::move(start));
   for (size_t i = 0; i < planned.size(); ++i) {
@@ -335,7 +347,16 @@ Result<std::optional<Instant>> SchedulerService::Tick() {
   for (const store::DagRunRecord& finished : loop_->TakeFinishedRuns()) OnRunFinished(finished);
   std::optional<Instant> next_due;
   if (!stop_) {
-    if (Status s = CreateDueRuns(clock_.Now(), next_due); !s.ok()) return s.error();
+    std::optional<Instant> prepare_for;
+    if (options_.prepare_runs_ahead.count() > 0 && upcoming_) {
+      const auto wall = std::chrono::system_clock::now();
+      const std::chrono::system_clock::time_point ends(*upcoming_);
+      if (wall < ends && wall >= ends - options_.prepare_runs_ahead) prepare_for = upcoming_;
+    }
+    if (Status s = CreateDueRuns(prepare_for.value_or(clock_.Now()), next_due, prepare_for);
+        !s.ok()) {
+      return s.error();
+    }
     if (runs_dirty_) {
       if (Status s = StartRuns(); !s.ok()) return s.error();
     }
@@ -438,7 +459,11 @@ Status SchedulerService::Run() {
     if (!next_due.ok()) return next_due.error();
     std::optional<std::chrono::system_clock::time_point> until =
         std::chrono::system_clock::now() + options_.loop.heartbeat_every;
-    if (*next_due) until = std::min(*until, std::chrono::system_clock::time_point(**next_due));
+    upcoming_ = *next_due;
+    if (*next_due) {
+      until = std::min(
+          *until, std::chrono::system_clock::time_point(**next_due) - options_.prepare_runs_ahead);
+    }
     {
       // A change seen while this round ran, whose wake-up a Poll inside the round took.
       std::lock_guard<std::mutex> lock(mutex_);

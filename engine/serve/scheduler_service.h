@@ -32,6 +32,11 @@ struct SchedulerOptions {
   // Where the DAGs are published for the HTTP threads, and the metrics; either may be null.
   SharedDags* shared_dags = nullptr;
   Metrics* metrics = nullptr;
+  // How long before a schedule interval ends its runs are prepared: written in one transaction
+  // that commits when the interval ends, so that their first tasks start then, not a round of
+  // database work later. Zero: created when the interval ends. Needs a clock that is the wall
+  // clock.
+  std::chrono::milliseconds prepare_runs_ahead{0};
 };
 
 // The long-running scheduler of `conveyor serve` (Airflow's scheduler job): it keeps the DAG
@@ -71,7 +76,9 @@ class SchedulerService {
  private:
   Status SyncDagFiles();
   Status ReadPausedFlags();
-  Status CreateDueRuns(Instant now, std::optional<Instant>& next_due);
+  // With `commit_at`, the runs due at `now` are being prepared ahead and take effect then.
+  Status CreateDueRuns(Instant now, std::optional<Instant>& next_due,
+                       std::optional<Instant> commit_at);
   // `created` receives each new run (run id, DAG id), logged once the burst is over.
   using CreatedRuns = std::vector<std::pair<std::string, std::string>>;
   Status CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due, CreatedRuns& created);
@@ -102,6 +109,8 @@ class SchedulerService {
   int runs_waiting_ = 0;           // queued runs the last StartRuns left waiting
   std::set<std::string> limited_;  // DAGs whose due runs were capped by max_active_runs
   std::chrono::steady_clock::time_point last_heartbeat_;
+  std::optional<Instant> upcoming_;                 // when the next schedule interval ends
+  std::optional<store::TimePoint> commit_runs_at_;  // set while runs are prepared ahead
 
   std::mutex mutex_;
   std::vector<std::string> changed_files_;  // GUARDED_BY(mutex_)

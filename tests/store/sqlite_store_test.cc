@@ -127,7 +127,8 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
         queued.state = state::TaskState::kQueued;
         queued.try_number = 1;
         batch.PutTaskInstance(queued, state::TaskState::kNone, "test");
-      });
+      },
+      std::nullopt);
   ASSERT_TRUE(keys.ok()) << keys.error().ToString();
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_FALSE((*keys)[0]);  // existed: left alone
@@ -143,10 +144,12 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
   // breaks its foreign key.
   std::vector<NewRun> more = {{MakeRun("doomed", 3), {ti}}};
   auto failed = store->CreateRunsIfAbsent(
-      more, 77, CurrentTime(), [&](const std::vector<std::optional<RunKey>>&, WriteBatch& batch) {
+      more, 77, CurrentTime(),
+      [&](const std::vector<std::optional<RunKey>>&, WriteBatch& batch) {
         batch.PutTry({987654, "t", 1, state::TaskState::kQueued, CurrentTime(), std::nullopt,
                       std::nullopt, "x.log", ""});
-      });
+      },
+      std::nullopt);
   EXPECT_FALSE(failed.ok());
   EXPECT_FALSE(*store->FindRun("d", "doomed"));
 }
@@ -252,6 +255,51 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
   EXPECT_EQ(result.output, "5\nwal\nok\n");
+}
+
+// Runs prepared ahead of the moment they take effect: nobody sees them before it, and what is
+// recorded for them (start, events) is no earlier than it.
+TEST(SqliteStoreTest, RunsWrittenAheadCommitAtTheirTime) {
+  testing::TempDir dir;
+  const std::string db = dir.path() + "/s.db";
+  auto store = std::move(OpenSqliteStore(db)).value();
+  const TimePoint commit_at = CurrentTime() + std::chrono::milliseconds(300);
+  std::string seen_before;
+  std::optional<RunKey> key;
+  {
+    WritesTakeEffectAt effective(commit_at);
+    DagRunRecord run = MakeRun("ahead", 1);
+    run.state = state::RunState::kRunning;
+    run.start_date = CurrentTime();
+    EXPECT_EQ(*run.start_date, commit_at);
+    auto keys = store->CreateRunsIfAbsent(
+        {{run, {MakeTask("t")}}}, 77, CurrentTime(),
+        [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
+          TaskInstanceRecord ti = MakeTask("t");
+          ti.run = *made[0];
+          ti.state = state::TaskState::kScheduled;
+          batch.PutTaskInstance(ti, state::TaskState::kNone, "test");
+          // Another connection, while the transaction is open: no run yet.
+          seen_before =
+              testing::RunCommand("sqlite3 " + db + " 'SELECT count(*) FROM dag_runs'").output;
+        },
+        commit_at);
+    ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+    key = (*keys)[0];
+  }
+  EXPECT_GE(CurrentTime(), commit_at);  // returned once committed, at its time
+  EXPECT_LT(CurrentTime(), commit_at + std::chrono::seconds(5));
+  EXPECT_EQ(seen_before, "0\n");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(store->GetRun(*key)->start_date, commit_at);
+  const std::string micros = std::to_string(commit_at.time_since_epoch().count());
+  // The event of the task's transition was recorded at the commit's time, not when written.
+  EXPECT_EQ(testing::RunCommand("sqlite3 " + db +
+                                " \"SELECT count(*) FROM events WHERE to_state = 'scheduled' AND "
+                                "at = " +
+                                micros + "\"")
+                .output,
+            "1\n");
 }
 
 // "state=n " for each state with rows, in the order of the state names.
