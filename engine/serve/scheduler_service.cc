@@ -231,7 +231,7 @@ Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& 
     // Many DAGs due at once: start the first ones' tasks while the rest are being planned; if
     // they are prepared ahead, all in one transaction unless their time has come meanwhile.
     if (planned.size() >= kCreateInChunksOf &&
-        (!commit_runs_at_ || std::chrono::system_clock::now() >= *commit_runs_at_)) {
+        (!commit_runs_at_ || clock_.PreciseNow() >= *commit_runs_at_)) {
       if (Status s = CreatePlannedRuns(planned, planned_dags, created); !s.ok()) return s;
     }
   }
@@ -265,7 +265,9 @@ Status SchedulerService::CreatePlannedRuns(
         }
         start = loop_->AdmitCreated(dags, runs, batch);
       },
-      commit_runs_at_);
+      [this] {
+        if (commit_runs_at_) clock_.SleepUntil(*commit_runs_at_);
+      });
   if (!keys.ok()) return keys.error();
   loop_->StartCreated(std::move(start));
   for (size_t i = 0; i < planned.size(); ++i) {
@@ -349,14 +351,16 @@ Result<std::optional<Instant>> SchedulerService::Tick() {
   if (!stop_) {
     std::optional<Instant> prepare_for;
     if (options_.prepare_runs_ahead.count() > 0 && upcoming_) {
-      const auto wall = std::chrono::system_clock::now();
-      const std::chrono::system_clock::time_point ends(*upcoming_);
-      if (wall < ends && wall >= ends - options_.prepare_runs_ahead) prepare_for = upcoming_;
+      const scheduler::PreciseInstant now = clock_.PreciseNow();
+      if (now < *upcoming_ && now >= *upcoming_ - options_.prepare_runs_ahead) {
+        prepare_for = upcoming_;
+      }
     }
     if (Status s = CreateDueRuns(prepare_for.value_or(clock_.Now()), next_due, prepare_for);
         !s.ok()) {
       return s.error();
     }
+    upcoming_ = next_due;
     if (runs_dirty_) {
       if (Status s = StartRuns(); !s.ok()) return s.error();
     }
@@ -459,7 +463,6 @@ Status SchedulerService::Run() {
     if (!next_due.ok()) return next_due.error();
     std::optional<std::chrono::system_clock::time_point> until =
         std::chrono::system_clock::now() + options_.loop.heartbeat_every;
-    upcoming_ = *next_due;
     if (*next_due) {
       until = std::min(
           *until, std::chrono::system_clock::time_point(**next_due) - options_.prepare_runs_ahead);

@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "engine/common/json_text.h"
 #include "engine/store/schema.h"
@@ -93,7 +92,7 @@ class SqliteStore : public StateStore {
 
   Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
       const std::vector<NewRun>& runs, int lease_pid, TimePoint now, const CreatedRunsWrites& then,
-      std::optional<TimePoint> commit_at) override {
+      const std::function<void()>& before_commit) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
@@ -108,7 +107,7 @@ class SqliteStore : public StateStore {
     // The caller's writes replace the new task instances' rows in the batch: each is written once.
     if (then) then(keys, batch);
     if (Status s = WriteAll(batch); !s.ok()) return s.error();
-    if (commit_at) std::this_thread::sleep_until(*commit_at);
+    if (before_commit) before_commit();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
     return keys;
   }

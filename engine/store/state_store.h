@@ -95,11 +95,11 @@ class StateStore {
   // Creates every run not already there (same run id, or a scheduled/backfill run for the same
   // logical date) in one transaction, with its lease held by `lease_pid`, and writes in the same
   // transaction what `then` (if set) adds for them. Returns each run's key, or nothing for one
-  // that existed. With `commit_at`, the transaction, written ahead, commits no earlier than
-  // that: nobody sees the runs before then.
+  // that existed. `before_commit` (if set) is called once everything is written, before the
+  // commit: a transaction written ahead of its time waits there, and nobody sees it before.
   virtual Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
       const std::vector<NewRun>& runs, int lease_pid, TimePoint now, const CreatedRunsWrites& then,
-      std::optional<TimePoint> commit_at) = 0;
+      const std::function<void()>& before_commit) = 0;
   virtual Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
                                                       const std::string& run_id) = 0;
   virtual Result<DagRunRecord> GetRun(RunKey run) = 0;

@@ -127,7 +127,7 @@ TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRele
         for (auto& ti : run.tasks) ti.run = run.run.id;
         start = loop.AdmitCreated({dag}, {&run}, batch);
       },
-      std::nullopt);
+      nullptr);
   ASSERT_TRUE(keys.ok()) << keys.error().ToString();
   ASSERT_EQ(start.launches.size(), 1u);
   // Committed with the run: a queued with its first try, b waiting.

@@ -28,7 +28,8 @@ class SchedulerServiceTest : public ::testing::Test {
     dir_.Write("dags/" + id + ".yaml", head + "tasks:\n  - id: t\n    operator: noop\n");
   }
   // Starts (or restarts) the service on the same database and folder.
-  void StartService(bool paused_at_creation = false) {
+  void StartService(bool paused_at_creation = false,
+                    std::chrono::milliseconds prepare_runs_ahead = {}) {
     service_.reset();
     folder_.reset();
     store_ = std::move(store::OpenSqliteStore(Db())).value();
@@ -36,6 +37,7 @@ class SchedulerServiceTest : public ::testing::Test {
     SchedulerOptions options;
     options.loop.log_dir = dir_.path() + "/logs";
     options.dags_are_paused_at_creation = paused_at_creation;
+    options.prepare_runs_ahead = prepare_runs_ahead;
     service_ = std::make_unique<SchedulerService>(*store_, cli::BuiltinRegistry(),
                                                   exec::SystemProcessRunner(), *folder_, clock_,
                                                   options, nullptr, nullptr);
@@ -116,6 +118,43 @@ TEST_F(SchedulerServiceTest, ManyDagsDueAtOnceStartInTheirCreationTransaction) {
                                                 "b:running", "b:success", "run:success"}))
         << dag_id;
   }
+}
+
+// A round prepared ahead: not before its time, then written ahead and committed when the interval
+// ends (the clock is slept on until then), with nothing of it recorded earlier. The dates are in
+// the future so that the fake clock, not the wall clock, is the later of the two.
+TEST_F(SchedulerServiceTest, RunsPreparedAheadTakeEffectWhenTheIntervalEnds) {
+  WriteDag("m", "schedule: '* * * * *'\nstart_date: 2026-01-01\n");
+  StartService(false, std::chrono::milliseconds(50));
+  TickAt("2099-01-01T10:00:30Z");  // the latest interval that has ended, at once
+  EXPECT_EQ(Runs("m"), (std::vector<std::string>{"scheduled__2099-01-01T09:59:00+00:00:success"}));
+  EXPECT_EQ(next_due_, At("2099-01-01T10:01:00Z"));
+  const auto ends = At("2099-01-01T10:01:00Z");
+  clock_.Set(ends - std::chrono::milliseconds(60));  // too early to prepare
+  ASSERT_TRUE(service_->Tick().ok());
+  EXPECT_EQ(Runs("m").size(), 1u);
+  EXPECT_EQ(clock_.PreciseNow(), ends - std::chrono::milliseconds(60));
+  clock_.Set(ends - std::chrono::milliseconds(40));
+  auto next = service_->Tick();
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, At("2099-01-01T10:02:00Z"));
+  EXPECT_EQ(clock_.PreciseNow(), ends);  // the commit waited for the interval's end
+  const auto run = store_->FindRun("m", "scheduled__2099-01-01T10:00:00+00:00");
+  ASSERT_TRUE(run.ok() && *run);
+  EXPECT_EQ((*run)->state, state::RunState::kRunning);
+  EXPECT_EQ((*run)->queued_at, ends);
+  EXPECT_EQ((*run)->start_date, ends);
+  const auto events = store_->ListEvents((*run)->id, 0);
+  ASSERT_TRUE(events.ok());
+  // Those of its creation (what the worker records is stamped by it, on the wall clock).
+  ASSERT_GE(events->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((*events)[i].to_state,
+              (std::vector<std::string>{"run:running", "scheduled", "queued"})[i]);
+    EXPECT_EQ((*events)[i].at, ends) << (*events)[i].to_state;
+  }
+  ASSERT_TRUE(service_->RunUntilIdle().ok());
+  EXPECT_EQ(Runs("m")[1], "scheduled__2099-01-01T10:00:00+00:00:success");
 }
 
 TEST_F(SchedulerServiceTest, CatchupRespectsMaxActiveRunsAndRestartsCreateNoDuplicates) {

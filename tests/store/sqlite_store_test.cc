@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "engine/store/state_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -128,7 +130,7 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
         queued.try_number = 1;
         batch.PutTaskInstance(queued, state::TaskState::kNone, "test");
       },
-      std::nullopt);
+      nullptr);
   ASSERT_TRUE(keys.ok()) << keys.error().ToString();
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_FALSE((*keys)[0]);  // existed: left alone
@@ -149,7 +151,7 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
         batch.PutTry({987654, "t", 1, state::TaskState::kQueued, CurrentTime(), std::nullopt,
                       std::nullopt, "x.log", ""});
       },
-      std::nullopt);
+      nullptr);
   EXPECT_FALSE(failed.ok());
   EXPECT_FALSE(*store->FindRun("d", "doomed"));
 }
@@ -283,7 +285,7 @@ TEST(SqliteStoreTest, RunsWrittenAheadCommitAtTheirTime) {
           seen_before =
               testing::RunCommand("sqlite3 " + db + " 'SELECT count(*) FROM dag_runs'").output;
         },
-        commit_at);
+        [&] { std::this_thread::sleep_until(commit_at); });
     ASSERT_TRUE(keys.ok()) << keys.error().ToString();
     key = (*keys)[0];
   }
