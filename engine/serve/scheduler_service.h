@@ -34,8 +34,8 @@ struct SchedulerOptions {
   Metrics* metrics = nullptr;
   // How long before a schedule interval ends its runs are prepared: written in one transaction
   // that commits when the interval ends, so that their first tasks start then, not a round of
-  // database work later. Zero: created when the interval ends. Needs a clock that is the wall
-  // clock.
+  // database work later. Zero: created when the interval ends. The clock says when to prepare,
+  // and the commit sleeps on it.
   std::chrono::milliseconds prepare_runs_ahead{0};
 };
 
