@@ -166,21 +166,17 @@ Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next
   // The runs first: what else the loop writes meanwhile waits until they are all created.
   loop_->HoldCommits();
   CreatedRuns created;
-  Status status = Status::Ok();
-  if (commit_at) {
-    commit_runs_at_ = store::TimePoint(*commit_at);
-    store::WritesTakeEffectAt effective(*commit_runs_at_);
-    status = CreateDueRunsHeld(now, next_due, created);
-    commit_runs_at_.reset();
-  } else {
-    status = CreateDueRunsHeld(now, next_due, created);
-  }
+  std::optional<store::WritesTakeEffectAt> effective;
+  if (commit_at) effective.emplace(*commit_at);
+  Status status = CreateDueRunsHeld(now, next_due, commit_at, created);
+  effective.reset();
   loop_->ReleaseCommits();
   for (const auto& [run_id, dag_id] : created) spdlog::info("created run {} of {}", run_id, dag_id);
   return status;
 }
 
 Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due,
+                                           std::optional<scheduler::PreciseInstant> commit_at,
                                            CreatedRuns& created) {
   std::optional<std::map<std::string, int>> active;  // dag_id -> queued or running runs
   std::vector<store::NewRun> planned;
@@ -230,17 +226,19 @@ Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& 
     if (plan->next_due && (!next_due || *plan->next_due < *next_due)) next_due = plan->next_due;
     // Many DAGs due at once: start the first ones' tasks while the rest are being planned; if
     // they are prepared ahead, all in one transaction unless their time has come meanwhile.
-    if (planned.size() >= kCreateInChunksOf &&
-        (!commit_runs_at_ || clock_.PreciseNow() >= *commit_runs_at_)) {
-      if (Status s = CreatePlannedRuns(planned, planned_dags, created); !s.ok()) return s;
+    if (planned.size() >= kCreateInChunksOf && (!commit_at || clock_.PreciseNow() >= *commit_at)) {
+      if (Status s = CreatePlannedRuns(planned, planned_dags, commit_at, created); !s.ok()) {
+        return s;
+      }
     }
   }
-  return CreatePlannedRuns(planned, planned_dags, created);
+  return CreatePlannedRuns(planned, planned_dags, commit_at, created);
 }
 
 Status SchedulerService::CreatePlannedRuns(
     std::vector<store::NewRun>& planned,
-    std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags, CreatedRuns& created) {
+    std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags,
+    std::optional<scheduler::PreciseInstant> commit_at, CreatedRuns& created) {
   if (planned.empty()) return Status::Ok();
   // One transaction for the chunk: the runs, leased to this process and written running, and the
   // start of their first tasks, which the workers get as soon as it commits.
@@ -265,8 +263,8 @@ Status SchedulerService::CreatePlannedRuns(
         }
         start = loop_->AdmitCreated(dags, runs, batch);
       },
-      [this] {
-        if (commit_runs_at_) clock_.SleepUntil(*commit_runs_at_);
+      [&] {
+        if (commit_at) clock_.SleepUntil(*commit_at);
       });
   if (!keys.ok()) return keys.error();
   loop_->StartCreated(std::move(start));

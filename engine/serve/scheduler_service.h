@@ -81,9 +81,12 @@ class SchedulerService {
                        std::optional<Instant> commit_at);
   // `created` receives each new run (run id, DAG id), logged once the burst is over.
   using CreatedRuns = std::vector<std::pair<std::string, std::string>>;
-  Status CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due, CreatedRuns& created);
+  Status CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due,
+                           std::optional<scheduler::PreciseInstant> commit_at,
+                           CreatedRuns& created);
   Status CreatePlannedRuns(std::vector<store::NewRun>& planned,
                            std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags,
+                           std::optional<scheduler::PreciseInstant> commit_at,
                            CreatedRuns& created);
   Status StartRuns();
   void OnTransition(const scheduler::Transition& transition);
@@ -109,8 +112,7 @@ class SchedulerService {
   int runs_waiting_ = 0;           // queued runs the last StartRuns left waiting
   std::set<std::string> limited_;  // DAGs whose due runs were capped by max_active_runs
   std::chrono::steady_clock::time_point last_heartbeat_;
-  std::optional<Instant> upcoming_;                 // when the next schedule interval ends
-  std::optional<store::TimePoint> commit_runs_at_;  // set while runs are prepared ahead
+  std::optional<Instant> upcoming_;  // when the next schedule interval ends
 
   std::mutex mutex_;
   std::vector<std::string> changed_files_;  // GUARDED_BY(mutex_)
