@@ -128,9 +128,10 @@ CREATE TABLE model_aliases (
       R"sql(
 ALTER TABLE task_instances ADD COLUMN external_executor_id TEXT NOT NULL DEFAULT '';
 )sql",
-      // How many runs and task instances are in each state, kept by triggers so that /metrics
-      // reads a few rows instead of counting every row ever written. Triggers, not the writer's
-      // code, so that every process and every statement that changes a state keeps them true.
+      // How many runs and task instances are in each state, so that /metrics reads a few rows
+      // instead of counting every row ever written. The triggers count for writers other than
+      // conveyor (the sqlite3 shell, cascaded deletes); conveyor's connections switch them off
+      // and count in the store's writes (state_counts.h), off the triggers' cost per row.
       R"sql(
 CREATE TABLE state_counts (
   tbl TEXT NOT NULL,

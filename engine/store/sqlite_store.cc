@@ -5,6 +5,7 @@
 #include "engine/common/json_text.h"
 #include "engine/store/schema.h"
 #include "engine/store/sqlite_db.h"
+#include "engine/store/state_counts.h"
 #include "engine/store/state_store.h"
 
 namespace conveyor::store {
@@ -45,6 +46,11 @@ std::optional<std::string> TaskStateText(TaskState state) {
   return std::string(state::Name(state));
 }
 
+// As stored: a task instance without a state has NULL, counted as "none".
+std::string_view StateName(TaskState state) {
+  return state == TaskState::kNone ? std::string_view() : state::Name(state);
+}
+
 TaskState ReadTaskState(const Statement& s, int column) {
   if (s.IsNull(column)) return TaskState::kNone;
   return state::ParseTaskState(s.Text(column)).value_or(TaskState::kNone);
@@ -81,11 +87,12 @@ class SqliteStore : public StateStore {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
-    auto key = InsertRun(run, false, std::nullopt);
+    StateCountChanges counts;
+    auto key = InsertRun(run, false, std::nullopt, counts);
     if (!key.ok()) return key.error();
     WriteBatch batch;
     AddTaskInstances(**key, tasks, batch);
-    if (Status s = WriteAll(batch); !s.ok()) return s.error();
+    if (Status s = WriteAll(batch, counts); !s.ok()) return s.error();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
     return **key;
   }
@@ -98,15 +105,16 @@ class SqliteStore : public StateStore {
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     std::vector<std::optional<RunKey>> keys;
     WriteBatch batch;
+    StateCountChanges counts;
     for (const NewRun& run : runs) {
-      auto key = InsertRun(run.run, true, RunLease{lease_pid, now});
+      auto key = InsertRun(run.run, true, RunLease{lease_pid, now}, counts);
       if (!key.ok()) return key.error();
       keys.push_back(*key);
       if (*key) AddTaskInstances(**key, run.tasks, batch);
     }
     // The caller's writes replace the new task instances' rows in the batch: each is written once.
     if (then) then(keys, batch);
-    if (Status s = WriteAll(batch); !s.ok()) return s.error();
+    if (Status s = WriteAll(batch, counts); !s.ok()) return s.error();
     if (before_commit) before_commit();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
     return keys;
@@ -289,7 +297,8 @@ class SqliteStore : public StateStore {
     if (batch.empty()) return Status::Ok();
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s;
-    if (Status s = WriteAll(batch); !s.ok()) return s;
+    StateCountChanges counts;
+    if (Status s = WriteAll(batch, counts); !s.ok()) return s;
     return txn.Commit();
   }
 
@@ -495,7 +504,8 @@ class SqliteStore : public StateStore {
   // Inside a transaction. With `ignore_duplicates` an existing run gives nothing, not an error.
   // The run's row and its creation event; its task instances go in a batch (AddTaskInstances).
   Result<std::optional<RunKey>> InsertRun(const DagRunRecord& run, bool ignore_duplicates,
-                                          std::optional<RunLease> lease) {
+                                          std::optional<RunLease> lease,
+                                          StateCountChanges& counts) {
     CachedStatement insert =
         db_->Cached(ignore_duplicates
                         ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
@@ -532,6 +542,7 @@ class SqliteStore : public StateStore {
     }
     if (sqlite3_changes(db_->handle()) == 0) return std::optional<RunKey>();
     const RunKey key = sqlite3_last_insert_rowid(db_->handle());
+    counts.Added("dag_runs", state::Name(run.state));
     if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
       return s.error();
     }
@@ -542,7 +553,7 @@ class SqliteStore : public StateStore {
                                WriteBatch& batch) {
     for (TaskInstanceRecord ti : tasks) {
       ti.run = run;
-      batch.PutTaskInstance(ti, ti.state, "create");
+      batch.AddTaskInstance(ti);
     }
   }
 
@@ -561,7 +572,11 @@ class SqliteStore : public StateStore {
         .Run();
   }
 
-  Status WriteAll(const WriteBatch& batch);
+  // Writes the batch and then the counts by state, with the changes it made to them.
+  Status WriteAll(const WriteBatch& batch, StateCountChanges& counts);
+  // The state a row has before the batch changes it; nothing for a row not yet written.
+  Result<std::optional<std::string>> CurrentState(const char* sql, RunKey run,
+                                                  const std::string* task_id);
   Status AppendTaskEvents(const std::vector<WriteBatch::Event>& events, TimePoint at);
 
   // Every public method holds it: the scheduler's commits run on their own thread while the
@@ -609,7 +624,18 @@ Status SqliteStore::AppendTaskEvents(const std::vector<WriteBatch::Event>& event
   return Status::Ok();
 }
 
-Status SqliteStore::WriteAll(const WriteBatch& batch) {
+Result<std::optional<std::string>> SqliteStore::CurrentState(const char* sql, RunKey run,
+                                                             const std::string* task_id) {
+  CachedStatement select = db_->Cached(sql);
+  select->Bind(1, run);
+  if (task_id) select->Bind(2, *task_id);
+  auto row = select->Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(select->IsNull(0) ? "" : select->Text(0));
+}
+
+Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts) {
   CachedStatement put_run = db_->Cached(
       "UPDATE dag_runs SET state = ?1, start_date = ?2, end_date = ?3, conf = ?4, "
       // A finished run needs no lease: it goes with the final state.
@@ -617,6 +643,9 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
       "END WHERE id = ?5");
   for (const auto& write : batch.runs()) {
     const DagRunRecord& run = write.run;
+    auto was = CurrentState("SELECT state FROM dag_runs WHERE id = ?", run.id, nullptr);
+    if (!was.ok()) return was.error();
+    if (*was) counts.Moved("dag_runs", **was, state::Name(run.state));
     put_run->Bind(1, std::string(state::Name(run.state)))
         .BindOptional(2, Map(run.start_date, Micros))
         .BindOptional(3, Map(run.end_date, Micros))
@@ -629,17 +658,23 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
     }
   }
   // A task instance is written several times after it is created (scheduled, queued, its end):
-  // an UPDATE does that with less work than an upsert, which builds the row to insert first.
-  CachedStatement update_ti = db_->Cached(
+  // an UPDATE does that with less work than an upsert, which builds the row to insert first. It
+  // is made only if the row holds the state the batch believes it holds (?15), which is then the
+  // state the counts move it from; otherwise the row's state is read first.
+  constexpr const char* kUpdateTi =
       "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, start_date = ?6, "
       "end_date = ?7, next_try_at = ?8, hostname = ?9, pid = ?10, external_executor_id = ?14 "
-      "WHERE run = ?1 AND task_id = ?2");
+      "WHERE run = ?1 AND task_id = ?2";
+  CachedStatement update_believed = db_->Cached(std::string(kUpdateTi) + " AND state IS ?15");
+  CachedStatement update_ti = db_->Cached(kUpdateTi);
   CachedStatement insert_ti = db_->Cached(
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
       "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
       "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const auto now = CurrentTime();
-  for (const TaskInstanceRecord& ti : batch.task_instances()) {
+  for (size_t i = 0; i < batch.task_instances().size(); ++i) {
+    const TaskInstanceRecord& ti = batch.task_instances()[i];
+    const std::optional<TaskState>& before = batch.task_instances_before()[i];
     const auto bind = [&ti](Statement& statement) -> Statement& {
       return statement.Bind(1, ti.run)
           .Bind(2, ti.task_id)
@@ -656,9 +691,29 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
           .Bind(13, ti.priority_weight)
           .Bind(14, ti.external_executor_id);
     };
-    if (Status s = bind(*update_ti).Run(); !s.ok()) return s;
-    if (sqlite3_changes(db_->handle()) > 0) continue;
-    if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
+    const std::string_view state = StateName(ti.state);
+    if (!before) {  // a row the batch creates: its run is new
+      counts.Added("task_instances", state);
+      if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
+      continue;
+    }
+    bind(*update_believed).BindOptional(15, TaskStateText(*before));
+    if (Status s = update_believed->Run(); !s.ok()) return s;
+    if (sqlite3_changes(db_->handle()) > 0) {
+      counts.Moved("task_instances", StateName(*before), state);
+      continue;
+    }
+    // Another writer changed the row since this one read it: count from what it holds.
+    auto was = CurrentState("SELECT state FROM task_instances WHERE run = ? AND task_id = ?",
+                            ti.run, &ti.task_id);
+    if (!was.ok()) return was.error();
+    if (*was) {
+      counts.Moved("task_instances", **was, state);
+      if (Status s = bind(*update_ti).Run(); !s.ok()) return s;
+    } else {
+      counts.Added("task_instances", state);
+      if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
+    }
   }
   if (Status s = AppendTaskEvents(batch.events(), now); !s.ok()) return s;
   for (const auto& write : batch.runs()) {
@@ -698,7 +753,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch) {
       if (Status s = put_output->Run(); !s.ok()) return s;
     }
   }
-  return Status::Ok();
+  return counts.Write(*db_);
 }
 
 }  // namespace
@@ -714,6 +769,11 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
         // idle (CheckpointIfWritten) before it gets there.
         "PRAGMA wal_autocheckpoint = 8000"}) {
     if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
+  }
+  // The counts by state are kept by this connection's writes (StateCountChanges), not by the
+  // schema's triggers, which are there for other writers.
+  if (sqlite3_db_config((*db)->handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr) != SQLITE_OK) {
+    return Error{ErrorCode::kInternal, "cannot switch off triggers on '" + path + "'", {}};
   }
   if (Status s = (*db)->Exec(options.synchronous_full ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL");

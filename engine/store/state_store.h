@@ -19,8 +19,11 @@ namespace conveyor::store {
 class WriteBatch {
  public:
   void PutRun(const DagRunRecord& run, std::optional<state::RunState> from, std::string who);
+  // `from` is the state the caller believes the row holds; the store checks it as it writes.
   void PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from, std::string who,
                        std::string note = "");
+  // A task instance of a run being created: a new row, and no event.
+  void AddTaskInstance(const TaskInstanceRecord& ti);
   // Fields left empty (start_date, log_path, note) keep what an earlier write gave them.
   void PutTry(const TryRecord& attempt);
   void PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs);
@@ -52,16 +55,22 @@ class WriteBatch {
   };
   const std::vector<RunWrite>& runs() const { return runs_; }
   const std::vector<TaskInstanceRecord>& task_instances() const { return tis_; }
+  // For each of task_instances(), the state its row holds before the batch as the batch's first
+  // write of it believed; nothing for a row the batch creates.
+  const std::vector<std::optional<state::TaskState>>& task_instances_before() const {
+    return ti_before_;
+  }
   const std::vector<Event>& events() const { return events_; }
   const std::vector<TryRecord>& tries() const { return tries_; }
   const std::vector<OutputWrite>& outputs() const { return outputs_; }
 
  private:
   // Its row in the batch: the record's latest write replaces any earlier one of the task.
-  void PutTaskInstanceRow(TaskInstanceRecord ti);
+  void PutTaskInstanceRow(TaskInstanceRecord ti, std::optional<state::TaskState> before);
 
   std::vector<RunWrite> runs_;
   std::vector<TaskInstanceRecord> tis_;
+  std::vector<std::optional<state::TaskState>> ti_before_;
   std::map<std::pair<RunKey, std::string>, size_t> ti_index_;
   std::vector<Event> events_;
   std::vector<TryRecord> tries_;

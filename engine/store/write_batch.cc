@@ -10,10 +10,11 @@ void WriteBatch::PutRun(const DagRunRecord& run, std::optional<state::RunState> 
   runs_.push_back({run, from, std::move(who)});
 }
 
-void WriteBatch::PutTaskInstanceRow(TaskInstanceRecord ti) {
+void WriteBatch::PutTaskInstanceRow(TaskInstanceRecord ti, std::optional<state::TaskState> before) {
   auto [it, inserted] = ti_index_.emplace(std::make_pair(ti.run, ti.task_id), tis_.size());
   if (inserted) {
     tis_.push_back(std::move(ti));
+    ti_before_.push_back(before);
   } else {
     tis_[it->second] = std::move(ti);
   }
@@ -21,11 +22,15 @@ void WriteBatch::PutTaskInstanceRow(TaskInstanceRecord ti) {
 
 void WriteBatch::PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState from,
                                  std::string who, std::string note) {
-  PutTaskInstanceRow(ti);
+  PutTaskInstanceRow(ti, from);
   if (from != ti.state || !note.empty()) {
     events_.push_back(
         {ti.run, ti.task_id, ti.try_number, from, ti.state, std::move(who), std::move(note)});
   }
+}
+
+void WriteBatch::AddTaskInstance(const TaskInstanceRecord& ti) {
+  PutTaskInstanceRow(ti, std::nullopt);
 }
 
 void WriteBatch::PutTry(const TryRecord& attempt) {
@@ -46,7 +51,9 @@ void WriteBatch::PutTry(const TryRecord& attempt) {
 
 void WriteBatch::Append(WriteBatch&& later) {
   std::move(later.runs_.begin(), later.runs_.end(), std::back_inserter(runs_));
-  for (TaskInstanceRecord& ti : later.tis_) PutTaskInstanceRow(std::move(ti));
+  for (size_t i = 0; i < later.tis_.size(); ++i) {
+    PutTaskInstanceRow(std::move(later.tis_[i]), later.ti_before_[i]);
+  }
   std::move(later.events_.begin(), later.events_.end(), std::back_inserter(events_));
   for (const TryRecord& attempt : later.tries_) PutTry(attempt);
   std::move(later.outputs_.begin(), later.outputs_.end(), std::back_inserter(outputs_));

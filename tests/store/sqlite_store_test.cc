@@ -377,6 +377,17 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   EXPECT_EQ(Counted(store->CountRunsByState()), "running=1 ");
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 skipped=1 success=1 ");
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
+
+  // A write whose idea of the row's state is stale (c is skipped now, not none): counted from
+  // what the row holds.
+  WriteBatch stale;
+  TaskInstanceRecord c = MakeTask("c");
+  c.run = run.id;
+  c.state = state::TaskState::kQueued;
+  stale.PutTaskInstance(c, state::TaskState::kNone, "test");
+  ASSERT_TRUE(store->Commit(stale).ok());
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 queued=1 success=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
 }
 
 TEST(SqliteStoreTest, UnopenableDatabaseIsAnError) {

@@ -1,0 +1,34 @@
+#pragma once
+
+// Internal to engine/store: the changes a transaction makes to `state_counts`, the number of runs
+// and task instances in each state that /metrics reads.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "engine/common/error.h"
+
+namespace conveyor::store {
+
+class SqliteDb;
+
+// conveyor's own connections count from the store's writes, which read each row's state before
+// they change it; the schema's triggers count for every other writer (the sqlite3 shell, an
+// older conveyor) and are switched off on conveyor's connections, where they would run two
+// statements for each of a task's three state changes on the scheduler's hot path.
+class StateCountChanges {
+ public:
+  // `table` is "dag_runs" or "task_instances"; a task instance without a state counts as "none".
+  void Added(std::string_view table, std::string_view state);
+  void Moved(std::string_view table, std::string_view from, std::string_view to);
+  // Applies the changes in the caller's transaction and forgets them.
+  Status Write(SqliteDb& db);
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::int64_t, std::less<>> changes_;
+};
+
+}  // namespace conveyor::store
