@@ -129,6 +129,11 @@ Statement& Statement::Bind(int index, const std::string& value) {
   return *this;
 }
 
+Statement& Statement::BindUnowned(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+  return *this;
+}
+
 Statement& Statement::BindReal(int index, double value) {
   sqlite3_bind_double(stmt_, index, value);
   return *this;

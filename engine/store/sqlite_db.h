@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "engine/common/error.h"
@@ -29,6 +30,8 @@ class Statement {
   Statement& Bind(int index, std::int64_t value);
   Statement& BindReal(int index, double value);
   Statement& Bind(int index, const std::string& value);
+  // Text read in place, not copied: it must outlive the statement's next step.
+  Statement& BindUnowned(int index, std::string_view value);
   Statement& BindNull(int index);
   template <typename T>
   Statement& BindOptional(int index, const std::optional<T>& value) {

@@ -41,14 +41,15 @@ std::optional<Instant> OptionalSec(const Statement& s, int column) {
   return FromSec(*v);
 }
 
-std::optional<std::string> TaskStateText(TaskState state) {
-  if (state == TaskState::kNone) return std::nullopt;
-  return std::string(state::Name(state));
-}
-
 // As stored: a task instance without a state has NULL, counted as "none".
 std::string_view StateName(TaskState state) {
   return state == TaskState::kNone ? std::string_view() : state::Name(state);
+}
+
+// Binds the state as stored: NULL for none.
+Statement& BindState(Statement& statement, int index, TaskState state) {
+  return state == TaskState::kNone ? statement.BindNull(index)
+                                   : statement.BindUnowned(index, state::Name(state));
 }
 
 TaskState ReadTaskState(const Statement& s, int column) {
@@ -612,12 +613,12 @@ Status SqliteStore::AppendTaskEvents(const std::vector<WriteBatch::Event>& event
       const int column = static_cast<int>(i * 8);
       insert->Bind(column + 1, Micros(at))
           .Bind(column + 2, e.run)
-          .Bind(column + 3, e.task_id)
-          .Bind(column + 4, e.try_number)
-          .BindOptional(column + 5, TaskStateText(e.from))
-          .Bind(column + 6, std::string(state::Name(e.to)))
-          .Bind(column + 7, e.who)
-          .Bind(column + 8, e.note);
+          .BindUnowned(column + 3, e.task_id)
+          .Bind(column + 4, e.try_number);
+      BindState(*insert, column + 5, e.from)
+          .BindUnowned(column + 6, state::Name(e.to))
+          .BindUnowned(column + 7, e.who)
+          .BindUnowned(column + 8, e.note);
     }
     if (Status s = insert->Run(); !s.ok()) return s;
   }
@@ -675,21 +676,22 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
   for (size_t i = 0; i < batch.task_instances().size(); ++i) {
     const TaskInstanceRecord& ti = batch.task_instances()[i];
     const std::optional<TaskState>& before = batch.task_instances_before()[i];
+    // The batch outlives each statement's run: its text is bound in place.
     const auto bind = [&ti](Statement& statement) -> Statement& {
+      BindState(statement, 3, ti.state);
       return statement.Bind(1, ti.run)
-          .Bind(2, ti.task_id)
-          .BindOptional(3, TaskStateText(ti.state))
+          .BindUnowned(2, ti.task_id)
           .Bind(4, ti.try_number)
           .Bind(5, ti.max_tries)
           .BindOptional(6, Map(ti.start_date, Micros))
           .BindOptional(7, Map(ti.end_date, Micros))
           .BindOptional(8, Map(ti.next_try_at, Micros))
-          .Bind(9, ti.hostname)
+          .BindUnowned(9, ti.hostname)
           .BindOptional(10, ti.pid ? std::optional<std::int64_t>(*ti.pid) : std::nullopt)
-          .Bind(11, ti.operator_name)
-          .Bind(12, ti.pool)
+          .BindUnowned(11, ti.operator_name)
+          .BindUnowned(12, ti.pool)
           .Bind(13, ti.priority_weight)
-          .Bind(14, ti.external_executor_id);
+          .BindUnowned(14, ti.external_executor_id);
     };
     const std::string_view state = StateName(ti.state);
     if (!before) {  // a row the batch creates: its run is new
@@ -697,7 +699,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
       if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
       continue;
     }
-    bind(*update_believed).BindOptional(15, TaskStateText(*before));
+    BindState(bind(*update_believed), 15, *before);
     if (Status s = update_believed->Run(); !s.ok()) return s;
     if (sqlite3_changes(db_->handle()) > 0) {
       counts.Moved("task_instances", StateName(*before), state);
@@ -732,14 +734,14 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
       "end_date = excluded.end_date, pid = excluded.pid, note = excluded.note");
   for (const TryRecord& attempt : batch.tries()) {
     put_try->Bind(1, attempt.run)
-        .Bind(2, attempt.task_id)
+        .BindUnowned(2, attempt.task_id)
         .Bind(3, attempt.try_number)
-        .Bind(4, std::string(state::Name(attempt.state)))
+        .BindUnowned(4, state::Name(attempt.state))
         .BindOptional(5, Map(attempt.start_date, Micros))
         .BindOptional(6, Map(attempt.end_date, Micros))
         .BindOptional(7, attempt.pid ? std::optional<std::int64_t>(*attempt.pid) : std::nullopt)
-        .Bind(8, attempt.log_path)
-        .Bind(9, attempt.note);
+        .BindUnowned(8, attempt.log_path)
+        .BindUnowned(9, attempt.note);
     if (Status s = put_try->Run(); !s.ok()) return s;
   }
   CachedStatement put_output = db_->Cached(
