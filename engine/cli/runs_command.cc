@@ -16,11 +16,12 @@ Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::sys
 int ExitFor(state::RunState s) { return s == state::RunState::kSuccess ? kExitOk : kExitFailure; }
 
 // Runs (or waits for) a run to its end, printing each transition; the exit code follows its state.
-// `show_from`: the transitions committed since then by another process running it are shown too.
+// The transitions another process running it logged after the event `show_after` (default: the
+// latest) are shown too.
 int Drive(RunContext& context, const graph::LoadedDag& dag, const store::DagRunRecord& run,
-          std::optional<store::TimePoint> show_from) {
+          std::optional<std::int64_t> show_after) {
   auto outcome = scheduler::DriveRun(*context.store, BuiltinRegistry(), dag, run.id,
-                                     context.LoopOptions(), PrintTransition, show_from);
+                                     context.LoopOptions(), PrintTransition, show_after);
   if (!outcome.ok()) return ReportError(outcome.error());
   std::cout << "run " << run.run_id << ": " << state::Name(*outcome) << std::endl;
   return ExitFor(*outcome);
@@ -44,6 +45,9 @@ int RunTrigger(const GlobalOptions& options, const TriggerOptions& trigger) {
     return ReportError(InvalidArgument("--conf is not valid JSON: " + trigger.conf));
   }
   if (!trigger.run_id.empty()) request.run_id = trigger.run_id;
+  // Read before the run exists, so that every transition of it a `serve` logs is shown.
+  auto last_event = (*context)->store->LastEventId();
+  if (!last_event.ok()) return ReportError(last_event.error());
   auto run = scheduler::CreateRun(*(*context)->store, **dag, request, Now());
   if (!run.ok()) {
     ReportError(run.error());
@@ -51,7 +55,7 @@ int RunTrigger(const GlobalOptions& options, const TriggerOptions& trigger) {
   }
   std::cout << "created run " << run->run_id << " (queued)" << std::endl;
   if (!trigger.wait) return kExitOk;
-  return Drive(**context, **dag, *run, run->queued_at);
+  return Drive(**context, **dag, *run, *last_event);
 }
 
 int RunResume(const GlobalOptions& options, const std::string& dag_id, const std::string& run_id,

@@ -37,8 +37,12 @@ Result<std::vector<state::RunState>> DriveRuns(
     const std::vector<store::RunKey>& runs, int max_active, const RunLoopOptions& options,
     const std::function<void(const Transition&)>& observer,
     const std::function<void(const store::DagRunRecord&)>& on_finished,
-    std::optional<store::TimePoint> show_events_from) {
-  const store::TimePoint show_from = show_events_from.value_or(store::CurrentTime());
+    std::optional<std::int64_t> show_events_after) {
+  if (!show_events_after) {
+    auto last = store.LastEventId();
+    if (!last.ok()) return last.error();
+    show_events_after = *last;
+  }
   std::vector<state::RunState> outcomes(runs.size(), state::RunState::kQueued);
   std::set<size_t> pending;
   for (size_t i = 0; i < runs.size(); ++i) pending.insert(i);
@@ -61,11 +65,13 @@ Result<std::vector<state::RunState>> DriveRuns(
         if (!record.ok()) return record.error();
         // Another process runs it: show its transitions as they are committed.
         if (observer) {
-          auto events = store.ListEvents(runs[i], seen_event[runs[i]]);
+          const std::int64_t seen =
+              seen_event.try_emplace(runs[i], *show_events_after).first->second;
+          auto events = store.ListEvents(runs[i], seen);
           if (!events.ok()) return events.error();
           for (const store::EventRecord& e : *events) {
             seen_event[runs[i]] = e.id;
-            if (e.at < show_from || e.task_id.empty() || e.from_state == e.to_state) continue;
+            if (e.task_id.empty() || e.from_state == e.to_state) continue;
             observer({record->dag_id, record->run_id, e.task_id, e.try_number,
                       state::ParseTaskState(e.from_state).value_or(state::TaskState::kNone),
                       state::ParseTaskState(e.to_state).value_or(state::TaskState::kNone), e.note,
@@ -119,9 +125,9 @@ Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorR
                                  const graph::LoadedDag& dag, store::RunKey run,
                                  const RunLoopOptions& options,
                                  const std::function<void(const Transition&)>& observer,
-                                 std::optional<store::TimePoint> show_events_from) {
+                                 std::optional<std::int64_t> show_events_after) {
   auto outcomes =
-      DriveRuns(store, registry, dag, {run}, 1, options, observer, nullptr, show_events_from);
+      DriveRuns(store, registry, dag, {run}, 1, options, observer, nullptr, show_events_after);
   if (!outcomes.ok()) return outcomes.error();
   return outcomes->front();
 }

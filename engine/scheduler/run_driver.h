@@ -14,21 +14,22 @@ namespace conveyor::scheduler {
 // `max_active` at once, or else waits for the holder to finish it, taking over if the holder
 // dies. Exactly one process runs a run at a time. `on_finished` sees each run as it ends.
 // `observer` sees the transitions of runs run here, and those of runs another process runs that
-// were committed from `show_events_from` (default: now) on, read from the event log.
+// were logged after the event `show_events_after` (default: the latest when this starts), read
+// from the event log.
 // Returns the runs' final states, in the order given.
 Result<std::vector<state::RunState>> DriveRuns(
     store::StateStore& store, const exec::OperatorRegistry& registry, const graph::LoadedDag& dag,
     const std::vector<store::RunKey>& runs, int max_active, const RunLoopOptions& options,
     const std::function<void(const Transition&)>& observer,
     const std::function<void(const store::DagRunRecord&)>& on_finished,
-    std::optional<store::TimePoint> show_events_from = std::nullopt);
+    std::optional<std::int64_t> show_events_after = std::nullopt);
 
 // DriveRuns for one run.
 Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorRegistry& registry,
                                  const graph::LoadedDag& dag, store::RunKey run,
                                  const RunLoopOptions& options,
                                  const std::function<void(const Transition&)>& observer,
-                                 std::optional<store::TimePoint> show_events_from = std::nullopt);
+                                 std::optional<std::int64_t> show_events_after = std::nullopt);
 
 // True while a process with this pid exists.
 bool ProcessAlive(int pid);

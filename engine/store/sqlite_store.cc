@@ -252,7 +252,7 @@ class SqliteStore : public StateStore {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         "SELECT id, at, run, task_id, try_number, from_state, to_state, who, note "
-        "FROM events WHERE run = ? AND id > ? ORDER BY id");
+        "FROM events WHERE id > ?2 AND run = ?1 ORDER BY id");
     select->Bind(1, run).Bind(2, after_id);
     std::vector<EventRecord> out;
     const Status read = select->ForEachRow([&] {
@@ -264,6 +264,14 @@ class SqliteStore : public StateStore {
     });
     if (!read.ok()) return read.error();
     return out;
+  }
+
+  Result<std::int64_t> LastEventId() override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    CachedStatement last = db_->Cached("SELECT coalesce(max(id), 0) FROM events");
+    auto row = last->Step();
+    if (!row.ok()) return row.error();
+    return last->Int(0);
   }
 
   Result<int> CountEvents(RunKey run, const std::string& task_id,

@@ -118,8 +118,12 @@ class StateStore {
   virtual Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) = 0;
   // {"task_id": {"key": "value", ...}, ...} for a run.
   virtual Result<nlohmann::json> ReadOutputs(RunKey run) = 0;
-  // The run's events with an id above `after_id`, oldest first.
+  // The run's events with an id above `after_id`, oldest first. Reads every event logged after
+  // `after_id` (the log has no index by run): a reader follows the log from LastEventId() on.
   virtual Result<std::vector<EventRecord>> ListEvents(RunKey run, std::int64_t after_id) = 0;
+  // The id of the latest event logged, or 0; every later event has a greater id.
+  virtual Result<std::int64_t> LastEventId() = 0;
+  // Reads the whole log: for tests and tools.
   virtual Result<int> CountEvents(RunKey run, const std::string& task_id,
                                   const std::string& to_state) = 0;
 

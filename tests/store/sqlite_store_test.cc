@@ -186,6 +186,40 @@ TEST(SqliteStoreTest, EventsOfABatchKeepTheirOrder) {
   EXPECT_EQ(events, expected);
 }
 
+// A reader follows the log from an event id on: it sees its run's later events, and no other's.
+TEST(SqliteStoreTest, EventsAreReadFromAnEventIdOn) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  EXPECT_EQ(*store->LastEventId(), 0);
+  TaskInstanceRecord a = MakeTask("a");
+  const RunKey first = *store->CreateRun(MakeRun("first", 1), {a});
+  const std::int64_t before = *store->LastEventId();
+  EXPECT_EQ(before, 1);  // the first run's creation
+  const RunKey second = *store->CreateRun(MakeRun("second", 2), {a});
+  WriteBatch batch;
+  for (const RunKey run : {first, second}) {
+    a.run = run;
+    a.state = state::TaskState::kScheduled;
+    batch.PutTaskInstance(a, state::TaskState::kNone, "test");
+  }
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(*store->LastEventId(), 4);
+  const auto describe = [&](RunKey run, std::int64_t after) {
+    const auto listed = store->ListEvents(run, after);
+    EXPECT_TRUE(listed.ok());
+    if (!listed.ok()) return std::string("error");
+    std::string out;
+    for (const EventRecord& e : *listed) {
+      out += std::to_string(e.id) + ":" + e.task_id + ":" + e.to_state + " ";
+    }
+    return out;
+  };
+  EXPECT_EQ(describe(first, before), "3:a:scheduled ");
+  EXPECT_EQ(describe(second, before), "2::run:queued 4:a:scheduled ");
+  EXPECT_EQ(describe(first, 0), "1::run:queued 3:a:scheduled ");
+  EXPECT_EQ(describe(second, 4), "");
+}
+
 // A group commit appends its wake-ups' batches into one: each task instance and try is written
 // once, in its last state, and every event of every batch is kept, in order.
 TEST(SqliteStoreTest, AppendedBatchesWriteTheLastStateAndEveryEvent) {
