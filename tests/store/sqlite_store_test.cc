@@ -290,7 +290,7 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "5\nwal\nok\n");
+  EXPECT_EQ(result.output, "6\nwal\nok\n");
 }
 
 // Runs prepared ahead of the moment they take effect: nobody sees them before it, and what is
