@@ -3,31 +3,36 @@
 #include "engine/store/sqlite_db.h"
 
 namespace conveyor::store {
-namespace {
 
-std::pair<std::string, std::string> Key(std::string_view table, std::string_view state) {
-  return {std::string(table), std::string(state.empty() ? "none" : state)};
+void StateCountChanges::Add(std::string_view table, std::string_view state, std::int64_t n) {
+  if (state.empty()) state = "none";
+  for (Change& change : changes_) {
+    if (change.state == state && change.table == table) {
+      change.n += n;
+      return;
+    }
+  }
+  changes_.push_back({std::string(table), std::string(state), n});
 }
 
-}  // namespace
-
 void StateCountChanges::Added(std::string_view table, std::string_view state) {
-  ++changes_[Key(table, state)];
+  Add(table, state, 1);
 }
 
 void StateCountChanges::Moved(std::string_view table, std::string_view from, std::string_view to) {
   if (from == to) return;
-  --changes_[Key(table, from)];
-  ++changes_[Key(table, to)];
+  Add(table, from, -1);
+  Add(table, to, 1);
 }
 
 Status StateCountChanges::Write(SqliteDb& db) {
   CachedStatement add = db.Cached(
       "INSERT INTO state_counts (tbl, state, n) VALUES (?, ?, ?) "
       "ON CONFLICT DO UPDATE SET n = n + excluded.n");
-  for (const auto& [key, n] : changes_) {
-    if (n == 0) continue;
-    if (Status s = add->Bind(1, key.first).Bind(2, key.second).Bind(3, n).Run(); !s.ok()) {
+  for (const Change& change : changes_) {
+    if (change.n == 0) continue;
+    if (Status s = add->Bind(1, change.table).Bind(2, change.state).Bind(3, change.n).Run();
+        !s.ok()) {
       return s;
     }
   }

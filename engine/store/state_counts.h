@@ -4,10 +4,9 @@
 // and task instances in each state that /metrics reads.
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
-#include <utility>
+#include <vector>
 
 #include "engine/common/error.h"
 
@@ -28,7 +27,14 @@ class StateCountChanges {
   Status Write(SqliteDb& db);
 
  private:
-  std::map<std::pair<std::string, std::string>, std::int64_t, std::less<>> changes_;
+  struct Change {
+    std::string table;
+    std::string state;
+    std::int64_t n;
+  };
+  void Add(std::string_view table, std::string_view state, std::int64_t n);
+  // A few entries (one per table and state touched): searched in order, not hashed or sorted.
+  std::vector<Change> changes_;
 };
 
 }  // namespace conveyor::store
