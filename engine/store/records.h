@@ -76,6 +76,9 @@ struct TaskInstanceRecord {
   int priority_weight = 1;
   // The try's job outside conveyor, "slurm:<job id>"; empty for tries of the local workers.
   std::string external_executor_id;
+  // Where the row is (its rowid) when it was read from the database, 0 otherwise: a write goes
+  // straight to it, and still checks that it holds this run's task.
+  std::int64_t row = 0;
 };
 
 // A run to create, with its task instances.

@@ -187,7 +187,7 @@ class SqliteStore : public StateStore {
     CachedStatement select = db_->Cached(
         "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
         "next_try_at, hostname, pid, operator, pool, priority_weight, "
-        "external_executor_id FROM task_instances WHERE run = ? ORDER BY rowid");
+        "external_executor_id, rowid FROM task_instances WHERE run = ? ORDER BY rowid");
     select->Bind(1, run);
     std::vector<TaskInstanceRecord> out;
     const Status read = select->ForEachRow([&] {
@@ -206,6 +206,7 @@ class SqliteStore : public StateStore {
       ti.pool = select->Text(10);
       ti.priority_weight = static_cast<int>(select->Int(11));
       ti.external_executor_id = select->Text(12);
+      ti.row = select->Int(13);
       out.push_back(std::move(ti));
     });
     if (!read.ok()) return read.error();
@@ -675,6 +676,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
       "end_date = ?7, next_try_at = ?8, hostname = ?9, pid = ?10, external_executor_id = ?14 "
       "WHERE run = ?1 AND task_id = ?2";
   CachedStatement update_believed = db_->Cached(std::string(kUpdateTi) + " AND state IS ?15");
+  CachedStatement update_believed_row =
+      db_->Cached(std::string(kUpdateTi) + " AND state IS ?15 AND rowid = ?16");
   CachedStatement update_ti = db_->Cached(kUpdateTi);
   CachedStatement insert_ti = db_->Cached(
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
@@ -707,8 +710,9 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
       if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
       continue;
     }
-    BindState(bind(*update_believed), 15, *before);
-    if (Status s = update_believed->Run(); !s.ok()) return s;
+    Statement& update = ti.row != 0 ? update_believed_row->Bind(16, ti.row) : *update_believed;
+    BindState(bind(update), 15, *before);
+    if (Status s = update.Run(); !s.ok()) return s;
     if (sqlite3_changes(db_->handle()) > 0) {
       counts.Moved("task_instances", StateName(*before), state);
       continue;

@@ -424,6 +424,31 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
 }
 
+// A task instance read from the database is written straight to its row; a row that holds
+// another task (a stale cache after a VACUUM) is never written over.
+TEST(SqliteStoreTest, TaskInstancesAreWrittenToTheirOwnRows) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  const RunKey run = *store->CreateRun(MakeRun("r", 1), {MakeTask("a"), MakeTask("b")});
+  auto read = *store->ListTaskInstances(run);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_NE(read[0].row, 0);
+  EXPECT_NE(read[0].row, read[1].row);
+  std::swap(read[0].row, read[1].row);
+  WriteBatch batch;
+  read[0].state = state::TaskState::kScheduled;
+  batch.PutTaskInstance(read[0], state::TaskState::kNone, "test");
+  read[1].state = state::TaskState::kQueued;
+  read[1].pool = "other";
+  batch.PutTaskInstance(read[1], state::TaskState::kNone, "test");
+  ASSERT_TRUE(store->Commit(batch).ok());
+  const auto after = *store->ListTaskInstances(run);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].task_id + ":" + std::string(state::Name(after[0].state)), "a:scheduled");
+  EXPECT_EQ(after[1].task_id + ":" + std::string(state::Name(after[1].state)), "b:queued");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "queued=1 scheduled=1 ");
+}
+
 TEST(SqliteStoreTest, UnopenableDatabaseIsAnError) {
   auto store = OpenSqliteStore("/nonexistent/dir/s.db");
   ASSERT_FALSE(store.ok());
