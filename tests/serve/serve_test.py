@@ -89,6 +89,11 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         return json.loads(out)["dag_runs"]
 
+    def parsed_at(self, dag_id):
+        row = self.db().execute("SELECT last_parsed_at FROM dags WHERE dag_id = ?",
+                                (dag_id,)).fetchone()
+        return row[0] / 1e6 if row and row[0] is not None else 0.0
+
     def ran_by(self, run_id):
         rows = self.db().execute(
             "SELECT DISTINCT who FROM events JOIN dag_runs r ON r.id = events.run "
@@ -107,10 +112,11 @@ class ServeTest(unittest.TestCase):
         self.assertIn("  say  queued -> running (try 1)\n", stdout)
         self.assertIn("  say  running -> success (try 1)\n", stdout)
         self.assertEqual(self.ran_by("first"), ["serve pid %d" % self.serve.pid])
+        written = time.time()
         self.write_dag("edit", "tasks:\n  - id: say\n    operator: shell\n"
                        "    command: echo v2 >> " + out + "\n")
-        wait_for(lambda: "v2" in open(os.path.join(self.dags, "edit.yaml")).read())
-        time.sleep(1.0)  # the change is picked up within a second
+        # serve records a parse once the new version is the one it schedules.
+        wait_for(lambda: self.parsed_at("edit") >= written, what="serve to read the edit")
         code, _, err = self.run_cli("dags", "trigger", "edit", "--run-id", "second", "--wait")
         self.assertEqual(code, 0, err)
         with open(out) as f:
