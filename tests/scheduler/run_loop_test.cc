@@ -262,7 +262,13 @@ TEST(RunLoopTest, WaitingForAProcessTakesNoCpu) {
   }
   std::printf("least CPU of the waiting thread: %lld us\n",
               static_cast<long long>(least.count() / 1000));
-  EXPECT_LT(least, std::chrono::microseconds(600));
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer makes the spawn itself cost about 600 us of this thread's CPU here.
+  constexpr auto kMostCpu = std::chrono::microseconds(1200);
+#else
+  constexpr auto kMostCpu = std::chrono::microseconds(600);
+#endif
+  EXPECT_LT(least, kMostCpu);
 }
 
 // A try's start precedes everything its process does. posix_spawn returns after the child's
