@@ -30,6 +30,12 @@ struct TaskLaunch {
   SlurmOptions slurm;  // sbatch options, when executor is kSlurm
 };
 
+// Runs inside conveyor's process, on a worker of the local executor: it leaves no process
+// behind when conveyor dies.
+inline bool RunsInProcess(const TaskLaunch& launch) {
+  return launch.executor == ExecutorKind::kLocal && launch.operator_name != "shell";
+}
+
 // What a worker reports: the try was handed to an external system (with the id it got there),
 // it started (with the pid of its process, if any), or it finished.
 struct TaskEvent {

@@ -56,7 +56,7 @@ class LocalExecutor : public Executor {
         }
       };
       // A shell task's process runner reports its start; an in-process one's is held.
-      const bool in_process = launch.operator_name != "shell";
+      const bool in_process = RunsInProcess(launch);
       if (in_process) {
         held_starts_.Hold(TaskEvent{
             TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});

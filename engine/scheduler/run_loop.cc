@@ -517,14 +517,29 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   // The group commit: every transition of this wake-up in one transaction, before any task of
   // it starts. Each transition, launch and finished run has its write in the batch.
   if (!batch.empty()) {
+    // In-process tries start without waiting for the commit, except while commits are held (the
+    // wake-up's time has not come). They die with this process, so a crash before the commit
+    // leaves nothing behind to reconcile: the task instance is still `scheduled` in the database
+    // and runs again. Their ends come in later wake-ups, whose batches commit after this one.
+    std::vector<exec::TaskLaunch> now;
+    if (!holding_) {
+      const auto in_process = std::stable_partition(launches.begin(), launches.end(),
+                                                    [](const exec::TaskLaunch& launch) {
+                                                      return !exec::RunsInProcess(launch);
+                                                    });
+      now.assign(std::make_move_iterator(in_process), std::make_move_iterator(launches.end()));
+      launches.erase(in_process, launches.end());
+    }
     CommitWork work{std::move(batch), std::move(launches), std::move(transitions),
                     std::move(finished)};
     if (holding_) {
       held_.push_back(std::move(work));
     } else {
-      const bool urgent = WorkerMayWait(work.launches.size());
+      // Commits on this thread when a worker would otherwise wait for it to start a try.
+      const bool urgent = !work.launches.empty() && WorkerMayWait(work.launches.size());
       pipeline_->Submit(std::move(work), urgent);
     }
+    for (exec::TaskLaunch& launch : now) executor_->Launch(std::move(launch));
   }
   return ReportCommitted();
 }
