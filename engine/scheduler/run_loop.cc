@@ -523,13 +523,13 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     // and runs again. Their ends come in later wake-ups, whose batches commit after this one.
     std::vector<exec::TaskLaunch> now;
     if (!holding_) {
-      const auto in_process = std::stable_partition(launches.begin(), launches.end(),
-                                                    [](const exec::TaskLaunch& launch) {
-                                                      return !exec::RunsInProcess(launch);
-                                                    });
+      const auto in_process = std::stable_partition(
+          launches.begin(), launches.end(),
+          [](const exec::TaskLaunch& launch) { return !exec::RunsInProcess(launch); });
       now.assign(std::make_move_iterator(in_process), std::make_move_iterator(launches.end()));
       launches.erase(in_process, launches.end());
     }
+    for (exec::TaskLaunch& launch : now) executor_->Launch(std::move(launch));
     CommitWork work{std::move(batch), std::move(launches), std::move(transitions),
                     std::move(finished)};
     if (holding_) {
@@ -539,7 +539,6 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
       const bool urgent = !work.launches.empty() && WorkerMayWait(work.launches.size());
       pipeline_->Submit(std::move(work), urgent);
     }
-    for (exec::TaskLaunch& launch : now) executor_->Launch(std::move(launch));
   }
   return ReportCommitted();
 }

@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "engine/cli/command_context.h"
+#include "engine/store/sqlite_db.h"
 #include "engine/store/wal_coalescing_vfs.h"
 #include "tests/support/dag_fixture.h"
 
@@ -148,6 +150,93 @@ TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRele
   EXPECT_EQ(observed,
             (std::vector<std::string>{"a:scheduled", "a:queued", "a:running", "a:success",
                                       "b:scheduled", "b:queued", "b:running", "b:success"}));
+}
+
+// Counts its runs: a `noop` whose start the test can see.
+class CountingNoop : public exec::Operator {
+ public:
+  explicit CountingNoop(std::atomic<int>& runs) : runs_(runs) {}
+  exec::OperatorResult Execute(exec::OperatorContext&) override {
+    ++runs_;
+    return exec::OperatorResult::Success();
+  }
+
+ private:
+  std::atomic<int>& runs_;
+};
+
+// An in-process try starts as soon as it is queued: it dies with conveyor, so nothing is left to
+// reconcile if its queued state never commits. A shell try starts only once that is committed.
+TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfter) {
+  DagFixture fixture(R"(tasks:
+  - {id: a, operator: noop}
+  - {id: b, operator: noop, depends_on: [a]}
+  - {id: c, operator: noop, depends_on: [b]}
+  - {id: sh, command: "touch $DIR/sh_started", depends_on: [c]}
+)");
+  std::atomic<int> noop_runs{0};
+  exec::OperatorRegistry registry = cli::BuiltinRegistry();
+  registry.Register({"noop", "counts its runs", exec::CommandUse::kNone, {}, [&noop_runs] {
+                       return std::make_unique<CountingNoop>(noop_runs);
+                     }});
+  store::StateStore& db = fixture.store();
+  RunLoopOptions options;
+  options.log_dir = fixture.dir() + "/logs";
+  RunLoop loop(db, registry, exec::SystemProcessRunner(), options, nullptr);
+  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
+  store::NewRun run;
+  run.run.dag_id = dag->dag.dag_id;
+  run.run.run_id = "early";
+  run.run.run_type = "manual";
+  run.run.state = state::RunState::kRunning;
+  run.run.start_date = store::CurrentTime();
+  for (const dag::Task& task : dag->dag.tasks) {
+    store::TaskInstanceRecord ti;
+    ti.task_id = task.id;
+    ti.max_tries = 1;
+    ti.operator_name = task.operator_name;
+    ti.pool = task.pool;
+    run.tasks.push_back(ti);
+  }
+  CommitWork start;
+  auto keys = db.CreateRunsIfAbsent(
+      {run}, getpid(), store::CurrentTime(),
+      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
+        run.run.id = *made[0];
+        for (auto& ti : run.tasks) ti.run = run.run.id;
+        start = loop.AdmitCreated({dag}, {&run}, batch);
+      },
+      nullptr);
+  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+
+  // Another connection holds the write lock: nothing the loop writes from now on commits.
+  auto blocker = store::SqliteDb::Open(fixture.dir() + "/state.db");
+  ASSERT_TRUE(blocker.ok());
+  ASSERT_TRUE((*blocker)->Exec("BEGIN IMMEDIATE").ok());
+  loop.StartCreated(std::move(start));
+  // a ends; b starts and ends, then c; sh waits for the commit of its queued state.
+  const auto until = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  while (noop_runs < 3 && std::chrono::system_clock::now() < until) {
+    ASSERT_TRUE(loop.Poll(until).ok());
+  }
+  EXPECT_EQ(noop_runs, 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(std::filesystem::exists(fixture.dir() + "/sh_started"));
+  // Read through the lock's holder: the store's connection waits for the writer's commit.
+  {
+    store::CachedStatement states = (*blocker)->Cached(
+        "SELECT group_concat(task_id || ':' || coalesce(state, 'none'), ' ') "
+        "FROM (SELECT task_id, state FROM task_instances ORDER BY task_id)");
+    ASSERT_TRUE(*states->Step());
+    EXPECT_EQ(states->Text(0), "a:queued b:none c:none sh:none");
+  }
+  ASSERT_TRUE((*blocker)->Exec("ROLLBACK").ok());
+  ASSERT_TRUE(loop.Run().ok());
+  EXPECT_TRUE(std::filesystem::exists(fixture.dir() + "/sh_started"));
+  EXPECT_EQ(fixture.States(run.run),
+            (States{{"a", "success"}, {"b", "success"}, {"c", "success"}, {"sh", "success"}}));
+  EXPECT_EQ(db.GetRun(run.run.id)->state, state::RunState::kSuccess);
+  EXPECT_EQ(noop_runs, 3);
 }
 
 TEST(RunLoopTest, RetriesWithExponentialBackoffCappedByMaxDelay) {
