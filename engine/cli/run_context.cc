@@ -77,11 +77,15 @@ void PrintTransition(const scheduler::Transition& t) {
     formatted_at = now;
     formatted = FormatUtcMillis(now);
   }
-  std::cout << formatted << "  " << t.task_id << "  " << state::Name(t.from) << " -> "
-            << state::Name(t.to);
-  if (t.try_number > 0) std::cout << " (try " << t.try_number << ")";
-  if (!t.message.empty()) std::cout << ": " << t.message;
-  std::cout << '\n';
+  // One write per line: std::cout, synced with stdio, takes its lock for every piece.
+  std::string line;
+  line.reserve(formatted.size() + t.task_id.size() + t.message.size() + 48);
+  line.append(formatted).append("  ").append(t.task_id).append("  ");
+  line.append(state::Name(t.from)).append(" -> ").append(state::Name(t.to));
+  if (t.try_number > 0) line.append(" (try ").append(std::to_string(t.try_number)).append(")");
+  if (!t.message.empty()) line.append(": ").append(t.message);
+  line += '\n';
+  std::cout.write(line.data(), static_cast<std::streamsize>(line.size()));
   // Line by line on a terminal (progress); buffered into a pipe or file.
   static const bool terminal = isatty(STDOUT_FILENO) != 0;
   if (terminal) std::cout.flush();

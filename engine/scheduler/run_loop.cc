@@ -198,6 +198,7 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
     if (ExecutorFor(task) == ExecutorKind::kSlurm) run->has_slurm_tasks = true;
   }
   if (run->has_slurm_tasks) ++runs_with_slurm_tasks_;
+  run->work_dir = std::filesystem::path(run->plan.dag().dag.file).parent_path().string();
   for (int task = 0; task < run->plan.size(); ++task) {
     const store::TaskInstanceRecord& ti = run->plan.ti(task);
     if (ti.state == TaskState::kScheduled) {
@@ -342,7 +343,7 @@ exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind
   launch.info.task_id = task.id;
   launch.info.try_number = ti.try_number;
   launch.info.logical_date = run.record.logical_date.value_or(Instant{});
-  launch.info.work_dir = std::filesystem::path(dag.file).parent_path().string();
+  launch.info.work_dir = run.work_dir;
   // The folders are made off this thread: by whoever writes the log first, and for the outputs
   // by the shell operator.
   launch.info.log_path =

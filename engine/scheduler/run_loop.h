@@ -124,6 +124,7 @@ class RunLoop {
     nlohmann::json outputs;
     bool done = false;
     bool has_slurm_tasks = false;
+    std::string work_dir{};  // its tries' working folder: the DAG file's
   };
   struct InFlight {
     size_t run;

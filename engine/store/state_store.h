@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/common/error.h"
@@ -68,13 +69,25 @@ class WriteBatch {
   // Its row in the batch: the record's latest write replaces any earlier one of the task.
   void PutTaskInstanceRow(TaskInstanceRecord ti, std::optional<state::TaskState> before);
 
+  // A task's try (try_number), or its task instance (0). Hashed: a group commit merges tens of
+  // thousands of rows, and a tree of strings costs a few comparisons of them per row.
+  struct RowKey {
+    RunKey run;
+    std::string task_id;
+    int try_number;
+    bool operator==(const RowKey&) const = default;
+  };
+  struct RowKeyHash {
+    size_t operator()(const RowKey& key) const;
+  };
+
   std::vector<RunWrite> runs_;
   std::vector<TaskInstanceRecord> tis_;
   std::vector<std::optional<state::TaskState>> ti_before_;
-  std::map<std::pair<RunKey, std::string>, size_t> ti_index_;
+  std::unordered_map<RowKey, size_t, RowKeyHash> ti_index_;
   std::vector<Event> events_;
   std::vector<TryRecord> tries_;
-  std::map<std::tuple<RunKey, std::string, int>, size_t> try_index_;
+  std::unordered_map<RowKey, size_t, RowKeyHash> try_index_;
   std::vector<OutputWrite> outputs_;
 };
 

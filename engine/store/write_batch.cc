@@ -1,9 +1,16 @@
 #include <algorithm>
+#include <functional>
 #include <iterator>
 
 #include "engine/store/state_store.h"
 
 namespace conveyor::store {
+
+size_t WriteBatch::RowKeyHash::operator()(const RowKey& key) const {
+  const size_t task = std::hash<std::string>()(key.task_id);
+  return task ^ (std::hash<RunKey>()(key.run) * 0x9e3779b97f4a7c15ULL +
+                 static_cast<size_t>(key.try_number));
+}
 
 void WriteBatch::PutRun(const DagRunRecord& run, std::optional<state::RunState> from,
                         std::string who) {
@@ -11,7 +18,7 @@ void WriteBatch::PutRun(const DagRunRecord& run, std::optional<state::RunState> 
 }
 
 void WriteBatch::PutTaskInstanceRow(TaskInstanceRecord ti, std::optional<state::TaskState> before) {
-  auto [it, inserted] = ti_index_.emplace(std::make_pair(ti.run, ti.task_id), tis_.size());
+  auto [it, inserted] = ti_index_.emplace(RowKey{ti.run, ti.task_id, 0}, tis_.size());
   if (inserted) {
     tis_.push_back(std::move(ti));
     ti_before_.push_back(before);
@@ -34,8 +41,8 @@ void WriteBatch::AddTaskInstance(const TaskInstanceRecord& ti) {
 }
 
 void WriteBatch::PutTry(const TryRecord& attempt) {
-  auto [it, inserted] = try_index_.emplace(
-      std::make_tuple(attempt.run, attempt.task_id, attempt.try_number), tries_.size());
+  auto [it, inserted] =
+      try_index_.emplace(RowKey{attempt.run, attempt.task_id, attempt.try_number}, tries_.size());
   if (inserted) {
     tries_.push_back(attempt);
     return;
