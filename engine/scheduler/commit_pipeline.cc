@@ -93,9 +93,15 @@ void CommitPipeline::WriterLoop() {
     writing_ = true;
     lock.unlock();
     Commit(group);
+    lock.lock();
+    // Nothing is pending for this commit once the loop is woken: a loop that wakes and finds
+    // itself idle is, and does not wait for another wake-up.
+    writing_ = false;
+    notifying_ = true;
+    lock.unlock();
     committed_();
     lock.lock();
-    writing_ = false;
+    notifying_ = false;
     drained_.notify_all();
   }
 }
@@ -120,7 +126,8 @@ bool CommitPipeline::Pending() const {
 
 void CommitPipeline::Wait() {
   std::unique_lock<std::mutex> lock(mutex_);
-  drained_.wait(lock, [this] { return (queue_.empty() || !error_.ok()) && !writing_; });
+  drained_.wait(lock,
+                [this] { return (queue_.empty() || !error_.ok()) && !writing_ && !notifying_; });
 }
 
 }  // namespace conveyor::scheduler

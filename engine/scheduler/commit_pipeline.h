@@ -51,7 +51,7 @@ class CommitPipeline {
                        std::vector<store::DagRunRecord>& finished);
   // Work queued, being committed, or committed and not yet taken.
   bool Pending() const;
-  // Blocks until nothing is pending.
+  // Blocks until nothing is pending and the writer has reported its last commit.
   void Wait();
 
  private:
@@ -65,9 +65,10 @@ class CommitPipeline {
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable drained_;
-  std::deque<CommitWork> queue_;                    // GUARDED_BY(mutex_)
-  bool writing_ = false;                            // GUARDED_BY(mutex_)
-  bool stopping_ = false;                           // GUARDED_BY(mutex_)
+  std::deque<CommitWork> queue_;  // GUARDED_BY(mutex_)
+  bool writing_ = false;          // GUARDED_BY(mutex_)
+  bool notifying_ = false;  // GUARDED_BY(mutex_): the writer calls `committed` for its last commit
+  bool stopping_ = false;   // GUARDED_BY(mutex_)
   Status error_ = Status::Ok();                     // GUARDED_BY(mutex_)
   std::vector<Transition> done_transitions_;        // GUARDED_BY(mutex_)
   std::vector<store::DagRunRecord> done_finished_;  // GUARDED_BY(mutex_)

@@ -196,6 +196,12 @@ TEST_F(SchedulerServiceTest, QueuedRunsBeyondMaxActiveRunsWait) {
   DatabaseChanged();
   ASSERT_TRUE(service_->Tick().ok());
   EXPECT_EQ(service_->active_runs(), 1);
+  // The run's start commits on the loop's writer thread; its task, in-process, has not waited
+  // for that (nor is its end applied before the next tick).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Runs("m").front() == "one:queued" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(Runs("m"), (std::vector<std::string>{"one:running", "two:queued"}));
   ASSERT_TRUE(service_->RunUntilIdle().ok());
   TickAt("2026-01-01T00:00:00Z");
