@@ -2,8 +2,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <mutex>
+#include <optional>
 
 #include "engine/exec/executor.h"
 #include "engine/exec/held_starts.h"
@@ -19,7 +21,8 @@ class LocalExecutor : public Executor {
         processes_(processes),
         pool_(static_cast<size_t>(std::max(1, workers))),
         notify_(std::move(notify)),
-        held_starts_(notify_) {}
+        held_starts_(notify_),
+        workers_(std::max(1, workers)) {}
 
   ~LocalExecutor() override {
     CancelAll();
@@ -27,56 +30,17 @@ class LocalExecutor : public Executor {
     pool_.join();
   }
 
+  // Tries wait in this executor's queue, and at most `workers_` handlers on the pool take them
+  // in turn: a burst of launches wakes a worker or two, not one per try.
   void Launch(TaskLaunch launch) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
+      queue_.push_back(std::move(launch));
+      if (runners_ == workers_) return;
+      ++runners_;
     }
-    boost::asio::post(pool_, [this, launch = std::move(launch)] {
-      if (stop_starting_.load()) {
-        TaskEvent skipped{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
-                          OperatorResult::Failure("conveyor stopped before the try began"),
-                          std::chrono::system_clock::now()};
-        skipped.not_started = true;
-        notify_(std::move(skipped));
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (--in_flight_ == 0) idle_.notify_all();
-        return;
-      }
-      // The start of a process that had already ended goes out with its end, in one event.
-      std::optional<TaskEvent> held_start;
-      bool reported_start = false;
-      auto started = [&](int pid, std::chrono::system_clock::time_point at, bool ended) {
-        reported_start = true;
-        TaskEvent event{TaskEvent::Kind::kStarted, launch.id, pid, {}, at};
-        if (ended) {
-          held_start = std::move(event);
-        } else {
-          notify_(std::move(event));
-        }
-      };
-      // A shell task's process runner reports its start; an in-process one's is held.
-      const bool in_process = RunsInProcess(launch);
-      if (in_process) {
-        held_starts_.Hold(TaskEvent{
-            TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
-      }
-      OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
-      TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
-                         std::chrono::system_clock::now()};
-      if (in_process) {
-        held_start = held_starts_.Release(launch.id);
-      } else if (!reported_start) {  // the process never started: its start is its end
-        held_start = TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, finished.at};
-      }
-      if (held_start) {
-        finished.pid = held_start->pid;
-        finished.started_at = held_start->at;
-      }
-      notify_(std::move(finished));
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--in_flight_ == 0) idle_.notify_all();
-    });
+    boost::asio::post(pool_, [this] { RunQueued(); });
   }
 
   void CancelAll() override { cancelled_.store(true); }
@@ -95,6 +59,66 @@ class LocalExecutor : public Executor {
   }
 
  private:
+  void RunQueued() {
+    while (true) {
+      std::optional<TaskLaunch> launch;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (queue_.empty()) {
+          --runners_;
+          return;
+        }
+        launch.emplace(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      Run(*launch);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--in_flight_ == 0) idle_.notify_all();
+    }
+  }
+
+  void Run(const TaskLaunch& launch) {
+    if (stop_starting_.load()) {
+      TaskEvent skipped{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+                        OperatorResult::Failure("conveyor stopped before the try began"),
+                        std::chrono::system_clock::now()};
+      skipped.not_started = true;
+      notify_(std::move(skipped));
+      return;
+    }
+    // The start of a process that had already ended goes out with its end, in one event.
+    std::optional<TaskEvent> held_start;
+    bool reported_start = false;
+    auto started = [&](int pid, std::chrono::system_clock::time_point at, bool ended) {
+      reported_start = true;
+      TaskEvent event{TaskEvent::Kind::kStarted, launch.id, pid, {}, at};
+      if (ended) {
+        held_start = std::move(event);
+      } else {
+        notify_(std::move(event));
+      }
+    };
+    // A shell task's process runner reports its start; an in-process one's is held.
+    const bool in_process = RunsInProcess(launch);
+    if (in_process) {
+      held_starts_.Hold(
+          TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
+    }
+    OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
+    TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
+                       std::chrono::system_clock::now()};
+    if (in_process) {
+      held_start = held_starts_.Release(launch.id);
+    } else if (!reported_start) {  // the process never started: its start is its end
+      held_start = TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, finished.at};
+    }
+    if (held_start) {
+      finished.pid = held_start->pid;
+      finished.started_at = held_start->at;
+    }
+    notify_(std::move(finished));
+  }
+
   const OperatorRegistry& registry_;
   ProcessRunner& processes_;
   boost::asio::thread_pool pool_;
@@ -105,6 +129,9 @@ class LocalExecutor : public Executor {
   std::mutex mutex_;
   std::condition_variable idle_;
   int in_flight_ = 0;  // GUARDED_BY(mutex_)
+  const int workers_;
+  std::deque<TaskLaunch> queue_;  // GUARDED_BY(mutex_): launched, not yet taken by a worker
+  int runners_ = 0;               // GUARDED_BY(mutex_): handlers posted and not yet returned
 };
 
 }  // namespace
