@@ -58,8 +58,8 @@ std::string TryOutputFile(const std::string& log_dir, const std::string& dag_id,
 // The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
 // many ready tasks as workers, pools and max_active_tasks allow, then sleeps until a worker
 // reports or a retry falls due. Each wake-up's transitions commit in one transaction, through a
-// CommitPipeline that starts its tries once committed. Not thread-safe: AddRun and Run are called
-// from the thread that owns the loop.
+// CommitPipeline that starts its shell tries once committed (in-process ones start at once). Not
+// thread-safe: AddRun and Run are called from the thread that owns the loop.
 class RunLoop {
  public:
   RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
