@@ -515,8 +515,8 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     if (it->second->has_slurm_tasks) --runs_with_slurm_tasks_;
     it = runs_.erase(it);
   }
-  // The group commit: every transition of this wake-up in one transaction, before any task of
-  // it starts. Each transition, launch and finished run has its write in the batch.
+  // The group commit: every transition of this wake-up in one transaction, before any shell task
+  // of it starts. Each transition, launch and finished run has its write in the batch.
   if (!batch.empty()) {
     // In-process tries start without waiting for the commit, except while commits are held (the
     // wake-up's time has not come). They die with this process, so a crash before the commit
