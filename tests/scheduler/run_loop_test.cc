@@ -91,6 +91,36 @@ TEST(RunLoopTest, SkipsAndUpstreamFailuresCascade) {
   EXPECT_EQ(run.state, state::RunState::kSuccess);  // every leaf succeeded
 }
 
+// Creates a run of the fixture's DAG as `serve` does, its first tries queued in its creation's
+// transaction by `loop`; `start` gets what to start once that is committed.
+Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run_id,
+                      const std::string& run_type, store::NewRun& run, CommitWork& start) {
+  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
+  run.run.dag_id = dag->dag.dag_id;
+  run.run.run_id = run_id;
+  run.run.run_type = run_type;
+  run.run.state = state::RunState::kRunning;
+  run.run.start_date = store::CurrentTime();
+  for (const dag::Task& task : dag->dag.tasks) {
+    store::TaskInstanceRecord ti;
+    ti.task_id = task.id;
+    ti.max_tries = 1;
+    ti.operator_name = task.operator_name;
+    ti.pool = task.pool;
+    run.tasks.push_back(ti);
+  }
+  auto keys = fixture.store().CreateRunsIfAbsent(
+      {run}, getpid(), store::CurrentTime(),
+      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
+        run.run.id = *made[0];
+        for (auto& ti : run.tasks) ti.run = run.run.id;
+        start = loop.AdmitCreated({dag}, {&run}, batch);
+      },
+      nullptr);
+  if (!keys.ok()) return keys.error();
+  return Status::Ok();
+}
+
 // Runs created by the loop's owner start in their creation's transaction; while commits are
 // held, what the workers report is applied (their room is free) but written only at the release.
 TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRelease) {
@@ -106,31 +136,10 @@ TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRele
                [&](const Transition& t) {
                  observed.push_back(t.task_id + ":" + std::string(state::Name(t.to)));
                });
-  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
   store::NewRun run;
-  run.run.dag_id = dag->dag.dag_id;
-  run.run.run_id = "created";
-  run.run.run_type = "scheduled";
-  run.run.state = state::RunState::kRunning;
-  run.run.start_date = store::CurrentTime();
-  for (const dag::Task& task : dag->dag.tasks) {
-    store::TaskInstanceRecord ti;
-    ti.task_id = task.id;
-    ti.max_tries = 1;
-    ti.operator_name = task.operator_name;
-    ti.pool = task.pool;
-    run.tasks.push_back(ti);
-  }
   CommitWork start;
-  auto keys = db.CreateRunsIfAbsent(
-      {run}, getpid(), store::CurrentTime(),
-      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
-        run.run.id = *made[0];
-        for (auto& ti : run.tasks) ti.run = run.run.id;
-        start = loop.AdmitCreated({dag}, {&run}, batch);
-      },
-      nullptr);
-  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+  Status created = CreateAndAdmit(fixture, loop, "created", "scheduled", run, start);
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
   ASSERT_EQ(start.launches.size(), 1u);
   // Committed with the run: a queued with its first try, b waiting.
   EXPECT_EQ(fixture.States(run.run), (States{{"a", "queued"}, {"b", "none"}}));
@@ -183,31 +192,10 @@ TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfte
   RunLoopOptions options;
   options.log_dir = fixture.dir() + "/logs";
   RunLoop loop(db, registry, exec::SystemProcessRunner(), options, nullptr);
-  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
   store::NewRun run;
-  run.run.dag_id = dag->dag.dag_id;
-  run.run.run_id = "early";
-  run.run.run_type = "manual";
-  run.run.state = state::RunState::kRunning;
-  run.run.start_date = store::CurrentTime();
-  for (const dag::Task& task : dag->dag.tasks) {
-    store::TaskInstanceRecord ti;
-    ti.task_id = task.id;
-    ti.max_tries = 1;
-    ti.operator_name = task.operator_name;
-    ti.pool = task.pool;
-    run.tasks.push_back(ti);
-  }
   CommitWork start;
-  auto keys = db.CreateRunsIfAbsent(
-      {run}, getpid(), store::CurrentTime(),
-      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
-        run.run.id = *made[0];
-        for (auto& ti : run.tasks) ti.run = run.run.id;
-        start = loop.AdmitCreated({dag}, {&run}, batch);
-      },
-      nullptr);
-  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+  Status created = CreateAndAdmit(fixture, loop, "early", "manual", run, start);
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
 
   // Another connection holds the write lock: nothing the loop writes from now on commits.
   auto blocker = store::SqliteDb::Open(fixture.dir() + "/state.db");
