@@ -55,15 +55,15 @@ nlohmann::json ReadOutputs(const std::string& path) {
 
 }  // namespace
 
-exec::OperatorResult ShellOperator::Execute(exec::OperatorContext& context) {
-  if (!context.command) return exec::OperatorResult::Failure("the task has no command");
+Result<std::unique_ptr<exec::StartedProcess>> ShellOperator::Start(exec::OperatorContext& context) {
+  if (!context.command) return InvalidArgument("the task has no command");
   exec::ProcessSpec spec;
   if (context.command->is_array()) {
     for (const auto& arg : *context.command) spec.argv.push_back(arg.get<std::string>());
   } else {
     spec.argv = exec::CommandArgv(context.command->get<std::string>());
   }
-  if (spec.argv.empty()) return exec::OperatorResult::Failure("the command is empty");
+  if (spec.argv.empty()) return InvalidArgument("the command is empty");
   spec.env = Environment(context);
   spec.cwd =
       context.args.contains("cwd") ? context.args["cwd"].get<std::string>() : context.info.work_dir;
@@ -72,20 +72,24 @@ exec::OperatorResult ShellOperator::Execute(exec::OperatorContext& context) {
   exec::EnsureParentFolder(context.info.output_path);
   spec.deadline = context.deadline;
   spec.cancelled = &context.cancelled;
-  auto result = context.processes.Run(spec, context.process_started);
-  if (!result.ok()) return exec::OperatorResult::Failure(result.error().message);
-  if (result->timed_out) {
+  return context.processes.Start(spec);
+}
+
+exec::OperatorResult ShellOperator::Finish(exec::OperatorContext& context,
+                                           Result<exec::ProcessResult> waited) {
+  if (!waited.ok()) return exec::OperatorResult::Failure(waited.error().message);
+  if (waited->timed_out) {
     return exec::OperatorResult::Failure(
         "timed out: execution_timeout reached, process group killed");
   }
-  if (result->cancelled) return exec::OperatorResult::Failure("cancelled");
-  if (result->signal != 0) {
+  if (waited->cancelled) return exec::OperatorResult::Failure("cancelled");
+  if (waited->signal != 0) {
     return exec::OperatorResult::Failure("command killed by signal " +
-                                         std::to_string(result->signal));
+                                         std::to_string(waited->signal));
   }
-  if (result->exit_code != 0) {
+  if (waited->exit_code != 0) {
     return exec::OperatorResult::Failure("command exited with code " +
-                                         std::to_string(result->exit_code));
+                                         std::to_string(waited->exit_code));
   }
   return exec::OperatorResult::Success(ReadOutputs(context.info.output_path));
 }

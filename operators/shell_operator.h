@@ -8,9 +8,11 @@ namespace conveyor::operators {
 // shell syntax, else through /bin/sh -c. The process gets conveyor's environment, the
 // CONVEYOR_* variables and the task's env; its key=value lines in $CONVEYOR_OUTPUT become the
 // task's outputs.
-class ShellOperator : public exec::Operator {
+class ShellOperator : public exec::ProcessOperator {
  public:
-  exec::OperatorResult Execute(exec::OperatorContext& context) override;
+  Result<std::unique_ptr<exec::StartedProcess>> Start(exec::OperatorContext& context) override;
+  exec::OperatorResult Finish(exec::OperatorContext& context,
+                              Result<exec::ProcessResult> waited) override;
 };
 
 }  // namespace conveyor::operators

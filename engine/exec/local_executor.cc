@@ -13,6 +13,53 @@
 namespace conveyor::exec {
 namespace {
 
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+Deadline DeadlineOf(const TaskLaunch& launch) {
+  if (!launch.execution_timeout) return std::nullopt;
+  return std::chrono::steady_clock::now() + *launch.execution_timeout;
+}
+
+OperatorContext ContextOf(const TaskLaunch& launch, Deadline deadline,
+                          const std::atomic<bool>& cancelled, ProcessRunner& processes,
+                          const ProcessStarted& started) {
+  return {launch.info, launch.args, launch.command, launch.env, deadline,
+          cancelled,   processes,   started,        launch.data};
+}
+
+// The worker boundary: whatever an operator throws becomes its failure.
+template <typename Body>
+OperatorResult Guarded(const TaskLaunch& launch, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return OperatorResult::Failure(std::string("operator '") + launch.operator_name +
+                                   "' raised: " + e.what());
+  } catch (...) {
+    return OperatorResult::Failure("operator '" + launch.operator_name +
+                                   "' raised an unknown exception");
+  }
+}
+
+// A success that came after the deadline is a timeout.
+OperatorResult Concluded(OperatorResult result, Deadline deadline) {
+  if (result.outcome == OperatorResult::Outcome::kSuccess && deadline &&
+      std::chrono::steady_clock::now() > *deadline) {
+    return OperatorResult::Failure("timed out: execution_timeout reached");
+  }
+  return result;
+}
+
+// A launched try on its way to a worker. A process try may have been started already, on the
+// thread that launched it.
+struct Job {
+  TaskLaunch launch;
+  Deadline deadline;
+  std::unique_ptr<Operator> op;                // set when started at launch
+  std::unique_ptr<StartedProcess> process;     // idem, when its start succeeded
+  std::optional<OperatorResult> start_failed;  // idem, when it did not
+};
+
 class LocalExecutor : public Executor {
  public:
   LocalExecutor(const OperatorRegistry& registry, ProcessRunner& processes, int workers,
@@ -31,14 +78,30 @@ class LocalExecutor : public Executor {
   }
 
   // Tries wait in this executor's queue, and at most `workers_` handlers on the pool take them
-  // in turn: a burst of launches wakes a worker or two, not one per try.
+  // in turn: a burst of launches wakes a worker or two, not one per try. When a worker is idle,
+  // a process try's process is started here first, so that the worker's wake-up (a cross-CPU
+  // wake-up, often the slowest step between two tasks of a chain) overlaps with the process.
   void Launch(TaskLaunch launch) override {
+    Job job{std::move(launch), std::nullopt, nullptr, nullptr, std::nullopt};
+    std::unique_ptr<Operator> op;
+    if (!RunsInProcess(job.launch)) op = ProcessOperatorFor(job.launch);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
-      queue_.push_back(std::move(launch));
-      if (runners_ == workers_) return;
+      const bool start_here =
+          op != nullptr && queue_.empty() && runners_ < workers_ && !stop_starting_.load();
+      if (!start_here) {
+        queue_.push_back(std::move(job));
+        if (runners_ == workers_) return;
+        op.reset();
+      }
       ++runners_;
+    }
+    if (op != nullptr) {
+      job.op = std::move(op);
+      StartProcess(job);
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_front(std::move(job));  // the handler posted below takes it first
     }
     boost::asio::post(pool_, [this] { RunQueued(); });
   }
@@ -59,26 +122,61 @@ class LocalExecutor : public Executor {
   }
 
  private:
+  // The operator of a launch that is one process (shell), or null.
+  std::unique_ptr<Operator> ProcessOperatorFor(const TaskLaunch& launch) const {
+    const OperatorSpec* spec = registry_.Find(launch.operator_name);
+    if (spec == nullptr || !spec->factory) return nullptr;
+    std::unique_ptr<Operator> op = spec->factory();
+    if (dynamic_cast<ProcessOperator*>(op.get()) == nullptr) return nullptr;
+    return op;
+  }
+
+  void StartProcess(Job& job) {
+    job.deadline = DeadlineOf(job.launch);
+    OperatorContext context =
+        ContextOf(job.launch, job.deadline, cancelled_, processes_, IgnoreProcessStart);
+    auto& op = static_cast<ProcessOperator&>(*job.op);
+    OperatorResult started = Guarded(job.launch, [&] {
+      auto process = op.Start(context);
+      if (!process.ok()) return OperatorResult::Failure(process.error().message);
+      job.process = std::move(process).value();
+      return OperatorResult::Success();
+    });
+    if (!job.process) job.start_failed = std::move(started);
+  }
+
+  // Waits for a process started at launch; the try's result.
+  OperatorResult FinishProcess(Job& job, const ProcessStarted& started) {
+    if (job.start_failed) return *job.start_failed;
+    OperatorContext context = ContextOf(job.launch, job.deadline, cancelled_, processes_, started);
+    auto& op = static_cast<ProcessOperator&>(*job.op);
+    return Guarded(job.launch, [&] {
+      return Concluded(op.Finish(context, job.process->Wait(started)), job.deadline);
+    });
+  }
+
   void RunQueued() {
     while (true) {
-      std::optional<TaskLaunch> launch;
+      std::optional<Job> job;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (queue_.empty()) {
           --runners_;
           return;
         }
-        launch.emplace(std::move(queue_.front()));
+        job.emplace(std::move(queue_.front()));
         queue_.pop_front();
       }
-      Run(*launch);
+      Run(*job);
       std::lock_guard<std::mutex> lock(mutex_);
       if (--in_flight_ == 0) idle_.notify_all();
     }
   }
 
-  void Run(const TaskLaunch& launch) {
-    if (stop_starting_.load()) {
+  void Run(Job& job) {
+    const TaskLaunch& launch = job.launch;
+    const bool started_at_launch = job.op != nullptr;
+    if (stop_starting_.load() && !started_at_launch) {
       TaskEvent skipped{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
                         OperatorResult::Failure("conveyor stopped before the try began"),
                         std::chrono::system_clock::now()};
@@ -104,7 +202,9 @@ class LocalExecutor : public Executor {
       held_starts_.Hold(
           TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
     }
-    OperatorResult result = RunLaunch(registry_, processes_, launch, cancelled_, started);
+    OperatorResult result = started_at_launch
+                                ? FinishProcess(job, started)
+                                : RunLaunch(registry_, processes_, launch, cancelled_, started);
     TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
                        std::chrono::system_clock::now()};
     if (in_process) {
@@ -116,6 +216,7 @@ class LocalExecutor : public Executor {
       finished.pid = held_start->pid;
       finished.started_at = held_start->at;
     }
+    finished.notifier_may_step = true;
     notify_(std::move(finished));
   }
 
@@ -130,8 +231,8 @@ class LocalExecutor : public Executor {
   std::condition_variable idle_;
   int in_flight_ = 0;  // GUARDED_BY(mutex_)
   const int workers_;
-  std::deque<TaskLaunch> queue_;  // GUARDED_BY(mutex_): launched, not yet taken by a worker
-  int runners_ = 0;               // GUARDED_BY(mutex_): handlers posted and not yet returned
+  std::deque<Job> queue_;  // GUARDED_BY(mutex_): launched, not yet taken by a worker
+  int runners_ = 0;        // GUARDED_BY(mutex_): handlers posted and not yet returned
 };
 
 }  // namespace
@@ -144,27 +245,12 @@ OperatorResult RunLaunch(const OperatorRegistry& registry, ProcessRunner& proces
     return OperatorResult::Failure("operator '" + launch.operator_name +
                                    "' cannot run in this build");
   }
-  std::optional<std::chrono::steady_clock::time_point> deadline;
-  if (launch.execution_timeout)
-    deadline = std::chrono::steady_clock::now() + *launch.execution_timeout;
-  OperatorContext context{launch.info, launch.args, launch.command, launch.env, deadline,
-                          cancelled,   processes,   started,        launch.data};
-  // The worker boundary: whatever an operator throws becomes its failure.
-  try {
+  const Deadline deadline = DeadlineOf(launch);
+  OperatorContext context = ContextOf(launch, deadline, cancelled, processes, started);
+  return Guarded(launch, [&] {
     std::unique_ptr<Operator> op = spec->factory();
-    OperatorResult result = op->Execute(context);
-    if (result.outcome == OperatorResult::Outcome::kSuccess && deadline &&
-        std::chrono::steady_clock::now() > *deadline) {
-      return OperatorResult::Failure("timed out: execution_timeout reached");
-    }
-    return result;
-  } catch (const std::exception& e) {
-    return OperatorResult::Failure(std::string("operator '") + launch.operator_name +
-                                   "' raised: " + e.what());
-  } catch (...) {
-    return OperatorResult::Failure("operator '" + launch.operator_name +
-                                   "' raised an unknown exception");
-  }
+    return Concluded(op->Execute(context), deadline);
+  });
 }
 
 std::unique_ptr<Executor> MakeLocalExecutor(const OperatorRegistry& registry,

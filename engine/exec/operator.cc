@@ -20,6 +20,12 @@ Result<std::unique_ptr<DataStore>> OperatorContext::OpenData() const {
   return data.open_data(LockWait{&cancelled, deadline});
 }
 
+OperatorResult ProcessOperator::Execute(OperatorContext& context) {
+  auto process = Start(context);
+  if (!process.ok()) return OperatorResult::Failure(process.error().message);
+  return Finish(context, (*process)->Wait(context.process_started));
+}
+
 OperatorResult OperatorResult::Success(nlohmann::json outputs) {
   return {Outcome::kSuccess, "", std::move(outputs)};
 }

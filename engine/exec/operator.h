@@ -71,4 +71,17 @@ class Operator {
   virtual OperatorResult Execute(OperatorContext& context) = 0;
 };
 
+// An operator whose work is one process. Its process can be started on one thread and waited for
+// on another: the local executor starts it on the thread that launches the try when a worker is
+// idle, so that waking the worker is not on the way from the launch to the process's start.
+class ProcessOperator : public Operator {
+ public:
+  // Spawns the process and returns at once; an error fails the try with its message.
+  virtual Result<std::unique_ptr<StartedProcess>> Start(OperatorContext& context) = 0;
+  // The try's result once the process Start returned has been waited for.
+  virtual OperatorResult Finish(OperatorContext& context, Result<ProcessResult> waited) = 0;
+  // Start, wait (reporting the start through context.process_started), Finish.
+  OperatorResult Execute(OperatorContext& context) final;
+};
+
 }  // namespace conveyor::exec

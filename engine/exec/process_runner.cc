@@ -120,11 +120,90 @@ bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
   }
 }
 
+class PosixStartedProcess : public StartedProcess {
+ public:
+  PosixStartedProcess(pid_t pid, int pipe_fd, std::chrono::system_clock::time_point spawned_at,
+                      const ProcessSpec& spec)
+      : pid_(pid),
+        pipe_fd_(pipe_fd),
+        spawned_at_(spawned_at),
+        log_(spec.log_path),
+        deadline_(spec.deadline),
+        cancelled_(spec.cancelled),
+        kill_grace_(spec.kill_grace) {}
+  ~PosixStartedProcess() override {
+    if (waited_) return;
+    kill(-pid_, SIGKILL);
+    if (pipe_fd_ >= 0) close(pipe_fd_);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  PosixStartedProcess(const PosixStartedProcess&) = delete;
+  PosixStartedProcess& operator=(const PosixStartedProcess&) = delete;
+
+  Result<ProcessResult> Wait(const ProcessStarted& on_start) override {
+    waited_ = true;
+    auto result =
+        WaitFor(pid_, pipe_fd_, log_, [&](bool ended) { on_start(pid_, spawned_at_, ended); });
+    if (result.ok() && !log_.error().empty()) return IoError(log_.error());
+    return result;
+  }
+
+ private:
+  Result<ProcessResult> WaitFor(pid_t pid, int& pipe_fd, LazyLog& log,
+                                const std::function<void(bool ended)>& report_start) const {
+    ProcessResult result;
+    result.pid = pid;
+    const int pidfd = PidfdOpen(pid);
+    bool exited =
+        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd, log,
+                                    std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
+    report_start(exited);
+    if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
+      fcntl(pipe_fd, F_SETFL, 0);
+      DrainPipe(pipe_fd, log);
+      exited = true;
+    }
+    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd, log, deadline_, cancelled_);
+    if (!exited) {
+      result.cancelled = cancelled_ != nullptr && cancelled_->load();
+      result.timed_out = !result.cancelled;
+      kill(-pid, SIGTERM);
+      if (!PumpUntilExit(pidfd, pipe_fd, log, std::chrono::steady_clock::now() + kill_grace_,
+                         nullptr)) {
+        kill(-pid, SIGKILL);
+      }
+    }
+    if (pidfd >= 0) close(pidfd);
+    if (pipe_fd >= 0) close(pipe_fd);
+    pipe_fd = -1;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    // Stragglers left in the group. A cancelled try leaves none, even when its command ended
+    // first (as when Slurm signals the shell itself and the shell's children outlive it).
+    if (!exited || (cancelled_ != nullptr && cancelled_->load())) kill(-pid, SIGKILL);
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+    return result;
+  }
+
+  const pid_t pid_;
+  int pipe_fd_;  // non-blocking; -1 once closed
+  const std::chrono::system_clock::time_point spawned_at_;
+  LazyLog log_;
+  const std::optional<std::chrono::steady_clock::time_point> deadline_;
+  const std::atomic<bool>* const cancelled_;
+  const std::chrono::milliseconds kill_grace_;
+  bool waited_ = false;
+};
+
 class PosixProcessRunner : public ProcessRunner {
  public:
-  Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start) override {
+  Result<std::unique_ptr<StartedProcess>> Start(const ProcessSpec& spec) override {
     if (spec.argv.empty()) return InvalidArgument("empty command");
-    // stdout and stderr share one pipe, read by this thread into the log.
+    // stdout and stderr share one pipe, read by the waiting thread into the log.
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
       return IoError(std::string("cannot make a pipe for the task's output: ") + strerror(errno));
@@ -169,53 +248,18 @@ class PosixProcessRunner : public ProcessRunner {
       return Error{ErrorCode::kIo, "cannot start '" + spec.argv[0] + "': " + strerror(rc), {}};
     }
     fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
-    LazyLog log(spec.log_path);
-    auto result =
-        Wait(pid, pipe_fds[0], log, spec, [&](bool ended) { on_start(pid, spawned_at, ended); });
-    if (result.ok() && !log.error().empty()) return IoError(log.error());
-    return result;
-  }
-
- private:
-  static Result<ProcessResult> Wait(pid_t pid, int pipe_fd, LazyLog& log, const ProcessSpec& spec,
-                                    const std::function<void(bool ended)>& report_start) {
-    ProcessResult result;
-    result.pid = pid;
-    const int pidfd = PidfdOpen(pid);
-    bool exited =
-        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd, log,
-                                    std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
-    report_start(exited);
-    if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
-      fcntl(pipe_fd, F_SETFL, 0);
-      DrainPipe(pipe_fd, log);
-      exited = true;
-    }
-    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd, log, spec.deadline, spec.cancelled);
-    if (!exited) {
-      result.cancelled = spec.cancelled != nullptr && spec.cancelled->load();
-      result.timed_out = !result.cancelled;
-      kill(-pid, SIGTERM);
-      if (!PumpUntilExit(pidfd, pipe_fd, log, std::chrono::steady_clock::now() + spec.kill_grace,
-                         nullptr)) {
-        kill(-pid, SIGKILL);
-      }
-    }
-    if (pidfd >= 0) close(pidfd);
-    if (pipe_fd >= 0) close(pipe_fd);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    // Stragglers left in the group. A cancelled try leaves none, even when its command ended
-    // first (as when Slurm signals the shell itself and the shell's children outlive it).
-    if (!exited || (spec.cancelled != nullptr && spec.cancelled->load())) kill(-pid, SIGKILL);
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-    return result;
+    return std::unique_ptr<StartedProcess>(
+        std::make_unique<PosixStartedProcess>(pid, pipe_fds[0], spawned_at, spec));
   }
 };
 
 }  // namespace
+
+Result<ProcessResult> ProcessRunner::Run(const ProcessSpec& spec, const ProcessStarted& on_start) {
+  auto process = Start(spec);
+  if (!process.ok()) return process.error();
+  return (*process)->Wait(on_start);
+}
 
 ProcessRunner& SystemProcessRunner() {
   static PosixProcessRunner runner;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,16 +40,27 @@ using ProcessStarted =
 // A ProcessStarted for callers that record nothing.
 inline void IgnoreProcessStart(int, std::chrono::system_clock::time_point, bool) {}
 
-// Runs processes. Implementations must be safe to call from several worker threads at once.
+// A process under way, not yet waited for. Wait may be called on another thread than the one that
+// started it, once; a process never waited for is killed with its group and reaped.
+class StartedProcess {
+ public:
+  virtual ~StartedProcess() = default;
+  // Waits for the process. `on_start` is called when the process has run for a moment
+  // (kReportStartAfter) or has ended, whichever comes first: a short task's start and end then
+  // reach the scheduler together, in one wake-up and one commit. On deadline or cancellation the
+  // whole process group gets SIGTERM, then SIGKILL after the grace period. A log that cannot be
+  // written is an error, once the process has ended.
+  virtual Result<ProcessResult> Wait(const ProcessStarted& on_start) = 0;
+};
+
+// Runs processes. Implementations must be safe to call from several threads at once.
 class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;
-  // Starts the process and waits for it. `on_start` is called when the process has run for a
-  // moment (kReportStartAfter) or has ended, whichever comes first: a short task's start and end
-  // then reach the scheduler together, in one wake-up and one commit. On deadline or
-  // cancellation the whole process group gets SIGTERM, then SIGKILL after the grace period. A log
-  // that cannot be written is an error, once the process has ended.
-  virtual Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start) = 0;
+  // Spawns the process and returns at once.
+  virtual Result<std::unique_ptr<StartedProcess>> Start(const ProcessSpec& spec) = 0;
+  // Start, then Wait.
+  Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start);
 };
 
 inline constexpr std::chrono::milliseconds kReportStartAfter{2};

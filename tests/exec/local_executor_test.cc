@@ -1,0 +1,114 @@
+// The local executor with real processes: where a shell try's process is started.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "engine/cli/command_context.h"
+#include "engine/exec/executor.h"
+#include "tests/support/temp_dir.h"
+
+namespace conveyor::exec {
+namespace {
+
+// The system's runner, noting on which thread each process was started.
+class ThreadNotingRunner : public ProcessRunner {
+ public:
+  Result<std::unique_ptr<StartedProcess>> Start(const ProcessSpec& spec) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      threads_.push_back(std::this_thread::get_id());
+    }
+    return SystemProcessRunner().Start(spec);
+  }
+  std::vector<std::thread::id> threads() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::thread::id> threads_;
+};
+
+TaskLaunch Shell(std::uint64_t id, const std::string& command, const std::string& dir) {
+  TaskLaunch launch;
+  launch.id = id;
+  launch.operator_name = "shell";
+  launch.command = command;
+  launch.info.dag_id = "d";
+  launch.info.run_id = "r";
+  launch.info.task_id = "t" + std::to_string(id);
+  launch.info.log_path = dir + "/t" + std::to_string(id) + ".log";
+  launch.info.output_path = dir + "/t" + std::to_string(id) + ".out";
+  launch.info.work_dir = dir;
+  return launch;
+}
+
+// With a worker idle, a shell try's process is started by Launch itself, on the caller's thread
+// (the worker then only waits for it). With none idle, it waits in the queue and a worker starts
+// it once free. Either way the try runs once and reports its end.
+TEST(LocalExecutorTest, AShellTryStartsOnTheLaunchingThreadWhileAWorkerIsIdle) {
+  testing::TempDir dir;
+  ThreadNotingRunner runner;
+  std::mutex mutex;
+  std::vector<TaskEvent> finished;
+  std::map<std::uint64_t, std::chrono::system_clock::time_point> started;
+  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), runner, 1, [&](TaskEvent event) {
+    std::lock_guard<std::mutex> lock(mutex);
+    // A short try's start comes with its end; a long one's on its own, first.
+    if (event.kind == TaskEvent::Kind::kStarted) started[event.id] = event.at;
+    if (event.kind != TaskEvent::Kind::kFinished) return;
+    if (event.started_at) started[event.id] = *event.started_at;
+    finished.push_back(std::move(event));
+  });
+  executor->Launch(Shell(1, "sleep 0.2", dir.path()));
+  // Started before Launch returned, on this thread.
+  ASSERT_EQ(runner.threads().size(), 1u);
+  EXPECT_EQ(runner.threads()[0], std::this_thread::get_id());
+  // The only worker waits for the first: the second is started by that worker, after it.
+  executor->Launch(Shell(2, "echo second", dir.path()));
+  EXPECT_EQ(runner.threads().size(), 1u);
+  executor->Drain();
+  ASSERT_EQ(runner.threads().size(), 2u);
+  EXPECT_NE(runner.threads()[1], std::this_thread::get_id());
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[0].id, 1u);
+  EXPECT_EQ(finished[1].id, 2u);
+  for (const TaskEvent& event : finished) {
+    EXPECT_EQ(event.result.outcome, OperatorResult::Outcome::kSuccess) << event.result.message;
+  }
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_GE(started[2], finished[0].at);
+  std::ifstream log(dir.path() + "/t2.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_EQ(text.str(), "second\n");
+}
+
+// A process that cannot start, started on the launching thread, fails its try with the reason,
+// reported by the worker like any end.
+TEST(LocalExecutorTest, AStartFailureOnTheLaunchingThreadFailsTheTry) {
+  testing::TempDir dir;
+  std::mutex mutex;
+  std::vector<TaskEvent> finished;
+  auto executor =
+      MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, [&](TaskEvent event) {
+        if (event.kind != TaskEvent::Kind::kFinished) return;
+        std::lock_guard<std::mutex> lock(mutex);
+        finished.push_back(std::move(event));
+      });
+  executor->Launch(Shell(1, dir.path() + "/missing-program", dir.path()));
+  executor->Drain();
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].result.outcome, OperatorResult::Outcome::kFailed);
+  EXPECT_EQ(finished[0].result.message,
+            "cannot start '" + dir.path() + "/missing-program': No such file or directory");
+}
+
+}  // namespace
+}  // namespace conveyor::exec
