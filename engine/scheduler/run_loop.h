@@ -202,6 +202,12 @@ class RunLoop {
   size_t wake_at_events_ = 1;           // GUARDED_BY(mutex_): Notify wakes the loop at this many
   bool woken_ = false;                  // GUARDED_BY(mutex_)
   bool commits_ready_ = false;          // GUARDED_BY(mutex_)
+  // The owner's thread waits in Poll: a worker reporting a try's end may run the step itself.
+  bool parked_ = false;                                 // GUARDED_BY(mutex_)
+  std::chrono::system_clock::time_point parked_until_;  // GUARDED_BY(mutex_)
+  bool stepping_ = false;                    // GUARDED_BY(mutex_): a worker runs the step
+  Status worker_step_error_ = Status::Ok();  // GUARDED_BY(mutex_)
+  std::condition_variable stepped_;
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<exec::Executor> slurm_executor_;  // made when a task first needs it
   std::map<ExecutorKind, int> in_flight_by_executor_;

@@ -161,6 +161,40 @@ TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRele
                                       "b:scheduled", "b:queued", "b:running", "b:success"}));
 }
 
+// While the loop's own thread waits in Poll, the end of a shell try is applied on the worker that
+// reported it: that worker commits it with the next task's queued state and starts the next
+// process, with no thread woken in between. The loop's thread still sees the run end.
+TEST(RunLoopTest, AWaitingLoopAppliesAShellTrysEndOnTheWorkerThatReportedIt) {
+  DagFixture fixture(R"(tasks:
+  - {id: a, command: "sleep 0.1"}
+  - {id: b, command: "true", depends_on: [a]}
+)");
+  RunLoopOptions options;
+  options.log_dir = fixture.dir() + "/logs";
+  std::vector<std::pair<std::string, std::thread::id>> observed;
+  RunLoop loop(fixture.store(), cli::BuiltinRegistry(), exec::SystemProcessRunner(), options,
+               [&](const Transition& t) {
+                 observed.emplace_back(t.task_id + ":" + std::string(state::Name(t.to)),
+                                       std::this_thread::get_id());
+               });
+  store::NewRun run;
+  CommitWork start;
+  Status created = CreateAndAdmit(fixture, loop, "stepped", "manual", run, start);
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  loop.StartCreated(std::move(start));
+  ASSERT_TRUE(loop.Run().ok());
+  EXPECT_EQ(fixture.States(run.run), (States{{"a", "success"}, {"b", "success"}}));
+  EXPECT_EQ(fixture.store().GetRun(run.run.id)->state, state::RunState::kSuccess);
+  std::vector<std::string> names;
+  for (const auto& [name, thread] : observed) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a:scheduled", "a:queued", "a:running", "a:success",
+                                             "b:scheduled", "b:queued", "b:running", "b:success"}));
+  ASSERT_EQ(observed.size(), 8u);
+  EXPECT_EQ(observed[1].second, std::this_thread::get_id());  // a's start: this thread's Poll
+  EXPECT_NE(observed[3].second, std::this_thread::get_id());  // a's end, b's start: a's worker
+  EXPECT_EQ(observed[5].second, observed[3].second);
+}
+
 // Counts its runs: a `noop` whose start the test can see.
 class CountingNoop : public exec::Operator {
  public:
