@@ -75,8 +75,9 @@ class Executor {
   virtual void Adopt(TaskLaunch launch, const std::string& external_id, bool started) = 0;
 };
 
-// A worker pool on Boost.Asio running built-in operators in-process (shell tasks spawn their
-// process from a worker). `workers` bounds the tasks running at once.
+// A worker pool on Boost.Asio running built-in operators in-process. A shell task's process is
+// spawned by Launch when a worker is idle, else by the worker that takes the task; a worker waits
+// for it either way. `workers` bounds the tasks running at once.
 std::unique_ptr<Executor> MakeLocalExecutor(const OperatorRegistry& registry,
                                             ProcessRunner& processes, int workers,
                                             std::function<void(TaskEvent)> notify);
