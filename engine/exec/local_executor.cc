@@ -216,7 +216,9 @@ class LocalExecutor : public Executor {
       finished.pid = held_start->pid;
       finished.started_at = held_start->at;
     }
-    finished.notifier_may_step = true;
+    // In-process tries end in bursts, which the scheduler's thread gathers while the workers run
+    // the next ones; a process try's end is what a chain waits on.
+    finished.notifier_may_step = !in_process;
     notify_(std::move(finished));
   }
 
