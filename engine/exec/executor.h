@@ -53,8 +53,9 @@ struct TaskEvent {
   // kFinished of a try whose start was not reported on its own (it ended first): when it
   // started, with `pid`. Both go in one event so the scheduler applies them in one wake-up.
   std::optional<std::chrono::system_clock::time_point> started_at{};
-  // kFinished of a process try, reported on the worker that ran it, holding no lock: the
-  // scheduler may run its step on that thread instead of waking its own.
+  // kFinished of a process try, reported on the worker that ran it, holding no lock and with no
+  // other try waiting for it: the scheduler may run its step on that thread instead of waking
+  // its own.
   bool notifier_may_step = false;
 };
 

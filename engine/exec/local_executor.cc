@@ -50,6 +50,10 @@ OperatorResult Concluded(OperatorResult result, Deadline deadline) {
   return result;
 }
 
+class LocalExecutor;
+// The executor whose worker this thread is, while it takes tries from its queue.
+thread_local const LocalExecutor* worker_of = nullptr;
+
 // A launched try on its way to a worker. A process try may have been started already, on the
 // thread that launched it.
 struct Job {
@@ -85,23 +89,29 @@ class LocalExecutor : public Executor {
     Job job{std::move(launch), std::nullopt, nullptr, nullptr, std::nullopt};
     std::unique_ptr<Operator> op;
     if (!RunsInProcess(job.launch)) op = ProcessOperatorFor(job.launch);
+    // Called on one of this executor's workers (the scheduler's step runs there once its try has
+    // ended): that worker waits for the process itself next, and no other is woken.
+    const bool own_worker = worker_of == this;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
-      const bool start_here =
-          op != nullptr && queue_.empty() && runners_ < workers_ && !stop_starting_.load();
+      const bool start_here = op != nullptr && queue_.empty() && !stop_starting_.load() &&
+                              (own_worker || runners_ < workers_);
       if (!start_here) {
+        op.reset();
         queue_.push_back(std::move(job));
         if (runners_ == workers_) return;
-        op.reset();
+        ++runners_;
+      } else if (!own_worker) {
+        ++runners_;
       }
-      ++runners_;
     }
     if (op != nullptr) {
       job.op = std::move(op);
       StartProcess(job);
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_front(std::move(job));  // the handler posted below takes it first
+      queue_.push_front(std::move(job));  // the next worker to look takes it first
+      if (own_worker) return;
     }
     boost::asio::post(pool_, [this] { RunQueued(); });
   }
@@ -156,12 +166,14 @@ class LocalExecutor : public Executor {
   }
 
   void RunQueued() {
+    worker_of = this;
     while (true) {
       std::optional<Job> job;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (queue_.empty()) {
           --runners_;
+          worker_of = nullptr;
           return;
         }
         job.emplace(std::move(queue_.front()));
@@ -216,9 +228,13 @@ class LocalExecutor : public Executor {
       finished.pid = held_start->pid;
       finished.started_at = held_start->at;
     }
-    // In-process tries end in bursts, which the scheduler's thread gathers while the workers run
-    // the next ones; a process try's end is what a chain waits on.
-    finished.notifier_may_step = !in_process;
+    // The scheduler may step here only when this worker has nothing else to run: a process
+    // try's end that the next task waits on, as in a chain. In-process tries end in bursts,
+    // which the scheduler's thread gathers while the workers run the next ones.
+    if (!in_process) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished.notifier_may_step = queue_.empty();
+    }
     notify_(std::move(finished));
   }
 

@@ -90,6 +90,36 @@ TEST(LocalExecutorTest, AShellTryStartsOnTheLaunchingThreadWhileAWorkerIsIdle) {
   EXPECT_EQ(text.str(), "second\n");
 }
 
+// A try launched by the worker that reports an end (the scheduler steps there) is started at once
+// on that worker, even though no other worker is idle: that worker waits for it next.
+TEST(LocalExecutorTest, AShellTryLaunchedOnAWorkerStartsThereAtOnce) {
+  testing::TempDir dir;
+  ThreadNotingRunner runner;
+  std::mutex mutex;
+  std::vector<std::pair<std::uint64_t, std::thread::id>> finished;
+  size_t started_within_callback = 0;
+  Executor* self = nullptr;
+  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), runner, 1, [&](TaskEvent event) {
+    if (event.kind != TaskEvent::Kind::kFinished) return;
+    if (event.id == 1) {
+      self->Launch(Shell(2, "true", dir.path()));
+      started_within_callback = runner.threads().size();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    finished.emplace_back(event.id, std::this_thread::get_id());
+  });
+  self = executor.get();
+  executor->Launch(Shell(1, "true", dir.path()));
+  executor->Drain();
+  EXPECT_EQ(started_within_callback, 2u);
+  const auto threads = runner.threads();
+  ASSERT_EQ(threads.size(), 2u);
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[0].first, 1u);
+  EXPECT_EQ(threads[1], finished[0].second);          // started on the worker that reported 1's end
+  EXPECT_EQ(finished[1].second, finished[0].second);  // and waited for there
+}
+
 // A process that cannot start, started on the launching thread, fails its try with the reason,
 // reported by the worker like any end.
 TEST(LocalExecutorTest, AStartFailureOnTheLaunchingThreadFailsTheTry) {
