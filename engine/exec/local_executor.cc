@@ -6,6 +6,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "engine/exec/executor.h"
 #include "engine/exec/held_starts.h"
@@ -64,6 +65,10 @@ struct Job {
   std::optional<OperatorResult> start_failed;  // idem, when it did not
 };
 
+// The try a worker started while it ran the scheduler's step, which it takes next itself: the
+// other workers take the queue's tries meanwhile.
+thread_local std::optional<Job> kept_by_this_worker;
+
 class LocalExecutor : public Executor {
  public:
   LocalExecutor(const OperatorRegistry& registry, ProcessRunner& processes, int workers,
@@ -90,8 +95,8 @@ class LocalExecutor : public Executor {
     std::unique_ptr<Operator> op;
     if (!RunsInProcess(job.launch)) op = ProcessOperatorFor(job.launch);
     // Called on one of this executor's workers (the scheduler's step runs there once its try has
-    // ended): that worker waits for the process itself next, and no other is woken.
-    const bool own_worker = worker_of == this;
+    // ended): that worker waits for the first process it starts itself, next; no other is woken.
+    const bool own_worker = worker_of == this && !kept_by_this_worker;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
@@ -109,9 +114,12 @@ class LocalExecutor : public Executor {
     if (op != nullptr) {
       job.op = std::move(op);
       StartProcess(job);
+      if (own_worker) {
+        kept_by_this_worker.emplace(std::move(job));
+        return;
+      }
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_front(std::move(job));  // the next worker to look takes it first
-      if (own_worker) return;
+      queue_.push_front(std::move(job));  // the handler posted below takes it first
     }
     boost::asio::post(pool_, [this] { RunQueued(); });
   }
@@ -168,8 +176,8 @@ class LocalExecutor : public Executor {
   void RunQueued() {
     worker_of = this;
     while (true) {
-      std::optional<Job> job;
-      {
+      std::optional<Job> job = std::exchange(kept_by_this_worker, std::nullopt);
+      if (!job) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (queue_.empty()) {
           --runners_;

@@ -139,11 +139,13 @@ void RunLoop::Notify(exec::TaskEvent event) {
   store::WriteBatch batch;
   std::vector<Transition> transitions;
   Status status = Step(batch, transitions);
-  // The owner takes finished runs, errors and an idle loop from here, and keeps the timers.
+  // The owner takes finished runs, errors and an idle loop from here, and keeps the timers; and
+  // when this step queued tries ahead, it goes back to sleep gathering their reports.
   const bool idle_or_done = !finished_.empty() || !Busy();
+  const bool gather = QueuedAhead() / 2 > 1;
   const auto due = NextDue();
   lock.lock();
-  const bool owner_needed = !status.ok() || idle_or_done || (due && *due < parked_until_);
+  const bool owner_needed = !status.ok() || idle_or_done || gather || (due && *due < parked_until_);
   stepping_ = false;
   if (!status.ok()) worker_step_error_ = std::move(status);
   if (owner_needed) {
