@@ -1,6 +1,13 @@
 #include "operators/shell_operator.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <set>
+#include <string_view>
+#include <utility>
 
 #include "engine/exec/process_runner.h"
 
@@ -9,39 +16,63 @@ extern char** environ;
 namespace conveyor::operators {
 namespace {
 
-// conveyor's own environment, read once: tasks inherit it.
-const std::map<std::string, std::string>& BaseEnvironment() {
-  static const std::map<std::string, std::string> vars = [] {
-    std::map<std::string, std::string> out;
+// conveyor's own environment as "NAME=value" entries, read once: tasks inherit it.
+const std::vector<std::string>& BaseEnvironment() {
+  static const std::vector<std::string> entries = [] {
+    std::vector<std::string> out;
+    std::set<std::string_view> names;  // the first of a name, as getenv sees it
     for (char** entry = environ; *entry != nullptr; ++entry) {
-      const std::string text(*entry);
-      const size_t eq = text.find('=');
-      if (eq != std::string::npos) out[text.substr(0, eq)] = text.substr(eq + 1);
+      const char* eq = std::strchr(*entry, '=');
+      if (eq != nullptr && names.emplace(*entry, eq - *entry).second) out.emplace_back(*entry);
     }
     return out;
   }();
-  return vars;
+  return entries;
 }
 
+// The base environment, then the CONVEYOR_* variables, then the task's env; a later entry
+// replaces an earlier one of the same name. Built on the path from one task's end to the next
+// one's start: no map of the whole environment per try.
 std::vector<std::string> Environment(const exec::OperatorContext& context) {
   const exec::TaskRunInfo& info = context.info;
-  std::map<std::string, std::string> vars = BaseEnvironment();
-  vars["CONVEYOR_DAG_ID"] = info.dag_id;
-  vars["CONVEYOR_RUN_ID"] = info.run_id;
-  vars["CONVEYOR_TASK_ID"] = info.task_id;
-  vars["CONVEYOR_TRY_NUMBER"] = std::to_string(info.try_number);
-  vars["CONVEYOR_LOGICAL_DATE"] = FormatUtc(info.logical_date);
-  vars["CONVEYOR_OUTPUT"] = info.output_path;
-  for (const auto& [name, value] : context.env) vars[name] = value;
+  std::vector<std::pair<std::string_view, std::string>> own = {
+      {"CONVEYOR_DAG_ID", info.dag_id},
+      {"CONVEYOR_RUN_ID", info.run_id},
+      {"CONVEYOR_TASK_ID", info.task_id},
+      {"CONVEYOR_TRY_NUMBER", std::to_string(info.try_number)},
+      {"CONVEYOR_LOGICAL_DATE", FormatUtc(info.logical_date)},
+      {"CONVEYOR_OUTPUT", info.output_path}};
+  for (const auto& [name, value] : context.env) {
+    auto same =
+        std::find_if(own.begin(), own.end(), [&](const auto& v) { return v.first == name; });
+    if (same != own.end()) {
+      same->second = value;
+    } else {
+      own.emplace_back(name, value);
+    }
+  }
+  const std::vector<std::string>& base = BaseEnvironment();
   std::vector<std::string> out;
-  out.reserve(vars.size());
-  for (const auto& [name, value] : vars) out.push_back(name + "=" + value);
+  out.reserve(base.size() + own.size());
+  for (const std::string& entry : base) {
+    const std::string_view name(entry.data(), entry.find('='));
+    if (std::none_of(own.begin(), own.end(), [&](const auto& v) { return v.first == name; })) {
+      out.push_back(entry);
+    }
+  }
+  for (const auto& [name, value] : own) {
+    std::string entry;
+    entry.reserve(name.size() + 1 + value.size());
+    out.push_back(entry.append(name).append("=").append(value));
+  }
   return out;
 }
 
 // key=value lines; blank lines and lines without '=' are ignored.
 nlohmann::json ReadOutputs(const std::string& path) {
   nlohmann::json outputs = nlohmann::json::object();
+  // Most tasks write none: a failed access() is cheaper than a failed std::ifstream.
+  if (access(path.c_str(), F_OK) != 0) return outputs;
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
