@@ -516,6 +516,19 @@ tasks:
             nlohmann::json({{"produce", {{"rows", "42"}, {"name", "table one"}}}}));
 }
 
+// A shell task inherits conveyor's environment; its env replaces an inherited variable (one
+// entry of that name reaches the process), and may even replace a CONVEYOR_* one.
+TEST(RunLoopTest, TheTaskEnvReplacesInheritedVariablesOnce) {
+  DagFixture fixture(R"yaml(tasks:
+  - id: env
+    env: {HOME: /elsewhere, CONVEYOR_TRY_NUMBER: "7"}
+    command: sh -c 'echo "$HOME|$PATH|$CONVEYOR_TRY_NUMBER|$(env | grep -c ^HOME=)" > $DIR/env'
+)yaml");
+  const auto run = fixture.RunToEnd();
+  EXPECT_EQ(run.state, state::RunState::kSuccess);
+  EXPECT_EQ(fixture.ReadFile("env"), "/elsewhere|" + std::string(getenv("PATH")) + "|7|1\n");
+}
+
 TEST(RunLoopTest, UnknownConfNameFailsTheTryAtRenderTime) {
   DagFixture fixture(
       "tasks:\n  - {id: t, command: 'echo {{ conf.missing }}', retries: 1, retry_delay: 10ms}\n");
