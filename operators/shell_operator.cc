@@ -42,13 +42,13 @@ std::vector<std::string> Environment(const exec::OperatorContext& context) {
       {"CONVEYOR_TRY_NUMBER", std::to_string(info.try_number)},
       {"CONVEYOR_LOGICAL_DATE", FormatUtc(info.logical_date)},
       {"CONVEYOR_OUTPUT", info.output_path}};
-  for (const auto& [name, value] : context.env) {
+  for (const auto& var : context.env) {
     auto same =
-        std::find_if(own.begin(), own.end(), [&](const auto& v) { return v.first == name; });
+        std::find_if(own.begin(), own.end(), [&](const auto& v) { return v.first == var.first; });
     if (same != own.end()) {
-      same->second = value;
+      same->second = var.second;
     } else {
-      own.emplace_back(name, value);
+      own.emplace_back(var.first, var.second);
     }
   }
   const std::vector<std::string>& base = BaseEnvironment();
