@@ -27,8 +27,8 @@ struct CommitWork {
 // An urgent small batch with nothing ahead of it (a worker waits for it: a chain's next task)
 // commits at once on the caller's thread; the others go to a writer thread, which commits
 // everything queued while it wrote the last transaction in the next one (group commit), while
-// the loop plans its next wake-up. Submit, TakeCommitted, Pending and Wait are called from the
-// loop's thread.
+// the loop plans its next wake-up. Submit, TakeCommitted, Pending and Wait are called by the
+// thread running the loop's step (its own, or a worker's while its own waits), one at a time.
 class CommitPipeline {
  public:
   // `launch` starts a committed try; it is called from either thread. `committed` is called on

@@ -616,7 +616,7 @@ Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until)
   std::unique_lock<std::mutex> lock(mutex_);
   if (woken_) {
     woken_ = false;
-    return Status::Ok();
+    return worker_step_error_;
   }
   const auto now = std::chrono::system_clock::now();
   std::chrono::system_clock::time_point wake_at = now + options_.heartbeat_every;
