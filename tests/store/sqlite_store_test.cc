@@ -276,6 +276,44 @@ TEST(SqliteStoreTest, AppendedBatchesWriteTheLastStateAndEveryEvent) {
             (std::vector<std::string>{"a:queued", "a:running", "b:scheduled", "a:success"}));
 }
 
+// Tries go in by several rows per statement: 37 new tries (two full statements and a partial
+// one), then a batch that ends 20 of them, with no start of its own, keeps each try's start.
+TEST(SqliteStoreTest, ManyTriesInOneBatchAreEachWrittenAndUpdatedInPlace) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  std::vector<TaskInstanceRecord> tasks;
+  for (int i = 0; i < 37; ++i) tasks.push_back(MakeTask("t" + std::to_string(i)));
+  const RunKey run = *store->CreateRun(MakeRun("r", 1), tasks);
+  const auto at = [](int seconds) { return Instant(std::chrono::seconds(seconds)); };
+  WriteBatch started;
+  for (int i = 0; i < 37; ++i) {
+    started.PutTry({run, "t" + std::to_string(i), 1, state::TaskState::kRunning, at(i),
+                    std::nullopt, 100 + i, "t" + std::to_string(i) + ".log", ""});
+  }
+  ASSERT_TRUE(store->Commit(started).ok());
+  WriteBatch ended;
+  for (int i = 0; i < 20; ++i) {
+    ended.PutTry({run, "t" + std::to_string(i), 1, state::TaskState::kSuccess, std::nullopt,
+                  at(1000 + i), 100 + i, "", "ok"});
+  }
+  ASSERT_TRUE(store->Commit(ended).ok());
+  for (int i = 0; i < 37; ++i) {
+    const auto tries = *store->ListTries(run, "t" + std::to_string(i));
+    ASSERT_EQ(tries.size(), 1u) << i;
+    EXPECT_EQ(tries[0].start_date, at(i)) << i;
+    EXPECT_EQ(tries[0].pid, 100 + i) << i;
+    EXPECT_EQ(tries[0].log_path, "t" + std::to_string(i) + ".log") << i;
+    if (i < 20) {
+      EXPECT_EQ(tries[0].state, state::TaskState::kSuccess) << i;
+      EXPECT_EQ(tries[0].end_date, at(1000 + i)) << i;
+      EXPECT_EQ(tries[0].note, "ok") << i;
+    } else {
+      EXPECT_EQ(tries[0].state, state::TaskState::kRunning) << i;
+      EXPECT_FALSE(tries[0].end_date) << i;
+    }
+  }
+}
+
 TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   testing::TempDir dir;
   {
