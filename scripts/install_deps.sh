@@ -8,6 +8,7 @@ PACKAGES=(
   libyaml-cpp-dev libboost-dev libboost-graph-dev libsqlite3-dev sqlite3
   libcrossguid-dev uuid-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libhowardhinnant-date-dev tzdata libxgboost-dev
+  libjemalloc-dev                               # the binary's allocator
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz libgraphviz-dev
   python3 python3-croniter                      # test oracles run by /usr/bin/python3
