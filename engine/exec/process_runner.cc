@@ -144,51 +144,44 @@ class PosixStartedProcess : public StartedProcess {
 
   Result<ProcessResult> Wait(const ProcessStarted& on_start) override {
     waited_ = true;
-    auto result =
-        WaitFor(pid_, pipe_fd_, log_, [&](bool ended) { on_start(pid_, spawned_at_, ended); });
-    if (result.ok() && !log_.error().empty()) return IoError(log_.error());
+    ProcessResult result;
+    result.pid = pid_;
+    const int pidfd = PidfdOpen(pid_);
+    bool exited =
+        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd_, log_,
+                                    std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
+    on_start(pid_, spawned_at_, exited);
+    if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
+      fcntl(pipe_fd_, F_SETFL, 0);
+      DrainPipe(pipe_fd_, log_);
+      exited = true;
+    }
+    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd_, log_, deadline_, cancelled_);
+    if (!exited) {
+      result.cancelled = cancelled_ != nullptr && cancelled_->load();
+      result.timed_out = !result.cancelled;
+      kill(-pid_, SIGTERM);
+      if (!PumpUntilExit(pidfd, pipe_fd_, log_, std::chrono::steady_clock::now() + kill_grace_,
+                         nullptr)) {
+        kill(-pid_, SIGKILL);
+      }
+    }
+    if (pidfd >= 0) close(pidfd);
+    if (pipe_fd_ >= 0) close(pipe_fd_);
+    pipe_fd_ = -1;
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    // Stragglers left in the group. A cancelled try leaves none, even when its command ended
+    // first (as when Slurm signals the shell itself and the shell's children outlive it).
+    if (!exited || (cancelled_ != nullptr && cancelled_->load())) kill(-pid_, SIGKILL);
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+    if (!log_.error().empty()) return IoError(log_.error());
     return result;
   }
 
  private:
-  Result<ProcessResult> WaitFor(pid_t pid, int& pipe_fd, LazyLog& log,
-                                const std::function<void(bool ended)>& report_start) const {
-    ProcessResult result;
-    result.pid = pid;
-    const int pidfd = PidfdOpen(pid);
-    bool exited =
-        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd, log,
-                                    std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
-    report_start(exited);
-    if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
-      fcntl(pipe_fd, F_SETFL, 0);
-      DrainPipe(pipe_fd, log);
-      exited = true;
-    }
-    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd, log, deadline_, cancelled_);
-    if (!exited) {
-      result.cancelled = cancelled_ != nullptr && cancelled_->load();
-      result.timed_out = !result.cancelled;
-      kill(-pid, SIGTERM);
-      if (!PumpUntilExit(pidfd, pipe_fd, log, std::chrono::steady_clock::now() + kill_grace_,
-                         nullptr)) {
-        kill(-pid, SIGKILL);
-      }
-    }
-    if (pidfd >= 0) close(pidfd);
-    if (pipe_fd >= 0) close(pipe_fd);
-    pipe_fd = -1;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    // Stragglers left in the group. A cancelled try leaves none, even when its command ended
-    // first (as when Slurm signals the shell itself and the shell's children outlive it).
-    if (!exited || (cancelled_ != nullptr && cancelled_->load())) kill(-pid, SIGKILL);
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-    return result;
-  }
-
   const pid_t pid_;
   int pipe_fd_;  // non-blocking; -1 once closed
   const std::chrono::system_clock::time_point spawned_at_;
