@@ -92,18 +92,16 @@ class LocalExecutor : public Executor {
   // wake-up, often the slowest step between two tasks of a chain) overlaps with the process.
   void Launch(TaskLaunch launch) override {
     Job job{std::move(launch), std::nullopt, nullptr, nullptr, std::nullopt};
-    std::unique_ptr<Operator> op;
-    if (!RunsInProcess(job.launch)) op = ProcessOperatorFor(job.launch);
     // Called on one of this executor's workers (the scheduler's step runs there once its try has
     // ended): that worker waits for the first process it starts itself, next; no other is woken.
     const bool own_worker = worker_of == this && !kept_by_this_worker;
+    bool start_here = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
-      const bool start_here = op != nullptr && queue_.empty() && !stop_starting_.load() &&
-                              (own_worker || runners_ < workers_);
+      start_here = !RunsInProcess(job.launch) && queue_.empty() && !stop_starting_.load() &&
+                   (own_worker || runners_ < workers_);
       if (!start_here) {
-        op.reset();
         queue_.push_back(std::move(job));
         if (runners_ == workers_) return;
         ++runners_;
@@ -111,15 +109,16 @@ class LocalExecutor : public Executor {
         ++runners_;
       }
     }
-    if (op != nullptr) {
-      job.op = std::move(op);
-      StartProcess(job);
-      if (own_worker) {
+    if (start_here) {
+      job.op = ProcessOperatorFor(job.launch);
+      if (job.op != nullptr) StartProcess(job);
+      if (own_worker && job.op != nullptr) {
         kept_by_this_worker.emplace(std::move(job));
         return;
       }
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_front(std::move(job));  // the handler posted below takes it first
+      queue_.push_front(std::move(job));  // taken first, by the handler posted below or this worker
+      if (own_worker) return;
     }
     boost::asio::post(pool_, [this] { RunQueued(); });
   }
