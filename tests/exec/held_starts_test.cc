@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/cli/command_context.h"
+#include "tests/support/task_launch.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::exec {
@@ -81,16 +82,8 @@ TEST(HeldStartsTest, AStartHeldLongerIsReportedOnItsOwnInOrderAndNotReleased) {
 
 TaskLaunch InProcess(std::uint64_t id, const std::string& op, nlohmann::json args,
                      const std::string& dir) {
-  TaskLaunch launch;
-  launch.id = id;
-  launch.operator_name = op;
+  TaskLaunch launch = testing::TestLaunch(id, op, dir);
   launch.args = std::move(args);
-  launch.info.dag_id = "d";
-  launch.info.run_id = "r";
-  launch.info.task_id = "t" + std::to_string(id);
-  launch.info.log_path = dir + "/t" + std::to_string(id) + ".log";
-  launch.info.output_path = dir + "/t" + std::to_string(id) + ".out";
-  launch.info.work_dir = dir;
   return launch;
 }
 

@@ -10,6 +10,7 @@
 
 #include "engine/cli/command_context.h"
 #include "engine/exec/executor.h"
+#include "tests/support/task_launch.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::exec {
@@ -36,16 +37,8 @@ class ThreadNotingRunner : public ProcessRunner {
 };
 
 TaskLaunch Shell(std::uint64_t id, const std::string& command, const std::string& dir) {
-  TaskLaunch launch;
-  launch.id = id;
-  launch.operator_name = "shell";
+  TaskLaunch launch = testing::TestLaunch(id, "shell", dir);
   launch.command = command;
-  launch.info.dag_id = "d";
-  launch.info.run_id = "r";
-  launch.info.task_id = "t" + std::to_string(id);
-  launch.info.log_path = dir + "/t" + std::to_string(id) + ".log";
-  launch.info.output_path = dir + "/t" + std::to_string(id) + ".out";
-  launch.info.work_dir = dir;
   return launch;
 }
 
