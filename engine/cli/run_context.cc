@@ -44,6 +44,7 @@ scheduler::RunLoopOptions RunContext::LoopOptions() const {
   options.workers = config.workers;
   options.pools = config.pools;
   options.log_dir = config.log_dir;
+  options.start_before_commit = !config.db_synchronous_full;
   options.data = data::MakeDataAccess(config.data_db, config.db, config.artifacts_dir);
   options.who = "cli pid " + std::to_string(getpid());
   options.default_executor = config.executor;

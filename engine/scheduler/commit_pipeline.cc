@@ -1,5 +1,7 @@
 #include "engine/scheduler/commit_pipeline.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace conveyor::scheduler {
@@ -16,8 +18,11 @@ constexpr size_t kGroupAtMost = 256;
 
 CommitPipeline::CommitPipeline(store::StateStore& store,
                                std::function<void(exec::TaskLaunch)> launch,
-                               std::function<void()> committed)
-    : store_(store), launch_(std::move(launch)), committed_(std::move(committed)) {
+                               std::function<void()> committed, JournalStarts journal_starts)
+    : store_(store),
+      launch_(std::move(launch)),
+      committed_(std::move(committed)),
+      journal_starts_(std::move(journal_starts)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -44,6 +49,7 @@ void CommitPipeline::Submit(CommitWork work, bool urgent) {
   }
   std::vector<CommitWork> group;
   group.push_back(std::move(work));
+  StartBeforeCommit(group.front());
   Commit(group);
   std::lock_guard<std::mutex> lock(mutex_);
   writing_ = false;
@@ -60,6 +66,25 @@ void CommitPipeline::Committed(CommitWork work) {
                           std::make_move_iterator(work.finished.end()));
   }
   for (auto& launch : work.launches) launch_(std::move(launch));
+}
+
+void CommitPipeline::StartBeforeCommit(CommitWork& work) {
+  if (!journal_starts_) return;
+  // Tries on Slurm are left to start after the commit: a job submitted and then forgotten by a
+  // crash is not this machine's process, which the journal's reader can stop.
+  const auto local = std::stable_partition(
+      work.launches.begin(), work.launches.end(),
+      [](const exec::TaskLaunch& launch) { return launch.executor != ExecutorKind::kLocal; });
+  if (local == work.launches.end()) return;
+  std::vector<exec::TaskLaunch> now(std::make_move_iterator(local),
+                                    std::make_move_iterator(work.launches.end()));
+  work.launches.erase(local, work.launches.end());
+  if (!journal_starts_(now)) {
+    work.launches.insert(work.launches.end(), std::make_move_iterator(now.begin()),
+                         std::make_move_iterator(now.end()));
+    return;
+  }
+  for (exec::TaskLaunch& launch : now) launch_(std::move(launch));
 }
 
 void CommitPipeline::Commit(std::vector<CommitWork>& group) {

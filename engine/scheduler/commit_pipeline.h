@@ -32,9 +32,13 @@ struct CommitWork {
 class CommitPipeline {
  public:
   // `launch` starts a committed try; it is called from either thread. `committed` is called on
-  // the writer thread after each of its commits, to wake the loop.
+  // the writer thread after each of its commits, to wake the loop. `journal_starts`, when set,
+  // lets a batch committed on the caller's thread start its local tries before its commit, while
+  // the commit is written: it records the tries in the runs' start journals (start_journal.h)
+  // and returns whether it did; when it did not, they start after the commit, as the others.
+  using JournalStarts = std::function<bool(const std::vector<exec::TaskLaunch>& launches)>;
   CommitPipeline(store::StateStore& store, std::function<void(exec::TaskLaunch)> launch,
-                 std::function<void()> committed);
+                 std::function<void()> committed, JournalStarts journal_starts = nullptr);
   // Commits what is queued, then stops the writer.
   ~CommitPipeline();
   CommitPipeline(const CommitPipeline&) = delete;
@@ -56,11 +60,14 @@ class CommitPipeline {
 
  private:
   void Commit(std::vector<CommitWork>& group);  // in one transaction, with mutex_ not held
+  // Starts the work's local tries now if their starts are journaled; takes them out of `work`.
+  void StartBeforeCommit(CommitWork& work);
   void WriterLoop();
 
   store::StateStore& store_;
   std::function<void(exec::TaskLaunch)> launch_;
   std::function<void()> committed_;
+  JournalStarts journal_starts_;
 
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;

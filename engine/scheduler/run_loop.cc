@@ -9,6 +9,7 @@
 #include <fstream>
 #include <utility>
 
+#include "engine/exec/process_reaper.h"
 #include "engine/scheduler/recovery.h"
 #include "engine/scheduler/task_render.h"
 
@@ -85,7 +86,12 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
         commits_ready_ = true;
         // A loop gathering the workers' reports takes the commit's with them.
         if (wake_at_events_ <= 1) wake_.notify_one();
-      });
+      },
+      options_.start_before_commit
+          ? CommitPipeline::JournalStarts([this](const std::vector<exec::TaskLaunch>& launches) {
+              return JournalStarts(launches);
+            })
+          : nullptr);
 }
 
 RunLoop::~RunLoop() {
@@ -186,6 +192,7 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
     run->plan.SetState(task, TaskState::kScheduled);
     Record(*run, task, from, staged_, staged_transitions_, *note);
   }
+  if (Status s = RecoverJournaledStarts(*run); !s.ok()) return s;
   ActiveRun& admitted = *run;
   Admit(std::move(run), staged_, staged_transitions_);
   for (int task : adopted) {
@@ -357,6 +364,58 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     launches.push_back(std::move(launch));
   });
   return launches;
+}
+
+Status RunLoop::RecoverJournaledStarts(ActiveRun& run) {
+  const std::string& dag_id = run.record.dag_id;
+  const std::string& run_id = run.record.run_id;
+  auto started = ReadStartJournal(StartJournalPath(options_.log_dir, dag_id, run_id));
+  if (!started.ok()) return started.error();
+  for (const StartedTry& start : *started) {
+    const int task = run.plan.dag().dag.TaskIndex(start.task_id);
+    if (task < 0) continue;
+    store::TaskInstanceRecord& ti = run.plan.ti(task);
+    if (ti.try_number >= start.try_number) continue;  // its queued state was committed
+    const int killed = exec::KillTaskProcesses(dag_id, run_id, start.task_id, std::nullopt);
+    std::string note = "try " + std::to_string(start.try_number) +
+                       " interrupted: the conveyor process starting it died before its start "
+                       "was recorded";
+    if (killed > 0) note += "; " + std::to_string(killed) + " leftover process(es) killed";
+    const store::TimePoint now = store::CurrentTime();
+    staged_.PutTry(
+        {ti.run, ti.task_id, start.try_number, TaskState::kQueued, now, now, std::nullopt,
+         TryFile(options_.log_dir, dag_id, run_id, ti.task_id, start.try_number, ".log"), note});
+    ti.try_number = start.try_number;
+    ti.max_tries += 1;  // as for any interrupted try: no retry used up
+    staged_.PutTaskInstance(ti, ti.state, options_.who, note);
+  }
+  return Status::Ok();
+}
+
+bool RunLoop::JournalStarts(const std::vector<exec::TaskLaunch>& launches) {
+  // Usually one run: the lines of each run's launches go in one write.
+  std::string lines;
+  ActiveRun* run = nullptr;
+  const auto flush = [&]() {
+    if (run == nullptr || lines.empty()) return true;
+    if (!run->start_journal) {
+      run->start_journal = std::make_unique<StartJournal>(
+          StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id));
+    }
+    const bool written = run->start_journal->Append(lines).ok();
+    lines.clear();
+    return written;
+  };
+  for (const exec::TaskLaunch& launch : launches) {
+    auto in_flight = in_flight_.find(launch.id);
+    if (in_flight == in_flight_.end()) return false;
+    ActiveRun* of = runs_.at(in_flight->second.run).get();
+    if (of != run && !flush()) return false;
+    run = of;
+    lines.append(std::to_string(launch.info.try_number)).append(" ");
+    lines.append(launch.info.task_id).append("\n");
+  }
+  return flush();
 }
 
 exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind executor) {

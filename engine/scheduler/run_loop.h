@@ -18,6 +18,7 @@
 #include "engine/scheduler/commit_pipeline.h"
 #include "engine/scheduler/ready_queue.h"
 #include "engine/scheduler/run_plan.h"
+#include "engine/scheduler/start_journal.h"
 #include "engine/scheduler/transition.h"
 #include "engine/slurm/slurm_executor.h"
 #include "engine/store/state_store.h"
@@ -37,6 +38,10 @@ struct RunLoopOptions {
   std::chrono::milliseconds gather_reports_for{5};
   std::map<std::string, int> pools = {{"default", 128}};
   std::string log_dir = "logs";
+  // A chain's next shell try starts before the commit of its `queued` state, written while it
+  // runs, with its start journaled first (start_journal.h). Off with synchronous=FULL, whose
+  // commits are synced to disk and the journal's lines are not: tries start after their commit.
+  bool start_before_commit = true;
   exec::DataAccess data;         // the ML operators' data database, registry and artifacts
   std::string who = "conveyor";  // recorded in the event log
   std::chrono::milliseconds heartbeat_every{2000};
@@ -124,7 +129,8 @@ class RunLoop {
     nlohmann::json outputs;
     bool done = false;
     bool has_slurm_tasks = false;
-    std::string work_dir{};  // its tries' working folder: the DAG file's
+    std::string work_dir{};                         // its tries' working folder: the DAG file's
+    std::unique_ptr<StartJournal> start_journal{};  // opened at its first journaled start
   };
   struct InFlight {
     size_t run;
@@ -174,6 +180,11 @@ class RunLoop {
   size_t QueuedAhead() const;
   bool WaitsForAtShutdown() const;
   void Notify(exec::TaskEvent event);
+  // Writes the launches' lines in their runs' start journals; whether every one was written.
+  bool JournalStarts(const std::vector<exec::TaskLaunch>& launches);
+  // Records, for a run being taken over, the tries its start journal names and the database
+  // does not know, as interrupted; stops their processes first.
+  Status RecoverJournaledStarts(ActiveRun& run);
 
   store::StateStore& store_;
   const exec::OperatorRegistry& registry_;

@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Kills `conveyor` with SIGKILL at random moments while it runs a 500-task DAG (shell tasks, and
-in-process `sleep` tasks), resumes it each time, and checks that nothing was lost: every task
-instance ends `success`, its success is recorded exactly once, no shell task's side effect is
-missing or happened more often than the task was tried, no task
-process outlives the run, no run is left running, and SQLite's integrity check passes.
+"""Kills `conveyor` with SIGKILL at random moments while it runs a DAG, resumes it each time, and
+checks that nothing was lost: every task instance ends `success`, its success is recorded exactly
+once, no shell task's side effect is missing or happened more often than the task was tried, no
+task process outlives the run, no run is left running, and SQLite's integrity check passes.
 
-Usage: crash_test.py CONVEYOR [--kills N] [--seed S]
+Two shapes: `lattice`, 500 tasks in 25 layers of 20 (shell tasks, and in-process `sleep` tasks),
+and `chain`, 1,500 quick shell tasks one after another, each started before its `queued` state is
+committed (the start journal's case: a kill between the two must not leave a side effect without
+a recorded try).
+
+Usage: crash_test.py CONVEYOR [--kills N] [--seed S] [--shape lattice|chain]
 """
 import argparse
 import os
@@ -18,25 +22,38 @@ import tempfile
 import time
 
 LAYERS, WIDTH = 25, 20
+CHAIN = 1500
 
 
-def in_process(i):
-    """Every fourth task of a layer runs in conveyor's process (the `sleep` operator), started
-    before its queued state is committed; the others are shell tasks that write a side effect."""
-    return i % 4 == 3
+def in_process(task_id):
+    """In the lattice, every fourth task of a layer runs in conveyor's process (the `sleep`
+    operator), started before its queued state is committed; the others are shell tasks that
+    write a side effect."""
+    return task_id.startswith("t") and "_" in task_id and int(task_id.split("_")[1]) % 4 == 3
 
 
-def write_dag(folder, effects):
+def task_count(shape):
+    return CHAIN if shape == "chain" else LAYERS * WIDTH
+
+
+def write_dag(folder, effects, shape):
     lines = ["dag_id: crash", "max_active_tasks: 16", "tasks:"]
-    for layer in range(LAYERS):
+    effect = "echo $CONVEYOR_TASK_ID $CONVEYOR_TRY_NUMBER >> %s" % effects
+    if shape == "chain":
+        for i in range(CHAIN):
+            lines.append("  - id: c%d" % i)
+            lines.append("    command: " + effect)
+            if i:
+                lines.append("    depends_on: [c%d]" % (i - 1))
+    for layer in range(LAYERS if shape == "lattice" else 0):
         for i in range(WIDTH):
-            lines.append("  - id: t%d_%d" % (layer, i))
-            if in_process(i):
+            task_id = "t%d_%d" % (layer, i)
+            lines.append("  - id: " + task_id)
+            if in_process(task_id):
                 lines.append("    operator: sleep")
                 lines.append("    args: {duration: 20ms}")
             else:
-                lines.append("    command: echo $CONVEYOR_TASK_ID $CONVEYOR_TRY_NUMBER >> %s; "
-                             "sleep 0.02" % effects)
+                lines.append("    command: %s; sleep 0.02" % effect)
             if layer:
                 lines.append("    depends_on: [t%d_%d, t%d_%d]"
                              % (layer - 1, i, layer - 1, (i + 1) % WIDTH))
@@ -73,11 +90,14 @@ def main():
     parser.add_argument("conveyor")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shape", choices=["lattice", "chain"], default="lattice")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="conveyor_crash_")
     effects = os.path.join(work, "effects")
-    write_dag(os.path.join(work, "dags"), effects)
+    write_dag(os.path.join(work, "dags"), effects, args.shape)
+    # A chain's run is short: kills come sooner, so that each lands inside it.
+    pause = (0.02, 0.12) if args.shape == "chain" else (0.05, 0.35)
     with open(os.path.join(work, "conveyor.yaml"), "w") as f:
         f.write("dags_folder: dags\ndb: state/conveyor.db\nworkers: 2\n")
     base = [args.conveyor, "--config", os.path.join(work, "conveyor.yaml")]
@@ -85,7 +105,7 @@ def main():
     kills = 0
     while kills < args.kills:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.05, 0.35))
+        time.sleep(rng.uniform(*pause))
         if proc.poll() is not None:
             print("run finished after %d kills (exit %d: %s); starting over is not possible"
                   % (kills, proc.returncode, proc.stderr.read().decode()[-500:]))
@@ -110,21 +130,23 @@ def main():
         failures.append("runs: %r" % runs)
     states = dict(db.execute("SELECT task_id, state FROM task_instances").fetchall())
     not_success = {t: s for t, s in states.items() if s != "success"}
-    if len(states) != LAYERS * WIDTH or not_success:
+    if len(states) != task_count(args.shape) or not_success:
         failures.append("%d task instances, not success: %r" % (len(states), not_success))
     successes = dict(db.execute("SELECT task_id, count(*) FROM events WHERE to_state = 'success' "
                                 "GROUP BY task_id").fetchall())
     twice = {t: n for t, n in successes.items() if n != 1}
-    if len(successes) != LAYERS * WIDTH or twice:
+    if len(successes) != task_count(args.shape) or twice:
         failures.append("success recorded other than once: %r" % twice)
     tries = dict(db.execute("SELECT task_id, count(*) FROM task_tries GROUP BY task_id").fetchall())
     interrupted = db.execute("SELECT count(*) FROM task_tries WHERE note != ''").fetchone()[0]
+    journaled = db.execute("SELECT count(*) FROM task_tries WHERE note LIKE "
+                           "'%before its start was recorded%'").fetchone()[0]
     counts = {}
     with open(effects) as f:
         for line in f:
             task = line.split()[0]
             counts[task] = counts.get(task, 0) + 1
-    shell_tasks = [t for t in states if not in_process(int(t.split("_")[1]))]
+    shell_tasks = [t for t in states if not in_process(t)]
     missing = [t for t in shell_tasks if counts.get(t, 0) < 1]
     extra = {t: (n, tries.get(t)) for t, n in counts.items() if n > tries.get(t, 0)}
     if missing or extra:
@@ -133,8 +155,9 @@ def main():
     if left:
         failures.append("processes left running: %r" % left)
     repeated = sum(n - 1 for n in counts.values())
-    print("%d kills, %d tasks, %d tries interrupted and re-run (%d repeated side effects), "
-          "integrity %s" % (kills, len(states), interrupted, repeated, integrity))
+    print("%d kills, %d tasks, %d tries interrupted and re-run (%d started before their record, "
+          "%d repeated side effects), integrity %s"
+          % (kills, len(states), interrupted, journaled, repeated, integrity))
     for failure in failures:
         print("FAIL: " + failure)
     if kills < args.kills:

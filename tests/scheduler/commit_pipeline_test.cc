@@ -161,6 +161,57 @@ TEST_F(CommitPipelineTest, ASmallBatchWithNothingAheadCommitsOnTheCallersThread)
   EXPECT_EQ(transitions.size(), 1u);
 }
 
+// The small batch of ASmallBatchWithNothingAheadCommitsOnTheCallersThread, with a local try (7)
+// and one on Slurm (8).
+CommitWork SmallBatch(store::RunKey run) {
+  CommitWork small;
+  store::TaskInstanceRecord ti;
+  ti.run = run;
+  ti.task_id = "t0";
+  ti.operator_name = "noop";
+  ti.state = TaskState::kQueued;
+  small.batch.PutTaskInstance(ti, TaskState::kNone, "test");
+  Transition t;
+  t.task_id = "t0";
+  t.to = TaskState::kQueued;
+  small.transitions.push_back(t);
+  exec::TaskLaunch local;
+  local.id = 7;
+  exec::TaskLaunch on_slurm;
+  on_slurm.id = 8;
+  on_slurm.executor = ExecutorKind::kSlurm;
+  small.launches.push_back(std::move(on_slurm));
+  small.launches.push_back(std::move(local));
+  return small;
+}
+
+TEST_F(CommitPipelineTest, JournaledLocalTriesOfASmallBatchStartBeforeItsCommit) {
+  std::vector<std::uint64_t> journaled;
+  CommitPipeline pipeline(
+      *store_, Recorder(), [] {},
+      [&](const std::vector<exec::TaskLaunch>& launches) {
+        for (const auto& launch : launches) journaled.push_back(launch.id);
+        return true;
+      });
+  pipeline.Submit(SmallBatch(run_), true);
+  EXPECT_EQ(journaled, (std::vector<std::uint64_t>{7}));
+  // The local try saw nothing committed yet; the one on Slurm started after the commit.
+  EXPECT_EQ(Launched(), (std::vector<std::pair<std::uint64_t, TaskState>>{
+                            {7, TaskState::kNone}, {8, TaskState::kQueued}}));
+  std::vector<Transition> transitions;
+  std::vector<store::DagRunRecord> finished;
+  ASSERT_TRUE(pipeline.TakeCommitted(transitions, finished).ok());
+  EXPECT_EQ(transitions.size(), 1u);
+}
+
+TEST_F(CommitPipelineTest, TriesWhoseStartCouldNotBeJournaledStartAfterTheCommit) {
+  CommitPipeline pipeline(
+      *store_, Recorder(), [] {}, [](const std::vector<exec::TaskLaunch>&) { return false; });
+  pipeline.Submit(SmallBatch(run_), true);
+  EXPECT_EQ(Launched(), (std::vector<std::pair<std::uint64_t, TaskState>>{
+                            {8, TaskState::kQueued}, {7, TaskState::kQueued}}));
+}
+
 TEST_F(CommitPipelineTest, AFailedCommitStopsEveryLaterBatchAndItsLaunches) {
   CommitPipeline pipeline(*store_, Recorder(), [] {});
   pipeline.Submit(Work(TaskState::kQueued, 1, 1), false);

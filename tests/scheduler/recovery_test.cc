@@ -4,11 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "engine/scheduler/clear.h"
 #include "engine/scheduler/run_driver.h"
 #include "engine/scheduler/run_factory.h"
+#include "engine/scheduler/start_journal.h"
 #include "tests/support/dag_fixture.h"
 
 namespace conveyor::scheduler {
@@ -94,6 +98,68 @@ TEST(RecoveryTest, InterruptedTryGoesBackToScheduledWithoutUsingARetry) {
   EXPECT_EQ(tries[1].state, state::TaskState::kSuccess);
   EXPECT_EQ(*fixture.store().CountEvents(done.id, "a", "success"), 1);
   EXPECT_FALSE(*fixture.store().GetLease(done.id));
+}
+
+TEST(RecoveryTest, ATryJournaledButNotRecordedIsRecordedAsInterrupted) {
+  DagFixture fixture(kChain);
+  RunRequest request;
+  request.run_id = "crashed";
+  auto run = CreateRun(fixture.store(), fixture.dag(), request, Instant(std::chrono::seconds(0)));
+  ASSERT_TRUE(run.ok());
+  // A dead conveyor committed `a`'s success, started `b` before committing its queued state, and
+  // was killed while it wrote `c`'s line: the journal names tries 1 of a and b, then a cut line.
+  const pid_t leftover = fork();
+  if (leftover == 0) {
+    setpgid(0, 0);
+    setenv("CONVEYOR_DAG_ID", "fixture", 1);
+    setenv("CONVEYOR_RUN_ID", "crashed", 1);
+    setenv("CONVEYOR_TASK_ID", "b", 1);
+    execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(leftover, leftover);
+  store::WriteBatch batch;
+  store::TaskInstanceRecord a = fixture.Ti(*run, "a");
+  a.state = state::TaskState::kSuccess;
+  a.try_number = 1;
+  batch.PutTaskInstance(a, state::TaskState::kNone, "test");
+  batch.PutTry({run->id, "a", 1, state::TaskState::kSuccess, std::nullopt, std::nullopt,
+                std::nullopt, fixture.dir() + "/a.log", ""});
+  ASSERT_TRUE(fixture.store().Commit(batch).ok());
+  StartJournal journal(StartJournalPath(fixture.dir() + "/logs", "fixture", "crashed"));
+  ASSERT_TRUE(journal.Append("1 a\n1 b\n1 c").ok());
+  // Wait until the leftover runs `sleep` with the environment the reaper looks for.
+  const auto command_of = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+  };
+  for (int i = 0; i < 500 && command_of(leftover) != "sleep"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+
+  const auto done = fixture.Resume(*run);
+  EXPECT_EQ(done.state, state::RunState::kSuccess);
+  int status = 0;
+  EXPECT_EQ(waitpid(leftover, &status, 0), leftover);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  std::vector<std::string> effects;
+  std::istringstream lines(fixture.ReadFile("effects"));
+  for (std::string line; std::getline(lines, line);) effects.push_back(line);
+  std::sort(effects.begin(), effects.end());
+  EXPECT_EQ(effects, (std::vector<std::string>{"b", "c", "side"}));  // a is not run again
+  const auto b_tries = *fixture.store().ListTries(done.id, "b");
+  ASSERT_EQ(b_tries.size(), 2u);
+  EXPECT_EQ(b_tries[0].try_number, 1);
+  EXPECT_EQ(b_tries[0].note,
+            "try 1 interrupted: the conveyor process starting it died before its start was "
+            "recorded; 1 leftover process(es) killed");
+  EXPECT_EQ(b_tries[1].try_number, 2);
+  EXPECT_EQ(b_tries[1].state, state::TaskState::kSuccess);
+  EXPECT_EQ(fixture.Ti(done, "b").max_tries, 2);  // the interruption is not a retry
+  EXPECT_EQ(fixture.store().ListTries(done.id, "a")->size(), 1u);  // committed: left alone
+  EXPECT_EQ(fixture.Ti(done, "c").try_number, 1);                  // its line was cut short
 }
 
 TEST(RecoveryTest, ALiveLeaseHolderIsNeverJoined) {

@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "engine/cli/command_context.h"
@@ -209,7 +211,8 @@ class CountingNoop : public exec::Operator {
 };
 
 // An in-process try starts as soon as it is queued: it dies with conveyor, so nothing is left to
-// reconcile if its queued state never commits. A shell try starts only once that is committed.
+// reconcile if its queued state never commits. A shell try whose batch goes to the writer thread
+// (here, behind the batches the lock holds up) starts only once that is committed.
 TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfter) {
   DagFixture fixture(R"(tasks:
   - {id: a, operator: noop}
@@ -259,6 +262,94 @@ TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfte
             (States{{"a", "success"}, {"b", "success"}, {"c", "success"}, {"sh", "success"}}));
   EXPECT_EQ(db.GetRun(run.run.id)->state, state::RunState::kSuccess);
   EXPECT_EQ(noop_runs, 3);
+}
+
+// What a second connection saw while it held the database's write lock from a's start until b's
+// process had run (or for 500 ms): whether b's process ran, b's state, and b's journal line.
+struct LockedView {
+  bool b_ran = false;
+  std::string b_state;
+  std::string journal;
+};
+
+LockedView RunChainWhileLocked(DagFixture& fixture, RunLoopOptions options) {
+  LockedView view;
+  options.log_dir = fixture.dir() + "/logs";
+  std::mutex mutex;
+  std::vector<std::string> observed;
+  RunLoop loop(fixture.store(), cli::BuiltinRegistry(), exec::SystemProcessRunner(), options,
+               [&](const Transition& t) {
+                 std::lock_guard<std::mutex> lock(mutex);
+                 observed.push_back(t.task_id + ":" + std::string(state::Name(t.to)));
+               });
+  store::NewRun run;
+  CommitWork start;
+  Status created = CreateAndAdmit(fixture, loop, "locked", "manual", run, start);
+  EXPECT_TRUE(created.ok()) << created.error().ToString();
+  loop.StartCreated(std::move(start));
+  const auto a_running = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::find(observed.begin(), observed.end(), "a:running") != observed.end();
+  };
+  const auto until = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  while (!a_running() && std::chrono::system_clock::now() < until) {
+    EXPECT_TRUE(loop.Poll(std::chrono::system_clock::now() + std::chrono::milliseconds(5)).ok());
+  }
+  EXPECT_TRUE(a_running());
+  // a sleeps 300 ms: the lock is held before its end is applied, and released once b has run.
+  auto blocker = store::SqliteDb::Open(fixture.dir() + "/state.db");
+  EXPECT_TRUE(blocker.ok());
+  EXPECT_TRUE((*blocker)->Exec("BEGIN IMMEDIATE").ok());
+  const std::string b_ran = fixture.dir() + "/b_ran";
+  std::thread holder([&] {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
+    while (!std::filesystem::exists(b_ran) && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    view.b_ran = std::filesystem::exists(b_ran);
+    store::CachedStatement state = (*blocker)->Cached(
+        "SELECT coalesce(state, 'none') FROM task_instances WHERE task_id = 'b'");
+    if (*state->Step()) view.b_state = state->Text(0);
+    std::ifstream journal(StartJournalPath(options.log_dir, "fixture", "locked"));
+    std::getline(journal, view.journal, '\0');
+    EXPECT_TRUE((*blocker)->Exec("ROLLBACK").ok());
+  });
+  EXPECT_TRUE(loop.Run().ok());
+  holder.join();
+  EXPECT_EQ(fixture.States(run.run), (States{{"a", "success"}, {"b", "success"}}));
+  const auto tries = *fixture.store().ListTries(run.run.id, "b");
+  EXPECT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries.empty() ? "?" : tries[0].note, "");
+  return view;
+}
+
+constexpr char kSleepThenTouch[] = R"(tasks:
+  - {id: a, command: "sleep 0.3"}
+  - {id: b, command: "touch $DIR/b_ran", depends_on: [a]}
+)";
+
+// A chain's next shell try starts before the commit of its queued state (written on the same
+// thread while it runs), once its start is in the run's start journal.
+TEST(RunLoopTest, AChainsNextShellTryStartsBeforeItsQueuedStateCommitsWithItsStartJournaled) {
+  DagFixture fixture(kSleepThenTouch);
+  const LockedView view = RunChainWhileLocked(fixture, {});
+  EXPECT_TRUE(view.b_ran);
+  EXPECT_EQ(view.b_state, "none");
+  EXPECT_EQ(view.journal, "1 b\n");
+}
+
+// With synchronous=FULL the journal (not synced) would be weaker than the commit: tries start
+// after their commit and nothing is journaled.
+TEST(RunLoopTest, WithoutStartsBeforeCommitAShellTryWaitsForItsQueuedState) {
+  DagFixture fixture(kSleepThenTouch);
+  RunLoopOptions options;
+  options.start_before_commit = false;
+  const LockedView view = RunChainWhileLocked(fixture, options);
+  EXPECT_FALSE(view.b_ran);
+  EXPECT_EQ(view.b_state, "none");
+  EXPECT_EQ(view.journal, "");
+  EXPECT_FALSE(
+      std::filesystem::exists(StartJournalPath(fixture.dir() + "/logs", "fixture", "locked")));
 }
 
 TEST(RunLoopTest, RetriesWithExponentialBackoffCappedByMaxDelay) {

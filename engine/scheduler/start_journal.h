@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+
+namespace conveyor::scheduler {
+
+// The shell tries of a run whose processes were started before their `queued` state was
+// committed: one line "TRY_NUMBER TASK_ID" each, in <log_dir>/dag_id=D/run_id=R/started-tries.
+// A line is written before its process starts, and the commit follows while the process runs.
+// Should conveyor die in between, the database does not know the try (its task instance's try
+// number is lower): whoever takes the run over reads the journal, stops the try's processes and
+// records the try as interrupted, so that no side effect happens without a recorded try.
+std::string StartJournalPath(const std::string& log_dir, const std::string& dag_id,
+                             const std::string& run_id);
+
+class StartJournal {
+ public:
+  explicit StartJournal(std::string path);
+  ~StartJournal();
+  StartJournal(const StartJournal&) = delete;
+  StartJournal& operator=(const StartJournal&) = delete;
+
+  // Appends `lines` (complete lines) in one write, opening the file (and making its folder) the
+  // first time.
+  Status Append(const std::string& lines);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+struct StartedTry {
+  int try_number = 0;
+  std::string task_id;
+};
+
+// The journal's complete lines, in the order written; nothing when there is no journal. A last
+// line cut short by a crash is left out: its process had not been started.
+Result<std::vector<StartedTry>> ReadStartJournal(const std::string& path);
+
+}  // namespace conveyor::scheduler
