@@ -398,11 +398,11 @@ bool RunLoop::JournalStarts(const std::vector<exec::TaskLaunch>& launches) {
   ActiveRun* run = nullptr;
   const auto flush = [&]() {
     if (run == nullptr || lines.empty()) return true;
-    if (!run->start_journal) {
-      run->start_journal = std::make_unique<StartJournal>(
-          StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id));
+    if (run->start_journal.empty()) {
+      run->start_journal =
+          StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id);
     }
-    const bool written = run->start_journal->Append(lines).ok();
+    const bool written = AppendStartJournal(run->start_journal, lines).ok();
     lines.clear();
     return written;
   };

@@ -129,8 +129,8 @@ class RunLoop {
     nlohmann::json outputs;
     bool done = false;
     bool has_slurm_tasks = false;
-    std::string work_dir{};                         // its tries' working folder: the DAG file's
-    std::unique_ptr<StartJournal> start_journal{};  // opened at its first journaled start
+    std::string work_dir{};       // its tries' working folder: the DAG file's
+    std::string start_journal{};  // its start journal's path, once a start was journaled
   };
   struct InFlight {
     size_t run;

@@ -23,27 +23,28 @@ std::string StartJournalPath(const std::string& log_dir, const std::string& dag_
       .append("/started-tries");
 }
 
-StartJournal::StartJournal(std::string path) : path_(std::move(path)) {}
-
-StartJournal::~StartJournal() {
-  if (fd_ >= 0) close(fd_);
-}
-
-Status StartJournal::Append(const std::string& lines) {
-  if (fd_ < 0) {
-    exec::EnsureParentFolder(path_);
-    fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) return IoError("cannot open " + path_ + ": " + std::strerror(errno));
+Status AppendStartJournal(const std::string& path, const std::string& lines) {
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  int fd = open(path.c_str(), kFlags, 0644);
+  if (fd < 0 && errno == ENOENT) {
+    exec::EnsureParentFolder(path);
+    fd = open(path.c_str(), kFlags, 0644);
   }
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
   const char* data = lines.data();
   size_t left = lines.size();
   while (left > 0) {
-    const ssize_t n = write(fd_, data, left);
+    const ssize_t n = write(fd, data, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return IoError("cannot write " + path_ + ": " + std::strerror(errno));
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return IoError("cannot write " + path + ": " + std::strerror(error));
+    }
     data += n;
     left -= static_cast<size_t>(n);
   }
+  close(fd);
   return Status::Ok();
 }
 

@@ -16,21 +16,10 @@ namespace conveyor::scheduler {
 std::string StartJournalPath(const std::string& log_dir, const std::string& dag_id,
                              const std::string& run_id);
 
-class StartJournal {
- public:
-  explicit StartJournal(std::string path);
-  ~StartJournal();
-  StartJournal(const StartJournal&) = delete;
-  StartJournal& operator=(const StartJournal&) = delete;
-
-  // Appends `lines` (complete lines) in one write, opening the file (and making its folder) the
-  // first time.
-  Status Append(const std::string& lines);
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
+// Appends `lines` (complete lines) to the journal at `path` in one write, making its folder the
+// first time. The file is not kept open: `serve` runs many runs at once, and a descriptor held for
+// each would count against the process's limit of open files.
+Status AppendStartJournal(const std::string& path, const std::string& lines);
 
 struct StartedTry {
   int try_number = 0;

@@ -126,8 +126,9 @@ TEST(RecoveryTest, ATryJournaledButNotRecordedIsRecordedAsInterrupted) {
   batch.PutTry({run->id, "a", 1, state::TaskState::kSuccess, std::nullopt, std::nullopt,
                 std::nullopt, fixture.dir() + "/a.log", ""});
   ASSERT_TRUE(fixture.store().Commit(batch).ok());
-  StartJournal journal(StartJournalPath(fixture.dir() + "/logs", "fixture", "crashed"));
-  ASSERT_TRUE(journal.Append("1 a\n1 b\n1 c").ok());
+  ASSERT_TRUE(AppendStartJournal(StartJournalPath(fixture.dir() + "/logs", "fixture", "crashed"),
+                                 "1 a\n1 b\n1 c")
+                  .ok());
   // Wait until the leftover runs `sleep` with the environment the reaper looks for.
   const auto command_of = [](pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/comm");

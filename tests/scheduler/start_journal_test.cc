@@ -27,13 +27,9 @@ TEST(StartJournalTest, LivesInTheRunsLogFolder) {
 TEST(StartJournalTest, AppendsLinesAndReadsThemBackInOrder) {
   testing::TempDir dir;
   const std::string path = StartJournalPath(dir.path() + "/logs", "d", "r");
-  {
-    StartJournal journal(path);
-    ASSERT_TRUE(journal.Append("1 extract\n").ok());  // makes the folders
-    ASSERT_TRUE(journal.Append("1 load.part-2\n2 extract\n").ok());
-  }
-  StartJournal reopened(path);
-  ASSERT_TRUE(reopened.Append("3 extract\n").ok());
+  ASSERT_TRUE(AppendStartJournal(path, "1 extract\n").ok());  // makes the folders
+  ASSERT_TRUE(AppendStartJournal(path, "1 load.part-2\n2 extract\n").ok());
+  ASSERT_TRUE(AppendStartJournal(path, "3 extract\n").ok());
   EXPECT_EQ(Read(path), (std::vector<std::pair<int, std::string>>{
                             {1, "extract"}, {1, "load.part-2"}, {2, "extract"}, {3, "extract"}}));
 }
@@ -53,8 +49,7 @@ TEST(StartJournalTest, ALineCutShortOrMalformedIsLeftOut) {
 TEST(StartJournalTest, AnUnwritableFolderIsAnError) {
   testing::TempDir dir;
   std::ofstream(dir.path() + "/file") << "not a folder";
-  StartJournal journal(dir.path() + "/file/started-tries");
-  const Status status = journal.Append("1 a\n");
+  const Status status = AppendStartJournal(dir.path() + "/file/started-tries", "1 a\n");
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().message,
             "cannot open " + dir.path() + "/file/started-tries: Not a directory");
