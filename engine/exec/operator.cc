@@ -1,5 +1,9 @@
 #include "engine/exec/operator.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -8,6 +12,27 @@ namespace conveyor::exec {
 void EnsureParentFolder(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+}
+
+int OpenForAppend(const std::string& path) {
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  int fd = open(path.c_str(), kFlags, 0644);
+  if (fd < 0 && errno == ENOENT) {  // the first file of its folder
+    EnsureParentFolder(path);
+    fd = open(path.c_str(), kFlags, 0644);
+  }
+  return fd;
+}
+
+bool WriteFully(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 void OperatorContext::Log(const std::string& line) const {

@@ -51,6 +51,11 @@ struct OperatorContext {
 
 // Creates the folder that will hold `path` (a log or output file) if it is missing.
 void EnsureParentFolder(const std::string& path);
+// Opens `path` for appending (close-on-exec), creating the file, and its folder when that is
+// missing too. Returns the descriptor, or -1 with errno set.
+int OpenForAppend(const std::string& path);
+// Writes all `size` bytes to `fd`, again after a signal; false with errno set on an error.
+bool WriteFully(int fd, const char* data, size_t size);
 
 struct OperatorResult {
   enum class Outcome { kSuccess, kFailed, kSkipped };

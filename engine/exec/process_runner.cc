@@ -32,30 +32,17 @@ class LazyLog {
 
   void Write(const char* data, size_t size) {
     if (fd_ < 0 && error_.empty()) Open();
-    while (fd_ >= 0 && size > 0) {
-      const ssize_t n = write(fd_, data, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        error_ = "cannot write log '" + path_ + "': " + strerror(errno);
-        close(fd_);
-        fd_ = -1;
-        return;
-      }
-      data += n;
-      size -= static_cast<size_t>(n);
-    }
+    if (fd_ < 0 || WriteFully(fd_, data, size)) return;
+    error_ = "cannot write log '" + path_ + "': " + strerror(errno);
+    close(fd_);
+    fd_ = -1;
   }
   // Why output was lost, if it was.
   const std::string& error() const { return error_; }
 
  private:
   void Open() {
-    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-    fd_ = open(path_.c_str(), flags, 0644);
-    if (fd_ < 0 && errno == ENOENT) {  // the first write into this try's folder
-      EnsureParentFolder(path_);
-      fd_ = open(path_.c_str(), flags, 0644);
-    }
+    fd_ = OpenForAppend(path_);
     if (fd_ < 0) error_ = "cannot open log '" + path_ + "': " + strerror(errno);
   }
 

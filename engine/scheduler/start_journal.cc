@@ -24,25 +24,12 @@ std::string StartJournalPath(const std::string& log_dir, const std::string& dag_
 }
 
 Status AppendStartJournal(const std::string& path, const std::string& lines) {
-  constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-  int fd = open(path.c_str(), kFlags, 0644);
-  if (fd < 0 && errno == ENOENT) {
-    exec::EnsureParentFolder(path);
-    fd = open(path.c_str(), kFlags, 0644);
-  }
+  const int fd = exec::OpenForAppend(path);
   if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
-  const char* data = lines.data();
-  size_t left = lines.size();
-  while (left > 0) {
-    const ssize_t n = write(fd, data, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return IoError("cannot write " + path + ": " + std::strerror(error));
-    }
-    data += n;
-    left -= static_cast<size_t>(n);
+  if (!exec::WriteFully(fd, lines.data(), lines.size())) {
+    const int error = errno;
+    close(fd);
+    return IoError("cannot write " + path + ": " + std::strerror(error));
   }
   close(fd);
   return Status::Ok();
