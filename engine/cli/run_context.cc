@@ -5,20 +5,53 @@
 #include <filesystem>
 #include <iostream>
 
+#include "engine/common/build_id.h"
 #include "engine/common/suggest.h"
 #include "engine/data/data_access.h"
 
 namespace conveyor::cli {
+namespace {
+
+// The state database as the cache of parsed DAG files, for this build of conveyor.
+class StoreParseCache : public graph::ParsedDagCache {
+ public:
+  explicit StoreParseCache(store::StateStore& store) : store_(store) {}
+
+  std::optional<std::string> Find(const std::string& path, std::string_view source) override {
+    auto found = store_.FindParsedDag(path, BuildId(), source);
+    // An unreadable record is one more parse, not a failed command.
+    return found.ok() ? std::move(found).value() : std::nullopt;
+  }
+  Status Save(const std::string& path, std::string_view source,
+              const std::string& encoded) override {
+    return store_.SaveParsedDag(path, BuildId(), source, encoded);
+  }
+
+ private:
+  store::StateStore& store_;
+};
+
+}  // namespace
+
+graph::ParsedDagCache* RunContext::ParseCache() {
+  // Without a build id a binary cannot tell its own records from another build's.
+  if (!parse_cache_ && store && !BuildId().empty()) {
+    parse_cache_ = std::make_unique<StoreParseCache>(*store);
+  }
+  return parse_cache_.get();
+}
 
 Result<const graph::LoadedDag*> RunContext::Dag(const std::string& dag_id) {
   for (const char* extension : {".yaml", ".yml"}) {
     const auto path = std::filesystem::path(config.dags_folder) / (dag_id + extension);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) continue;
-    single_file_ = graph::DagBag::LoadFiles({path.string()}, BuiltinRegistry());
+    single_file_ = graph::DagBag::LoadFiles({path.string()}, BuiltinRegistry(), ParseCache());
     if (const auto* loaded = single_file_->Find(dag_id)) return loaded;
   }
-  if (!folder_) folder_ = graph::DagBag::LoadFolder(config.dags_folder, BuiltinRegistry());
+  if (!folder_) {
+    folder_ = graph::DagBag::LoadFolder(config.dags_folder, BuiltinRegistry(), ParseCache());
+  }
   const graph::DagBag& bag = *folder_;
   if (const auto* loaded = bag.Find(dag_id)) return loaded;
   for (const auto& broken : bag.broken()) {

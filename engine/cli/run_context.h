@@ -24,6 +24,9 @@ struct RunContext {
   scheduler::RunLoopOptions LoopOptions() const;
 
  private:
+  graph::ParsedDagCache* ParseCache();
+
+  std::unique_ptr<graph::ParsedDagCache> parse_cache_;
   std::optional<graph::DagBag> single_file_;
   std::optional<graph::DagBag> folder_;
 };

@@ -16,6 +16,8 @@ struct Location {
 
   // "file:line:column", "file:line" or "file", as much as is known.
   std::string ToString() const;
+
+  bool operator==(const Location&) const = default;
 };
 
 enum class ErrorCode {

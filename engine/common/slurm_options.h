@@ -25,6 +25,8 @@ struct SlurmOptions {
   std::optional<std::string> qos;       // --qos
   std::vector<std::string> extra_args;  // passed to sbatch as they are
 
+  bool operator==(const SlurmOptions&) const = default;
+
   // The options of `over` replace these where set; extra_args are appended.
   void MergeFrom(const SlurmOptions& over);
   // sbatch's flags for these options, in a fixed order.

@@ -21,17 +21,23 @@ struct RetryPolicy {
   bool retry_exponential_backoff = false;
   std::optional<Duration> max_retry_delay;
   std::optional<Duration> execution_timeout;
+
+  bool operator==(const RetryPolicy&) const = default;
 };
 
 // A webhook called when a run or task fails, succeeds or is retried.
 struct Callback {
   std::string webhook;
+
+  bool operator==(const Callback&) const = default;
 };
 
 struct Callbacks {
   std::vector<Callback> on_success;
   std::vector<Callback> on_failure;
   std::vector<Callback> on_retry;
+
+  bool operator==(const Callbacks&) const = default;
 };
 
 // A reference from a task's template to an upstream task's output: {{ outputs.TASK.KEY }}.
@@ -39,6 +45,8 @@ struct OutputReference {
   std::string task_id;
   std::string key;
   Location location;
+
+  bool operator==(const OutputReference&) const = default;
 };
 
 struct Task {
@@ -61,6 +69,8 @@ struct Task {
   std::vector<OutputReference> output_references;
   bool has_templates = false;  // some string in command, env or args holds "{{"
   Location location;           // of the task's entry in the file
+
+  bool operator==(const Task&) const = default;
 };
 
 // A validated DAG as read from one YAML file.

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
+#include "engine/dag/dag_codec.h"
 #include "engine/dag/dag_loader.h"
 
 namespace conveyor::graph {
@@ -53,9 +56,35 @@ std::vector<std::string> ListDagFiles(const std::string& folder, std::error_code
   return files;
 }
 
+namespace {
+
+// The file decoded from the cache when it holds this very text (`*decoded` set), else parsed.
+// `source` is the text read, empty when the file was not read here.
+dag::DagFile ParseOrDecode(const std::string& path, const dag::OperatorCatalog& catalog,
+                           ParsedDagCache* cache, std::string* source, bool* decoded) {
+  if (!cache) return dag::LoadDagFile(path, catalog);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return dag::LoadDagFile(path, catalog);  // which reports it
+  std::ostringstream text;
+  text << in.rdbuf();
+  *source = std::move(text).str();
+  if (auto encoded = cache->Find(path, *source)) {
+    // A record this build cannot decode (damaged, say) is parsed again and overwritten.
+    if (auto dag = dag::DecodeDag(*encoded)) {
+      *decoded = true;
+      return dag::DagFile{path, std::move(dag), {}};
+    }
+  }
+  return dag::ParseDagText(*source, path, catalog);
+}
+
+}  // namespace
+
 Result<LoadedDag> LoadAndBuild(const std::string& path, const dag::OperatorCatalog& catalog,
-                               Diagnostics* errors) {
-  dag::DagFile file = dag::LoadDagFile(path, catalog);
+                               Diagnostics* errors, ParsedDagCache* cache) {
+  std::string source;
+  bool decoded = false;
+  dag::DagFile file = ParseOrDecode(path, catalog, cache, &source, &decoded);
   if (!file.ok()) {
     *errors = std::move(file.errors);
     return errors->front();
@@ -67,18 +96,23 @@ Result<LoadedDag> LoadAndBuild(const std::string& path, const dag::OperatorCatal
   }
   *errors = CheckOutputReferences(*file.dag, *graph);
   if (!errors->empty()) return errors->front();
+  if (cache && !decoded) {
+    // A cache that cannot be written costs only the next process's parse, so the load goes on.
+    (void)cache->Save(path, source, dag::EncodeDag(*file.dag));
+  }
   return LoadedDag{std::move(*file.dag), std::move(graph).value()};
 }
 
 std::vector<BuiltDagFile> LoadAndBuildAll(const std::vector<std::string>& paths,
-                                          const dag::OperatorCatalog& catalog) {
+                                          const dag::OperatorCatalog& catalog,
+                                          ParsedDagCache* cache) {
   // Parsing YAML is most of the work, and files do not depend on each other.
   std::vector<std::optional<BuiltDagFile>> built(paths.size());
   std::atomic<size_t> next{0};
   const auto work = [&] {
     for (size_t i = next++; i < paths.size(); i = next++) {
       Diagnostics errors;
-      auto loaded = LoadAndBuild(paths[i], catalog, &errors);
+      auto loaded = LoadAndBuild(paths[i], catalog, &errors, cache);
       built[i].emplace(BuiltDagFile{std::move(loaded), std::move(errors)});
     }
   };
@@ -118,7 +152,8 @@ void DagBag::Finish() {
             [](const LoadedDag& a, const LoadedDag& b) { return a.dag.dag_id < b.dag.dag_id; });
 }
 
-DagBag DagBag::LoadFolder(const std::string& folder, const dag::OperatorCatalog& catalog) {
+DagBag DagBag::LoadFolder(const std::string& folder, const dag::OperatorCatalog& catalog,
+                          ParsedDagCache* cache) {
   namespace fs = std::filesystem;
   DagBag bag;
   std::error_code ec;
@@ -127,13 +162,13 @@ DagBag DagBag::LoadFolder(const std::string& folder, const dag::OperatorCatalog&
         {folder, "", {IoError("DAG folder '" + folder + "' does not exist or is not a folder")}});
     return bag;
   }
-  return LoadFiles(ListDagFiles(folder, ec), catalog);
+  return LoadFiles(ListDagFiles(folder, ec), catalog, cache);
 }
 
-DagBag DagBag::LoadFiles(const std::vector<std::string>& paths,
-                         const dag::OperatorCatalog& catalog) {
+DagBag DagBag::LoadFiles(const std::vector<std::string>& paths, const dag::OperatorCatalog& catalog,
+                         ParsedDagCache* cache) {
   DagBag bag;
-  std::vector<BuiltDagFile> built = LoadAndBuildAll(paths, catalog);
+  std::vector<BuiltDagFile> built = LoadAndBuildAll(paths, catalog, cache);
   for (size_t i = 0; i < paths.size(); ++i) bag.Add(paths[i], std::move(built[i]));
   bag.Finish();
   return bag;

@@ -178,6 +178,17 @@ END;
       R"sql(
 DROP INDEX IF EXISTS events_by_run;
 )sql",
+      // Parsed DAG files, so that a CLI command reuses the parse of an unchanged file
+      // (graph::ParsedDagCache). `build` is the conveyor binary's build id: the encoding is
+      // private to one build.
+      R"sql(
+CREATE TABLE parsed_dag_files (
+  path TEXT PRIMARY KEY,
+  build TEXT NOT NULL,
+  source BLOB NOT NULL,
+  dag BLOB NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

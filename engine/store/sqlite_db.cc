@@ -134,6 +134,11 @@ Statement& Statement::BindUnowned(int index, std::string_view value) {
   return *this;
 }
 
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
 Statement& Statement::BindReal(int index, double value) {
   sqlite3_bind_double(stmt_, index, value);
   return *this;
@@ -171,6 +176,12 @@ std::int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt
 std::optional<std::int64_t> Statement::OptionalInt(int column) const {
   if (IsNull(column)) return std::nullopt;
   return Int(column);
+}
+
+std::string Statement::Blob(int column) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  return bytes ? std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+               : std::string();
 }
 
 std::string Statement::Text(int column) const {

@@ -32,6 +32,7 @@ class Statement {
   Statement& Bind(int index, const std::string& value);
   // Text read in place, not copied: it must outlive the statement's next step.
   Statement& BindUnowned(int index, std::string_view value);
+  Statement& BindBlob(int index, std::string_view bytes);  // copied
   Statement& BindNull(int index);
   template <typename T>
   Statement& BindOptional(int index, const std::optional<T>& value) {
@@ -59,6 +60,7 @@ class Statement {
   std::int64_t Int(int column) const;
   std::optional<std::int64_t> OptionalInt(int column) const;
   std::string Text(int column) const;
+  std::string Blob(int column) const;
   double Real(int column) const;
   bool IsNull(int column) const;
 

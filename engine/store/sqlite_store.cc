@@ -424,6 +424,31 @@ class SqliteStore : public StateStore {
     return SelectDags(std::nullopt);
   }
 
+  Result<std::optional<std::string>> FindParsedDag(const std::string& path,
+                                                   const std::string& build,
+                                                   std::string_view source) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    CachedStatement find =
+        db_->Cached("SELECT source, dag FROM parsed_dag_files WHERE path = ?1 AND build = ?2");
+    find->Bind(1, path).Bind(2, build);
+    std::optional<std::string> encoded;
+    const Status read = find->ForEachRow([&] {
+      if (find->Blob(0) == source) encoded = find->Blob(1);
+    });
+    if (!read.ok()) return read.error();
+    return encoded;
+  }
+
+  Status SaveParsedDag(const std::string& path, const std::string& build, std::string_view source,
+                       std::string_view encoded) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    CachedStatement save = db_->Cached(
+        "INSERT INTO parsed_dag_files (path, build, source, dag) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (path) DO UPDATE SET build = ?2, source = ?3, dag = ?4");
+    save->Bind(1, path).Bind(2, build).BindBlob(3, source).BindBlob(4, encoded);
+    return save->Run();
+  }
+
   Result<bool> AcquireSchedulerLease(int pid, TimePoint now, TimePoint stale_before,
                                      bool (*is_alive)(int), int* previous) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);

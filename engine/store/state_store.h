@@ -167,6 +167,14 @@ class StateStore {
   virtual Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) = 0;
   virtual Result<std::vector<DagRecord>> ListDags() = 0;
 
+  // Parsed DAG files (graph::ParsedDagCache): the encoded DAG that `build` of conveyor stored for
+  // `path` when it parsed exactly `source`, and storing one (replacing what the path had).
+  virtual Result<std::optional<std::string>> FindParsedDag(const std::string& path,
+                                                           const std::string& build,
+                                                           std::string_view source) = 0;
+  virtual Status SaveParsedDag(const std::string& path, const std::string& build,
+                               std::string_view source, std::string_view encoded) = 0;
+
   // The scheduler's lease on the whole database: which `serve` runs queued runs. Same rules as a
   // run's lease.
   virtual Result<bool> AcquireSchedulerLease(int pid, TimePoint now, TimePoint stale_before,

@@ -6,6 +6,7 @@ Usage: cli_test.py CONVEYOR SOURCE_DIR
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -252,6 +253,35 @@ tasks:
         self.assertEqual((code, err), (2, "conveyor: error: DAG 'pipe' has no run 'nope'\n"))
         code, _, err = self.conveyor("runs", "list", "--state", "done")
         self.assertEqual(code, 2)
+
+    def test_a_dag_file_is_parsed_again_only_when_it_changes(self):
+        path = os.path.join(self.dags, "edit.yaml")
+        with open(path, "w") as f:
+            f.write("tasks:\n  - {id: a, operator: noop}\n")
+        code, out, err = self.conveyor("dags", "trigger", "edit", "--run-id", "r1", "--wait")
+        self.assertEqual(code, 0, out + err)
+        db = sqlite3.connect(os.path.join(self.dir, "state", "c.db"))
+        notes = subprocess.run(["readelf", "-n", CONVEYOR], capture_output=True, text=True,
+                               check=True).stdout
+        build_id = notes.split("Build ID:")[1].split()[0]
+        self.assertEqual(db.execute("SELECT build, source FROM parsed_dag_files WHERE path = ?",
+                                    (path,)).fetchall(),
+                         [(build_id, b"tasks:\n  - {id: a, operator: noop}\n")])
+        with open(path, "a") as f:
+            f.write("  - {id: b, operator: noop, depends_on: [a]}\n")
+        code, out, err = self.conveyor("dags", "trigger", "edit", "--run-id", "r2", "--wait")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("  b  running -> success (try 1)\n", out)
+        # A damaged record is parsed again and replaced.
+        with db:
+            db.execute("UPDATE parsed_dag_files SET dag = x'01ff'")
+        code, out, err = self.conveyor("dags", "trigger", "edit", "--run-id", "r3", "--wait")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("  b  running -> success (try 1)\n", out)
+        (size,) = db.execute("SELECT length(dag) FROM parsed_dag_files").fetchone()
+        self.assertGreater(size, 2)
+        code, out, _ = self.conveyor("tasks", "list", "edit", "r3", "-o", "json")
+        self.assertEqual([t["task_id"] for t in json.loads(out)["task_instances"]], ["a", "b"])
 
     def test_tasks_test_records_nothing(self):
         code, out, _ = self.conveyor("tasks", "test", "pipe", "make", "2026-03-01")

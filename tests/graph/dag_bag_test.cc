@@ -6,6 +6,7 @@
 #include <map>
 
 #include "engine/cli/command_context.h"
+#include "engine/dag/dag_codec.h"
 #include "engine/graph/dag_folder.h"
 #include "tests/support/temp_dir.h"
 
@@ -114,6 +115,93 @@ TEST(DagFolderTest, ReloadReadsEachFileOnceInPathOrder) {
   EXPECT_EQ(folder.generation(), 9u);  // a and b read, c dropped
   EXPECT_EQ(folder.Find("c"), nullptr);
   EXPECT_EQ(folder.Files().size(), 2u);
+}
+
+// An in-memory ParsedDagCache that counts what is asked of it.
+class MemoryParseCache : public ParsedDagCache {
+ public:
+  struct Record {
+    std::string source;
+    std::string encoded;
+  };
+  std::optional<std::string> Find(const std::string& path, std::string_view source) override {
+    ++finds;
+    auto it = records.find(path);
+    if (it == records.end() || it->second.source != source) return std::nullopt;
+    return it->second.encoded;
+  }
+  Status Save(const std::string& path, std::string_view source,
+              const std::string& encoded) override {
+    ++saves;
+    records[path] = {std::string(source), encoded};
+    return Status::Ok();
+  }
+  std::map<std::string, Record> records;
+  int finds = 0;
+  int saves = 0;
+};
+
+TEST(DagBagTest, AnUnchangedFileIsDecodedFromTheCacheAndAChangedOneParsedAgain) {
+  testing::TempDir dir;
+  const std::string path = dir.Write("d.yaml", "tasks:\n  - {id: a, command: /bin/true}\n");
+  MemoryParseCache cache;
+  {
+    const DagBag bag = DagBag::LoadFiles({path}, cli::BuiltinRegistry(), &cache);
+    ASSERT_EQ(bag.dags().size(), 1u);
+    EXPECT_EQ(cache.saves, 1);
+    ASSERT_EQ(cache.records.count(path), 1u);
+    EXPECT_EQ(cache.records[path].source, "tasks:\n  - {id: a, command: /bin/true}\n");
+  }
+  // What comes back is the record's DAG: a record altered behind the loader's back shows it.
+  auto stored = dag::DecodeDag(cache.records[path].encoded);
+  ASSERT_TRUE(stored.has_value());
+  stored->description = "from the cache";
+  cache.records[path].encoded = dag::EncodeDag(*stored);
+  {
+    const DagBag bag = DagBag::LoadFiles({path}, cli::BuiltinRegistry(), &cache);
+    ASSERT_EQ(bag.dags().size(), 1u);
+    EXPECT_EQ(bag.dags()[0].dag.description, "from the cache");
+    EXPECT_EQ(bag.dags()[0].graph.size(), 1);
+    EXPECT_EQ(cache.saves, 1);  // a hit is not stored again
+  }
+  dir.Write(
+      "d.yaml",
+      "tasks:\n  - {id: a, command: /bin/true}\n  - {id: b, depends_on: [a], operator: noop}\n");
+  {
+    const DagBag bag = DagBag::LoadFiles({path}, cli::BuiltinRegistry(), &cache);
+    ASSERT_EQ(bag.dags().size(), 1u);
+    EXPECT_EQ(bag.dags()[0].dag.description, "");
+    ASSERT_EQ(bag.dags()[0].dag.tasks.size(), 2u);
+    EXPECT_EQ(bag.dags()[0].dag.tasks[1].depends_on, std::vector<std::string>{"a"});
+    EXPECT_EQ(cache.saves, 2);
+  }
+  // A damaged record is parsed again and replaced.
+  cache.records[path].encoded.resize(cache.records[path].encoded.size() / 2);
+  {
+    const DagBag bag = DagBag::LoadFiles({path}, cli::BuiltinRegistry(), &cache);
+    ASSERT_EQ(bag.dags().size(), 1u);
+    EXPECT_EQ(bag.dags()[0].dag.tasks.size(), 2u);
+    EXPECT_EQ(cache.saves, 3);
+    EXPECT_TRUE(dag::DecodeDag(cache.records[path].encoded).has_value());
+  }
+}
+
+// Broken files are never stored: their errors come from a parse each time.
+TEST(DagBagTest, ABrokenFileIsNotCached) {
+  testing::TempDir dir;
+  const std::string cyclic = dir.Write(
+      "cyclic.yaml",
+      "tasks:\n  - {id: a, depends_on: [b]}\n  - {id: b, depends_on: [a], operator: noop}\n");
+  const std::string bad = dir.Write("bad.yaml", "tasks:\n  - {id: a, operator: nop}\n");
+  MemoryParseCache cache;
+  for (int round = 0; round < 2; ++round) {
+    const DagBag bag = DagBag::LoadFolder(dir.path(), cli::BuiltinRegistry(), &cache);
+    ASSERT_EQ(bag.broken().size(), 2u);
+    EXPECT_EQ(bag.broken()[0].errors.front().ToString(),
+              bad + ":2:23: unknown operator 'nop', did you mean 'noop'?");
+  }
+  EXPECT_EQ(cache.saves, 0);
+  EXPECT_EQ(cache.finds, 4);
 }
 
 }  // namespace

@@ -328,7 +328,25 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "6\nwal\nok\n");
+  EXPECT_EQ(result.output, "7\nwal\nok\n");
+}
+
+// A parsed DAG is found only for the same path, build and source text; saving replaces it.
+TEST(SqliteStoreTest, AParsedDagIsFoundForItsPathBuildAndSourceOnly) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
+  const std::string binary("\x01\x00\xff", 3);
+  ASSERT_TRUE(store->SaveParsedDag("/d/a.yaml", "b1", "text", binary).ok());
+  EXPECT_EQ(store->FindParsedDag("/d/a.yaml", "b1", "text").value(), binary);
+  EXPECT_EQ(store->FindParsedDag("/d/a.yaml", "b2", "text").value(), std::nullopt);
+  EXPECT_EQ(store->FindParsedDag("/d/a.yaml", "b1", "text2").value(), std::nullopt);
+  EXPECT_EQ(store->FindParsedDag("/d/b.yaml", "b1", "text").value(), std::nullopt);
+  ASSERT_TRUE(store->SaveParsedDag("/d/a.yaml", "b2", "new", "enc").ok());
+  EXPECT_EQ(store->FindParsedDag("/d/a.yaml", "b1", "text").value(), std::nullopt);
+  EXPECT_EQ(store->FindParsedDag("/d/a.yaml", "b2", "new").value(), "enc");
+  auto rows = testing::RunCommand("sqlite3 " + dir.path() +
+                                  "/s.db 'SELECT count(*), typeof(dag) FROM parsed_dag_files'");
+  EXPECT_EQ(rows.output, "1|blob\n");
 }
 
 // Runs prepared ahead of the moment they take effect: nobody sees them before it, and what is
@@ -407,7 +425,8 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
     ASSERT_TRUE(store->CreateRun(MakeRun("before", 1), {MakeTask("a"), MakeTask("b")}).ok());
   }
   // A database from before the counts: the migration counts what it holds.
-  std::string drop = "DROP TABLE state_counts; PRAGMA user_version = 4;";
+  std::string drop =
+      "DROP TABLE state_counts; DROP TABLE parsed_dag_files; PRAGMA user_version = 4;";
   for (const char* table : {"dag_runs", "task_instances"}) {
     for (const char* what : {"in", "out", "moved"}) {
       drop += std::string(" DROP TRIGGER ") + table + "_counted_" + what + ";";
