@@ -17,6 +17,7 @@ namespace conveyor::graph {
 // Parses of DAG files kept between processes (Airflow's serialized DAGs): a file whose path and
 // bytes are unchanged since this build of conveyor parsed it is decoded (dag_codec.h) instead of
 // parsed again, which for a file of a few thousand lines is 20 times quicker than yaml-cpp.
+// Files load on several threads at once, so both calls must be safe to make concurrently.
 class ParsedDagCache {
  public:
   virtual ~ParsedDagCache() = default;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <map>
+#include <mutex>
 
 #include "engine/cli/command_context.h"
 #include "engine/dag/dag_codec.h"
@@ -117,7 +118,7 @@ TEST(DagFolderTest, ReloadReadsEachFileOnceInPathOrder) {
   EXPECT_EQ(folder.Files().size(), 2u);
 }
 
-// An in-memory ParsedDagCache that counts what is asked of it.
+// An in-memory ParsedDagCache that counts what is asked of it. Files load on several threads.
 class MemoryParseCache : public ParsedDagCache {
  public:
   struct Record {
@@ -125,6 +126,7 @@ class MemoryParseCache : public ParsedDagCache {
     std::string encoded;
   };
   std::optional<std::string> Find(const std::string& path, std::string_view source) override {
+    std::lock_guard<std::mutex> lock(mutex);
     ++finds;
     auto it = records.find(path);
     if (it == records.end() || it->second.source != source) return std::nullopt;
@@ -132,6 +134,7 @@ class MemoryParseCache : public ParsedDagCache {
   }
   Status Save(const std::string& path, std::string_view source,
               const std::string& encoded) override {
+    std::lock_guard<std::mutex> lock(mutex);
     ++saves;
     records[path] = {std::string(source), encoded};
     return Status::Ok();
@@ -139,6 +142,7 @@ class MemoryParseCache : public ParsedDagCache {
   std::map<std::string, Record> records;
   int finds = 0;
   int saves = 0;
+  std::mutex mutex;
 };
 
 TEST(DagBagTest, AnUnchangedFileIsDecodedFromTheCacheAndAChangedOneParsedAgain) {
