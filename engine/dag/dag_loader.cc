@@ -272,17 +272,23 @@ DagFile ParseDagText(std::string_view text, const std::string& path,
   return result;
 }
 
-DagFile LoadDagFile(const std::string& path, const OperatorCatalog& catalog) {
+std::optional<std::string> ReadDagFileText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return std::move(text).str();
+}
+
+DagFile LoadDagFile(const std::string& path, const OperatorCatalog& catalog) {
+  const auto text = ReadDagFileText(path);
+  if (!text) {
     DagFile result;
     result.path = path;
     result.errors.push_back(Error{ErrorCode::kIo, "cannot read file", Location{path, 0, 0}});
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseDagText(text.str(), path, catalog);
+  return ParseDagText(*text, path, catalog);
 }
 
 }  // namespace conveyor::dag

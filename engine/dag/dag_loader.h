@@ -23,6 +23,8 @@ struct DagFile {
 // dependencies, operators and their args (through `catalog`), templates. Dependency cycles are
 // checked by the graph (engine/graph), which sees the whole DAG. Never throws.
 DagFile LoadDagFile(const std::string& path, const OperatorCatalog& catalog);
+// A DAG file's bytes, or nullopt when it cannot be read.
+std::optional<std::string> ReadDagFileText(const std::string& path);
 
 // The same from text; `path` names the file in diagnostics and gives the default dag_id.
 DagFile ParseDagText(std::string_view text, const std::string& path,

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "engine/dag/dag_codec.h"
@@ -63,11 +61,9 @@ namespace {
 dag::DagFile ParseOrDecode(const std::string& path, const dag::OperatorCatalog& catalog,
                            ParsedDagCache* cache, std::string* source, bool* decoded) {
   if (!cache) return dag::LoadDagFile(path, catalog);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return dag::LoadDagFile(path, catalog);  // which reports it
-  std::ostringstream text;
-  text << in.rdbuf();
-  *source = std::move(text).str();
+  auto text = dag::ReadDagFileText(path);
+  if (!text) return dag::LoadDagFile(path, catalog);  // which reports it
+  *source = std::move(*text);
   if (auto encoded = cache->Find(path, *source)) {
     // A record this build cannot decode (damaged, say) is parsed again and overwritten.
     if (auto dag = dag::DecodeDag(*encoded)) {
