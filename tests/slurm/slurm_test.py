@@ -55,7 +55,7 @@ tasks:
   - id: slow
     executor: slurm
     execution_timeout: 2s
-    command: echo started; sleep 300
+    command: echo started; sleep {seconds}
 """
 
 SLOW = """dag_id: {dag_id}
@@ -194,7 +194,10 @@ class SlurmTest(unittest.TestCase):
         self.assertEqual(log2, "try 2 fails\nconveyor: command exited with code 3\n")
 
     def test_a_timeout_cancels_the_job(self):
-        self.write("timeout.yaml", TIMEOUT)
+        # Seconds no other process on the machine sleeps for (other tests sleep 300 too), so
+        # that pgrep below finds this job's processes alone.
+        seconds = "300.%d" % os.getpid()
+        self.write("timeout.yaml", TIMEOUT.replace("{seconds}", seconds))
         started = time.monotonic()
         result = self.conveyor("dags", "trigger", "timeout", "--run-id", "r1", "--wait",
                                check=False)
@@ -210,9 +213,10 @@ class SlurmTest(unittest.TestCase):
         self.assertIn("conveyor: timed out: execution_timeout reached", log)
         # slurmd signals the job's processes once the job is cancelled; they go soon after.
         deadline = time.monotonic() + 10
-        while sh("pgrep", "-f", "sleep 300", check=False).stdout and time.monotonic() < deadline:
+        pattern = "sleep " + seconds.replace(".", "[.]")
+        while sh("pgrep", "-f", pattern, check=False).stdout and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertEqual(sh("pgrep", "-f", "sleep 300", check=False).stdout, "")
+        self.assertEqual(sh("pgrep", "-f", pattern, check=False).stdout, "")
 
     def start_and_kill_while_running(self, run_id):
         """Starts `trigger --wait` on the slow DAG, SIGKILLs it once its Slurm job runs."""
