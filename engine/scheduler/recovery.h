@@ -14,4 +14,8 @@ namespace conveyor::scheduler {
 Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
                                           store::TaskInstanceRecord& ti, store::WriteBatch& batch);
 
+// The note an interrupted try gets: "try N interrupted: <cause>", then how many of its processes
+// were still there and killed, if any.
+std::string InterruptedTryNote(int try_number, const std::string& cause, int killed);
+
 }  // namespace conveyor::scheduler

@@ -24,30 +24,7 @@ void AppendLog(const std::string& path, const std::string& line) {
   std::ofstream(path, std::ios::app) << line << "\n";
 }
 
-// <root>/dag_id=D/run_id=R/task_id=T, by plain concatenation: this runs twice for every try, on
-// the scheduler's thread.
-std::string TaskPrefix(const std::string& root, const std::string& dag_id,
-                       const std::string& run_id, const std::string& task_id) {
-  std::string path = root;
-  if (!path.empty() && path.back() != '/') path += '/';
-  path.append("dag_id=").append(dag_id).append("/run_id=").append(run_id);
-  path.append("/task_id=").append(task_id);
-  return path;
-}
-
 }  // namespace
-
-std::string TryFile(const std::string& root, const std::string& dag_id, const std::string& run_id,
-                    const std::string& task_id, int try_number, const std::string& extension) {
-  return TaskPrefix(root, dag_id, run_id, task_id) + "/attempt=" + std::to_string(try_number) +
-         extension;
-}
-
-std::string TryOutputFile(const std::string& root, const std::string& dag_id,
-                          const std::string& run_id, const std::string& task_id, int try_number) {
-  return TaskPrefix(root, dag_id, run_id, task_id) + ".attempt=" + std::to_string(try_number) +
-         ".output";
-}
 
 Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try) {
   Duration delay = policy.retry_delay;
@@ -377,10 +354,9 @@ Status RunLoop::RecoverJournaledStarts(ActiveRun& run) {
     store::TaskInstanceRecord& ti = run.plan.ti(task);
     if (ti.try_number >= start.try_number) continue;  // its queued state was committed
     const int killed = exec::KillTaskProcesses(dag_id, run_id, start.task_id, std::nullopt);
-    std::string note = "try " + std::to_string(start.try_number) +
-                       " interrupted: the conveyor process starting it died before its start "
-                       "was recorded";
-    if (killed > 0) note += "; " + std::to_string(killed) + " leftover process(es) killed";
+    const std::string note = InterruptedTryNote(
+        start.try_number, "the conveyor process starting it died before its start was recorded",
+        killed);
     const store::TimePoint now = store::CurrentTime();
     staged_.PutTry(
         {ti.run, ti.task_id, start.try_number, TaskState::kQueued, now, now, std::nullopt,
@@ -398,11 +374,10 @@ bool RunLoop::JournalStarts(const std::vector<exec::TaskLaunch>& launches) {
   ActiveRun* run = nullptr;
   const auto flush = [&]() {
     if (run == nullptr || lines.empty()) return true;
-    if (run->start_journal.empty()) {
-      run->start_journal =
-          StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id);
-    }
-    const bool written = AppendStartJournal(run->start_journal, lines).ok();
+    const bool written =
+        AppendStartJournal(
+            StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id), lines)
+            .ok();
     lines.clear();
     return written;
   };
@@ -660,6 +635,11 @@ Status RunLoop::ReportCommitted() {
   Status status = pipeline_->TakeCommitted(transitions, finished);
   if (observer_) {
     for (const auto& t : transitions) observer_(t);
+  }
+  if (options_.start_before_commit) {
+    for (const auto& run : finished) {
+      RemoveStartJournal(options_.log_dir, run.dag_id, run.run_id);
+    }
   }
   finished_.insert(finished_.end(), std::make_move_iterator(finished.begin()),
                    std::make_move_iterator(finished.end()));

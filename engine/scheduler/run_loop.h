@@ -17,6 +17,7 @@
 #include "engine/graph/dag_bag.h"
 #include "engine/scheduler/commit_pipeline.h"
 #include "engine/scheduler/ready_queue.h"
+#include "engine/scheduler/run_files.h"
 #include "engine/scheduler/run_plan.h"
 #include "engine/scheduler/start_journal.h"
 #include "engine/scheduler/transition.h"
@@ -49,16 +50,6 @@ struct RunLoopOptions {
   ExecutorKind default_executor = ExecutorKind::kLocal;
   slurm::SlurmSettings slurm;
 };
-
-// Where a try's files live: <log_dir>/dag_id=D/run_id=R/task_id=T/attempt=N<extension>.
-std::string TryFile(const std::string& log_dir, const std::string& dag_id,
-                    const std::string& run_id, const std::string& task_id, int try_number,
-                    const std::string& extension);
-// Where a shell try writes its outputs ($CONVEYOR_OUTPUT): in the run's folder,
-// <log_dir>/dag_id=D/run_id=R/task_id=T.attempt=N.output, so that a try that writes no log and
-// no outputs needs no folder of its own.
-std::string TryOutputFile(const std::string& log_dir, const std::string& dag_id,
-                          const std::string& run_id, const std::string& task_id, int try_number);
 
 // The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
 // many ready tasks as workers, pools and max_active_tasks allow, then sleeps until a worker
@@ -129,8 +120,7 @@ class RunLoop {
     nlohmann::json outputs;
     bool done = false;
     bool has_slurm_tasks = false;
-    std::string work_dir{};       // its tries' working folder: the DAG file's
-    std::string start_journal{};  // its start journal's path, once a start was journaled
+    std::string work_dir{};  // its tries' working folder: the DAG file's
   };
   struct InFlight {
     size_t run;

@@ -4,24 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "engine/exec/operator.h"
+#include "engine/scheduler/run_files.h"
 
 namespace conveyor::scheduler {
-
-std::string StartJournalPath(const std::string& log_dir, const std::string& dag_id,
-                             const std::string& run_id) {
-  std::string path = log_dir;
-  if (!path.empty() && path.back() != '/') path += '/';
-  return path.append("dag_id=")
-      .append(dag_id)
-      .append("/run_id=")
-      .append(run_id)
-      .append("/started-tries");
-}
 
 Status AppendStartJournal(const std::string& path, const std::string& lines) {
   const int fd = exec::OpenForAppend(path);
@@ -35,6 +25,12 @@ Status AppendStartJournal(const std::string& path, const std::string& lines) {
   return Status::Ok();
 }
 
+void RemoveStartJournal(const std::string& log_dir, const std::string& dag_id,
+                        const std::string& run_id) {
+  if (unlink(StartJournalPath(log_dir, dag_id, run_id).c_str()) != 0) return;
+  rmdir(RunFolder(log_dir, dag_id, run_id).c_str());  // fails, as it should, unless empty
+}
+
 Result<std::vector<StartedTry>> ReadStartJournal(const std::string& path) {
   std::vector<StartedTry> tries;
   std::ifstream in(path, std::ios::binary);
@@ -42,28 +38,19 @@ Result<std::vector<StartedTry>> ReadStartJournal(const std::string& path) {
     if (errno == ENOENT) return tries;
     return IoError("cannot read " + path + ": " + std::strerror(errno));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  size_t at = 0;
-  while (true) {
-    const size_t end = all.find('\n', at);
-    if (end == std::string::npos) break;  // the rest, if any, was cut short
-    const std::string line = all.substr(at, end - at);
-    at = end + 1;
+  std::string line;
+  // getline also returns a last line without its newline: eof() tells it was cut short.
+  while (std::getline(in, line) && !in.eof()) {
     const size_t space = line.find(' ');
-    if (space == std::string::npos || space == 0 || space + 1 == line.size()) continue;
+    if (space == std::string::npos || space + 1 == line.size()) continue;
     StartedTry started;
-    try {
-      size_t used = 0;
-      started.try_number = std::stoi(line.substr(0, space), &used);
-      if (used != space || started.try_number < 1) continue;
-    } catch (const std::exception&) {
-      continue;
-    }
+    const char* end = line.data() + space;
+    const auto [stop, error] = std::from_chars(line.data(), end, started.try_number);
+    if (error != std::errc() || stop != end || started.try_number < 1) continue;
     started.task_id = line.substr(space + 1);
     tries.push_back(std::move(started));
   }
+  if (in.bad()) return IoError("cannot read " + path + ": " + std::strerror(errno));
   return tries;
 }
 

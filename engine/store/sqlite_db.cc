@@ -135,7 +135,9 @@ Statement& Statement::BindUnowned(int index, std::string_view value) {
 }
 
 Statement& Statement::BindBlob(int index, std::string_view bytes) {
-  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  // A null pointer would bind NULL, which equals nothing: an empty blob is still a blob.
+  const char* data = bytes.data() != nullptr ? bytes.data() : "";
+  sqlite3_bind_blob(stmt_, index, data, static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
   return *this;
 }
 

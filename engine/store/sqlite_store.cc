@@ -428,13 +428,11 @@ class SqliteStore : public StateStore {
                                                    const std::string& build,
                                                    std::string_view source) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    CachedStatement find =
-        db_->Cached("SELECT source, dag FROM parsed_dag_files WHERE path = ?1 AND build = ?2");
-    find->Bind(1, path).Bind(2, build);
+    CachedStatement find = db_->Cached(
+        "SELECT dag FROM parsed_dag_files WHERE path = ?1 AND build = ?2 AND source = ?3");
+    find->Bind(1, path).Bind(2, build).BindBlob(3, source);
     std::optional<std::string> encoded;
-    const Status read = find->ForEachRow([&] {
-      if (find->Blob(0) == source) encoded = find->Blob(1);
-    });
+    const Status read = find->ForEachRow([&] { encoded = find->Blob(0); });
     if (!read.ok()) return read.error();
     return encoded;
   }

@@ -336,6 +336,12 @@ TEST(RunLoopTest, AChainsNextShellTryStartsBeforeItsQueuedStateCommitsWithItsSta
   EXPECT_TRUE(view.b_ran);
   EXPECT_EQ(view.b_state, "none");
   EXPECT_EQ(view.journal, "1 b\n");
+  // Once the run has finished, its journal is gone, and with it the run's folder, which the
+  // journal alone had made (neither try wrote a log).
+  EXPECT_FALSE(
+      std::filesystem::exists(StartJournalPath(fixture.dir() + "/logs", "fixture", "locked")));
+  EXPECT_FALSE(std::filesystem::exists(RunFolder(fixture.dir() + "/logs", "fixture", "locked")));
+  EXPECT_TRUE(std::filesystem::exists(fixture.dir() + "/logs/dag_id=fixture"));
 }
 
 // With synchronous=FULL the journal (not synced) would be weaker than the commit: tries start

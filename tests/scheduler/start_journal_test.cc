@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "engine/scheduler/run_files.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::scheduler {

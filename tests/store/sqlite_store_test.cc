@@ -347,6 +347,9 @@ TEST(SqliteStoreTest, AParsedDagIsFoundForItsPathBuildAndSourceOnly) {
   auto rows = testing::RunCommand("sqlite3 " + dir.path() +
                                   "/s.db 'SELECT count(*), typeof(dag) FROM parsed_dag_files'");
   EXPECT_EQ(rows.output, "1|blob\n");
+  // An empty file's text is an empty blob, found again however its view was made.
+  ASSERT_TRUE(store->SaveParsedDag("/d/e.yaml", "b1", std::string_view(), "e").ok());
+  EXPECT_EQ(store->FindParsedDag("/d/e.yaml", "b1", "").value(), "e");
 }
 
 // Runs prepared ahead of the moment they take effect: nobody sees them before it, and what is
