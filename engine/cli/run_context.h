@@ -22,10 +22,11 @@ struct RunContext {
   // A run of a DAG by id, or a kNotFound error.
   Result<store::DagRunRecord> Run(const std::string& dag_id, const std::string& run_id) const;
   scheduler::RunLoopOptions LoopOptions() const;
-
- private:
+  // The state database's parsed DAG files (dag_bag.h), for this build; null when the binary has
+  // no build id to tell its records from another build's.
   graph::ParsedDagCache* ParseCache();
 
+ private:
   std::unique_ptr<graph::ParsedDagCache> parse_cache_;
   std::optional<graph::DagBag> single_file_;
   std::optional<graph::DagBag> folder_;

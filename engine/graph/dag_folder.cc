@@ -5,8 +5,8 @@
 
 namespace conveyor::graph {
 
-DagFolder::DagFolder(std::string folder, const dag::OperatorCatalog& catalog)
-    : folder_(std::move(folder)), catalog_(catalog) {}
+DagFolder::DagFolder(std::string folder, const dag::OperatorCatalog& catalog, ParsedDagCache* cache)
+    : folder_(std::move(folder)), catalog_(catalog), cache_(cache) {}
 
 void DagFolder::ReloadAll() {
   std::error_code ec;
@@ -30,7 +30,7 @@ void DagFolder::Reload(std::vector<std::string> paths) {
       ++generation_;
     }
   }
-  std::vector<BuiltDagFile> built = LoadAndBuildAll(present, catalog_);
+  std::vector<BuiltDagFile> built = LoadAndBuildAll(present, catalog_, cache_);
   for (size_t i = 0; i < present.size(); ++i) {
     Apply(present[i], std::move(built[i].loaded));
     ++generation_;

@@ -15,7 +15,10 @@ namespace conveyor::graph {
 // drops its DAG, and each version is shared, so a run keeps the one it started with.
 class DagFolder {
  public:
-  DagFolder(std::string folder, const dag::OperatorCatalog& catalog);
+  // With a `cache`, an unchanged file is decoded from it rather than parsed, and what is parsed
+  // is stored in it (dag_bag.h).
+  DagFolder(std::string folder, const dag::OperatorCatalog& catalog,
+            ParsedDagCache* cache = nullptr);
 
   // Re-reads every file; files that are gone are dropped.
   void ReloadAll();
@@ -50,6 +53,7 @@ class DagFolder {
 
   std::string folder_;
   const dag::OperatorCatalog& catalog_;
+  ParsedDagCache* cache_;
   std::map<std::string, Entry> files_;  // by path
   std::uint64_t generation_ = 0;
   // Find's index, rebuilt when the generation moves on. Not thread-safe, like the rest.

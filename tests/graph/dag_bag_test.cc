@@ -145,6 +145,38 @@ class MemoryParseCache : public ParsedDagCache {
   std::mutex mutex;
 };
 
+// A folder with a cache decodes its unchanged files, as a restarted `serve` does, and parses and
+// stores a changed one; a file that turns broken keeps its last good version.
+TEST(DagFolderTest, UnchangedFilesComeFromTheCache) {
+  testing::TempDir dir;
+  dir.Write("a.yaml", "tasks:\n  - {id: x, operator: noop}\n");
+  dir.Write("b.yaml", "tasks:\n  - {id: y, operator: noop}\n");
+  MemoryParseCache cache;
+  DagFolder first(dir.path(), cli::BuiltinRegistry(), &cache);
+  first.ReloadAll();
+  EXPECT_EQ(cache.saves, 2);
+  DagFolder second(dir.path(), cli::BuiltinRegistry(), &cache);
+  second.ReloadAll();
+  EXPECT_EQ(cache.saves, 2);  // both decoded: a hit is not stored again
+  ASSERT_NE(second.Find("a"), nullptr);
+  EXPECT_EQ(second.Find("a")->dag.tasks.at(0).id, "x");
+  EXPECT_EQ(second.Find("a")->graph.size(), 1);
+  const std::string b = dir.path() + "/b.yaml";
+  dir.Write("b.yaml", "tasks:\n  - {id: y2, operator: noop}\n");
+  second.Reload({b});
+  EXPECT_EQ(cache.saves, 3);
+  ASSERT_NE(second.Find("b"), nullptr);
+  EXPECT_EQ(second.Find("b")->dag.tasks.at(0).id, "y2");
+  EXPECT_EQ(cache.records[b].source, "tasks:\n  - {id: y2, operator: noop}\n");
+  dir.Write("b.yaml", "tasks: [\n");
+  second.Reload({b});
+  EXPECT_EQ(cache.saves, 3);
+  ASSERT_NE(second.Find("b"), nullptr);
+  EXPECT_EQ(second.Find("b")->dag.tasks.at(0).id, "y2");
+  ASSERT_EQ(second.Files().size(), 2u);
+  EXPECT_NE(second.Files()[1].error, "");
+}
+
 TEST(DagBagTest, AnUnchangedFileIsDecodedFromTheCacheAndAChangedOneParsedAgain) {
   testing::TempDir dir;
   const std::string path = dir.Write("d.yaml", "tasks:\n  - {id: a, command: /bin/true}\n");

@@ -113,8 +113,8 @@ class ServeTest(unittest.TestCase):
         self.assertIn("  say  running -> success (try 1)\n", stdout)
         self.assertEqual(self.ran_by("first"), ["serve pid %d" % self.serve.pid])
         written = time.time()
-        self.write_dag("edit", "tasks:\n  - id: say\n    operator: shell\n"
-                       "    command: echo v2 >> " + out + "\n")
+        v2 = "tasks:\n  - id: say\n    operator: shell\n    command: echo v2 >> " + out + "\n"
+        self.write_dag("edit", v2)
         # serve records a parse once the new version is the one it schedules.
         wait_for(lambda: self.parsed_at("edit") >= written, what="serve to read the edit")
         code, _, err = self.run_cli("dags", "trigger", "edit", "--run-id", "second", "--wait")
@@ -130,6 +130,9 @@ class ServeTest(unittest.TestCase):
         code, out_json, _ = self.run_cli("dags", "list", "-o", "json")
         broken = [d for d in json.loads(out_json)["dags"] if d["dag_id"] == "edit"][0]
         self.assertEqual((broken["has_import_errors"], broken["import_error"]), (True, error))
+        # serve keeps the last good parse of each file, for its next start (docs/running.md).
+        self.assertEqual(self.db().execute("SELECT path, source FROM parsed_dag_files").fetchall(),
+                         [(path, v2.encode())])
 
     def test_backfill_ten_days_then_nothing_more(self):
         self.write_dag("daily", "schedule: '@daily'\nstart_date: 2026-01-01\n"
