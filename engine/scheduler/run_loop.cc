@@ -374,12 +374,10 @@ bool RunLoop::JournalStarts(const std::vector<exec::TaskLaunch>& launches) {
   ActiveRun* run = nullptr;
   const auto flush = [&]() {
     if (run == nullptr || lines.empty()) return true;
-    const bool written =
-        AppendStartJournal(
-            StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id), lines)
-            .ok();
+    const Status written = AppendStartJournal(
+        StartJournalPath(options_.log_dir, run->record.dag_id, run->record.run_id), lines);
     lines.clear();
-    return written;
+    return written.ok();
   };
   for (const exec::TaskLaunch& launch : launches) {
     auto in_flight = in_flight_.find(launch.id);
@@ -470,7 +468,7 @@ void RunLoop::Interrupt(ActiveRun& run, int task, const std::string& why, store:
                         store::WriteBatch& batch, std::vector<Transition>& transitions) {
   store::TaskInstanceRecord& ti = run.plan.ti(task);
   const TaskState from = ti.state;
-  const std::string note = "try " + std::to_string(ti.try_number) + " interrupted: " + why;
+  const std::string note = InterruptedTryNote(ti.try_number, why, 0);
   batch.PutTry({ti.run, ti.task_id, ti.try_number, from, ti.start_date, at, ti.pid, "", note});
   ti.max_tries += 1;  // the interruption does not use up a retry
   ti.pid.reset();
@@ -638,7 +636,7 @@ Status RunLoop::ReportCommitted() {
   }
   if (options_.start_before_commit) {
     for (const auto& run : finished) {
-      RemoveStartJournal(options_.log_dir, run.dag_id, run.run_id);
+      RemoveStartJournal(StartJournalPath(options_.log_dir, run.dag_id, run.run_id));
     }
   }
   finished_.insert(finished_.end(), std::make_move_iterator(finished.begin()),

@@ -6,10 +6,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "engine/exec/operator.h"
-#include "engine/scheduler/run_files.h"
 
 namespace conveyor::scheduler {
 
@@ -25,10 +25,10 @@ Status AppendStartJournal(const std::string& path, const std::string& lines) {
   return Status::Ok();
 }
 
-void RemoveStartJournal(const std::string& log_dir, const std::string& dag_id,
-                        const std::string& run_id) {
-  if (unlink(StartJournalPath(log_dir, dag_id, run_id).c_str()) != 0) return;
-  rmdir(RunFolder(log_dir, dag_id, run_id).c_str());  // fails, as it should, unless empty
+void RemoveStartJournal(const std::string& path) {
+  if (unlink(path.c_str()) != 0) return;
+  // Fails, as it should, unless the folder is empty.
+  rmdir(std::filesystem::path(path).parent_path().c_str());
 }
 
 Result<std::vector<StartedTry>> ReadStartJournal(const std::string& path) {

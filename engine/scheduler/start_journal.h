@@ -24,10 +24,10 @@ struct StartedTry {
   std::string task_id;
 };
 
-// Removes a finished run's journal: its tries are all committed, and it has nothing left to tell.
-// The run's folder goes too when the journal was all it held (its tries wrote no log).
-void RemoveStartJournal(const std::string& log_dir, const std::string& dag_id,
-                        const std::string& run_id);
+// Removes a finished run's journal at `path`: its tries are all committed, and it has nothing
+// left to tell. Its folder, the run's, goes too when the journal was all it held (its tries wrote
+// no log).
+void RemoveStartJournal(const std::string& path);
 
 // The journal's complete lines, in the order written; nothing when there is no journal. A last
 // line cut short by a crash is left out: its process had not been started.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "engine/scheduler/run_files.h"
@@ -45,6 +46,23 @@ TEST(StartJournalTest, ALineCutShortOrMalformedIsLeftOut) {
   const std::string path = dir.path() + "/started-tries";
   std::ofstream(path) << "1 a\nx b\n0 c\n2\n 3 d\n4 \n5x e\n2 a\n3 a";
   EXPECT_EQ(Read(path), (std::vector<std::pair<int, std::string>>{{1, "a"}, {2, "a"}}));
+}
+
+TEST(StartJournalTest, RemovingAJournalTakesItsFolderOnlyWhenEmpty) {
+  testing::TempDir dir;
+  const std::string logs = dir.path() + "/logs";
+  const std::string alone = StartJournalPath(logs, "d", "alone");
+  const std::string beside_logs = StartJournalPath(logs, "d", "logged");
+  ASSERT_TRUE(AppendStartJournal(alone, "1 a\n").ok());
+  ASSERT_TRUE(AppendStartJournal(beside_logs, "1 a\n").ok());
+  std::ofstream(RunFolder(logs, "d", "logged") + "/kept.log") << "output\n";
+  RemoveStartJournal(alone);
+  RemoveStartJournal(beside_logs);
+  EXPECT_FALSE(std::filesystem::exists(RunFolder(logs, "d", "alone")));
+  EXPECT_FALSE(std::filesystem::exists(beside_logs));
+  EXPECT_TRUE(std::filesystem::exists(RunFolder(logs, "d", "logged") + "/kept.log"));
+  RemoveStartJournal(alone);  // nothing left to remove
+  EXPECT_TRUE(std::filesystem::exists(logs + "/dag_id=d"));
 }
 
 TEST(StartJournalTest, AnUnwritableFolderIsAnError) {
