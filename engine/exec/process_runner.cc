@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <filesystem>
 
 #include "engine/exec/operator.h"
+#include "engine/exec/spawn.h"
 
 namespace conveyor::exec {
 namespace {
@@ -72,10 +72,18 @@ void DrainOrClose(int& pipe_fd, LazyLog& log) {
   pipe_fd = -1;
 }
 
+void CloseWriteEnd(int& write_fd) {
+  if (write_fd < 0) return;
+  close(write_fd);
+  write_fd = -1;
+}
+
 // Copies the process's output into its log until it exits or `until` passes (checking
 // cancellation every 50 ms). Returns true when it exited. `pipe_fd` is non-blocking; it is
-// closed and set to -1 once every writer has closed it.
-bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
+// closed and set to -1 once every writer has closed it. `write_fd`, this process's own copy of the
+// pipe's write end, is closed (and set to -1) once the process has exited: held until then, it
+// spares the wake-up at the pipe's end of file that would come just before the one at the exit.
+bool PumpUntilExit(int pidfd, int& pipe_fd, int& write_fd, LazyLog& log,
                    std::optional<std::chrono::steady_clock::time_point> until,
                    const std::atomic<bool>* cancelled) {
   constexpr std::chrono::nanoseconds kCancelCheck = std::chrono::milliseconds(50);
@@ -99,6 +107,7 @@ bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
     if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
       // Exited: what it wrote is in the pipe. A process it left behind may hold the pipe open;
       // its later output is not waited for.
+      CloseWriteEnd(write_fd);
       DrainOrClose(pipe_fd, log);
       return true;
     }
@@ -109,10 +118,11 @@ bool PumpUntilExit(int pidfd, int& pipe_fd, LazyLog& log,
 
 class PosixStartedProcess : public StartedProcess {
  public:
-  PosixStartedProcess(pid_t pid, int pipe_fd, std::chrono::system_clock::time_point spawned_at,
-                      const ProcessSpec& spec)
+  PosixStartedProcess(pid_t pid, int pipe_fd, int write_fd,
+                      std::chrono::system_clock::time_point spawned_at, const ProcessSpec& spec)
       : pid_(pid),
         pipe_fd_(pipe_fd),
+        write_fd_(write_fd),
         spawned_at_(spawned_at),
         log_(spec.log_path),
         deadline_(spec.deadline),
@@ -122,6 +132,7 @@ class PosixStartedProcess : public StartedProcess {
     if (waited_) return;
     kill(-pid_, SIGKILL);
     if (pipe_fd_ >= 0) close(pipe_fd_);
+    CloseWriteEnd(write_fd_);
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
@@ -135,25 +146,27 @@ class PosixStartedProcess : public StartedProcess {
     result.pid = pid_;
     const int pidfd = PidfdOpen(pid_);
     bool exited =
-        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd_, log_,
+        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd_, write_fd_, log_,
                                     std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
     on_start(pid_, spawned_at_, exited);
     if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
+      CloseWriteEnd(write_fd_);
       fcntl(pipe_fd_, F_SETFL, 0);
       DrainPipe(pipe_fd_, log_);
       exited = true;
     }
-    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd_, log_, deadline_, cancelled_);
+    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd_, write_fd_, log_, deadline_, cancelled_);
     if (!exited) {
       result.cancelled = cancelled_ != nullptr && cancelled_->load();
       result.timed_out = !result.cancelled;
       kill(-pid_, SIGTERM);
-      if (!PumpUntilExit(pidfd, pipe_fd_, log_, std::chrono::steady_clock::now() + kill_grace_,
-                         nullptr)) {
+      if (!PumpUntilExit(pidfd, pipe_fd_, write_fd_, log_,
+                         std::chrono::steady_clock::now() + kill_grace_, nullptr)) {
         kill(-pid_, SIGKILL);
       }
     }
     if (pidfd >= 0) close(pidfd);
+    CloseWriteEnd(write_fd_);
     if (pipe_fd_ >= 0) close(pipe_fd_);
     pipe_fd_ = -1;
     int status = 0;
@@ -170,7 +183,8 @@ class PosixStartedProcess : public StartedProcess {
 
  private:
   const pid_t pid_;
-  int pipe_fd_;  // non-blocking; -1 once closed
+  int pipe_fd_;   // non-blocking; -1 once closed
+  int write_fd_;  // the pipe's write end, held until the process exits; -1 once closed
   const std::chrono::system_clock::time_point spawned_at_;
   LazyLog log_;
   const std::optional<std::chrono::steady_clock::time_point> deadline_;
@@ -188,48 +202,19 @@ class PosixProcessRunner : public ProcessRunner {
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
       return IoError(std::string("cannot make a pipe for the task's output: ") + strerror(errno));
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-    if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setpgroup(&attr, 0);  // its own process group, so a kill reaches it all
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
-    std::vector<char*> argv;
-    for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& var : spec.env) envp.push_back(const_cast<char*>(var.c_str()));
-    envp.push_back(nullptr);
-    pid_t pid = 0;
-    // The try starts here. posix_spawn returns once the child has exec'd, and with vfork the
+    // The try starts here. The spawn returns once the child has exec'd, and with vfork the
     // parent often runs again only after a short command has ended: read then, the start would
     // fall after the process's end.
     const auto spawned_at = std::chrono::system_clock::now();
-    const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    close(pipe_fds[1]);
-    if (rc != 0) {
+    auto pid = SpawnProcess(spec.argv, spec.env, pipe_fds[1], spec.cwd);
+    if (!pid.ok()) {
       close(pipe_fds[0]);
-      return Error{ErrorCode::kIo, "cannot start '" + spec.argv[0] + "': " + strerror(rc), {}};
+      close(pipe_fds[1]);
+      return pid.error();
     }
     fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
     return std::unique_ptr<StartedProcess>(
-        std::make_unique<PosixStartedProcess>(pid, pipe_fds[0], spawned_at, spec));
+        std::make_unique<PosixStartedProcess>(*pid, pipe_fds[0], pipe_fds[1], spawned_at, spec));
   }
 };
 
