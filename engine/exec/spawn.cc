@@ -13,9 +13,21 @@
 #include <cstring>
 #include <memory>
 
+#if defined(__SANITIZE_THREAD__)
+#define CONVEYOR_SPAWN_WITH_POSIX_SPAWN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CONVEYOR_SPAWN_WITH_POSIX_SPAWN 1
+#endif
+#endif
+#if CONVEYOR_SPAWN_WITH_POSIX_SPAWN
+#include <spawn.h>
+#endif
+
 namespace conveyor::exec {
 namespace {
 
+#if !CONVEYOR_SPAWN_WITH_POSIX_SPAWN
 constexpr size_t kChildStackBytes = 64 * 1024;
 
 // What the child needs, prepared by the parent: the child shares the parent's memory until it
@@ -116,12 +128,55 @@ std::vector<std::string> CandidatePaths(const std::string& program) {
   return out;
 }
 
+#endif
+
 std::string StartError(const std::string& program, int error) {
   return "cannot start '" + program + "': " + std::strerror(error);
 }
 
 }  // namespace
 
+#if CONVEYOR_SPAWN_WITH_POSIX_SPAWN
+// ThreadSanitizer takes clone for fork and resets its own state in the child, which under
+// CLONE_VM is the parent's: its builds start processes with posix_spawnp, whose clone it does not
+// see, and the same attributes.
+Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env, int output_fd,
+                           const std::string& cwd) {
+  if (argv.empty() || argv[0].empty()) return InvalidArgument("empty command");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (const int sig : {SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, sig);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
+  std::vector<char*> arg_pointers;
+  for (const auto& arg : argv) arg_pointers.push_back(const_cast<char*>(arg.c_str()));
+  arg_pointers.push_back(nullptr);
+  std::vector<char*> env_pointers;
+  for (const auto& var : env) env_pointers.push_back(const_cast<char*>(var.c_str()));
+  env_pointers.push_back(nullptr);
+  pid_t pid = 0;
+  const int error = posix_spawnp(&pid, arg_pointers[0], &actions, &attr, arg_pointers.data(),
+                                 env_pointers.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (error != 0) return IoError(StartError(argv[0], error));
+  return pid;
+}
+#else
 Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, int output_fd,
                            const std::string& cwd) {
@@ -163,5 +218,6 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
   }
   return pid;
 }
+#endif
 
 }  // namespace conveyor::exec
