@@ -55,9 +55,9 @@ struct KernelSigaction {
 // update the sanitizer's state in the parent's memory). The errno it sets is the parent thread's,
 // which waits meanwhile.
 #if defined(__clang__)
-__attribute__((no_sanitize("address", "thread", "undefined")))
+__attribute__((no_sanitize("address", "undefined")))
 #else
-__attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+__attribute__((no_sanitize_address, no_sanitize_undefined))
 #endif
 int ChildMain(void* arg) {
   auto* plan = static_cast<ChildPlan*>(arg);
