@@ -65,17 +65,16 @@ bool DrainPipe(int pipe_fd, LazyLog& log) {
   }
 }
 
-// DrainPipe, then closes the pipe and sets `pipe_fd` to -1 if every writer has closed it.
-void DrainOrClose(int& pipe_fd, LazyLog& log) {
-  if (pipe_fd < 0 || DrainPipe(pipe_fd, log)) return;
-  close(pipe_fd);
-  pipe_fd = -1;
+// Closes `fd` unless it is -1 already, and sets it to -1.
+void CloseFd(int& fd) {
+  if (fd < 0) return;
+  close(fd);
+  fd = -1;
 }
 
-void CloseWriteEnd(int& write_fd) {
-  if (write_fd < 0) return;
-  close(write_fd);
-  write_fd = -1;
+// DrainPipe, then closes the pipe and sets `pipe_fd` to -1 if every writer has closed it.
+void DrainOrClose(int& pipe_fd, LazyLog& log) {
+  if (pipe_fd >= 0 && !DrainPipe(pipe_fd, log)) CloseFd(pipe_fd);
 }
 
 // Copies the process's output into its log until it exits or `until` passes (checking
@@ -107,7 +106,7 @@ bool PumpUntilExit(int pidfd, int& pipe_fd, int& write_fd, LazyLog& log,
     if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
       // Exited: what it wrote is in the pipe. A process it left behind may hold the pipe open;
       // its later output is not waited for.
-      CloseWriteEnd(write_fd);
+      CloseFd(write_fd);
       DrainOrClose(pipe_fd, log);
       return true;
     }
@@ -131,8 +130,8 @@ class PosixStartedProcess : public StartedProcess {
   ~PosixStartedProcess() override {
     if (waited_) return;
     kill(-pid_, SIGKILL);
-    if (pipe_fd_ >= 0) close(pipe_fd_);
-    CloseWriteEnd(write_fd_);
+    CloseFd(pipe_fd_);
+    CloseFd(write_fd_);
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
@@ -150,7 +149,7 @@ class PosixStartedProcess : public StartedProcess {
                                     std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
     on_start(pid_, spawned_at_, exited);
     if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
-      CloseWriteEnd(write_fd_);
+      CloseFd(write_fd_);
       fcntl(pipe_fd_, F_SETFL, 0);
       DrainPipe(pipe_fd_, log_);
       exited = true;
@@ -166,9 +165,8 @@ class PosixStartedProcess : public StartedProcess {
       }
     }
     if (pidfd >= 0) close(pidfd);
-    CloseWriteEnd(write_fd_);
-    if (pipe_fd_ >= 0) close(pipe_fd_);
-    pipe_fd_ = -1;
+    CloseFd(write_fd_);
+    CloseFd(pipe_fd_);
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }

@@ -55,40 +55,38 @@ struct KernelSigaction {
 // update the sanitizer's state in the parent's memory). The errno it sets is the parent thread's,
 // which waits meanwhile.
 #if defined(__clang__)
-__attribute__((no_sanitize("address", "undefined")))
+#define CONVEYOR_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
 #else
-__attribute__((no_sanitize_address, no_sanitize_undefined))
+#define CONVEYOR_CHILD_CODE __attribute__((no_sanitize_address, no_sanitize_undefined))
 #endif
-int ChildMain(void* arg) {
+
+// Tells the parent why, and ends the child.
+[[noreturn]] CONVEYOR_CHILD_CODE void ExitWithError(ChildPlan* plan, int error) {
+  plan->error = error;
+  syscall(SYS_exit_group, 127);
+  __builtin_unreachable();
+}
+
+CONVEYOR_CHILD_CODE int ChildMain(void* arg) {
   auto* plan = static_cast<ChildPlan*>(arg);
   const KernelSigaction defaults{SIG_DFL, 0, nullptr, 0};
   for (const int sig : {SIGINT, SIGTERM, SIGPIPE}) {
     syscall(SYS_rt_sigaction, sig, &defaults, nullptr, sizeof(std::uint64_t));
   }
-  if (syscall(SYS_setpgid, 0, 0) != 0) {
-    plan->error = errno;
-    syscall(SYS_exit_group, 127);
-  }
+  if (syscall(SYS_setpgid, 0, 0) != 0) ExitWithError(plan, errno);
   // stdout and stderr first: the output descriptor may itself be 0, 1 or 2 when conveyor was
   // started with those closed. A descriptor already in place only loses its close-on-exec flag.
   for (const int target : {1, 2}) {
     const long done = plan->output_fd == target ? syscall(SYS_fcntl, target, F_SETFD, 0)
                                                 : syscall(SYS_dup3, plan->output_fd, target, 0);
-    if (done < 0) {
-      plan->error = errno;
-      syscall(SYS_exit_group, 127);
-    }
+    if (done < 0) ExitWithError(plan, errno);
   }
   const long null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
   if (null_fd < 0 || (null_fd != 0 && syscall(SYS_dup3, null_fd, 0, 0) < 0)) {
-    plan->error = errno;
-    syscall(SYS_exit_group, 127);
+    ExitWithError(plan, errno);
   }
   if (null_fd > 2) syscall(SYS_close, null_fd);
-  if (plan->cwd != nullptr && syscall(SYS_chdir, plan->cwd) != 0) {
-    plan->error = errno;
-    syscall(SYS_exit_group, 127);
-  }
+  if (plan->cwd != nullptr && syscall(SYS_chdir, plan->cwd) != 0) ExitWithError(plan, errno);
   const std::uint64_t none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   // As execvp: a file that cannot be executed is passed over for the next one on PATH, and its
@@ -105,9 +103,7 @@ int ChildMain(void* arg) {
       break;
     }
   }
-  plan->error = denied && (error == ENOENT || error == ENOTDIR) ? EACCES : error;
-  syscall(SYS_exit_group, 127);
-  return 127;
+  ExitWithError(plan, denied && (error == ENOENT || error == ENOTDIR) ? EACCES : error);
 }
 
 // posix_spawnp's search: the program itself when its name has a slash, else each directory of
@@ -136,6 +132,14 @@ std::string StartError(const std::string& program, int error) {
 
 }  // namespace
 
+std::vector<char*> ExecPointers(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const auto& string : strings) pointers.push_back(const_cast<char*>(string.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
 #if CONVEYOR_SPAWN_WITH_POSIX_SPAWN
 // ThreadSanitizer takes clone for fork and resets its own state in the child, which under
 // CLONE_VM is the parent's: its builds start processes with posix_spawnp, whose clone it does not
@@ -162,12 +166,8 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
-  std::vector<char*> arg_pointers;
-  for (const auto& arg : argv) arg_pointers.push_back(const_cast<char*>(arg.c_str()));
-  arg_pointers.push_back(nullptr);
-  std::vector<char*> env_pointers;
-  for (const auto& var : env) env_pointers.push_back(const_cast<char*>(var.c_str()));
-  env_pointers.push_back(nullptr);
+  std::vector<char*> arg_pointers = ExecPointers(argv);
+  std::vector<char*> env_pointers = ExecPointers(env);
   pid_t pid = 0;
   const int error = posix_spawnp(&pid, arg_pointers[0], &actions, &attr, arg_pointers.data(),
                                  env_pointers.data());
@@ -181,12 +181,8 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, int output_fd,
                            const std::string& cwd) {
   if (argv.empty() || argv[0].empty()) return InvalidArgument("empty command");
-  std::vector<char*> arg_pointers;
-  for (const auto& arg : argv) arg_pointers.push_back(const_cast<char*>(arg.c_str()));
-  arg_pointers.push_back(nullptr);
-  std::vector<char*> env_pointers;
-  for (const auto& var : env) env_pointers.push_back(const_cast<char*>(var.c_str()));
-  env_pointers.push_back(nullptr);
+  std::vector<char*> arg_pointers = ExecPointers(argv);
+  std::vector<char*> env_pointers = ExecPointers(env);
   ChildPlan plan;
   plan.paths = CandidatePaths(argv[0]);
   for (const auto& path : plan.paths) plan.path_pointers.push_back(path.c_str());

@@ -20,6 +20,10 @@ namespace conveyor::exec {
 // signals before exec, about 120 system calls, where this child resets the three a task must not
 // inherit. The others need no reset: the child keeps every signal blocked until just before exec,
 // and exec itself sets every caught signal back to its default.
+// `strings` as exec takes argv and envp: a pointer to each, then a null. The pointers are valid
+// while `strings` is neither changed nor destroyed.
+std::vector<char*> ExecPointers(const std::vector<std::string>& strings);
+
 Result<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, int output_fd,
                            const std::string& cwd);

@@ -24,6 +24,16 @@ struct Finished {
   std::string output;
 };
 
+// Reads `fd` until end of file, then closes it.
+std::string ReadToEnd(int fd) {
+  std::string out;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) out.append(buffer, n);
+  close(fd);
+  return out;
+}
+
 // Spawns with a fresh pipe as the output, reads it to its end and reaps the process.
 Finished SpawnAndWait(const std::vector<std::string>& argv, const std::string& cwd = "",
                       std::vector<std::string> env = {"PATH=/usr/bin:/bin"}) {
@@ -37,14 +47,25 @@ Finished SpawnAndWait(const std::vector<std::string>& argv, const std::string& c
     ADD_FAILURE() << pid.error().message;
     return finished;
   }
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = read(fds[0], buffer, sizeof buffer)) > 0) finished.output.append(buffer, n);
-  close(fds[0]);
+  finished.output = ReadToEnd(fds[0]);
   int status = 0;
   EXPECT_EQ(waitpid(*pid, &status, 0), *pid);
   if (WIFEXITED(status)) finished.exit_code = WEXITSTATUS(status);
   return finished;
+}
+
+// The error of a spawn that must fail (empty when it started a process, which is then reaped).
+std::string SpawnError(const std::vector<std::string>& argv, const std::string& cwd = "") {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  auto pid = SpawnProcess(argv, {}, fds[1], cwd);
+  close(fds[0]);
+  close(fds[1]);
+  if (pid.ok()) {
+    waitpid(*pid, nullptr, 0);
+    return "";
+  }
+  return pid.error().message;
 }
 
 // Sets PATH for the test's duration (the search uses this process's PATH, as posix_spawnp).
@@ -93,36 +114,21 @@ TEST(SpawnTest, AFileThatCannotBeExecutedIsPassedOverAndReportedWhenNothingElseI
     EXPECT_EQ(SpawnAndWait({"conveyor-spawn-probe"}).output, "second\n");
   }
   ScopedPath path(first.path());
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  auto pid = SpawnProcess({"conveyor-spawn-probe"}, {}, fds[1], "");
-  close(fds[0]);
-  close(fds[1]);
-  ASSERT_FALSE(pid.ok());
-  EXPECT_EQ(pid.error().message, "cannot start 'conveyor-spawn-probe': Permission denied");
+  EXPECT_EQ(SpawnError({"conveyor-spawn-probe"}),
+            "cannot start 'conveyor-spawn-probe': Permission denied");
 }
 
 TEST(SpawnTest, AMissingProgramIsAnErrorAndLeavesNoChild) {
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  auto pid = SpawnProcess({"/nonexistent/program", "x"}, {}, fds[1], "");
-  close(fds[0]);
-  close(fds[1]);
-  ASSERT_FALSE(pid.ok());
-  EXPECT_EQ(pid.error().message, "cannot start '/nonexistent/program': No such file or directory");
+  EXPECT_EQ(SpawnError({"/nonexistent/program", "x"}),
+            "cannot start '/nonexistent/program': No such file or directory");
   errno = 0;
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
 }
 
 TEST(SpawnTest, AMissingWorkingDirectoryIsAnError) {
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  auto pid = SpawnProcess({"/bin/true"}, {}, fds[1], "/nonexistent/folder");
-  close(fds[0]);
-  close(fds[1]);
-  ASSERT_FALSE(pid.ok());
-  EXPECT_EQ(pid.error().message, "cannot start '/bin/true': No such file or directory");
+  EXPECT_EQ(SpawnError({"/bin/true"}, "/nonexistent/folder"),
+            "cannot start '/bin/true': No such file or directory");
 }
 
 TEST(SpawnTest, RunsInTheWorkingDirectoryGiven) {
@@ -207,14 +213,8 @@ TEST(SpawnTest, AnOutputDescriptorThatIsAlreadyStdoutIsKept) {
   dup2(saved, 1);
   close(saved);
   ASSERT_TRUE(pid.ok()) << pid.error().message;
-  std::string output;
-  char buffer[256];
-  ssize_t n = 0;
-  while ((n = read(fds[0], buffer, sizeof buffer)) > 0) output.append(buffer, n);
-  close(fds[0]);
-  int status = 0;
-  EXPECT_EQ(waitpid(*pid, &status, 0), *pid);
-  EXPECT_EQ(output, "out\nerr\n");
+  EXPECT_EQ(ReadToEnd(fds[0]), "out\nerr\n");
+  EXPECT_EQ(waitpid(*pid, nullptr, 0), *pid);
 }
 
 }  // namespace
