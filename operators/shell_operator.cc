@@ -9,28 +9,15 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/common/secret_masker.h"
 #include "engine/exec/process_runner.h"
-
-extern char** environ;
+#include "engine/exec/task_environment.h"
 
 namespace conveyor::operators {
 namespace {
 
-// conveyor's own environment as "NAME=value" entries, read once: tasks inherit it.
-const std::vector<std::string>& BaseEnvironment() {
-  static const std::vector<std::string> entries = [] {
-    std::vector<std::string> out;
-    std::set<std::string_view> names;  // the first of a name, as getenv sees it
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      const char* eq = std::strchr(*entry, '=');
-      if (eq != nullptr && names.emplace(*entry, eq - *entry).second) out.emplace_back(*entry);
-    }
-    return out;
-  }();
-  return entries;
-}
-
-// The base environment, then the CONVEYOR_* variables, then the task's env; a later entry
+// The allowlisted part of conveyor's environment, then the CONVEYOR_* variables, then the task's
+// env; a later entry
 // replaces an earlier one of the same name. Built on the path from one task's end to the next
 // one's start: no map of the whole environment per try.
 std::vector<std::string> Environment(const exec::OperatorContext& context) {
@@ -51,7 +38,7 @@ std::vector<std::string> Environment(const exec::OperatorContext& context) {
       own.emplace_back(var.first, var.second);
     }
   }
-  const std::vector<std::string>& base = BaseEnvironment();
+  const std::vector<std::string>& base = exec::TaskBaseEnvironment();
   std::vector<std::string> out;
   out.reserve(base.size() + own.size());
   for (const std::string& entry : base) {
@@ -79,7 +66,7 @@ nlohmann::json ReadOutputs(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const size_t eq = line.find('=');
     if (eq == std::string::npos || eq == 0) continue;
-    outputs[line.substr(0, eq)] = line.substr(eq + 1);
+    outputs[MaskSecrets(line.substr(0, eq))] = MaskSecrets(line.substr(eq + 1));
   }
   return outputs;
 }

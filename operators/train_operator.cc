@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/common/json_text.h"
+#include "engine/common/private_files.h"
 #include "operators/feature_columns.h"
 #include "operators/ml_arg.h"
 #include "operators/ml_metrics.h"
@@ -85,11 +86,14 @@ class Train {
     const std::filesystem::path folder = std::filesystem::path(context_.data.artifacts_dir) /
                                          info.dag_id / info.run_id / info.task_id /
                                          ("try_" + std::to_string(info.try_number));
+    MakePrivateFolders(folder.string());
     std::error_code ec;
-    std::filesystem::create_directories(folder, ec);
-    if (ec) return IoError("cannot create '" + folder.string() + "': " + ec.message());
+    if (!std::filesystem::is_directory(folder, ec)) {
+      return IoError("cannot create '" + folder.string() + "'");
+    }
     const std::string artifact = (folder / "model.json").string();
     if (Status s = model->Save(artifact); !s.ok()) return s.error();
+    MakePrivate(artifact);
     context_.Log("saved the model to " + artifact);
 
     nlohmann::json outputs = metrics;

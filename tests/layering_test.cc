@@ -67,7 +67,9 @@ TEST(LayeringTest, HeavyHeadersStayInTheirAdapters) {
       {"yaml-cpp", {"engine/dag", "engine/cli/config.cc"}},
       {"boost", {"engine/graph/task_graph.cc", "engine/exec/local_executor.cc"}},
       {"graphviz", {"engine/graph/graph_render.cc"}},
-      {"httplib", {"engine/http/http_server.cc", "engine/serve/webhook_sender.cc"}},
+      {"httplib",
+       {"engine/http/http_server.cc", "engine/http/guarded_server",
+        "engine/serve/webhook_sender.cc"}},
       {"sqlite3", {"engine/store"}}};
   const std::regex system_include("#include <([a-z0-9_-]+)[/.>]");
   for (const fs::path& file : SourceFiles("engine")) {

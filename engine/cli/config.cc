@@ -2,7 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "engine/common/duration.h"
 #include "engine/common/suggest.h"
@@ -13,11 +16,28 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& ConfigKeys() {
-  static const std::vector<std::string> kKeys = {
-      "dags_folder",    "db",    "data_db",        "artifacts_dir", "log_dir",
-      "host",           "port",  "workers",        "token",         "dags_are_paused_at_creation",
-      "db_synchronous", "pools", "shutdown_grace", "http_threads",  "executor",
-      "slurm"};
+  static const std::vector<std::string> kKeys = {"dags_folder",
+                                                 "db",
+                                                 "data_db",
+                                                 "artifacts_dir",
+                                                 "log_dir",
+                                                 "host",
+                                                 "port",
+                                                 "workers",
+                                                 "token",
+                                                 "dags_are_paused_at_creation",
+                                                 "db_synchronous",
+                                                 "pools",
+                                                 "shutdown_grace",
+                                                 "http_threads",
+                                                 "executor",
+                                                 "slurm",
+                                                 "token_file",
+                                                 "public_url",
+                                                 "auth",
+                                                 "http",
+                                                 "env_passthrough",
+                                                 "secrets"};
   return kKeys;
 }
 
@@ -57,6 +77,10 @@ class ConfigReader {
   Status ReadKey(const std::string& key, const YAML::Node& value, Config& config) {
     if (key == "pools") return ReadPools(value, config);
     if (key == "slurm") return ReadSlurm(value, config.slurm);
+    if (key == "auth") return ReadAuth(value, config);
+    if (key == "http") return ReadHttp(value, config);
+    if (key == "env_passthrough") return ReadPassthrough(value, config);
+    if (key == "secrets") return ReadSecrets(value, config);
     if (!value.IsScalar()) return Fail(value, "'" + key + "' must be a single value");
     const std::string text = value.Scalar();
     if (key == "dags_folder") config.dags_folder = Path(text);
@@ -66,6 +90,8 @@ class ConfigReader {
     if (key == "log_dir") config.log_dir = Path(text);
     if (key == "host") config.host = text;
     if (key == "token") config.token = text;
+    if (key == "token_file") config.token_file = Path(text);
+    if (key == "public_url") config.public_url = text;
     if (key == "port" || key == "workers" || key == "http_threads") {
       int number = 0;
       if (!ReadInt(text, number) || number < (key == "port" ? 0 : 1) || number > 65535) {
@@ -98,6 +124,110 @@ class ConfigReader {
       config.dags_are_paused_at_creation = text == "true";
     }
     return Status::Ok();
+  }
+
+  Status ReadAuth(const YAML::Node& value, Config& config) {
+    if (!value.IsMap()) return Fail(value, "'auth' must be a mapping such as {reads: token}");
+    for (const auto& entry : value) {
+      const std::string key = entry.first.Scalar();
+      if (key != "reads") {
+        return Fail(entry.first, "unknown key '" + key + "' in auth" + DidYouMean(key, {"reads"}));
+      }
+      const std::string text = entry.second.IsScalar() ? entry.second.Scalar() : "";
+      if (text != "token" && text != "open") {
+        return Fail(entry.second, "'auth.reads' must be token or open, got '" + text + "'");
+      }
+      config.reads_need_token = text == "token";
+    }
+    return Status::Ok();
+  }
+
+  Status ReadHttp(const YAML::Node& value, Config& config) {
+    const std::vector<std::string> keys = {"max_body", "header_timeout", "max_connections"};
+    if (!value.IsMap()) return Fail(value, "'http' must be a mapping");
+    for (const auto& entry : value) {
+      const std::string key = entry.first.Scalar();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        return Fail(entry.first, "unknown key '" + key + "' in http" + DidYouMean(key, keys));
+      }
+      const std::string text = entry.second.IsScalar() ? entry.second.Scalar() : "";
+      if (key == "max_body") {
+        auto bytes = ParseByteSize(text);
+        if (!bytes) {
+          return Fail(entry.second,
+                      "'http.max_body' must be a size such as 1MiB, got '" + text + "'");
+        }
+        config.http_max_body = *bytes;
+      } else if (key == "header_timeout") {
+        auto timeout = ParseDuration(text);
+        if (!timeout.ok()) {
+          return Fail(entry.second, "'http.header_timeout': " + timeout.error().message);
+        }
+        config.http_header_timeout = *timeout;
+      } else {
+        int number = 0;
+        if (!ReadInt(text, number) || number < 1) {
+          return Fail(entry.second,
+                      "'http.max_connections' must be a positive integer, got '" + text + "'");
+        }
+        config.http_max_connections = number;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status ReadPassthrough(const YAML::Node& value, Config& config) {
+    if (!value.IsSequence()) return Fail(value, "'env_passthrough' must be a list of names");
+    for (const auto& item : value) {
+      const std::string name = item.IsScalar() ? item.Scalar() : "";
+      if (name.empty() ||
+          name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789_*?") != std::string::npos) {
+        return Fail(item, "'env_passthrough' entries are variable names or globs such as AWS_*");
+      }
+      if (name.rfind("CONVEYOR_", 0) == 0) {
+        return Fail(item, "conveyor's own CONVEYOR_* variables never pass to a task");
+      }
+      config.env_passthrough.push_back(name);
+    }
+    return Status::Ok();
+  }
+
+  Status ReadSecrets(const YAML::Node& value, Config& config) {
+    if (!value.IsMap()) {
+      return Fail(value, "'secrets' must map each name to {env: VARIABLE} or {file: PATH}");
+    }
+    for (const auto& entry : value) {
+      const std::string name = entry.first.Scalar();
+      const YAML::Node& source = entry.second;
+      if (!source.IsMap() || source.size() != 1 || !(source["env"] || source["file"]) ||
+          !(source["env"] ? source["env"] : source["file"]).IsScalar()) {
+        return Fail(source, "secret '" + name + "' must be {env: VARIABLE} or {file: PATH}");
+      }
+      Config::SecretSource secret;
+      secret.from_file = static_cast<bool>(source["file"]);
+      secret.where = secret.from_file ? Path(source["file"].Scalar()) : source["env"].Scalar();
+      config.secrets[name] = secret;
+    }
+    return Status::Ok();
+  }
+
+  // "1048576", "512KiB", "1MiB", "2GiB" (also KB, MB, GB as powers of 1024).
+  static std::optional<size_t> ParseByteSize(const std::string& text) {
+    size_t digits = 0;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
+      ++digits;
+    }
+    if (digits == 0 || digits > 12) return std::nullopt;
+    const size_t number = std::stoull(text.substr(0, digits));
+    std::string unit = text.substr(digits);
+    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+    const std::map<std::string, size_t> units = {
+        {"", 1},          {"B", 1},        {"KiB", 1 << 10}, {"KB", 1 << 10},
+        {"MiB", 1 << 20}, {"MB", 1 << 20}, {"GiB", 1 << 30}, {"GB", 1 << 30}};
+    auto it = units.find(unit);
+    if (it == units.end() || number == 0) return std::nullopt;
+    return number * it->second;
   }
 
   Status ReadPools(const YAML::Node& value, Config& config) {
@@ -206,6 +336,32 @@ void ApplyPathDefaults(Config& config) {
   if (config.data_db.empty()) config.data_db = (beside / "data.db").string();
   if (config.artifacts_dir.empty()) config.artifacts_dir = (beside / "artifacts").string();
   if (config.log_dir.empty()) config.log_dir = (beside / "logs").string();
+  if (config.token_file.empty()) config.token_file = config.db + ".token";
+  config.token_file = fs::absolute(config.token_file).lexically_normal().string();
+}
+
+Result<std::map<std::string, std::string>> ResolveSecrets(const Config& config) {
+  std::map<std::string, std::string> values;
+  for (const auto& [name, source] : config.secrets) {
+    std::string value;
+    if (source.from_file) {
+      std::ifstream in(source.where, std::ios::binary);
+      if (!in) return InvalidArgument("secret '" + name + "': cannot read " + source.where);
+      std::ostringstream text;
+      text << in.rdbuf();
+      value = text.str();
+      if (!value.empty() && value.back() == '\n') value.pop_back();
+    } else {
+      const char* found = std::getenv(source.where.c_str());
+      if (found == nullptr) {
+        return InvalidArgument("secret '" + name + "': the environment variable " + source.where +
+                               " is not set");
+      }
+      value = found;
+    }
+    values[name] = value;
+  }
+  return values;
 }
 
 }  // namespace conveyor::cli

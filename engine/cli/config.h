@@ -1,7 +1,9 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/common/duration.h"
 #include "engine/common/error.h"
@@ -23,6 +25,22 @@ struct Config {
   int workers = 4;
   int http_threads = 8;
   std::string token;
+  std::string token_file;  // default: the state database's path + ".token"
+  std::string public_url;  // another name the server answers to (behind a proxy)
+  // auth.reads: whether reads need the token; unset: only when bound beyond loopback.
+  std::optional<bool> reads_need_token;
+  // The `http:` section.
+  size_t http_max_body = 1 << 20;
+  Duration http_header_timeout = std::chrono::seconds(5);
+  int http_max_connections = 512;
+  // Names and globs of conveyor's environment variables a task inherits beyond the defaults.
+  std::vector<std::string> env_passthrough;
+  // `secrets:` name -> where its value comes from ({env: VAR} or {file: PATH}).
+  struct SecretSource {
+    bool from_file = false;
+    std::string where;
+  };
+  std::map<std::string, SecretSource> secrets;
   bool dags_are_paused_at_creation = true;
   // SQLite's synchronous mode for the state database: NORMAL (WAL commits are durable across a
   // crash of conveyor, not of the machine) or FULL (fsync on every commit).
@@ -41,5 +59,9 @@ Result<Config> LoadConfig(const std::string& path);
 
 // Makes every path absolute and fills those left empty from `db`'s folder.
 void ApplyPathDefaults(Config& config);
+
+// Reads each secret's value (from the server's environment or a file, a trailing newline
+// dropped); a missing one is an error naming the secret.
+Result<std::map<std::string, std::string>> ResolveSecrets(const Config& config);
 
 }  // namespace conveyor::cli

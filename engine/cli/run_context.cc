@@ -6,8 +6,11 @@
 #include <iostream>
 
 #include "engine/common/build_id.h"
+#include "engine/common/private_files.h"
+#include "engine/common/secret_masker.h"
 #include "engine/common/suggest.h"
 #include "engine/data/data_access.h"
+#include "engine/exec/task_environment.h"
 
 namespace conveyor::cli {
 namespace {
@@ -82,6 +85,7 @@ scheduler::RunLoopOptions RunContext::LoopOptions() const {
   options.who = "cli pid " + std::to_string(getpid());
   options.default_executor = config.executor;
   options.slurm = config.slurm;
+  options.secrets = secrets;
   return options;
 }
 
@@ -90,9 +94,16 @@ Result<std::unique_ptr<RunContext>> OpenRunContext(const GlobalOptions& options)
   if (!config.ok()) return config.error();
   auto context = std::make_unique<RunContext>();
   context->config = *config;
-  const auto folder = std::filesystem::path(config->db).parent_path();
-  std::error_code ec;
-  if (!folder.empty()) std::filesystem::create_directories(folder, ec);
+  // Before any task can start: what tasks inherit of this process's environment, and the
+  // secrets' values, masked wherever conveyor writes text.
+  exec::SetEnvironmentPassthrough(config->env_passthrough);
+  auto secrets = ResolveSecrets(*config);
+  if (!secrets.ok()) return secrets.error();
+  context->secrets = *secrets;
+  std::vector<std::string> values;
+  for (const auto& [name, value] : *secrets) values.push_back(value);
+  RegisterSecrets(values);
+  MakePrivateParent(config->db);
   // With the default 2 MiB, a round of cron runs for 200 DAGs read its index pages back from
   // the file every time (about 600 leaves: more than the cache holds).
   auto store = store::OpenSqliteStore(

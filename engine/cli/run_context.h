@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@ namespace conveyor::cli {
 struct RunContext {
   Config config;
   std::unique_ptr<store::StateStore> store;
+  std::map<std::string, std::string> secrets;  // config `secrets:`, resolved
 
   // The loaded DAG, or an error naming a broken file or suggesting a close id. Reads only
   // DAGS/<dag_id>.yaml (or .yml) when that file defines the DAG, else the whole folder.

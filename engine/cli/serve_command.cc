@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "engine/cli/api_token.h"
 #include "engine/cli/commands.h"
 #include "engine/cli/run_context.h"
 #include "engine/graph/dag_folder.h"
@@ -23,10 +24,6 @@ struct ServeOptions {
   int workers = 0;
 };
 
-bool IsLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   auto context = OpenRunContext(options);
   if (!context.ok()) return ReportError(context.error());
@@ -35,14 +32,9 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   if (!flags.host.empty()) config.host = flags.host;
   if (flags.port > 0) config.port = flags.port;
   if (flags.workers > 0) config.workers = flags.workers;
-  if (const char* token = std::getenv("CONVEYOR_TOKEN"); token != nullptr && *token != 0) {
-    config.token = token;
-  }
-  if (!IsLoopback(config.host) && config.token.empty()) {
-    return ReportError(InvalidArgument("refusing to serve on " + config.host +
-                                       " without a token: set token in the config or "
-                                       "CONVEYOR_TOKEN"));
-  }
+  // Always a token: configured, or generated once and kept in token_file.
+  auto token = LoadOrCreateApiToken(config);
+  if (!token.ok()) return ReportError(token.error());
   std::error_code ec;
   if (!std::filesystem::is_directory(config.dags_folder, ec)) {
     return ReportError(InvalidArgument("DAG folder '" + config.dags_folder + "' does not exist"));
@@ -99,7 +91,16 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   server_settings.host = config.host;
   server_settings.port = config.port;
   server_settings.threads = config.http_threads;
-  server_settings.token = config.token;
+  server_settings.access.token = token->value;
+  server_settings.access.reads_need_token =
+      config.reads_need_token.value_or(!http::IsLoopbackHost(http::HostOfAuthority(
+          config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host)));
+  server_settings.access.hosts = http::ServerHostNames(config.host, config.public_url);
+  server_settings.access.public_origin = http::OriginOfUrl(config.public_url);
+  server_settings.max_body_bytes = config.http_max_body;
+  server_settings.header_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.http_header_timeout);
+  server_settings.max_connections = config.http_max_connections;
   http::HttpServer server(server_settings, api, metrics);
   auto port = server.Start();
   if (!port.ok()) return ReportError(port.error());
@@ -124,6 +125,11 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
     }
   }).detach();
 
+  if (token->created) {
+    spdlog::info("generated an API token in {} (`conveyor token` prints it)", token->file);
+  } else if (!token->file.empty()) {
+    spdlog::info("API token in {} (`conveyor token` prints it)", token->file);
+  }
   spdlog::info("conveyor serve: pid {}, DAGs from {}, database {}, {} workers, http://{}:{}/",
                getpid(), config.dags_folder, config.db, config.workers, config.host, *port);
   spdlog::default_logger()->flush();

@@ -6,6 +6,7 @@
 #include "engine/cli/output.h"
 #include "engine/cli/run_context.h"
 #include "engine/common/json_text.h"
+#include "engine/common/private_files.h"
 #include "engine/common/suggest.h"
 #include "engine/data/data_access.h"
 #include "engine/exec/executor.h"
@@ -66,14 +67,15 @@ int RunTasksTest(const GlobalOptions& options, const std::string& dag_id,
   run.run_id = "test__" + FormatUtc(*run.logical_date);
   const dag::Task& task = spec.tasks[index];
   auto rendered = scheduler::RenderTask(
-      task, scheduler::TemplateContext(spec, run, task_id, 1, nlohmann::json::object()));
+      task, scheduler::TemplateContext(spec, run, task_id, 1, nlohmann::json::object()),
+      (*context)->secrets);
   if (!rendered.ok()) {
     std::cout << "task " << task_id << ": failed: " << rendered.error().message << std::endl;
     return kExitFailure;
   }
   const auto dir =
       std::filesystem::temp_directory_path() / ("conveyor_test_" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  MakePrivateFolders(dir.string());
   exec::TaskLaunch launch;
   launch.operator_name = task.operator_name;
   launch.info.dag_id = dag_id;

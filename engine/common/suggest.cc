@@ -26,6 +26,8 @@ int EditDistance(std::string_view a, std::string_view b) {
 
 std::optional<std::string> SuggestSpelling(std::string_view word,
                                            const std::vector<std::string>& candidates) {
+  // The distance costs the product of the lengths: a long word (a hostile id) gets none.
+  if (word.size() > kMaxSuggestedWordLength) return std::nullopt;
   const int limit = std::clamp(static_cast<int>(word.size()) / 3, 0, 3);
   std::optional<std::string> best;
   int best_distance = limit + 1;

@@ -69,7 +69,8 @@ class DagReader {
     if (key == "dag_id") {
       auto id = reader_.String(value, key);
       if (id && !IsValidId(*id)) {
-        reader_.Fail(value, "invalid dag_id '" + *id + "' (use letters, digits, '_', '.' and '-')");
+        reader_.Fail(value, "invalid dag_id '" + *id +
+                                "' (use letters, digits, '_', '.' and '-', not first '.')");
       } else if (id) {
         dag.dag_id = *id;
       }
@@ -207,7 +208,8 @@ class DagReader {
 }  // namespace
 
 bool IsValidId(std::string_view id) {
-  if (id.empty() || id.size() > 250) return false;
+  // Ids name folders of logs and artifacts: ".", ".." and hidden names are not ids.
+  if (id.empty() || id.size() > 250 || id.front() == '.') return false;
   for (char c : id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
       return false;
@@ -236,13 +238,24 @@ DagFile ParseDagText(std::string_view text, const std::string& path,
                      const OperatorCatalog& catalog) {
   DagFile result;
   result.path = path;
-  YamlReader reader(path);
+  YamlReader reader(path, text);
+  if (text.size() > kMaxDagFileBytes) {
+    reader.Fail(Location{path, 1, 1},
+                "the DAG file is larger than " + std::to_string(kMaxDagFileBytes >> 20) + " MiB");
+    result.errors = std::move(reader.diagnostics());
+    return result;
+  }
   YAML::Node root;
   // yaml-cpp reports syntax errors by exception; they stop at this adapter.
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     reader.Fail(Location{path, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+    result.errors = std::move(reader.diagnostics());
+    return result;
+  }
+  // Aliases share nodes: a few lines can expand to billions of values, or to themselves.
+  if (!reader.CheckExpansion(root, std::min<size_t>(10'000'000, 100 * text.size() + 100'000))) {
     result.errors = std::move(reader.diagnostics());
     return result;
   }
@@ -275,9 +288,11 @@ DagFile ParseDagText(std::string_view text, const std::string& path,
 std::optional<std::string> ReadDagFileText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
+  // One byte over the limit is enough for ParseDagText to refuse the file.
+  std::string text(kMaxDagFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
 }
 
 DagFile LoadDagFile(const std::string& path, const OperatorCatalog& catalog) {

@@ -23,7 +23,10 @@ struct DagFile {
 // dependencies, operators and their args (through `catalog`), templates. Dependency cycles are
 // checked by the graph (engine/graph), which sees the whole DAG. Never throws.
 DagFile LoadDagFile(const std::string& path, const OperatorCatalog& catalog);
-// A DAG file's bytes, or nullopt when it cannot be read.
+// The largest DAG file conveyor reads.
+inline constexpr size_t kMaxDagFileBytes = 10 << 20;
+
+// A DAG file's bytes (at most one byte over kMaxDagFileBytes), or nullopt when it cannot be read.
 std::optional<std::string> ReadDagFileText(const std::string& path);
 
 // The same from text; `path` names the file in diagnostics and gives the default dag_id.

@@ -4,6 +4,7 @@
 
 #include "engine/common/suggest.h"
 #include "engine/dag/dag_loader.h"
+#include "engine/dag/shell_placement.h"
 #include "engine/dag/template.h"
 
 namespace conveyor::dag {
@@ -21,8 +22,11 @@ std::vector<std::string> AllTaskKeys() {
   return keys;
 }
 
-// Checks the templates inside one scalar, and records {{ outputs.T.K }} references.
-void CheckTemplates(YamlReader& reader, const YAML::Node& scalar, Task& task) {
+// Checks the templates inside one scalar, and records {{ outputs.T.K }} references. Secrets may
+// appear only where `secrets_allowed` (a task's env: values), so they never reach a command line,
+// an argument or an output.
+void CheckTemplates(YamlReader& reader, const YAML::Node& scalar, Task& task,
+                    bool secrets_allowed = false) {
   const std::string& text = scalar.Scalar();
   if (Template::IsPlain(text)) return;
   task.has_templates = true;
@@ -36,7 +40,15 @@ void CheckTemplates(YamlReader& reader, const YAML::Node& scalar, Task& task) {
     const Location location = reader.AtOffset(scalar, static_cast<int>(expression.offset));
     const std::string& root = expression.path.front();
     const auto& roots = TemplateRootNames();
-    if (std::find(roots.begin(), roots.end(), root) == roots.end()) {
+    if (root == "secrets") {
+      if (!secrets_allowed) {
+        reader.Fail(location, "'" + expression.DottedPath() +
+                                  "': secrets may be used only in a task's env: values");
+      } else if (expression.path.size() != 2) {
+        reader.Fail(location, "template name '" + expression.DottedPath() +
+                                  "' must have the form secrets.NAME");
+      }
+    } else if (std::find(roots.begin(), roots.end(), root) == roots.end()) {
       reader.Fail(location, "unknown template name '" + expression.DottedPath() + "'" +
                                 DidYouMean(root, roots));
     } else if (root == "outputs") {
@@ -60,6 +72,24 @@ void CheckTemplatesIn(YamlReader& reader, const YAML::Node& node, Task& task) {
   }
 }
 
+// A string command's templates reach the shell as environment variables (shell_placement.h):
+// each must stand where the shell's lexer can place it.
+void CheckShellPlacement(YamlReader& reader, const YAML::Node& scalar) {
+  const std::string& text = scalar.Scalar();
+  if (Template::IsPlain(text)) return;
+  auto parsed = Template::Parse(text);
+  if (!parsed.ok()) return;  // CheckTemplates reports it
+  std::vector<TemplateSpan> spans;
+  for (const Template::Expression& expression : parsed->Expressions()) {
+    spans.push_back({expression.offset, expression.offset + expression.length});
+  }
+  auto placed = PlaceTemplates(text, spans);
+  if (!placed.ok()) {
+    reader.Fail(reader.AtOffset(scalar, placed.error().location->column - 1),
+                placed.error().message);
+  }
+}
+
 void ReadCommand(YamlReader& reader, const YAML::Node& node, Task& task) {
   const bool good_list =
       node.IsSequence() && node.size() > 0 &&
@@ -71,6 +101,7 @@ void ReadCommand(YamlReader& reader, const YAML::Node& node, Task& task) {
   }
   if (node.IsScalar()) {
     task.command = node.Scalar();
+    CheckShellPlacement(reader, node);
   } else {
     nlohmann::json argv = nlohmann::json::array();
     for (const auto& item : node) argv.push_back(item.Scalar());
@@ -87,7 +118,7 @@ void ReadEnv(YamlReader& reader, const YAML::Node& node, Task& task) {
       reader.Fail(node, "bad environment variable name '" + name + "'");
     } else if (auto text = reader.String(value, "env." + name)) {
       task.env[name] = *text;
-      CheckTemplates(reader, value, task);
+      CheckTemplates(reader, value, task, true);
     }
   }
 }
@@ -257,7 +288,8 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
   auto id_text = reader.String(id, "id");
   if (!id_text) return std::nullopt;
   if (!IsValidId(*id_text)) {
-    reader.Fail(id, "invalid task id '" + *id_text + "' (use letters, digits, '_', '.' and '-')");
+    reader.Fail(id, "invalid task id '" + *id_text +
+                        "' (use letters, digits, '_', '.' and '-', not first '.')");
     return std::nullopt;
   }
   task.id = *id_text;

@@ -86,32 +86,60 @@ Result<Template> Template::Parse(std::string_view text) {
     if (close == std::string_view::npos) return ErrorAt(open, "unterminated '{{' in template");
     auto expression = ParseExpression(text.substr(open + 2, close - open - 2), open);
     if (!expression.ok()) return expression.error();
+    expression->length = close + 2 - open;
     parsed.parts_.emplace_back(std::move(expression).value());
     pos = close + 2;
   }
   return parsed;
 }
 
-Result<std::string> Template::Render(const nlohmann::json& context) const {
-  std::string out;
+Status Template::Visit(const nlohmann::json& context,
+                       const std::function<void(std::string_view literal)>& literal,
+                       const std::function<Status(size_t index, std::string value)>& value) const {
+  size_t index = 0;
   for (const auto& part : parts_) {
-    if (const auto* literal = std::get_if<std::string>(&part)) {
-      out += *literal;
+    if (const auto* text = std::get_if<std::string>(&part)) {
+      literal(*text);
       continue;
     }
     const Expression& expression = std::get<Expression>(part);
-    const nlohmann::json* value = &context;
+    const nlohmann::json* found = &context;
     for (const std::string& name : expression.path) {
-      if (!value->is_object() || !value->contains(name)) {
+      if (!found->is_object() || !found->contains(name)) {
         return ErrorAt(expression.offset,
                        "unknown template name '" + expression.DottedPath() + "'");
       }
-      value = &(*value)[name];
+      found = &(*found)[name];
     }
-    const std::string text = ToText(*value);
-    out += expression.shell_quote ? ShellQuote(text) : text;
+    if (Status s = value(index++, ToText(*found)); !s.ok()) return s;
   }
+  return Status::Ok();
+}
+
+Result<std::string> Template::Render(const nlohmann::json& context, const Placer& place) const {
+  std::string out;
+  const Status status = Visit(
+      context, [&out](std::string_view literal) { out += literal; },
+      [&out, &place](size_t index, std::string value) -> Status {
+        auto placed = place(index, std::move(value));
+        if (!placed.ok()) return placed.error();
+        out += *placed;
+        return Status::Ok();
+      });
+  if (!status.ok()) return status.error();
   return out;
+}
+
+Result<std::string> Template::Render(const nlohmann::json& context) const {
+  std::vector<bool> quote;
+  for (const auto& part : parts_) {
+    if (const auto* expression = std::get_if<Expression>(&part)) {
+      quote.push_back(expression->shell_quote);
+    }
+  }
+  return Render(context, [&quote](size_t index, std::string value) -> Result<std::string> {
+    return quote[index] ? ShellQuote(value) : std::move(value);
+  });
 }
 
 std::vector<Template::Expression> Template::Expressions() const {

@@ -37,10 +37,76 @@ Location YamlReader::At(const YAML::Node& node) const {
   return Location{file_, mark.line + 1, mark.column + 1};
 }
 
+YamlReader::YamlReader(std::string file, std::string_view source)
+    : file_(std::move(file)), source_(source) {
+  line_starts_.push_back(0);
+  for (size_t i = 0; i < source_.size(); ++i) {
+    if (source_[i] == '\n') line_starts_.push_back(i + 1);
+  }
+}
+
 Location YamlReader::AtOffset(const YAML::Node& scalar, int column_offset) const {
   Location location = At(scalar);
-  if (location.line > 0) location.column += column_offset + (IsQuoted(scalar) ? 1 : 0);
+  if (location.line <= 0) return location;
+  const std::string& text = scalar.Scalar();
+  const size_t offset = std::min(static_cast<size_t>(column_offset), text.size());
+  const size_t line_in_scalar = std::count(text.begin(), text.begin() + offset, '\n');
+  const size_t mark_line = static_cast<size_t>(location.line - 1);
+  const bool block = mark_line < line_starts_.size() &&
+                     (source_.substr(line_starts_[mark_line] + location.column - 1, 1) == "|" ||
+                      source_.substr(line_starts_[mark_line] + location.column - 1, 1) == ">");
+  if (!block || source_.empty()) {
+    location.column += column_offset + (IsQuoted(scalar) ? 1 : 0);
+    return location;
+  }
+  // A block scalar's text starts on the line after its indicator, at the block's indentation.
+  const size_t line = mark_line + 1 + line_in_scalar;
+  size_t column_in_line = offset;
+  if (offset > 0) {
+    const size_t newline = text.rfind('\n', offset - 1);
+    if (newline != std::string::npos) column_in_line = offset - newline - 1;
+  }
+  size_t indent = 0;
+  for (size_t l = mark_line + 1; l < line_starts_.size(); ++l) {
+    const std::string_view source_line = source_.substr(line_starts_[l]);
+    const size_t first = source_line.find_first_not_of(' ');
+    if (first != std::string_view::npos && source_line[first] != '\n') {
+      indent = first;
+      break;
+    }
+  }
+  location.line = static_cast<int>(line + 1);
+  location.column = static_cast<int>(indent + column_in_line + 1);
   return location;
+}
+
+bool YamlReader::CheckExpansion(const YAML::Node& root, size_t max_nodes) {
+  size_t visited = 0;
+  // Iterative, so that neither a deep file nor a cycle can exhaust the stack.
+  std::vector<std::pair<YAML::Node, int>> pending = {{root, 1}};
+  while (!pending.empty()) {
+    auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (++visited > max_nodes) {
+      Fail(node, "YAML aliases expand to more than " + std::to_string(max_nodes) +
+                     " values (an alias bomb?)");
+      return false;
+    }
+    if (depth > kMaxDepth) {
+      Fail(node, "YAML nests deeper than " + std::to_string(kMaxDepth) +
+                     " levels (an alias inside its own anchor?)");
+      return false;
+    }
+    if (node.IsSequence()) {
+      for (const auto& item : node) pending.emplace_back(item, depth + 1);
+    } else if (node.IsMap()) {
+      for (const auto& entry : node) {
+        pending.emplace_back(entry.first, depth + 1);
+        pending.emplace_back(entry.second, depth + 1);
+      }
+    }
+  }
+  return true;
 }
 
 void YamlReader::Fail(const YAML::Node& node, std::string message) {

@@ -17,7 +17,7 @@ namespace conveyor::dag {
 
 class YamlReader {
  public:
-  explicit YamlReader(std::string file) : file_(std::move(file)) {}
+  explicit YamlReader(std::string file, std::string_view source = {});
 
   const std::string& file() const { return file_; }
   Diagnostics& diagnostics() { return diagnostics_; }
@@ -27,6 +27,12 @@ class YamlReader {
   // The location of the `column_offset`-th character of a scalar, for errors inside a string.
   Location AtOffset(const YAML::Node& scalar, int column_offset) const;
   void Fail(const YAML::Node& node, std::string message);
+
+  // The deepest YAML nesting a DAG file may have (after aliases).
+  static constexpr int kMaxDepth = 64;
+  // False (with a located error) when `root`, its aliases expanded, has more than `max_nodes`
+  // nodes or nests deeper than kMaxDepth: an alias bomb, or an alias of its own ancestor.
+  bool CheckExpansion(const YAML::Node& root, size_t max_nodes);
   void Fail(Location location, std::string message);
 
   // Reports every key of `map` that is not in `allowed` (with "did you mean") and duplicates.
@@ -53,6 +59,8 @@ class YamlReader {
 
  private:
   std::string file_;
+  std::string_view source_;          // the file's text, for locations inside block scalars
+  std::vector<size_t> line_starts_;  // offsets in source_ of each line
   Diagnostics diagnostics_;
 };
 

@@ -202,15 +202,19 @@ class SqliteModelRegistry : public exec::ModelRegistry {
 }  // namespace
 
 Status CheckModelName(const std::string& name) {
-  if (name.empty() || !std::all_of(name.begin(), name.end(), IsNameChar)) {
-    return InvalidArgument("bad model name '" + name + "': use letters, digits, '_', '.' and '-'");
+  if (name.empty() || name.front() == '.' || name.size() > 250 ||
+      !std::all_of(name.begin(), name.end(), IsNameChar)) {
+    return InvalidArgument("bad model name '" + name +
+                           "': use letters, digits, '_', '.' and '-', not first '.'");
   }
   return Status::Ok();
 }
 
 Status CheckAliasName(const std::string& alias) {
-  if (alias.empty() || !std::all_of(alias.begin(), alias.end(), IsNameChar)) {
-    return InvalidArgument("bad alias '" + alias + "': use letters, digits, '_', '.' and '-'");
+  if (alias.empty() || alias.front() == '.' || alias.size() > 250 ||
+      !std::all_of(alias.begin(), alias.end(), IsNameChar)) {
+    return InvalidArgument("bad alias '" + alias +
+                           "': use letters, digits, '_', '.' and '-', not first '.'");
   }
   if (alias == "latest" || std::all_of(alias.begin(), alias.end(), ::isdigit)) {
     return InvalidArgument("bad alias '" + alias +

@@ -7,22 +7,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/common/private_files.h"
+#include "engine/common/secret_masker.h"
+
 namespace conveyor::exec {
 
-void EnsureParentFolder(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-}
+void EnsureParentFolder(const std::string& path) { MakePrivateParent(path); }
 
-int OpenForAppend(const std::string& path) {
-  constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-  int fd = open(path.c_str(), kFlags, 0644);
-  if (fd < 0 && errno == ENOENT) {  // the first file of its folder
-    EnsureParentFolder(path);
-    fd = open(path.c_str(), kFlags, 0644);
-  }
-  return fd;
-}
+int OpenForAppend(const std::string& path) { return OpenPrivate(path, O_WRONLY | O_APPEND); }
 
 bool WriteFully(int fd, const char* data, size_t size) {
   while (size > 0) {
@@ -36,8 +28,11 @@ bool WriteFully(int fd, const char* data, size_t size) {
 }
 
 void OperatorContext::Log(const std::string& line) const {
-  EnsureParentFolder(info.log_path);
-  std::ofstream(info.log_path, std::ios::app) << line << "\n";
+  const int fd = OpenForAppend(info.log_path);
+  if (fd < 0) return;
+  const std::string masked = MaskSecrets(line) + "\n";
+  WriteFully(fd, masked.data(), masked.size());
+  close(fd);
 }
 
 Result<std::unique_ptr<DataStore>> OperatorContext::OpenData() const {

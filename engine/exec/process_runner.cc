@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/common/secret_masker.h"
+#include "engine/dag/shell_placement.h"
 #include "engine/exec/operator.h"
 #include "engine/exec/spawn.h"
 
@@ -30,17 +32,32 @@ class LazyLog {
   LazyLog(const LazyLog&) = delete;
   LazyLog& operator=(const LazyLog&) = delete;
 
+  // Writes the output with every secret masked (a secret split across two reads too).
   void Write(const char* data, size_t size) {
+    if (!HasSecrets()) {
+      WriteRaw(data, size);
+      return;
+    }
+    const std::string masked = masker_.Feed(std::string_view(data, size));
+    if (!masked.empty()) WriteRaw(masked.data(), masked.size());
+  }
+  // Writes what the masker held back; at the end of the output.
+  void Finish() {
+    const std::string rest = masker_.Finish();
+    if (!rest.empty()) WriteRaw(rest.data(), rest.size());
+  }
+  // Why output was lost, if it was.
+  const std::string& error() const { return error_; }
+
+ private:
+  void WriteRaw(const char* data, size_t size) {
     if (fd_ < 0 && error_.empty()) Open();
     if (fd_ < 0 || WriteFully(fd_, data, size)) return;
     error_ = "cannot write log '" + path_ + "': " + strerror(errno);
     close(fd_);
     fd_ = -1;
   }
-  // Why output was lost, if it was.
-  const std::string& error() const { return error_; }
 
- private:
   void Open() {
     fd_ = OpenForAppend(path_);
     if (fd_ < 0) error_ = "cannot open log '" + path_ + "': " + strerror(errno);
@@ -49,6 +66,7 @@ class LazyLog {
   std::string path_;
   int fd_ = -1;
   std::string error_;
+  StreamMasker masker_;
 };
 
 // Copies what is in the pipe now into the log; returns false at end of file.
@@ -167,6 +185,7 @@ class PosixStartedProcess : public StartedProcess {
     if (pidfd >= 0) close(pidfd);
     CloseFd(write_fd_);
     CloseFd(pipe_fd_);
+    log_.Finish();
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
@@ -229,12 +248,8 @@ ProcessRunner& SystemProcessRunner() {
   return runner;
 }
 
-bool NeedsShell(const std::string& command) {
-  return command.find_first_of("|&;<>()$`\\\"'*?[]#~=%{}\n!") != std::string::npos;
-}
-
 std::vector<std::string> CommandArgv(const std::string& command) {
-  if (NeedsShell(command)) return {"/bin/sh", "-c", command};
+  if (dag::HasShellSyntax(command)) return {"/bin/sh", "-c", command};
   std::vector<std::string> argv;
   size_t i = 0;
   while (i < command.size()) {

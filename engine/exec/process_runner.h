@@ -68,8 +68,6 @@ inline constexpr std::chrono::milliseconds kReportStartAfter{2};
 // posix_spawn-based runner with pidfd waits.
 ProcessRunner& SystemProcessRunner();
 
-// True when `command` needs /bin/sh: it holds quoting, expansion, redirection or control syntax.
-bool NeedsShell(const std::string& command);
 // The argv for a shell task's command: a list as it is, a plain string split on blanks, anything
 // else through `/bin/sh -c`.
 std::vector<std::string> CommandArgv(const std::string& command);

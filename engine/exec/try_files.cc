@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/common/private_files.h"
+
 namespace conveyor::exec {
 
 nlohmann::json LaunchToJson(const TaskLaunch& launch, const nlohmann::json& registry_snapshot) {
@@ -93,18 +95,7 @@ Result<OperatorResult> ResultFromJson(const nlohmann::json& json) {
 }
 
 Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  EnsureParentFolder(path);
-  const std::string temporary = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return IoError("cannot write " + temporary + ": " + std::strerror(errno));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    return IoError("cannot rename " + temporary + " to " + path + ": " + std::strerror(errno));
-  }
-  return Status::Ok();
+  return WritePrivateFile(path, text);
 }
 
 Result<nlohmann::json> ReadJsonFile(const std::string& path) {

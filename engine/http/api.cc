@@ -1,7 +1,10 @@
 #include "engine/http/api.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +13,7 @@
 #include "engine/data/model_json.h"
 #include "engine/data/sqlite_model_registry.h"
 #include "engine/graph/dag_json.h"
+#include "engine/http/json_body.h"
 #include "engine/scheduler/clear.h"
 #include "engine/scheduler/run_driver.h"
 #include "engine/scheduler/run_factory.h"
@@ -36,6 +40,10 @@ const char* Title(int status) {
       return "Conflict";
     case 413:
       return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 503:
+      return "Service Unavailable";
     default:
       return status >= 500 ? "Internal Server Error" : "Error";
   }
@@ -85,22 +93,18 @@ std::optional<ApiResponse> ReadPage(const ApiRequest& request, int& limit, int& 
   return std::nullopt;
 }
 
-Result<nlohmann::json> ParseBody(const std::string& body) {
-  if (body.empty()) return nlohmann::json::object();
-  auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_discarded()) return InvalidArgument("the request body is not valid JSON");
-  if (!json.is_object()) return InvalidArgument("the request body must be a JSON object");
-  return json;
-}
+Result<nlohmann::json> ParseBody(const std::string& body) { return ParseJsonBody(body); }
 
 Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 }  // namespace
 
 ApiResponse Problem(int status, const std::string& detail) {
-  return Json(
-      {{"type", "about:blank"}, {"title", Title(status)}, {"status", status}, {"detail", detail}},
-      status);
+  return {status, "application/problem+json",
+          DumpJson({{"type", "about:blank"},
+                    {"title", Title(status)},
+                    {"status", status},
+                    {"detail", detail}})};
 }
 
 Api::Api(ApiSettings settings, const serve::SharedDags& dags, const serve::Metrics& metrics,
@@ -386,6 +390,13 @@ ApiResponse Api::TriggerRun(const ApiRequest& request) {
     if (key == "dag_run_id") {
       if (!item.value().is_string()) return Problem(400, "dag_run_id must be a string");
       run_request.run_id = item.value().get<std::string>();
+      if (run_request.run_id->size() > kMaxIdLength) {
+        return Problem(400,
+                       "dag_run_id is longer than " + std::to_string(kMaxIdLength) + " characters");
+      }
+      if (run_request.run_id->starts_with('.')) {
+        return Problem(400, "dag_run_id must not begin with '.'");
+      }
     } else if (key == "logical_date" || key == "execution_date") {
       if (!item.value().is_string()) return Problem(400, key + " must be an ISO-8601 string");
       auto parsed = ParseDateTime(item.value().get<std::string>());
@@ -393,6 +404,9 @@ ApiResponse Api::TriggerRun(const ApiRequest& request) {
       run_request.logical_date = dag->dag.timetable.schedule().zone().Resolve(*parsed);
     } else if (key == "conf") {
       if (!item.value().is_object()) return Problem(400, "conf must be a JSON object");
+      if (DumpJson(item.value()).size() > kMaxConfBytes) {
+        return Problem(400, "conf is larger than " + std::to_string(kMaxConfBytes) + " bytes");
+      }
       run_request.conf = item.value();
     } else if (key != "note") {
       return Problem(400, "unknown field '" + key + "'");
@@ -478,6 +492,40 @@ ApiResponse Api::GetTaskInstance(const ApiRequest& request) {
   return Problem(404, "run '" + run->run_id + "' has no task '" + request.params.at(2) + "'");
 }
 
+namespace {
+
+constexpr std::uint64_t kMaxLogChunk = 1 << 20;
+
+// A non-negative integer query value, or a 400 problem.
+std::optional<ApiResponse> ReadCount(const ApiRequest& request, const std::string& key,
+                                     std::uint64_t& target) {
+  auto text = QueryValue(request, key);
+  if (!text) return std::nullopt;
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || error != std::errc() || end != text->data() + text->size()) {
+    return Problem(400, key + " must be a non-negative integer, got '" + *text + "'");
+  }
+  target = value;
+  return std::nullopt;
+}
+
+// The end of a chunk moved back so that it does not split a UTF-8 sequence (unless the chunk is
+// one broken sequence).
+size_t Utf8Boundary(const std::string& bytes) {
+  size_t end = bytes.size();
+  for (size_t back = 1; back <= 3 && back <= bytes.size(); ++back) {
+    const auto c = static_cast<unsigned char>(bytes[bytes.size() - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (length > back) end = bytes.size() - back;
+    break;
+  }
+  return end == 0 ? bytes.size() : end;
+}
+
+}  // namespace
+
 ApiResponse Api::GetLog(const ApiRequest& request) {
   auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
   if (!run.ok()) return FromError(run.error());
@@ -487,24 +535,82 @@ ApiResponse Api::GetLog(const ApiRequest& request) {
       try_text.find_first_not_of("0123456789") != std::string::npos || try_text == "0") {
     return Problem(400, "try_number must be a positive integer, got '" + try_text + "'");
   }
+  // Where to start: Airflow's continuation token (the offset the previous chunk ended at), or
+  // an offset; full_content starts at the beginning.
+  std::uint64_t offset = 0;
+  std::uint64_t limit = request.accepts_json ? kMaxLogChunk : UINT64_MAX;
+  if (auto problem = ReadCount(request, "offset", offset)) return *problem;
+  if (auto problem = ReadCount(request, "token", offset)) return *problem;
+  if (auto problem = ReadCount(request, "limit", limit)) return *problem;
+  if (QueryValue(request, "full_content").value_or("false") == "true") offset = 0;
+  if (request.accepts_json) limit = std::min(limit, kMaxLogChunk);
   const int try_number = std::stoi(try_text);
   auto tries = Store().ListTries(run->id, task_id);
   if (!tries.ok()) return FromError(tries.error());
   for (const auto& attempt : *tries) {
     if (attempt.try_number != try_number) continue;
     // The path is the one the scheduler stored for this try, never one from the request.
-    std::string content;
-    if (std::ifstream in(attempt.log_path, std::ios::binary); in) {
-      std::ostringstream text;
-      text << in.rdbuf();
-      content = text.str();
+    std::error_code ec;
+    const std::uint64_t size = std::filesystem::file_size(attempt.log_path, ec);
+    const std::uint64_t from = ec ? 0 : std::min(offset, size);
+    const std::uint64_t length = ec ? 0 : std::min(limit, size - from);
+    if (!request.accepts_json) {
+      ApiResponse text{200, "text/plain; charset=utf-8", "", std::nullopt};
+      if (length > 0) text.file = FileRange{attempt.log_path, from, length};
+      return text;
     }
-    if (request.accepts_json) {
-      return Json({{"content", content}, {"continuation_token", nullptr}});
+    std::string content(length, '\0');
+    if (length > 0) {
+      std::ifstream in(attempt.log_path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(from));
+      in.read(content.data(), static_cast<std::streamsize>(length));
+      content.resize(static_cast<size_t>(in.gcount()));
+      if (from + content.size() < size) content.resize(Utf8Boundary(content));
     }
-    return {200, "text/plain; charset=utf-8", content};
+    const std::uint64_t next = from + content.size();
+    return Json({{"content", content}, {"continuation_token", std::to_string(next)}});
   }
   return Problem(404, "task '" + task_id + "' of run '" + run->run_id + "' has no try " + try_text);
+}
+
+ApiResponse Api::ListEventLogs(const ApiRequest& request) {
+  int limit = 0;
+  int offset = 0;
+  if (auto problem = ReadPage(request, limit, offset)) return *problem;
+  store::EventLogFilter filter;
+  filter.limit = limit;
+  filter.offset = offset;
+  filter.event = QueryValue(request, "event");
+  filter.dag_id = QueryValue(request, "dag_id");
+  filter.run_id = QueryValue(request, "run_id");
+  filter.task_id = QueryValue(request, "task_id");
+  filter.owner = QueryValue(request, "owner");
+  const std::string order = QueryValue(request, "order_by").value_or("event_log_id");
+  if (order == "event_log_id" || order == "when") {
+    filter.oldest_first = true;
+  } else if (order != "-event_log_id" && order != "-when") {
+    return Problem(
+        400, "order_by must be event_log_id, -event_log_id, when or -when, got '" + order + "'");
+  }
+  int total = 0;
+  auto entries = Store().ListEventLog(filter, &total);
+  if (!entries.ok()) return FromError(entries.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& entry : *entries) items.push_back(store::EventLogToJson(entry));
+  return Json({{"event_logs", items}, {"total_entries", total}});
+}
+
+void Api::RecordWrite(const std::string& action, const ApiRequest& request, int status) {
+  nlohmann::json extra = {{"remote_addr", request.remote_addr},
+                          {"method", request.method},
+                          {"path", request.path},
+                          {"status", status}};
+  if (!request.params.empty()) extra["dag_id"] = request.params.front();
+  if (Status s = Store().AppendEvent(action, "api", DumpJson(extra)); !s.ok()) {
+    // The write itself went through; an audit row that cannot be written is logged loudly.
+    spdlog::error("cannot record {} {} in the event log: {}", request.method, request.path,
+                  s.error().message);
+  }
 }
 
 ApiResponse Api::ClearTaskInstances(const ApiRequest& request) {

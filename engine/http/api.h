@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,20 +18,36 @@ namespace conveyor::http {
 
 // A request as the handlers see it, already routed: `params` are the path's captures in order.
 struct ApiRequest {
+  std::string method;
+  std::string path;
   std::vector<std::string> params;
   std::multimap<std::string, std::string> query;
   std::string body;
   bool accepts_json = false;  // Accept: application/json (for logs)
+  std::string remote_addr;    // recorded with every write in the event log
+};
+
+// A part of a file sent as the body without reading it into memory (a task's log).
+struct FileRange {
+  std::string path;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
 };
 
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::optional<FileRange> file = std::nullopt;  // when set, the body is this range of a file
 };
 
-// An RFC 7807 problem: {"type","title","status","detail"}.
+// An RFC 7807 problem: {"type","title","status","detail"}, as application/problem+json.
 ApiResponse Problem(int status, const std::string& detail);
+
+// The longest id (DAG, run, task) a request may name.
+inline constexpr size_t kMaxIdLength = 250;
+// The largest conf a run may be given, serialised.
+inline constexpr size_t kMaxConfBytes = 64 * 1024;
 
 struct ApiSettings {
   std::string db;       // the state database; each HTTP thread opens its own connection
@@ -65,6 +82,11 @@ class Api {
   ApiResponse GetModel(const ApiRequest& request);
   ApiResponse ListDriftTasks(const ApiRequest& request);
   ApiResponse GetDriftReport(const ApiRequest& request);
+  ApiResponse ListEventLogs(const ApiRequest& request);
+
+  // Records an API write in the event log: `action` (api.trigger_dag_run, ...), the caller's
+  // address, the method, path and the answer's status (Airflow's audit log).
+  void RecordWrite(const std::string& action, const ApiRequest& request, int status);
 
  private:
   store::StateStore& Store();

@@ -1,50 +1,106 @@
 #include "engine/http/http_server.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <thread>
 
+#include "engine/common/secret_masker.h"
+#include "engine/http/guarded_server.h"
 #include "engine/http/web_assets.h"
 
 namespace conveyor::http {
+namespace {
 
-bool TokenMatches(const std::string& presented, const std::string& expected) {
-  unsigned char differ = presented.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < presented.size(); ++i) {
-    differ |= static_cast<unsigned char>(presented[i] ^
-                                         expected[i % std::max<size_t>(1, expected.size())]);
+constexpr size_t kFileChunk = 64 * 1024;
+// Connection threads beyond max_connections: they answer the refused connections' 503.
+constexpr size_t kSpareThreads = 16;
+
+// The names of a route's captures, in order: "/dags/{dag_id}/dagRuns/{dag_run_id}" ->
+// {"dag_id", "dag_run_id"}.
+std::vector<std::string> CaptureNames(const std::string& route) {
+  std::vector<std::string> names;
+  for (size_t open = route.find('{'); open != std::string::npos; open = route.find('{', open)) {
+    const size_t close = route.find('}', open);
+    names.push_back(route.substr(open + 1, close - open - 1));
+    open = close;
   }
-  return differ == 0 && !expected.empty();
+  return names;
 }
 
+void SetResponse(const ApiResponse& response, httplib::Response& res) {
+  res.status = response.status;
+  if (response.file) {
+    // Streamed from the file a chunk at a time, never read whole into memory.
+    const FileRange range = *response.file;
+    res.set_content_provider(range.length, response.content_type,
+                             [range](size_t offset, size_t length, httplib::DataSink& sink) {
+                               std::FILE* file = std::fopen(range.path.c_str(), "rb");
+                               if (file == nullptr) return false;
+                               std::string chunk(std::min(length, kFileChunk), '\0');
+                               const bool read =
+                                   fseeko(file, static_cast<off_t>(range.offset + offset),
+                                          SEEK_SET) == 0 &&
+                                   std::fread(chunk.data(), 1, chunk.size(), file) == chunk.size();
+                               std::fclose(file);
+                               return read && sink.write(chunk.data(), chunk.size());
+                             });
+  } else if (HasSecrets()) {
+    res.set_content(MaskSecrets(response.body), response.content_type);
+  } else {
+    res.set_content(response.body, response.content_type);
+  }
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Cache-Control", "no-store");
+}
+
+RequestHead HeadOf(const httplib::Request& req) {
+  return {req.method,
+          req.path,
+          req.get_header_value("Host"),
+          req.get_header_value("Origin"),
+          req.get_header_value("Referer"),
+          req.get_header_value("Authorization"),
+          req.get_header_value("Content-Type")};
+}
+
+}  // namespace
+
 struct HttpServer::Impl {
+  Impl(ServerSettings settings_in, Api& api_in, serve::Metrics& metrics_in)
+      : settings(std::move(settings_in)),
+        api(api_in),
+        metrics(metrics_in),
+        server({settings.max_connections, settings.header_timeout, settings.write_timeout, 1000}) {}
+
   ServerSettings settings;
   Api& api;
   serve::Metrics& metrics;
-  httplib::Server server;
+  GuardedServer server;
   std::thread thread;
 
   using Handler = ApiResponse (Api::*)(const ApiRequest&);
 
+  // `action` names a write in the event log (Airflow's audit log); empty for reads. An open
+  // route needs no token.
   void Route(const char* method, const std::string& pattern, const std::string& route,
-             Handler handler) {
-    auto serve = [this, route, handler, mutating = std::string(method) != "GET"](
+             Handler handler, const std::string& action = "", bool open = false) {
+    auto serve = [this, route, handler, action, open, names = CaptureNames(route)](
                      const httplib::Request& req, httplib::Response& res) {
-      ApiResponse response;
-      if (mutating && !settings.token.empty()) {
-        const std::string header = req.get_header_value("Authorization");
-        const std::string prefix = "Bearer ";
-        if (header.empty()) {
-          response = Problem(401, "this endpoint needs an Authorization: Bearer token");
-        } else if (header.rfind(prefix, 0) != 0 ||
-                   !TokenMatches(header.substr(prefix.size()), settings.token)) {
-          response = Problem(403, "the token is not valid");
+      std::optional<ApiResponse> response = CheckRequest(HeadOf(req), settings.access, open);
+      ApiRequest request;
+      request.method = req.method;
+      request.path = req.path;
+      request.remote_addr = req.remote_addr;
+      for (size_t i = 1; i < req.matches.size(); ++i) {
+        request.params.push_back(req.matches[i]);
+        if (!response && request.params.back().size() > kMaxIdLength) {
+          response =
+              Problem(400, (i - 1 < names.size() ? names[i - 1] : "id") + " is longer than " +
+                               std::to_string(kMaxIdLength) + " characters");
         }
       }
-      if (response.body.empty()) {
-        ApiRequest request;
-        for (size_t i = 1; i < req.matches.size(); ++i) request.params.push_back(req.matches[i]);
+      if (!response) {
         for (const auto& [key, value] : req.params) request.query.emplace(key, value);
         request.body = req.body;
         request.accepts_json =
@@ -57,11 +113,9 @@ struct HttpServer::Impl {
           response = Problem(500, e.what());
         }
       }
-      res.status = response.status;
-      res.set_content(response.body, response.content_type);
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_header("Cache-Control", "no-store");
-      metrics.CountHttpRequest(route, response.status);
+      if (!action.empty()) api.RecordWrite(action, request, response->status);
+      SetResponse(*response, res);
+      metrics.CountHttpRequest(route, response->status);
     };
     const std::string m = method;
     if (m == "GET") server.Get(pattern, serve);
@@ -71,23 +125,25 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metrics)
-    : impl_(new Impl{std::move(settings), api, metrics, {}, {}}) {
+    : impl_(std::make_unique<Impl>(std::move(settings), api, metrics)) {
   Impl& s = *impl_;
   const std::string id = "([A-Za-z0-9_.~-]+)";  // DAG ids; "~" means every DAG where allowed
   const std::string run = "([A-Za-z0-9_.:+-]+)";
   const std::string dag = "/api/v1/dags/" + id;
-  s.Route("GET", "/api/v1/health", "/api/v1/health", &Api::Health);
+  s.Route("GET", "/api/v1/health", "/api/v1/health", &Api::Health, "", true);
   s.Route("GET", "/api/v1/dags", "/api/v1/dags", &Api::ListDags);
+  s.Route("GET", "/api/v1/eventLogs", "/api/v1/eventLogs", &Api::ListEventLogs);
   s.Route("GET", "/api/v1/models", "/api/v1/models", &Api::ListModels);
   s.Route("GET", "/api/v1/drift", "/api/v1/drift", &Api::ListDriftTasks);
   s.Route("GET", "/api/v1/drift/" + id + "/" + id, "/api/v1/drift/{dag_id}/{task_id}",
           &Api::GetDriftReport);
   s.Route("GET", "/api/v1/models/" + id, "/api/v1/models/{name}", &Api::GetModel);
   s.Route("GET", dag, "/api/v1/dags/{dag_id}", &Api::GetDag);
-  s.Route("PATCH", dag, "/api/v1/dags/{dag_id}", &Api::PatchDag);
+  s.Route("PATCH", dag, "/api/v1/dags/{dag_id}", &Api::PatchDag, "api.patch_dag");
   s.Route("GET", dag + "/source", "/api/v1/dags/{dag_id}/source", &Api::DagSource);
   s.Route("GET", dag + "/graph", "/api/v1/dags/{dag_id}/graph", &Api::DagGraph);
-  s.Route("POST", dag + "/dagRuns", "/api/v1/dags/{dag_id}/dagRuns", &Api::TriggerRun);
+  s.Route("POST", dag + "/dagRuns", "/api/v1/dags/{dag_id}/dagRuns", &Api::TriggerRun,
+          "api.trigger_dag_run");
   s.Route("GET", dag + "/dagRuns", "/api/v1/dags/{dag_id}/dagRuns", &Api::ListRuns);
   s.Route("GET", dag + "/dagRuns/" + run, "/api/v1/dags/{dag_id}/dagRuns/{dag_run_id}",
           &Api::GetRun);
@@ -100,7 +156,7 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
           "/api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}",
           &Api::GetLog);
   s.Route("POST", dag + "/clearTaskInstances", "/api/v1/dags/{dag_id}/clearTaskInstances",
-          &Api::ClearTaskInstances);
+          &Api::ClearTaskInstances, "api.clear_task_instances");
   s.Route("GET", "/metrics", "/metrics", &Api::MetricsText);
 
   // The web UI, from memory: only names in the embedded table, never a filesystem path.
@@ -138,22 +194,22 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
                  s.metrics.CountHttpRequest("/static", res.status);
                });
 
-  s.server.new_task_queue = [threads = s.settings.threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(std::max(1, threads)));
+  s.server.new_task_queue = [&s] {
+    return new ConnectionThreads(static_cast<size_t>(std::max(1, s.settings.threads)),
+                                 static_cast<size_t>(s.settings.max_connections) + kSpareThreads);
   };
   s.server.set_payload_max_length(s.settings.max_body_bytes);
   // Responses go out as soon as they are written (no Nagle delay against the client's ACKs).
   s.server.set_tcp_nodelay(true);
-  s.server.set_keep_alive_max_count(1000);
-  s.server.set_read_timeout(s.settings.timeout_seconds, 0);
-  s.server.set_write_timeout(s.settings.timeout_seconds, 0);
   s.server.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
     // Called for every status >= 400; the API's handlers have written their problem already.
     // What is left: unrouted paths and httplib's own refusals (413, 400).
     if (!res.body.empty()) return;
     const ApiResponse problem =
-        res.status == 404 ? Problem(404, "no such endpoint: " + req.method + " " + req.path)
-                          : Problem(res.status, "the request was refused");
+        res.status == 404   ? Problem(404, "no such endpoint: " + req.method + " " + req.path)
+        : res.status == 413 ? Problem(413, "the request body is larger than " +
+                                               std::to_string(s.settings.max_body_bytes) + " bytes")
+                            : Problem(res.status, "the request was refused");
     res.set_content(problem.body, problem.content_type);
     s.metrics.CountHttpRequest("unrouted", res.status);
   });
@@ -183,6 +239,10 @@ void HttpServer::Stop() {
   if (!impl_) return;
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::string HttpServer::HandleRaw(std::string_view request) {
+  return impl_->server.HandleRaw(request);
 }
 
 }  // namespace conveyor::http

@@ -1,24 +1,33 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine/common/error.h"
 #include "engine/http/api.h"
+#include "engine/http/request_guard.h"
 
 namespace conveyor::http {
 
 struct ServerSettings {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 8;
-  std::string token;  // when set, POST/PATCH/DELETE need "Authorization: Bearer <token>"
+  int threads = 8;  // connection threads kept when idle
+  AccessPolicy access;
   size_t max_body_bytes = 1 << 20;
-  int timeout_seconds = 10;
+  // A request's head and body must have arrived this long after the connection became readable
+  // (or the previous response went out); an idle keep-alive connection is closed after it too.
+  std::chrono::milliseconds header_timeout{5000};
+  int max_connections = 512;  // beyond it, a new connection is answered 503 at once
+  std::chrono::milliseconds write_timeout{10000};
 };
 
-// conveyor's HTTP server (cpp-httplib): the REST API under /api/v1, /metrics, and (later) the
-// web UI, on a thread pool, with access logs, RFC 7807 errors and bearer-token auth.
+// conveyor's HTTP server (cpp-httplib's request parser and router): the REST API under /api/v1,
+// /metrics and the web UI. Each connection has a thread of its own, up to max_connections, so a
+// slow or idle client holds only its own; every request passes the RequestGuard first; writes are
+// recorded in the event log with the caller's address.
 class HttpServer {
  public:
   HttpServer(ServerSettings settings, Api& api, serve::Metrics& metrics);
@@ -27,12 +36,13 @@ class HttpServer {
   Result<int> Start();
   void Stop();
 
+  // Parses and answers one request given as raw bytes, as a connection would, without a socket:
+  // the HTTP fuzzer's way in. Returns the raw response.
+  std::string HandleRaw(std::string_view request);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Compares a presented token with the expected one in time independent of where they differ.
-bool TokenMatches(const std::string& presented, const std::string& expected);
 
 }  // namespace conveyor::http

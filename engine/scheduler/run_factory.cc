@@ -8,7 +8,8 @@ namespace conveyor::scheduler {
 namespace {
 
 bool IsValidRunId(const std::string& id) {
-  if (id.empty() || id.size() > 250) return false;
+  // Run ids name folders of logs and artifacts: ".", ".." and hidden names are not run ids.
+  if (id.empty() || id.size() > 250 || id.front() == '.') return false;
   for (char c : id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) &&
         std::string_view("_.:+-").find(c) == std::string_view::npos) {
@@ -60,7 +61,7 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
   }
   if (!IsValidRunId(run.run_id)) {
     return InvalidArgument("invalid run id '" + run.run_id +
-                           "' (use letters, digits and _ . : + -)");
+                           "' (use letters, digits and _ . : + -, not first '.')");
   }
   // Not value_or: its argument would be computed (two cron searches) even for a cron run.
   const cron::DataInterval interval =

@@ -328,7 +328,8 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
       return;
     }
     auto rendered =
-        RenderTask(task, TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs));
+        RenderTask(task, TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs),
+                   options_.secrets);
     if (!rendered.ok()) {
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
               exec::OperatorResult::Failure(rendered.error().message),

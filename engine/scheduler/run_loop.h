@@ -49,6 +49,8 @@ struct RunLoopOptions {
   // Where tasks run that do not choose (`executor:` in the DAG), and how Slurm is used.
   ExecutorKind default_executor = ExecutorKind::kLocal;
   slurm::SlurmSettings slurm;
+  // Values of {{ secrets.NAME }} in tasks' env: (config `secrets:`).
+  std::map<std::string, std::string> secrets;
 };
 
 // The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as

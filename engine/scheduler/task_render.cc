@@ -1,5 +1,6 @@
 #include "engine/scheduler/task_render.h"
 
+#include "engine/dag/shell_placement.h"
 #include "engine/dag/template.h"
 
 namespace conveyor::scheduler {
@@ -44,6 +45,74 @@ Result<nlohmann::json> RenderJson(const nlohmann::json& value, const nlohmann::j
   return value;
 }
 
+Status CheckEntrySize(const dag::Template::Expression& expression, size_t bytes) {
+  if (bytes < kMaxEnvEntryBytes) return Status::Ok();
+  return InvalidArgument("cannot render command: the value of {{ " + expression.DottedPath() +
+                         " }} is " + std::to_string(bytes) +
+                         " bytes, more than a process's argument or environment entry can hold (" +
+                         std::to_string(kMaxEnvEntryBytes) + " bytes): pass it in a file");
+}
+
+// A string command with templates: an argv when its literal text has no shell syntax, else a
+// script whose templates are quoted references to CONVEYOR_TEMPLATE_<n>, added to `env`.
+Result<nlohmann::json> RenderCommand(const std::string& text, const nlohmann::json& context,
+                                     std::map<std::string, std::string>& env) {
+  auto parsed = dag::Template::Parse(text);
+  if (!parsed.ok()) return parsed.error().Prefixed("cannot render command");
+  const std::vector<dag::Template::Expression> expressions = parsed->Expressions();
+  std::string literal = text;
+  std::vector<dag::TemplateSpan> spans;
+  for (auto it = expressions.rbegin(); it != expressions.rend(); ++it) {
+    literal.replace(it->offset, it->length, "x");
+  }
+  for (const auto& expression : expressions) {
+    spans.push_back({expression.offset, expression.offset + expression.length});
+  }
+  if (!dag::HasShellSyntax(literal)) {
+    // Words split at the literal text's blanks only; a value is always part of one word.
+    nlohmann::json argv = nlohmann::json::array();
+    std::optional<std::string> word;
+    const Status visited = parsed->Visit(
+        context,
+        [&](std::string_view piece) {
+          for (char c : piece) {
+            if (c == ' ' || c == '\t') {
+              if (word) argv.push_back(std::move(*word));
+              word.reset();
+            } else {
+              word = word.value_or("") + c;
+            }
+          }
+        },
+        [&](size_t index, std::string value) -> Status {
+          if (Status s = CheckEntrySize(expressions[index], value.size() + 1); !s.ok()) return s;
+          word = word.value_or("") + value;
+          return Status::Ok();
+        });
+    if (!visited.ok()) return InvalidArgument("cannot render command: " + visited.error().message);
+    if (word) argv.push_back(std::move(*word));
+    return argv;
+  }
+  auto contexts = dag::PlaceTemplates(text, spans);
+  if (!contexts.ok()) return InvalidArgument("cannot render command: " + contexts.error().message);
+  auto script =
+      parsed->Render(context, [&](size_t index, std::string value) -> Result<std::string> {
+        const std::string name = "CONVEYOR_TEMPLATE_" + std::to_string(index + 1);
+        if (Status s = CheckEntrySize(expressions[index], name.size() + 2 + value.size());
+            !s.ok()) {
+          return s.error();
+        }
+        env[name] = std::move(value);
+        return dag::ShellReference(name, (*contexts)[index]);
+      });
+  if (!script.ok()) {
+    return InvalidArgument(script.error().message.starts_with("cannot render")
+                               ? script.error().message
+                               : "cannot render command: " + script.error().message);
+  }
+  return nlohmann::json(*script);
+}
+
 }  // namespace
 
 nlohmann::json TemplateContext(const dag::Dag& dag, const store::DagRunRecord& run,
@@ -72,20 +141,34 @@ nlohmann::json TemplateContext(const dag::Dag& dag, const store::DagRunRecord& r
           {"outputs", outputs}};
 }
 
-Result<RenderedTask> RenderTask(const dag::Task& task, const nlohmann::json& context) {
+Result<RenderedTask> RenderTask(const dag::Task& task, const nlohmann::json& context,
+                                const std::map<std::string, std::string>& secrets) {
   RenderedTask out;
   auto args = RenderJson(task.args, context, "args");
   if (!args.ok()) return args.error();
   out.args = *args;
-  if (task.command) {
+  for (const auto& [name, value] : task.env) {
+    if (value.find("secrets.") == std::string::npos) {
+      auto rendered = RenderString(value, context, "env." + name);
+      if (!rendered.ok()) return rendered.error();
+      out.env[name] = *rendered;
+      continue;
+    }
+    nlohmann::json with_secrets = context;
+    with_secrets["secrets"] = secrets;
+    auto rendered = RenderString(value, with_secrets, "env." + name);
+    if (!rendered.ok()) return rendered.error();
+    out.env[name] = *rendered;
+  }
+  if (task.command && task.command->is_string() &&
+      !dag::Template::IsPlain(task.command->get<std::string>())) {
+    auto command = RenderCommand(task.command->get<std::string>(), context, out.env);
+    if (!command.ok()) return command.error();
+    out.command = *command;
+  } else if (task.command) {
     auto command = RenderJson(*task.command, context, "command");
     if (!command.ok()) return command.error();
     out.command = *command;
-  }
-  for (const auto& [name, value] : task.env) {
-    auto rendered = RenderString(value, context, "env." + name);
-    if (!rendered.ok()) return rendered.error();
-    out.env[name] = *rendered;
   }
   return out;
 }

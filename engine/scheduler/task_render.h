@@ -24,7 +24,18 @@ struct RenderedTask {
 };
 
 // Renders a task's command, env and string args. An unknown name fails with the field and the
-// name: "cannot render env.TARGET: unknown template name 'conf.target'".
-Result<RenderedTask> RenderTask(const dag::Task& task, const nlohmann::json& context);
+// name: "cannot render env.TARGET: unknown template name 'conf.target'". `secrets` (name ->
+// value) are seen as {{ secrets.NAME }} in env: values only.
+//
+// A string command's templates never become shell syntax: when its literal text has no shell
+// syntax it becomes an argv (a value is never split into words); otherwise each template becomes
+// a reference to an environment variable CONVEYOR_TEMPLATE_<n> holding the value, quoted for where
+// it stands (dag/shell_placement.h), and the variable goes into the rendered env.
+Result<RenderedTask> RenderTask(const dag::Task& task, const nlohmann::json& context,
+                                const std::map<std::string, std::string>& secrets = {});
+
+// The most bytes one environment entry or argument may hold ("NAME=value" and its NUL): Linux's
+// MAX_ARG_STRLEN.
+inline constexpr size_t kMaxEnvEntryBytes = 128 * 1024;
 
 }  // namespace conveyor::scheduler

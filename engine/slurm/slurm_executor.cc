@@ -11,8 +11,10 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/common/private_files.h"
 #include "engine/data/registry_snapshot.h"
 #include "engine/exec/command_output.h"
+#include "engine/exec/task_environment.h"
 #include "engine/exec/try_files.h"
 #include "engine/slurm/job_states.h"
 
@@ -172,8 +174,15 @@ class SlurmExecutor : public exec::Executor {
       if (!taken.ok()) return Fail(launch, "model registry: " + taken.error().message);
       snapshot = std::move(*taken);
     }
+    // The job's whole environment travels in the launch file (0600), never on sbatch's command
+    // line: the allowlisted part of conveyor's, under the task's own env.
+    TaskLaunch shipped = launch;
+    for (const std::string& entry : exec::TaskBaseEnvironment()) {
+      const size_t eq = entry.find('=');
+      shipped.env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
     if (Status s =
-            exec::WriteFileAtomically(launch_file, exec::LaunchToJson(launch, snapshot).dump());
+            exec::WriteFileAtomically(launch_file, exec::LaunchToJson(shipped, snapshot).dump());
         !s.ok()) {
       return Fail(launch, s.error().message);
     }
@@ -186,7 +195,7 @@ class SlurmExecutor : public exec::Executor {
     if (Status s = exec::WriteFileAtomically(script, body.str()); !s.ok()) {
       return Fail(launch, s.error().message);
     }
-    chmod(script.c_str(), 0755);
+    chmod(script.c_str(), 0700);
 
     SlurmOptions options = settings_.defaults;
     options.MergeFrom(launch.slurm);
@@ -198,6 +207,7 @@ class SlurmExecutor : public exec::Executor {
     std::vector<std::string> argv = {
         settings_.sbatch,
         "--parsable",
+        "--export=NONE",
         "--job-name=conveyor." + launch.info.dag_id + "." + launch.info.task_id,
         "--output=" + log,
         "--error=" + log,
@@ -205,7 +215,8 @@ class SlurmExecutor : public exec::Executor {
         "--chdir=" + (launch.info.work_dir.empty() ? std::string("/") : launch.info.work_dir)};
     for (auto& flag : options.SbatchFlags()) argv.push_back(std::move(flag));
     argv.push_back(script);
-    exec::EnsureParentFolder(log);
+    // Slurm appends to the log; created here first, it is private.
+    if (Status s = TouchPrivate(log); !s.ok()) return Fail(launch, s.error().message);
     auto submitted = exec::RunCommandOutput(argv);
     if (!submitted.ok()) return Fail(launch, "sbatch: " + submitted.error().message);
     if (submitted->exit_code != 0) {

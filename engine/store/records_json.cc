@@ -72,4 +72,29 @@ nlohmann::json TryToJson(const TryRecord& attempt) {
           {"note", attempt.note}};
 }
 
+nlohmann::json EventLogToJson(const EventLogEntry& entry) {
+  const EventRecord& event = entry.event;
+  const auto text_or_null = [](const std::string& text) {
+    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+  };
+  nlohmann::json extra = nullptr;
+  if (!event.note.empty()) {
+    extra = event.note;
+  } else if (!event.from_state.empty()) {
+    extra = nlohmann::json({{"from_state", event.from_state}}).dump();
+  }
+  return {{"event_log_id", event.id},
+          {"when", FormatUtcMillis(event.at)},
+          {"dag_id", text_or_null(entry.dag_id)},
+          {"task_id", text_or_null(event.task_id)},
+          {"run_id", text_or_null(entry.run_id)},
+          {"map_index", event.task_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(-1)},
+          {"try_number",
+           event.try_number > 0 ? nlohmann::json(event.try_number) : nlohmann::json(nullptr)},
+          {"event", event.to_state},
+          {"execution_date", Date(entry.logical_date)},
+          {"owner", event.who},
+          {"extra", extra}};
+}
+
 }  // namespace conveyor::store

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/store/records.h"
+#include "engine/store/state_store.h"
 
 namespace conveyor::store {
 
@@ -10,5 +11,8 @@ namespace conveyor::store {
 nlohmann::json RunToJson(const DagRunRecord& run);
 nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRecord& ti);
 nlohmann::json TryToJson(const TryRecord& attempt);
+// Airflow's EventLog: event_log_id, when, dag_id, task_id, run_id, map_index, try_number, event,
+// execution_date, owner, extra (a transition's previous state, or the note, as text).
+nlohmann::json EventLogToJson(const EventLogEntry& entry);
 
 }  // namespace conveyor::store

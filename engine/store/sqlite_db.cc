@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "engine/common/private_files.h"
 #include "engine/store/wal_coalescing_vfs.h"
 
 namespace conveyor::store {
@@ -40,6 +41,11 @@ int EnableWal(sqlite3* db) {
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   ConfigureSqlite();
+  // Created here 0600 (SQLite would make it 0644): its write-ahead log and shared memory files
+  // take the database's mode.
+  if (!path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0) {
+    if (Status s = TouchPrivate(path); !s.ok()) return s.error();
+  }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -91,6 +91,26 @@ class WriteBatch {
   std::vector<OutputWrite> outputs_;
 };
 
+// A page of the whole event log (Airflow's event logs), newest first unless `oldest_first`.
+struct EventLogFilter {
+  std::optional<std::string> event;   // to_state, or an audit action such as api.patch_dag
+  std::optional<std::string> dag_id;  // the run's DAG, or the DAG an audit event names
+  std::optional<std::string> run_id;
+  std::optional<std::string> task_id;
+  std::optional<std::string> owner;
+  int limit = 100;
+  int offset = 0;
+  bool oldest_first = false;
+};
+
+// One row of the event log with its run's ids (empty for events of no run).
+struct EventLogEntry {
+  EventRecord event;
+  std::string dag_id;
+  std::string run_id;
+  std::optional<Instant> logical_date;
+};
+
 struct RunFilter {
   std::optional<std::string> dag_id;
   std::optional<state::RunState> state;
@@ -139,6 +159,14 @@ class StateStore {
   // Reads the whole log: for tests and tools.
   virtual Result<int> CountEvents(RunKey run, const std::string& task_id,
                                   const std::string& to_state) = 0;
+
+  // Appends an event of no run (run 0), such as an API write's audit record: `event` goes to
+  // to_state, `who` to who, `note` is free text (an audit's JSON extra).
+  virtual Status AppendEvent(const std::string& event, const std::string& who,
+                             const std::string& note) = 0;
+  // The event log, filtered and paged; `total` (if given) receives the count before paging.
+  virtual Result<std::vector<EventLogEntry>> ListEventLog(const EventLogFilter& filter,
+                                                          int* total) = 0;
 
   // Commits every write of the batch in one transaction.
   virtual Status Commit(const WriteBatch& batch) = 0;

@@ -2,6 +2,7 @@
 #include <functional>
 #include <iterator>
 
+#include "engine/common/secret_masker.h"
 #include "engine/store/state_store.h"
 
 namespace conveyor::store {
@@ -31,8 +32,8 @@ void WriteBatch::PutTaskInstance(const TaskInstanceRecord& ti, state::TaskState 
                                  std::string who, std::string note) {
   PutTaskInstanceRow(ti, from);
   if (from != ti.state || !note.empty()) {
-    events_.push_back(
-        {ti.run, ti.task_id, ti.try_number, from, ti.state, std::move(who), std::move(note)});
+    events_.push_back({ti.run, ti.task_id, ti.try_number, from, ti.state, std::move(who),
+                       HasSecrets() ? MaskSecrets(note) : std::move(note)});
   }
 }
 
@@ -45,11 +46,13 @@ void WriteBatch::PutTry(const TryRecord& attempt) {
       try_index_.emplace(RowKey{attempt.run, attempt.task_id, attempt.try_number}, tries_.size());
   if (inserted) {
     tries_.push_back(attempt);
+    if (HasSecrets()) tries_.back().note = MaskSecrets(attempt.note);
     return;
   }
   TryRecord& merged = tries_[it->second];
   const TryRecord earlier = merged;
   merged = attempt;
+  if (HasSecrets()) merged.note = MaskSecrets(attempt.note);
   if (!merged.start_date) merged.start_date = earlier.start_date;
   if (merged.log_path.empty()) merged.log_path = earlier.log_path;
   if (merged.note.empty()) merged.note = earlier.note;
@@ -68,7 +71,17 @@ void WriteBatch::Append(WriteBatch&& later) {
 }
 
 void WriteBatch::PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs) {
-  outputs_.push_back({run, task_id, outputs});
+  if (!HasSecrets()) {
+    outputs_.push_back({run, task_id, outputs});
+    return;
+  }
+  nlohmann::json masked = nlohmann::json::object();
+  for (const auto& item : outputs.items()) {
+    masked[MaskSecrets(item.key())] =
+        item.value().is_string() ? nlohmann::json(MaskSecrets(item.value().get<std::string>()))
+                                 : item.value();
+  }
+  outputs_.push_back({run, task_id, std::move(masked)});
 }
 
 }  // namespace conveyor::store

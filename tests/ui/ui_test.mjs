@@ -1,5 +1,7 @@
-// The web UI in headless Chromium against a real `conveyor serve`: loads the DAG list, unpauses
-// a DAG, triggers a run with conf from the form, sees the run go green in the grid and the graph,
+// The web UI in headless Chromium against a real `conveyor serve`: loads the DAG list, is asked
+// for the API token when it unpauses a DAG without one, logs in through the form (the token kept
+// in the tab's sessionStorage, not localStorage) and so unpauses the DAG, triggers a run with
+// conf from the form, sees the run go green in the grid and the graph,
 // opens a task's log (task output shown as text, never markup), and saves screenshots.
 //
 // Usage: node ui_test.mjs CONVEYOR SCREENSHOT_DIR   (playwright-core from npm, Debian's chromium)
@@ -68,7 +70,8 @@ writeFileSync(join(dir, 'conveyor.yaml'),
   `dags_folder: dags\ndb: state/conveyor.db\nport: ${port}\ntoken: ${TOKEN}\n`);
 const serve = spawn(conveyor, ['--config', join(dir, 'conveyor.yaml'), 'serve'], { stdio: 'ignore' });
 const base = `http://127.0.0.1:${port}`;
-const apiGet = async (path) => (await fetch(base + '/api/v1' + path)).json();
+const apiGet = async (path) =>
+  (await fetch(base + '/api/v1' + path, { headers: { Authorization: 'Bearer ' + TOKEN } })).json();
 
 let browser;
 let failed = false;
@@ -88,10 +91,24 @@ try {
   await page.waitForSelector('.banner[data-dag="broken"]');
   await page.screenshot({ path: join(shots, '1-dag-list.png'), fullPage: true });
 
-  await page.fill('#token', TOKEN);
-  await page.dispatchEvent('#token', 'change');
-  await page.check('tr[data-dag="ui_demo"] input.unpaused');
+  // Without a token a write is refused (401) and the login form opens; nothing changes.
+  if (await page.isVisible('#login')) throw new Error('the login form before any refusal');
+  if (problems.length) throw new Error('console errors: ' + problems.join('\n'));
+  await page.click('tr[data-dag="ui_demo"] input.unpaused');
+  await page.waitForSelector('#login', { state: 'visible' });
+  await page.screenshot({ path: join(shots, '1b-login.png'), fullPage: true });
+  if (!(await apiGet('/dags/ui_demo')).is_paused) throw new Error('unpaused without a token');
+
+  // Logging in saves the token and sends the waiting write again.
+  await page.fill('#login-token', TOKEN);
+  await page.click('#login-submit');
+  await page.waitForSelector('#login', { state: 'hidden' });
+  await page.waitForSelector('#logout', { state: 'visible' });
   await until('the DAG to be unpaused', async () => !(await apiGet('/dags/ui_demo')).is_paused);
+  const stored = await page.evaluate(() => [sessionStorage.getItem('conveyor-token'),
+    localStorage.getItem('conveyor-token'), JSON.stringify(localStorage)]);
+  if (stored[0] !== TOKEN) throw new Error('sessionStorage token: ' + stored[0]);
+  if (stored[1] !== null || stored[2].includes(TOKEN)) throw new Error('token in localStorage');
 
   await page.goto(base + '/#/dag/ui_demo/trigger');
   await page.fill('#conf', 'not json');
@@ -149,7 +166,10 @@ try {
 
   const run = await apiGet('/dags/ui_demo/dagRuns/from_the_form');
   if (JSON.stringify(run.conf) !== '{"who":"browser"}') throw new Error('conf ' + JSON.stringify(run.conf));
-  if (problems.length) throw new Error('console errors: ' + problems.join('\n'));
+  // The one refused write's 401 is expected: its response and Chromium's console line for it.
+  const unexpected = problems.filter((p) => p !== `401 ${base}/api/v1/dags/ui_demo` &&
+    !/status of 401 \(Unauthorized\)/.test(p));
+  if (unexpected.length) throw new Error('console errors: ' + unexpected.join('\n'));
   console.log('ui test: ok; screenshots in ' + shots);
 } catch (error) {
   failed = true;

@@ -1,5 +1,5 @@
 // The router: one page at a time, chosen by the URL's hash, refreshed by polling the API.
-import { watchToken } from './api.js';
+import { setUpLogin, onSessionChange } from './login.js';
 import { errorBox } from './dom.js';
 import { dagListPage } from './dag_list.js';
 import { dagPage } from './dag_page.js';
@@ -18,6 +18,7 @@ const routes = [
 
 let timer = null;
 let generation = 0;
+let current = null;  // the shown page's render
 
 async function show() {
   clearInterval(timer);
@@ -39,13 +40,17 @@ async function show() {
         if (mine === generation) main.replaceChildren(errorBox(error));
       }
     };
+    current = render;
     await render();
     if (page.every) timer = setInterval(render, page.every);
     return;
   }
+  current = null;
   main.replaceChildren(errorBox(new Error('No such page: ' + hash)));
 }
 
-watchToken();
+setUpLogin();
+// Logged in or out: the current page renders again (keeping what was typed into it).
+onSessionChange(() => { if (current) current(); });
 window.addEventListener('hashchange', show);
 show();

@@ -78,8 +78,9 @@ export function dagPage(dagId, tab) {
       form ||= triggerForm(dagId, dag);  // built once: what is typed survives refreshes
       content.replaceChildren(form);
     } else if (tab === 'source') {
-      const text = await fetch(`/api/v1/dags/${enc(dagId)}/source`).then((r) => r.text());
-      content.replaceChildren(h('pre', { class: 'source' }, text));
+      const source = await api('GET', `/dags/${enc(dagId)}/source`);  // JSON: { content, fileloc }
+      content.replaceChildren(h('pre', { class: 'source' },
+        typeof source === 'string' ? source : source.content));
     } else {
       const graph = await api('GET', `/dags/${enc(dagId)}/graph`);
       if (tab === 'graph') {
