@@ -5,7 +5,8 @@
 
 namespace conveyor::exec {
 
-// The part of conveyor's own environment a task inherits: PATH HOME LANG LC_* TZ USER TMPDIR,
+// The part of conveyor's own environment a task inherits: PATH HOME LANG LC_* TZ USER TMPDIR
+// SLURM_* (a Slurm job's own variables, SLURM_CONF),
 // plus the names and globs of config `env_passthrough` (PYTHONPATH, AWS_*, ...). Nothing else of
 // the server's environment (its token, its secrets' sources) reaches a task or a Slurm job.
 const std::vector<std::string>& DefaultPassthrough();

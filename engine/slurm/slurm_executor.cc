@@ -175,9 +175,11 @@ class SlurmExecutor : public exec::Executor {
       snapshot = std::move(*taken);
     }
     // The job's whole environment travels in the launch file (0600), never on sbatch's command
-    // line: the allowlisted part of conveyor's, under the task's own env.
+    // line: the allowlisted part of conveyor's (but SLURM_*: the job has its own), under the
+    // task's own env.
     TaskLaunch shipped = launch;
     for (const std::string& entry : exec::TaskBaseEnvironment()) {
+      if (entry.rfind("SLURM_", 0) == 0) continue;  // the job has its own
       const size_t eq = entry.find('=');
       shipped.env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }

@@ -5,7 +5,9 @@
 #include <memory>
 #include <thread>
 
-#include "engine/common/private_files.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "engine/store/wal_coalescing_vfs.h"
 
 namespace conveyor::store {
@@ -44,7 +46,11 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   // Created here 0600 (SQLite would make it 0644): its write-ahead log and shared memory files
   // take the database's mode.
   if (!path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0) {
-    if (Status s = TouchPrivate(path); !s.ok()) return s.error();
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      fchmod(fd, 0600);
+      close(fd);
+    }
   }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db,

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 LAYERS, WIDTH = 25, 20
-CHAIN = 1500
+CHAIN = 3000
 
 
 def in_process(task_id):

@@ -90,7 +90,7 @@ class ApiTest(unittest.TestCase):
     def assertProblem(self, result, status, detail):
         code, headers, text = result
         self.assertEqual(code, status, text)
-        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(headers["Content-Type"], "application/problem+json")
         self.assertEqual(json.loads(text), {"type": "about:blank", "status": status,
                                             "title": json.loads(text)["title"], "detail": detail})
 
@@ -202,6 +202,18 @@ class ApiTest(unittest.TestCase):
             "task 'hello' of run 'api_run' has no try 7")
         _, ti = self.json_call("GET", "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello")
         self.assertEqual([t["try_number"] for t in ti["tries"]], [1])
+        # Logs in chunks: offset and limit in bytes, Airflow's continuation token to go on.
+        logs = "/api/v1/dags/greet/dagRuns/api_run/taskInstances/hello/logs/1"
+        _, first = self.json_call("GET", logs + "?limit=4", accept="application/json")
+        self.assertEqual(first, {"content": "hell", "continuation_token": "4"})
+        _, rest = self.json_call("GET", logs + "?token=4", accept="application/json")
+        self.assertEqual(rest, {"content": "o conf\n", "continuation_token": "11"})
+        _, whole = self.json_call("GET", logs + "?token=4&full_content=true",
+                                  accept="application/json")
+        self.assertEqual(whole["content"], "hello conf\n")
+        self.assertEqual(self.call("GET", logs + "?offset=6&limit=2")[2], "co")
+        self.assertProblem(self.call("GET", logs + "?offset=-1"), 400,
+                           "offset must be a non-negative integer, got '-1'")
 
     def test_runs_listing_and_errors(self):
         for run_id in ("r1", "r2"):
@@ -304,13 +316,46 @@ class ApiTest(unittest.TestCase):
 
 
 class BindTest(unittest.TestCase):
-    def test_non_loopback_without_token_is_refused(self):
-        result = subprocess.run([CONVEYOR, "--config", "/nonexistent.yaml", "--dags", "/tmp",
-                                 "--db", os.path.join(tempfile.mkdtemp(), "s.db"), "serve",
-                                 "--host", "0.0.0.0"], capture_output=True, text=True, timeout=10)
-        self.assertEqual(result.returncode, 2)
-        self.assertEqual(result.stderr, "conveyor: error: refusing to serve on 0.0.0.0 without a "
-                         "token: set token in the config or CONVEYOR_TOKEN\n")
+    def test_beyond_loopback_reads_need_the_generated_token(self):
+        work = tempfile.mkdtemp(prefix="conveyor_bind_")
+        port = free_port()
+        db = os.path.join(work, "s.db")
+        env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
+        serve = subprocess.Popen([CONVEYOR, "--config", "/nonexistent.yaml", "--dags", "/tmp",
+                                  "--db", db, "serve", "--host", "0.0.0.0", "--port", str(port)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            def get(path, token=None):
+                request = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path))
+                if token:
+                    request.add_header("Authorization", "Bearer " + token)
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        return response.status
+                except urllib.error.HTTPError as error:
+                    return error.code
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    self.assertEqual(get("/api/v1/health"), 200)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            with open(db + ".token") as f:
+                token = f.read().strip()
+            self.assertRegex(token, "^[0-9a-f]{64}$")
+            self.assertEqual(os.stat(db + ".token").st_mode & 0o777, 0o600)
+            self.assertEqual(get("/api/v1/dags"), 401)
+            self.assertEqual(get("/metrics"), 401)
+            self.assertEqual(get("/api/v1/dags", "wrong"), 403)
+            self.assertEqual(get("/api/v1/dags", token), 200)
+            self.assertEqual(get("/", None), 200)
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+            shutil.rmtree(work)
 
 
 if __name__ == "__main__":
