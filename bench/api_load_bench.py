@@ -48,8 +48,9 @@ def main():
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         with open(os.path.join(work, "conveyor.yaml"), "w") as f:
+            # Reads need the token too (as beyond loopback): every request is checked.
             f.write("dags_folder: dags\ndb: conveyor.db\nport: %d\nworkers: 2\n"
-                    "http_threads: %d\n" % (port, args.connections))
+                    "http_threads: %d\nauth: {reads: token}\n" % (port, args.connections))
         serve = subprocess.Popen([args.conveyor, "--config", "conveyor.yaml", "serve"], cwd=work,
                                  stdout=open(os.path.join(work, "serve.log"), "w"),
                                  stderr=subprocess.STDOUT)
@@ -60,12 +61,17 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
+        # The token serve generated on its first start.
+        with open(os.path.join(work, "conveyor.db.token")) as f:
+            auth = "Bearer " + f.read().strip()
         request = urllib.request.Request(base + "/api/v1/dags/load/dagRuns", method="POST",
                                          data=json.dumps({"dag_run_id": "load"}).encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": auth})
         urllib.request.urlopen(request, timeout=5)
         wrk = subprocess.run(["wrk", "-t2", "-c%d" % args.connections, "-d%ds" % args.seconds,
-                              base + "/api/v1/dags"], capture_output=True, text=True, check=True)
+                              "-H", "Authorization: " + auth, base + "/api/v1/dags"],
+                             capture_output=True, text=True, check=True)
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout).group(1))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk.stdout)
         socket_errors = re.search(r"Socket errors: (.*)", wrk.stdout)

@@ -29,7 +29,7 @@ step "release tests"
 ctest --test-dir build/release --output-on-failure -j "$JOBS"
 
 step "ASan+UBSan build (clang, with the fuzz targets)"
-scripts/build.sh asan --target conveyor_tests conveyor fuzz_dag_loader fuzz_cron fuzz_template
+scripts/build.sh asan --target conveyor_tests conveyor fuzz_dag_loader fuzz_cron fuzz_template fuzz_http
 step "ASan+UBSan tests"
 LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -42,7 +42,7 @@ step "TSan scheduler tests"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/conveyor_scheduler_tests \
   --gtest_brief=1
 
-for target in dag_loader cron template; do
+for target in dag_loader cron template http; do
   step "fuzz_$target for ${FUZZ_SECONDS}s"
   corpus="$(mktemp -d)"
   cp tests/fuzz/corpus/$target/* "$corpus/"

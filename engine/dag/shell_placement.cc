@@ -186,7 +186,12 @@ class Lexer {
         if (at_word_start) stack_.push_back({Frame::kComment});
         break;
       case '<':
-        if (At(i_ + 1) == '<' && At(i_ + 2) != '<') return ReadHeredocOperator();
+        if (At(i_ + 1) == '<' && At(i_ + 2) == '<') {
+          i_ += 3;  // bash's here-string: a word follows, not a heredoc
+          word_start_ = true;
+          return std::nullopt;
+        }
+        if (At(i_ + 1) == '<') return ReadHeredocOperator();
         break;
       case '\n':
         return Newline();

@@ -45,10 +45,12 @@ Result<nlohmann::json> RenderJson(const nlohmann::json& value, const nlohmann::j
   return value;
 }
 
-Status CheckEntrySize(const dag::Template::Expression& expression, size_t bytes) {
-  if (bytes < kMaxEnvEntryBytes) return Status::Ok();
-  return InvalidArgument("cannot render command: the value of {{ " + expression.DottedPath() +
-                         " }} is " + std::to_string(bytes) +
+// `overhead`: the bytes the entry holds besides the value ("NAME=" and the NUL).
+Status CheckEntrySize(const dag::Template::Expression& expression, size_t value_bytes,
+                      size_t overhead) {
+  if (value_bytes + overhead <= kMaxEnvEntryBytes) return Status::Ok();
+  return InvalidArgument("the value of {{ " + expression.DottedPath() + " }} is " +
+                         std::to_string(value_bytes) +
                          " bytes, more than a process's argument or environment entry can hold (" +
                          std::to_string(kMaxEnvEntryBytes) + " bytes): pass it in a file");
 }
@@ -85,7 +87,7 @@ Result<nlohmann::json> RenderCommand(const std::string& text, const nlohmann::js
           }
         },
         [&](size_t index, std::string value) -> Status {
-          if (Status s = CheckEntrySize(expressions[index], value.size() + 1); !s.ok()) return s;
+          if (Status s = CheckEntrySize(expressions[index], value.size(), 1); !s.ok()) return s;
           word = word.value_or("") + value;
           return Status::Ok();
         });
@@ -98,18 +100,14 @@ Result<nlohmann::json> RenderCommand(const std::string& text, const nlohmann::js
   auto script =
       parsed->Render(context, [&](size_t index, std::string value) -> Result<std::string> {
         const std::string name = "CONVEYOR_TEMPLATE_" + std::to_string(index + 1);
-        if (Status s = CheckEntrySize(expressions[index], name.size() + 2 + value.size());
+        if (Status s = CheckEntrySize(expressions[index], value.size(), name.size() + 2);
             !s.ok()) {
           return s.error();
         }
         env[name] = std::move(value);
         return dag::ShellReference(name, (*contexts)[index]);
       });
-  if (!script.ok()) {
-    return InvalidArgument(script.error().message.starts_with("cannot render")
-                               ? script.error().message
-                               : "cannot render command: " + script.error().message);
-  }
+  if (!script.ok()) return InvalidArgument("cannot render command: " + script.error().message);
   return nlohmann::json(*script);
 }
 
