@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "engine/cli/commands.h"
+#include "engine/common/secret_masker.h"
 #include "engine/data/registry_snapshot.h"
 #include "engine/data/sqlite_data_store.h"
 #include "engine/exec/process_runner.h"
@@ -21,6 +22,13 @@ int RunTry(const std::string& launch_file, const std::string& result_file) {
   if (!json.ok()) return ReportError(json.error());
   auto launch = exec::LaunchFromJson(*json);
   if (!launch.ok()) return ReportError(launch.error().Prefixed(launch_file));
+  if (const auto mask = json->find("mask"); mask != json->end() && mask->is_array()) {
+    std::vector<std::string> values;
+    for (const auto& value : *mask) {
+      if (value.is_string()) values.push_back(value.get<std::string>());
+    }
+    RegisterSecrets(values);
+  }
   // scancel and Slurm's time limit send SIGTERM: the operator stops its processes and the try
   // still reports.
   std::signal(SIGTERM, CancelTry);

@@ -60,6 +60,8 @@ class DeadlineSocketStream : public httplib::Stream {
       : fd_(fd), write_timeout_(write_timeout) {}
 
   void set_deadline(SteadyClock::time_point deadline) { deadline_ = deadline; }
+  // Bytes of a pipelined next request already read.
+  bool has_buffered() const { return begin_ < end_; }
 
   bool is_readable() const override {
     return begin_ < end_ || WaitFor(fd_, POLLIN, deadline_, [] { return false; });
@@ -219,7 +221,10 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
     for (size_t count = limits_.keep_alive_max_count; count > 0; --count) {
       // Idle keep-alive connections are closed after the header timeout too.
-      if (!WaitFor(sock, POLLIN, SteadyClock::now() + limits_.header_timeout, stopping)) break;
+      if (!stream.has_buffered() &&
+          !WaitFor(sock, POLLIN, SteadyClock::now() + limits_.header_timeout, stopping)) {
+        break;
+      }
       stream.set_deadline(SteadyClock::now() + limits_.header_timeout);
       bool closed = false;
       ok = process_request(stream, count == 1, closed, nullptr);

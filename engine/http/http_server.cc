@@ -61,7 +61,8 @@ RequestHead HeadOf(const httplib::Request& req) {
           req.get_header_value("Origin"),
           req.get_header_value("Referer"),
           req.get_header_value("Authorization"),
-          req.get_header_value("Content-Type")};
+          req.get_header_value("Content-Type"),
+          req.local_addr};
 }
 
 }  // namespace

@@ -96,7 +96,8 @@ std::vector<std::string> ServerHostNames(const std::string& bind_host,
 
 std::optional<ApiResponse> CheckRequest(const RequestHead& head, const AccessPolicy& policy,
                                         bool open_path) {
-  if (!NamesServer(HostOfAuthority(head.host), policy)) {
+  const std::string host = HostOfAuthority(head.host);
+  if (!NamesServer(host, policy) && (host.empty() || host != Lower(head.local_addr))) {
     return Problem(403, "the Host header '" + head.host + "' does not name this server");
   }
   if (!head.origin.empty()) {

@@ -29,6 +29,9 @@ struct RequestHead {
   std::string referer;
   std::string authorization;
   std::string content_type;
+  // The address the client connected to: a Host that is exactly this IP names the server (a
+  // rebinding attack sends a name, never the address itself).
+  std::string local_addr;
 };
 
 // The HTTP methods that change something.

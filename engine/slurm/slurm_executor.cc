@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/common/private_files.h"
+#include "engine/common/secret_masker.h"
 #include "engine/data/registry_snapshot.h"
 #include "engine/exec/command_output.h"
 #include "engine/exec/task_environment.h"
@@ -183,9 +184,10 @@ class SlurmExecutor : public exec::Executor {
       const size_t eq = entry.find('=');
       shipped.env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }
-    if (Status s =
-            exec::WriteFileAtomically(launch_file, exec::LaunchToJson(shipped, snapshot).dump());
-        !s.ok()) {
+    nlohmann::json launch_json = exec::LaunchToJson(shipped, snapshot);
+    // The job masks the secrets in what it writes, as conveyor does.
+    if (HasSecrets()) launch_json["mask"] = MaskedForms();
+    if (Status s = exec::WriteFileAtomically(launch_file, launch_json.dump()); !s.ok()) {
       return Fail(launch, s.error().message);
     }
     std::ostringstream body;

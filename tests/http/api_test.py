@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 
 CONVEYOR = sys.argv[1] if len(sys.argv) > 1 else "conveyor"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKEN = "s3cret-token"
 
 
@@ -282,6 +283,20 @@ class ApiTest(unittest.TestCase):
             check = subprocess.run(["promtool", "check", "metrics"], input=text,
                                    capture_output=True, text=True)
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            # The shipped scrape config, with its token file beside it, as serve writes it.
+            scrape = os.path.join(self.dir, "prometheus")
+            os.makedirs(scrape, exist_ok=True)
+            with open(os.path.join(ROOT, "config", "prometheus.yml")) as f:
+                shipped = f.read()
+            with open(os.path.join(scrape, "prometheus.yml"), "w") as f:
+                f.write(shipped)
+            with open(os.path.join(self.dir, "conveyor.db.token"), "w") as f:
+                f.write(TOKEN + "\n")
+            check = subprocess.run(["promtool", "check", "config",
+                                    os.path.join(scrape, "prometheus.yml")],
+                                   capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            self.assertIn("SUCCESS", check.stdout)
 
     def test_metrics_count_states_as_the_database_does(self):
         status, run = self.json_call("POST", "/api/v1/dags/greet/dagRuns", {"dag_run_id": "counted"})

@@ -55,6 +55,14 @@ TEST(RequestGuardTest, HostMustNameTheServer) {
   head.host = "127.0.0.1.example.com:8080";
   EXPECT_EQ(Detail(CheckRequest(head, Policy(), false)),
             "403 the Host header '127.0.0.1.example.com:8080' does not name this server");
+  // Bound to 0.0.0.0: the address a client connected to names the server; a name does not.
+  head.local_addr = "10.1.2.3";
+  head.host = "10.1.2.3:8080";
+  EXPECT_EQ(Detail(CheckRequest(head, Policy(), false)), "passed");
+  head.host = "rebind.evil.example:8080";
+  EXPECT_EQ(Detail(CheckRequest(head, Policy(), false)),
+            "403 the Host header 'rebind.evil.example:8080' does not name this server");
+  head.local_addr = "";
   head.host = "";
   EXPECT_EQ(Detail(CheckRequest(head, Policy(), true)),
             "403 the Host header '' does not name this server");
