@@ -17,8 +17,8 @@ AccessPolicy Policy(bool reads_need_token = false) {
 }
 
 RequestHead Write(std::string origin = "") {
-  return {"POST", "/api/v1/dags/d/dagRuns", "127.0.0.1:8080",  std::move(origin),
-          "",     "Bearer s3cret",          "application/json"};
+  return {"POST", "/api/v1/dags/d/dagRuns", "127.0.0.1:8080",   std::move(origin),
+          "",     "Bearer s3cret",          "application/json", ""};
 }
 
 std::string Detail(const std::optional<ApiResponse>& response) {
@@ -118,7 +118,7 @@ TEST(RequestGuardTest, WritesNeedTheTokenAndJson) {
 }
 
 TEST(RequestGuardTest, ReadsNeedTheTokenOnlyWhenConfigured) {
-  RequestHead read = {"GET", "/api/v1/dags", "127.0.0.1:8080", "", "", "", ""};
+  RequestHead read = {"GET", "/api/v1/dags", "127.0.0.1:8080", "", "", "", "", ""};
   EXPECT_EQ(Detail(CheckRequest(read, Policy(false), false)), "passed");
   EXPECT_EQ(Detail(CheckRequest(read, Policy(true), false)),
             "401 this endpoint needs an Authorization: Bearer token");
