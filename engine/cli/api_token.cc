@@ -73,9 +73,13 @@ Result<ApiToken> LoadOrCreateApiToken(const Config& config) {
   // O_EXCL: when two processes start at once, the second reads the first one's token.
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST) {
-    auto text = ReadTokenFile(path);
-    if (!text.ok()) return text.error();
-    return ApiToken{*text, path, false};
+    // Another process is creating it: its token is written a moment after the file appears.
+    for (int attempt = 0;; ++attempt) {
+      auto text = ReadTokenFile(path);
+      if (text.ok()) return ApiToken{*text, path, false};
+      if (attempt == 50) return text.error();
+      usleep(20'000);
+    }
   }
   if (fd < 0) return IoError("cannot create the token file " + path + ": " + std::strerror(errno));
   fchmod(fd, 0600);

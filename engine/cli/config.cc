@@ -350,7 +350,7 @@ Result<std::map<std::string, std::string>> ResolveSecrets(const Config& config) 
       std::ostringstream text;
       text << in.rdbuf();
       value = text.str();
-      if (!value.empty() && value.back() == '\n') value.pop_back();
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
     } else {
       const char* found = std::getenv(source.where.c_str());
       if (found == nullptr) {

@@ -92,8 +92,11 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   server_settings.port = config.port;
   server_settings.threads = config.http_threads;
   server_settings.access.token = token->value;
-  server_settings.access.reads_need_token =
-      config.reads_need_token.value_or(!http::IsLoopbackHost(http::HostOfAuthority(
+  // Reads are open by default only on loopback without a public URL: behind a proxy on the same
+  // machine, the loopback bind is reachable from elsewhere.
+  server_settings.access.reads_need_token = config.reads_need_token.value_or(
+      !config.public_url.empty() ||
+      !http::IsLoopbackHost(http::HostOfAuthority(
           config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host)));
   server_settings.access.hosts = http::ServerHostNames(config.host, config.public_url);
   server_settings.access.public_origin = http::OriginOfUrl(config.public_url);

@@ -24,7 +24,8 @@ void MakePrivateParent(const std::string& path) {
 }
 
 int OpenPrivate(const std::string& path, int flags) {
-  flags |= O_CREAT | O_CLOEXEC;
+  // Never through a symbolic link someone planted where conveyor writes.
+  flags |= O_CREAT | O_CLOEXEC | O_NOFOLLOW;
   int fd = open(path.c_str(), flags | O_EXCL, 0600);
   if (fd < 0 && errno == ENOENT) {  // the first file of its folder
     MakePrivateParent(path);
@@ -35,7 +36,9 @@ int OpenPrivate(const std::string& path, int flags) {
     return fd;
   }
   if (errno != EEXIST) return -1;
-  return open(path.c_str(), flags, 0600);
+  fd = open(path.c_str(), flags, 0600);
+  if (fd >= 0) fchmod(fd, 0600);  // a file an older build or another tool left readable
+  return fd;
 }
 
 Status TouchPrivate(const std::string& path) {

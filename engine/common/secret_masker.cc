@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace conveyor {
 namespace {
@@ -17,27 +18,11 @@ std::vector<std::string>& Forms() {
 
 std::atomic<bool> registered{false};
 
+// As conveyor's JSON answers write the value (nlohmann's escapes), without the quotes.
 std::string JsonEscaped(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  const std::string quoted = nlohmann::json(std::string(value))
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 std::string PercentEncoded(std::string_view value) {

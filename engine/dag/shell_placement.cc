@@ -6,19 +6,23 @@ namespace conveyor::dag {
 namespace {
 
 enum class Frame {
-  kTop,        // the command itself: bare words
-  kSubshell,   // $( ... ): bare words again
-  kSingle,     // '...'
-  kDouble,     // "..."
-  kBacktick,   // `...`
-  kArith,      // $(( ... ))
-  kParameter,  // ${ ... }
-  kComment,    // # to the end of the line
+  kTop,           // the command itself: bare words
+  kSubshell,      // $( ... ): bare words again
+  kSingle,        // '...'
+  kDollarSingle,  // $'...' (bash's ANSI-C quoting)
+  kDouble,        // "..."
+  kBacktick,      // `...`
+  kArith,         // $(( ... )), (( ... )) or $[ ... ]: bash evaluates variables' values there
+  kTest,          // [[ ... ]]: bash evaluates operands of -eq, -lt, ... as arithmetic
+  kParameter,     // ${ ... }
+  kComment,       // # to the end of the line
 };
 
 struct Open {
   Frame frame;
-  int depth = 0;  // parentheses or braces still open, for kSubshell, kArith and kParameter
+  int depth = 0;     // brackets still open, for kSubshell, kArith and kParameter
+  char opens = '(';  // kArith's bracket: '(' or '['
+  int cases = 0;     // `case` commands open in a kSubshell (their patterns end with ')')
 };
 
 struct Heredoc {
@@ -36,9 +40,13 @@ std::optional<std::string> UnsafeWhere(Frame frame) {
     case Frame::kBacktick:
       return "inside backticks";
     case Frame::kArith:
-      return "inside $((...))";
+      return "inside an arithmetic expression (((...)), $((...)) or $[...])";
+    case Frame::kTest:
+      return "inside [[ ... ]]";
     case Frame::kParameter:
       return "inside ${...}";
+    case Frame::kDollarSingle:
+      return "inside $'...'";
     default:
       return std::nullopt;
   }
@@ -68,41 +76,76 @@ class Lexer {
     while (next_span_ < spans_.size()) {
       if (auto error = PlaceSpan()) return *error;
     }
+    if (!spans_.empty() && (stack_.size() > 1 || !pending_.empty()) && Top() != Frame::kComment) {
+      return InvalidArgument(
+          "the command has an unterminated quote, substitution or heredoc: its templates "
+          "cannot be placed",
+          Location{"", 1, static_cast<int>(text_.size()) + 1});
+    }
     return std::move(contexts_);
   }
 
  private:
   Frame Top() const { return stack_.back().frame; }
   char At(size_t i) const { return i < text_.size() ? text_[i] : '\0'; }
+  // The index of the first character at or after `i` that is not a backslash-newline (a line
+  // continuation, which the shell removes before anything else).
+  size_t Skip(size_t i) const {
+    while (At(i) == '\\' && At(i + 1) == '\n') i += 2;
+    return i;
+  }
 
   std::optional<Error> PlaceSpan() {
     const TemplateSpan& span = spans_[next_span_++];
     const Frame frame = Top();
-    if (auto where = UnsafeWhere(frame)) return Unplaceable(span.begin, *where);
+    // Quotes do not help inside an unsafe construct: [[ "$x" -gt 1 ]] still evaluates x.
+    for (const Open& open : stack_) {
+      if (auto where = UnsafeWhere(open.frame)) return Unplaceable(span.begin, *where);
+    }
+    if (frame != Frame::kSingle && span.begin > 0 && At(span.begin - 1) == '\\') {
+      return Unplaceable(span.begin, "right after a backslash");
+    }
     contexts_.push_back(frame == Frame::kSingle   ? ShellContext::kSingleQuoted
                         : frame == Frame::kDouble ? ShellContext::kDoubleQuoted
                                                   : ShellContext::kBare);
     i_ = std::max(i_, span.end);
     word_start_ = false;
+    word_.clear();
     return std::nullopt;
   }
 
-  // Opens $(, $(( or ${ at i_ (a '$'); true when one was opened.
-  bool OpenDollar() {
-    if (At(i_ + 1) == '(' && At(i_ + 2) == '(') {
-      stack_.push_back({Frame::kArith, 2});
-      i_ += 3;
-    } else if (At(i_ + 1) == '(') {
+  // Opens $(, $((, ${, $[ or $' at i_ (a '$'); true when one was opened.
+  bool OpenDollar(bool ansi_quotes) {
+    const size_t first = Skip(i_ + 1);
+    const size_t second = Skip(first + 1);
+    if (At(first) == '(' && At(second) == '(') {
+      stack_.push_back({Frame::kArith, 2, '('});
+      i_ = second + 1;
+    } else if (At(first) == '(') {
       stack_.push_back({Frame::kSubshell, 1});
-      i_ += 2;
+      i_ = first + 1;
       word_start_ = true;
-    } else if (At(i_ + 1) == '{') {
+      word_.clear();
+    } else if (At(first) == '{') {
       stack_.push_back({Frame::kParameter, 1});
-      i_ += 2;
+      i_ = first + 1;
+    } else if (At(first) == '[') {
+      stack_.push_back({Frame::kArith, 1, '['});
+      i_ = first + 1;
+    } else if (ansi_quotes && At(first) == '\'') {
+      stack_.push_back({Frame::kDollarSingle});
+      i_ = first + 1;
     } else {
       return false;
     }
     return true;
+  }
+
+  // A backslash: a line continuation vanishes; otherwise it quotes the next character.
+  void Backslash() {
+    const bool continuation = At(i_ + 1) == '\n';
+    i_ += 2;
+    if (!continuation) word_start_ = false;
   }
 
   std::optional<Error> Step() {
@@ -121,32 +164,50 @@ class Lexer {
         ++i_;
         return std::nullopt;
       case Frame::kBacktick:
+      case Frame::kDollarSingle:
         if (c == '\\') {
           i_ += 2;
           return std::nullopt;
         }
-        if (c == '`') stack_.pop_back();
+        if (c == (open.frame == Frame::kBacktick ? '`' : '\'')) stack_.pop_back();
         ++i_;
         return std::nullopt;
-      case Frame::kArith:
-      case Frame::kParameter: {
-        const char opens = open.frame == Frame::kArith ? '(' : '{';
-        const char closes = open.frame == Frame::kArith ? ')' : '}';
-        if (c == opens) ++open.depth;
+      case Frame::kArith: {
+        const char closes = open.opens == '(' ? ')' : ']';
+        if (c == open.opens) ++open.depth;
         if (c == closes && --open.depth == 0) stack_.pop_back();
         ++i_;
         return std::nullopt;
       }
+      case Frame::kTest:
+        return QuotingStep(c, [this, c] {
+          if (c == ']' && At(Skip(i_ + 1)) == ']') {
+            stack_.pop_back();
+            i_ = Skip(i_ + 1) + 1;
+            return true;
+          }
+          return false;
+        });
+      case Frame::kParameter:
+        return QuotingStep(c, [this, c, &open] {
+          if (c == '{') ++open.depth;
+          if (c == '}' && --open.depth == 0) {
+            stack_.pop_back();
+            ++i_;
+            return true;
+          }
+          return false;
+        });
       case Frame::kDouble:
         if (c == '\\') {
-          i_ += 2;
+          Backslash();
         } else if (c == '"') {
           stack_.pop_back();
           ++i_;
         } else if (c == '`') {
           stack_.push_back({Frame::kBacktick});
           ++i_;
-        } else if (c != '$' || !OpenDollar()) {
+        } else if (c != '$' || !OpenDollar(false)) {
           ++i_;
         }
         return std::nullopt;
@@ -157,13 +218,49 @@ class Lexer {
     return std::nullopt;
   }
 
+  // Inside [[ ]] and ${ }: quotes and substitutions nest; `closes` handles the frame's own end.
+  template <typename Closes>
+  std::optional<Error> QuotingStep(char c, const Closes& closes) {
+    if (c == '\\') {
+      Backslash();
+    } else if (c == '\'') {
+      stack_.push_back({Frame::kSingle});
+      ++i_;
+    } else if (c == '"') {
+      stack_.push_back({Frame::kDouble});
+      ++i_;
+    } else if (c == '`') {
+      stack_.push_back({Frame::kBacktick});
+      ++i_;
+    } else if (c == '$' && OpenDollar(true)) {
+    } else if (!closes()) {
+      ++i_;
+    }
+    return std::nullopt;
+  }
+
+  // The word just ended: `case` and `esac` open and close a case command, whose patterns end
+  // with a ')' that closes no $(.
+  void EndWord() {
+    Open& open = stack_.back();
+    if (word_ == "case") ++open.cases;
+    if (word_ == "esac" && open.cases > 0) --open.cases;
+    word_.clear();
+  }
+
   std::optional<Error> BareStep(char c) {
     const bool at_word_start = word_start_;
+    if (c == '\\') {
+      Backslash();
+      return std::nullopt;
+    }
+    if (EndsWord(c)) {
+      EndWord();
+    } else {
+      word_ += c;
+    }
     word_start_ = EndsWord(c);
     switch (c) {
-      case '\\':
-        i_ += 2;
-        return std::nullopt;
       case '\'':
         stack_.push_back({Frame::kSingle});
         break;
@@ -174,24 +271,45 @@ class Lexer {
         stack_.push_back({Frame::kBacktick});
         break;
       case '$':
-        if (OpenDollar()) return std::nullopt;
+        if (OpenDollar(true)) {
+          word_start_ = false;
+          return std::nullopt;
+        }
         break;
       case '(':
+        if (at_word_start && At(Skip(i_ + 1)) == '(') {  // (( ... )): arithmetic in bash
+          stack_.push_back({Frame::kArith, 2, '('});
+          i_ = Skip(i_ + 1) + 1;
+          return std::nullopt;
+        }
         if (Top() == Frame::kSubshell) ++stack_.back().depth;
         break;
       case ')':
-        if (Top() == Frame::kSubshell && --stack_.back().depth == 0) stack_.pop_back();
+        if (Top() == Frame::kSubshell && stack_.back().cases == 0 && --stack_.back().depth == 0) {
+          stack_.pop_back();
+          word_start_ = false;  // "$(date)#x" goes on as one word
+        }
+        break;
+      case '[':
+        if (at_word_start && At(Skip(i_ + 1)) == '[') {
+          stack_.push_back({Frame::kTest});
+          i_ = Skip(i_ + 1) + 1;
+          return std::nullopt;
+        }
         break;
       case '#':
         if (at_word_start) stack_.push_back({Frame::kComment});
         break;
       case '<':
-        if (At(i_ + 1) == '<' && At(i_ + 2) == '<') {
-          i_ += 3;  // bash's here-string: a word follows, not a heredoc
+        if (At(Skip(i_ + 1)) == '<' && At(Skip(Skip(i_ + 1) + 1)) == '<') {
+          i_ = Skip(Skip(i_ + 1) + 1) + 1;  // bash's here-string: a word follows, not a heredoc
           word_start_ = true;
           return std::nullopt;
         }
-        if (At(i_ + 1) == '<') return ReadHeredocOperator();
+        if (At(Skip(i_ + 1)) == '<') {
+          i_ = Skip(i_ + 1);
+          return ReadHeredocOperator();
+        }
         break;
       case '\n':
         return Newline();
@@ -202,13 +320,13 @@ class Lexer {
     return std::nullopt;
   }
 
-  // "<<WORD" or "<<-WORD": the body starts at the next line.
+  // At the second '<' of "<<WORD" or "<<-WORD": the body starts at the next line.
   std::optional<Error> ReadHeredocOperator() {
-    i_ += 2;
+    i_ = Skip(i_ + 1);
     Heredoc heredoc;
     if (At(i_) == '-') {
       heredoc.strip_tabs = true;
-      ++i_;
+      i_ = Skip(i_ + 1);
     }
     while (At(i_) == ' ' || At(i_) == '\t') ++i_;
     while (i_ < text_.size() && !EndsWord(text_[i_])) {
@@ -254,6 +372,7 @@ class Lexer {
   size_t next_span_ = 0;
   size_t i_ = 0;
   bool word_start_ = true;
+  std::string word_;
   std::vector<Open> stack_ = {{Frame::kTop}};
   std::vector<Heredoc> pending_;
   std::vector<ShellContext> contexts_;

@@ -52,9 +52,12 @@ Location YamlReader::AtOffset(const YAML::Node& scalar, int column_offset) const
   const size_t offset = std::min(static_cast<size_t>(column_offset), text.size());
   const size_t line_in_scalar = std::count(text.begin(), text.begin() + offset, '\n');
   const size_t mark_line = static_cast<size_t>(location.line - 1);
-  const bool block = mark_line < line_starts_.size() &&
-                     (source_.substr(line_starts_[mark_line] + location.column - 1, 1) == "|" ||
-                      source_.substr(line_starts_[mark_line] + location.column - 1, 1) == ">");
+  // yaml-cpp's marks may not index the bytes (a file in UTF-16): check before reading there.
+  const size_t indicator = mark_line < line_starts_.size()
+                               ? line_starts_[mark_line] + static_cast<size_t>(location.column - 1)
+                               : source_.size();
+  const bool block =
+      indicator < source_.size() && (source_[indicator] == '|' || source_[indicator] == '>');
   if (!block || source_.empty()) {
     location.column += column_offset + (IsQuoted(scalar) ? 1 : 0);
     return location;

@@ -543,6 +543,7 @@ ApiResponse Api::GetLog(const ApiRequest& request) {
   if (auto problem = ReadCount(request, "token", offset)) return *problem;
   if (auto problem = ReadCount(request, "limit", limit)) return *problem;
   if (QueryValue(request, "full_content").value_or("false") == "true") offset = 0;
+  if (limit == 0) return Problem(400, "limit must be a positive integer, got '0'");
   if (request.accepts_json) limit = std::min(limit, kMaxLogChunk);
   const int try_number = std::stoi(try_text);
   auto tries = Store().ListTries(run->id, task_id);

@@ -56,8 +56,9 @@ void AddressOf(int fd, bool peer, std::string& ip, int& port) {
 // time) with every read bounded by the request's deadline.
 class DeadlineSocketStream : public httplib::Stream {
  public:
-  DeadlineSocketStream(int fd, std::chrono::milliseconds write_timeout)
-      : fd_(fd), write_timeout_(write_timeout) {}
+  DeadlineSocketStream(int fd, std::chrono::milliseconds write_timeout,
+                       std::function<bool()> stopping)
+      : fd_(fd), write_timeout_(write_timeout), stopping_(std::move(stopping)) {}
 
   void set_deadline(SteadyClock::time_point deadline) { deadline_ = deadline; }
   // Bytes of a pipelined next request already read.
@@ -67,7 +68,7 @@ class DeadlineSocketStream : public httplib::Stream {
     return begin_ < end_ || WaitFor(fd_, POLLIN, deadline_, [] { return false; });
   }
   bool is_writable() const override {
-    return WaitFor(fd_, POLLOUT, SteadyClock::now() + write_timeout_, [] { return false; });
+    return WaitFor(fd_, POLLOUT, SteadyClock::now() + write_timeout_, stopping_);
   }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -111,6 +112,7 @@ class DeadlineSocketStream : public httplib::Stream {
 
   int fd_;
   std::chrono::milliseconds write_timeout_;
+  std::function<bool()> stopping_;
   SteadyClock::time_point deadline_;
   char buffer_[4096];
   size_t begin_ = 0;
@@ -171,7 +173,8 @@ ConnectionThreads::~ConnectionThreads() { shutdown(); }
 void ConnectionThreads::enqueue(std::function<void()> fn) {
   std::lock_guard<std::mutex> lock(mutex_);
   tasks_.push_back(std::move(fn));
-  if (idle_ == 0 && running_ < max_threads_) {
+  // Each waiting connection needs a thread of its own: a woken idle thread takes one task.
+  if (tasks_.size() > idle_ && running_ < max_threads_) {
     ++running_;
     std::thread([this] { Work(); }).detach();
   } else {
@@ -217,8 +220,8 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   if (open > limits_.max_connections) {
     RefuseConnection(sock, limits_.max_connections);
   } else {
-    DeadlineSocketStream stream(sock, limits_.write_timeout);
     const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
+    DeadlineSocketStream stream(sock, limits_.write_timeout, stopping);
     for (size_t count = limits_.keep_alive_max_count; count > 0; --count) {
       // Idle keep-alive connections are closed after the header timeout too.
       if (!stream.has_buffered() &&
@@ -235,6 +238,10 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   ::close(sock);
   --connections_;
   return ok;
+}
+
+void GuardedServer::WidenBacklog() {
+  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
 }
 
 std::string GuardedServer::HandleRaw(std::string_view request) {

@@ -55,6 +55,9 @@ class GuardedServer : public httplib::Server {
 
   // One request as raw bytes in, the raw response out (no socket).
   std::string HandleRaw(std::string_view request);
+  // After binding: a listen backlog that holds a burst of connections (httplib listens with 5,
+  // and a connection beyond it waits for a SYN retransmission, a second or more).
+  void WidenBacklog();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -89,6 +89,7 @@ struct HttpServer::Impl {
     auto serve = [this, route, handler, action, open, names = CaptureNames(route)](
                      const httplib::Request& req, httplib::Response& res) {
       std::optional<ApiResponse> response = CheckRequest(HeadOf(req), settings.access, open);
+      const bool guarded = response.has_value();
       ApiRequest request;
       request.method = req.method;
       request.path = req.path;
@@ -114,7 +115,14 @@ struct HttpServer::Impl {
           response = Problem(500, e.what());
         }
       }
-      if (!action.empty()) api.RecordWrite(action, request, response->status);
+      // Writes that passed the guard go to the event log; refused ones only to serve's log, so
+      // that a hostile page cannot grow the database.
+      if (!action.empty() && guarded) {
+        spdlog::warn("refused {} {} from {}: {}", req.method, req.path, req.remote_addr,
+                     response->status);
+      } else if (!action.empty()) {
+        api.RecordWrite(action, request, response->status);
+      }
       SetResponse(*response, res);
       metrics.CountHttpRequest(route, response->status);
     };
@@ -232,6 +240,7 @@ Result<int> HttpServer::Start() {
     return IoError("cannot bind " + s.settings.host + ":" + std::to_string(port) +
                    " (in use, or not an address of this machine)");
   }
+  s.server.WidenBacklog();
   s.thread = std::thread([&s] { s.server.listen_after_bind(); });
   return port;
 }

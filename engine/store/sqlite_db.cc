@@ -1,13 +1,14 @@
 #include "engine/store/sqlite_db.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <chrono>
 #include <memory>
 #include <thread>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "engine/store/wal_coalescing_vfs.h"
 
 namespace conveyor::store {
@@ -50,6 +51,9 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
     if (fd >= 0) {
       fchmod(fd, 0600);
       close(fd);
+    } else {
+      // One an older build made readable: private from now on (its owner only can change it).
+      for (const char* suffix : {"", "-wal", "-shm"}) chmod((path + suffix).c_str(), 0600);
     }
   }
   sqlite3* db = nullptr;

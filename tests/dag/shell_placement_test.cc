@@ -39,6 +39,15 @@ TEST(ShellPlacementTest, QuotingContexts) {
   EXPECT_EQ(Place("echo a#{{ a }}"), "bare");
   EXPECT_EQ(Place("case {{ a }} in x) echo '{{ b }}';; esac"), "bare,single");
   EXPECT_EQ(Place("echo ${HOME} {{ a }}"), "bare");
+  // A case pattern's ')' closes no $( ... ).
+  EXPECT_EQ(Place("echo \"$(case a in a) echo {{ a }};; esac)\" {{ b }}"), "bare,bare");
+  EXPECT_EQ(Place("echo \"$(case a in a) echo x;; esac) {{ a }}\""), "double");
+  // Quotes inside ${ } do not end it.
+  EXPECT_EQ(Place("echo ${x:-\"}\"} '{{ a }}' ${y:-'}'} {{ b }}"), "single,bare");
+  // "$(date)#" goes on as one word: no comment.
+  EXPECT_EQ(Place("echo $(date)#\"{{ a }}\""), "double");
+  // Line continuations vanish before anything else.
+  EXPECT_EQ(Place("python3 train.py \\\n  --date {{ a }} \\\n  --name '{{ b }}'"), "bare,single");
 }
 
 TEST(ShellPlacementTest, PositionsTheLexerCannotPlaceAreErrors) {
@@ -47,7 +56,21 @@ TEST(ShellPlacementTest, PositionsTheLexerCannotPlaceAreErrors) {
       "write the command as a list";
   EXPECT_EQ(Place("echo `echo {{ a }}`"), "12: a template inside backticks" + advice);
   EXPECT_EQ(Place("echo \"`{{ a }}`\""), "8: a template inside backticks" + advice);
-  EXPECT_EQ(Place("echo $(( {{ a }} + 1 ))"), "10: a template inside $((...))" + advice);
+  const std::string arithmetic =
+      "a template inside an arithmetic expression (((...)), $((...)) "
+      "or $[...])" +
+      advice;
+  EXPECT_EQ(Place("echo $(( {{ a }} + 1 ))"), "10: " + arithmetic);
+  EXPECT_EQ(Place("(( {{ a }} > 3 )) && echo big"), "4: " + arithmetic);
+  EXPECT_EQ(Place("echo $[ {{ a }} ]"), "9: " + arithmetic);
+  EXPECT_EQ(Place("echo $\\\n(( {{ a }} ))"), "12: " + arithmetic);
+  EXPECT_EQ(Place("[[ \"{{ a }}\" -gt 1 ]] && echo"), "5: a template inside [[ ... ]]" + advice);
+  EXPECT_EQ(Place("echo $'x{{ a }}'"), "9: a template inside $'...'" + advice);
+  EXPECT_EQ(Place("echo \\{{ a }}"), "7: a template right after a backslash" + advice);
+  EXPECT_EQ(Place("sh <\\\n<EOF\necho {{ a }}\nEOF"), "17: a template inside a heredoc" + advice);
+  EXPECT_EQ(Place("echo '{{ a }}"),
+            "14: the command has an unterminated quote, substitution or heredoc: its templates "
+            "cannot be placed");
   EXPECT_EQ(Place("echo ${X:-{{ a }}}"), "11: a template inside ${...}" + advice);
   EXPECT_EQ(Place("cat <<EOF\nhello {{ a }}\nEOF"), "17: a template inside a heredoc" + advice);
   EXPECT_EQ(Place("cat <<-'END' | wc\n\thello {{ a }}\n\tEND\necho {{ b }}"),

@@ -68,7 +68,9 @@ TEST(HttpServerTest, WritesAreRefusedFromOtherOriginsAndRecordedInTheEventLog) {
             "401 this endpoint needs an Authorization: Bearer token");
   EXPECT_EQ(HttpFixture::Status(http.Request("POST", "/api/v1/dags/greet/dagRuns", body)), 200);
   const auto logs = Json(http.Request("GET", "/api/v1/eventLogs?event=api.trigger_dag_run"));
-  ASSERT_EQ(logs["total_entries"], 3);
+  // Refused requests are not recorded (a hostile page could grow the database): only the one
+  // that passed the guard.
+  ASSERT_EQ(logs["total_entries"], 1);
   // Oldest first, as Airflow orders by event_log_id.
   std::vector<int> statuses;
   for (const auto& entry : logs["event_logs"]) {
@@ -79,7 +81,7 @@ TEST(HttpServerTest, WritesAreRefusedFromOtherOriginsAndRecordedInTheEventLog) {
     EXPECT_EQ(extra["path"], "/api/v1/dags/greet/dagRuns");
     statuses.push_back(extra["status"].get<int>());
   }
-  EXPECT_EQ(statuses, (std::vector<int>{403, 401, 200}));
+  EXPECT_EQ(statuses, (std::vector<int>{200}));
   EXPECT_EQ(Detail(http.Request("GET", "/api/v1/eventLogs?order_by=size")),
             "400 order_by must be event_log_id, -event_log_id, when or -when, got 'size'");
 }

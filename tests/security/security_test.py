@@ -466,7 +466,6 @@ class AttackTest(ProblemAssertions):
                 sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
                 sock.sendall(b"GET /api/v1/hea")
                 sockets.append(sock)
-            time.sleep(0.2)
             times = []
             for _ in range(3):  # a scheduling hiccup may spoil one measurement, not three
                 start = time.monotonic()
@@ -476,6 +475,9 @@ class AttackTest(ProblemAssertions):
                 if times[-1] < 0.1:
                     break
             self.assertLess(min(times), 0.1, "health took %s s with 100 idle connections" % times)
+            # The first request too: a connection the listen backlog dropped waits a second for
+            # the SYN's retransmission.
+            self.assertLess(times[0], 0.5, "health took %s s with 100 idle connections" % times)
         finally:
             for sock in sockets:
                 sock.close()
@@ -540,6 +542,7 @@ class AttackTest(ProblemAssertions):
         path = "/api/v1/dags/audited/dagRuns"
         self.assertEqual(s.call("POST", path, {"dag_run_id": "audit1"})[0], 200)
         self.assertEqual(s.call("POST", path, {"dag_run_id": "audit2"}, token=None)[0], 401)
+        self.assertEqual(s.call("POST", path, {"dag_run_id": "audit1"})[0], 409)
         status, logs = s.json_call(
             "GET", "/api/v1/eventLogs?event=api.trigger_dag_run&order_by=-event_log_id&limit=1000")
         self.assertEqual(status, 200, logs)
@@ -552,7 +555,7 @@ class AttackTest(ProblemAssertions):
                 self.assertEqual(entry["owner"], "api")
                 seen.append({k: extra.get(k) for k in keys})
         expected = [{"remote_addr": "127.0.0.1", "method": "POST", "path": path, "status": code}
-                    for code in (401, 200)]  # newest first
+                    for code in (409, 200)]  # newest first; the refused 401 is not recorded
         self.assertEqual(seen, expected)
 
 
