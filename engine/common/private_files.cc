@@ -12,11 +12,16 @@ namespace conveyor {
 
 void MakePrivateFolders(const std::string& folder) {
   if (folder.empty()) return;
-  std::filesystem::path path;
-  for (const auto& part : std::filesystem::path(folder)) {
-    path /= part;
-    if (mkdir(path.c_str(), 0700) == 0) chmod(path.c_str(), 0700);
+  // Usually there already: one system call on the path from one task to the next.
+  if (mkdir(folder.c_str(), 0700) == 0) {
+    chmod(folder.c_str(), 0700);
+    return;
   }
+  if (errno != ENOENT) return;
+  const std::string parent = std::filesystem::path(folder).parent_path().string();
+  if (parent == folder) return;
+  MakePrivateFolders(parent);
+  if (mkdir(folder.c_str(), 0700) == 0) chmod(folder.c_str(), 0700);
 }
 
 void MakePrivateParent(const std::string& path) {
@@ -24,20 +29,15 @@ void MakePrivateParent(const std::string& path) {
 }
 
 int OpenPrivate(const std::string& path, int flags) {
+  // Mode 0600, which the umask can only narrow: private whatever the umask, in one system call
+  // (a try's log, and each start journal line, open a file on the path between two tasks).
   // Never through a symbolic link someone planted where conveyor writes.
   flags |= O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-  int fd = open(path.c_str(), flags | O_EXCL, 0600);
+  int fd = open(path.c_str(), flags, 0600);
   if (fd < 0 && errno == ENOENT) {  // the first file of its folder
     MakePrivateParent(path);
-    fd = open(path.c_str(), flags | O_EXCL, 0600);
+    fd = open(path.c_str(), flags, 0600);
   }
-  if (fd >= 0) {
-    fchmod(fd, 0600);  // created here: the umask may have taken bits away, or left some
-    return fd;
-  }
-  if (errno != EEXIST) return -1;
-  fd = open(path.c_str(), flags, 0600);
-  if (fd >= 0) fchmod(fd, 0600);  // a file an older build or another tool left readable
   return fd;
 }
 

@@ -7,15 +7,16 @@
 namespace conveyor {
 
 // Files conveyor creates (databases, logs, outputs, artifacts, launch and token files) are
-// readable by their owner only: files 0600, folders 0700, set explicitly whatever the umask.
-// The process umask itself is left alone: tasks inherit it, and the files they write keep it.
+// readable by their owner only: files are created 0600 and folders 0700, modes the umask can only
+// narrow, whatever it is. The process umask itself is left alone: tasks inherit it, and the files
+// they write keep it.
 
 // Creates `folder` and any missing parents, each new one 0700.
 void MakePrivateFolders(const std::string& folder);
 // The folder of `path`, as MakePrivateFolders.
 void MakePrivateParent(const std::string& path);
-// open(2) with O_CREAT and mode 0600; a file it creates gets 0600 whatever the umask. Returns
-// the descriptor or -1 (errno set). Creates the parent folder when it is missing.
+// open(2) with O_CREAT, O_NOFOLLOW and mode 0600. Returns the descriptor or -1 (errno set).
+// Creates the parent folder when it is missing.
 int OpenPrivate(const std::string& path, int flags);
 // Creates `path` empty (0600) if it does not exist.
 Status TouchPrivate(const std::string& path);
