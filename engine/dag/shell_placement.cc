@@ -15,6 +15,7 @@ enum class Frame {
   kArith,         // $(( ... )), (( ... )) or $[ ... ]: bash evaluates variables' values there
   kTest,          // [[ ... ]]: bash evaluates operands of -eq, -lt, ... as arithmetic
   kParameter,     // ${ ... }
+  kSubscript,     // name[ ... ]: an array subscript, arithmetic in bash (or a glob's brackets)
   kComment,       // # to the end of the line
 };
 
@@ -47,6 +48,8 @@ std::optional<std::string> UnsafeWhere(Frame frame) {
       return "inside ${...}";
     case Frame::kDollarSingle:
       return "inside $'...'";
+    case Frame::kSubscript:
+      return "inside name[...] (an array subscript, arithmetic in bash)";
     default:
       return std::nullopt;
   }
@@ -105,6 +108,11 @@ class Lexer {
     if (frame != Frame::kSingle && span.begin > 0 && At(span.begin - 1) == '\\') {
       return Unplaceable(span.begin, "right after a backslash");
     }
+    // bash evaluates the arguments of let, and of declare -i and the like, as arithmetic.
+    if (command_ == "let" || command_ == "declare" || command_ == "typeset" ||
+        command_ == "local") {
+      return Unplaceable(span.begin, "in the arguments of " + command_);
+    }
     contexts_.push_back(frame == Frame::kSingle   ? ShellContext::kSingleQuoted
                         : frame == Frame::kDouble ? ShellContext::kDoubleQuoted
                                                   : ShellContext::kBare);
@@ -126,6 +134,8 @@ class Lexer {
       i_ = first + 1;
       word_start_ = true;
       word_.clear();
+      at_command_start_ = true;
+      command_.clear();
     } else if (At(first) == '{') {
       stack_.push_back({Frame::kParameter, 1});
       i_ = first + 1;
@@ -172,6 +182,7 @@ class Lexer {
         if (c == (open.frame == Frame::kBacktick ? '`' : '\'')) stack_.pop_back();
         ++i_;
         return std::nullopt;
+      case Frame::kSubscript:
       case Frame::kArith: {
         const char closes = open.opens == '(' ? ')' : ']';
         if (c == open.opens) ++open.depth;
@@ -245,7 +256,19 @@ class Lexer {
     Open& open = stack_.back();
     if (word_ == "case") ++open.cases;
     if (word_ == "esac" && open.cases > 0) --open.cases;
+    if (at_command_start_ && !word_.empty()) {
+      command_ = word_;
+      at_command_start_ = false;
+    }
     word_.clear();
+  }
+
+  // Separators that start a new simple command.
+  void CommandSeparator(char c) {
+    if (c == ';' || c == '&' || c == '|' || c == '\n' || c == '(') {
+      at_command_start_ = true;
+      command_.clear();
+    }
   }
 
   std::optional<Error> BareStep(char c) {
@@ -256,6 +279,7 @@ class Lexer {
     }
     if (EndsWord(c)) {
       EndWord();
+      CommandSeparator(c);
     } else {
       word_ += c;
     }
@@ -294,6 +318,11 @@ class Lexer {
         if (at_word_start && At(Skip(i_ + 1)) == '[') {
           stack_.push_back({Frame::kTest});
           i_ = Skip(i_ + 1) + 1;
+          return std::nullopt;
+        }
+        if (!at_word_start) {
+          stack_.push_back({Frame::kSubscript, 1, '['});
+          ++i_;
           return std::nullopt;
         }
         break;
@@ -373,6 +402,8 @@ class Lexer {
   size_t i_ = 0;
   bool word_start_ = true;
   std::string word_;
+  bool at_command_start_ = true;
+  std::string command_;  // the current simple command's first word
   std::vector<Open> stack_ = {{Frame::kTop}};
   std::vector<Heredoc> pending_;
   std::vector<ShellContext> contexts_;

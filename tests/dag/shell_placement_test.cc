@@ -68,6 +68,13 @@ TEST(ShellPlacementTest, PositionsTheLexerCannotPlaceAreErrors) {
   EXPECT_EQ(Place("echo $'x{{ a }}'"), "9: a template inside $'...'" + advice);
   EXPECT_EQ(Place("echo \\{{ a }}"), "7: a template right after a backslash" + advice);
   EXPECT_EQ(Place("sh <\\\n<EOF\necho {{ a }}\nEOF"), "17: a template inside a heredoc" + advice);
+  EXPECT_EQ(Place("a[{{ a }}]=1"),
+            "3: a template inside name[...] (an array subscript, arithmetic in bash)" + advice);
+  EXPECT_EQ(Place("x=1; let x={{ a }}"), "12: a template in the arguments of let" + advice);
+  EXPECT_EQ(Place("declare -i n=\"{{ a }}\""),
+            "15: a template in the arguments of declare" + advice);
+  EXPECT_EQ(Place("declare -i n; echo \"{{ a }}\""), "double");
+  EXPECT_EQ(Place("echo [{{ a }}]"), "bare");  // a word's first '[' is no subscript
   EXPECT_EQ(Place("echo '{{ a }}"),
             "14: the command has an unterminated quote, substitution or heredoc: its templates "
             "cannot be placed");
