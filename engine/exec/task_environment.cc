@@ -27,8 +27,8 @@ bool Passes(const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& DefaultPassthrough() {
-  static const std::vector<std::string> kNames = {"PATH", "HOME",   "LANG",   "LC_*",
-                                                  "TZ",   "USER",   "TMPDIR", "SLURM_*"};
+  static const std::vector<std::string> kNames = {"PATH", "HOME", "LANG",   "LC_*",
+                                                  "TZ",   "USER", "TMPDIR", "SLURM_*"};
   return kNames;
 }
 

@@ -100,8 +100,7 @@ Result<nlohmann::json> RenderCommand(const std::string& text, const nlohmann::js
   auto script =
       parsed->Render(context, [&](size_t index, std::string value) -> Result<std::string> {
         const std::string name = "CONVEYOR_TEMPLATE_" + std::to_string(index + 1);
-        if (Status s = CheckEntrySize(expressions[index], value.size(), name.size() + 2);
-            !s.ok()) {
+        if (Status s = CheckEntrySize(expressions[index], value.size(), name.size() + 2); !s.ok()) {
           return s.error();
         }
         env[name] = std::move(value);

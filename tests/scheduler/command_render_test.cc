@@ -84,8 +84,7 @@ TEST(CommandRenderTest, CommandsWithoutShellSyntaxRunWithoutAShell) {
   task.has_templates = true;
   auto rendered = RenderTask(task, {{"params", {{"v", "a b; $(id)"}}}});
   ASSERT_TRUE(rendered.ok());
-  EXPECT_EQ(rendered->command->dump(),
-            R"j(["python3","train.py","--name","a b; $(id)","--x"])j");
+  EXPECT_EQ(rendered->command->dump(), R"j(["python3","train.py","--name","a b; $(id)","--x"])j");
   EXPECT_TRUE(rendered->env.empty());
   EXPECT_EQ(RunWith("echo {{ params.v }}", "a  b $(id)"), "a  b $(id)\n");
 }
