@@ -15,7 +15,8 @@ extern char** environ;
 
 namespace conveyor::exec {
 
-Result<CommandOutput> RunCommandOutput(const std::vector<std::string>& argv) {
+Result<CommandOutput> RunCommandOutput(const std::vector<std::string>& argv,
+                                       const std::vector<std::string>* env) {
   if (argv.empty()) return InvalidArgument("empty command");
   int out_pipe[2];
   int err_pipe[2];
@@ -32,7 +33,13 @@ Result<CommandOutput> RunCommandOutput(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   std::vector<char*> args = ExecPointers(argv);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  std::vector<char*> envp;
+  if (env != nullptr) {
+    for (const std::string& entry : *env) envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+  }
+  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(),
+                                   env != nullptr ? envp.data() : environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);

@@ -14,7 +14,9 @@ struct CommandOutput {
 };
 
 // Runs a short command (argv[0] looked up in PATH) and collects what it prints; for the
-// cluster's command-line tools. An error only when it cannot be started.
-Result<CommandOutput> RunCommandOutput(const std::vector<std::string>& argv);
+// cluster's command-line tools. `env` ("NAME=value" entries) replaces conveyor's environment
+// when given. An error only when it cannot be started.
+Result<CommandOutput> RunCommandOutput(const std::vector<std::string>& argv,
+                                       const std::vector<std::string>* env = nullptr);
 
 }  // namespace conveyor::exec

@@ -211,7 +211,6 @@ class SlurmExecutor : public exec::Executor {
     std::vector<std::string> argv = {
         settings_.sbatch,
         "--parsable",
-        "--export=NONE",
         "--job-name=conveyor." + launch.info.dag_id + "." + launch.info.task_id,
         "--output=" + log,
         "--error=" + log,
@@ -221,7 +220,10 @@ class SlurmExecutor : public exec::Executor {
     argv.push_back(script);
     // Slurm appends to the log; created here first, it is private.
     if (Status s = TouchPrivate(log); !s.ok()) return Fail(launch, s.error().message);
-    auto submitted = exec::RunCommandOutput(argv);
+    // sbatch exports its own environment to the job: it gets only what a task may inherit, so
+    // that conveyor's token and secrets' sources never reach a job. (--export=NONE would do the
+    // same, but slurmd then builds the job's environment itself, 150 ms more per job here.)
+    auto submitted = exec::RunCommandOutput(argv, &exec::TaskBaseEnvironment());
     if (!submitted.ok()) return Fail(launch, "sbatch: " + submitted.error().message);
     if (submitted->exit_code != 0) {
       return Fail(launch, "sbatch failed: " +

@@ -269,7 +269,7 @@ TEST(SlurmExecutorTest, SubmitsFollowsAndReadsTheJobcompOfAPurgedJob) {
   EXPECT_EQ(submitted.external_id, "slurm:4242");
   const std::string folder = slurm.dir().path();
   EXPECT_EQ(slurm.Read("sbatch.args"),
-            "--parsable --export=NONE --job-name=conveyor.dag.task --output=" + folder +
+            "--parsable --job-name=conveyor.dag.task --output=" + folder +
                 "/attempt=1.log --error=" + folder + "/attempt=1.log --open-mode=append --chdir=" +
                 folder + " --partition=batch --mem=1G " + folder + "/attempt=1.slurm.sh\n");
   EXPECT_NE(slurm.Read("attempt=1.slurm.sh")
