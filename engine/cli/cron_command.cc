@@ -21,7 +21,7 @@ int RunCronNext(const CronNextOptions& options) {
   if (schedule->kind() != cron::Schedule::Kind::kCron) {
     return ReportError(InvalidArgument("'" + options.expression + "' has no fire times to list"));
   }
-  Instant cursor = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  Instant cursor = WallClock().Now();
   if (!options.from.empty()) {
     auto parsed = ParseDateTime(options.from);
     if (!parsed.ok()) return ReportError(parsed.error().Prefixed("--from"));

@@ -11,8 +11,6 @@
 namespace conveyor::cli {
 namespace {
 
-Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
-
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
@@ -44,7 +42,7 @@ int RunList(const GlobalOptions& options, const std::string& format) {
     auto it = paused.find(dag_id);
     return it == paused.end() ? config->dags_are_paused_at_creation : it->second;
   };
-  const Instant now = Now();
+  const Instant now = WallClock().Now();
   if (format == "json") {
     nlohmann::json dags = nlohmann::json::array();
     for (const auto& loaded : bag.dags()) {
@@ -154,7 +152,7 @@ int RunNext(const GlobalOptions& options, const NextOptions& next) {
   auto bag = LoadForDag(options, next.dag_id);
   if (!bag.ok()) return ReportError(bag.error());
   const dag::Dag& dag = bag->Find(next.dag_id)->dag;
-  Instant from = Now();
+  Instant from = WallClock().Now();
   if (!next.from.empty()) {
     auto parsed = ParseDateTime(next.from);
     if (!parsed.ok()) return ReportError(parsed.error().Prefixed("--from"));

@@ -117,7 +117,7 @@ void PrintTransition(const scheduler::Transition& t) {
   // Many transitions share a millisecond: format its time once.
   static store::TimePoint formatted_at;
   static std::string formatted;
-  const auto now = std::chrono::floor<std::chrono::milliseconds>(store::CurrentTime());
+  const auto now = std::chrono::floor<std::chrono::milliseconds>(WallClock().PreciseNow());
   if (formatted.empty() || now != formatted_at) {
     formatted_at = now;
     formatted = FormatUtcMillis(now);

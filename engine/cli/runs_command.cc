@@ -11,8 +11,6 @@
 namespace conveyor::cli {
 namespace {
 
-Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
-
 int ExitFor(state::RunState s) { return s == state::RunState::kSuccess ? kExitOk : kExitFailure; }
 
 // Runs (or waits for) a run to its end, printing each transition; the exit code follows its state.
@@ -48,7 +46,7 @@ int RunTrigger(const GlobalOptions& options, const TriggerOptions& trigger) {
   // Read before the run exists, so that every transition of it a `serve` logs is shown.
   auto last_event = (*context)->store->LastEventId();
   if (!last_event.ok()) return ReportError(last_event.error());
-  auto run = scheduler::CreateRun(*(*context)->store, **dag, request, Now());
+  auto run = scheduler::CreateRun(*(*context)->store, **dag, request, WallClock().PreciseNow());
   if (!run.ok()) {
     ReportError(run.error());
     return kExitBadInput;

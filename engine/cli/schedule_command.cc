@@ -15,8 +15,6 @@
 namespace conveyor::cli {
 namespace {
 
-Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
-
 // A DAG id the database or the dags folder knows (a broken file's DAG counts), or an error.
 Status CheckDagKnown(RunContext& context, const std::string& dag_id) {
   auto known = context.store->GetDag(dag_id);
@@ -147,7 +145,7 @@ int RunBackfill(const GlobalOptions& options, const BackfillOptions& backfill) {
     }
     return kExitOk;
   }
-  auto runs = scheduler::ApplyBackfill(*ctx.store, **dag, *plan, Now(),
+  auto runs = scheduler::ApplyBackfill(*ctx.store, **dag, *plan, WallClock().Now(),
                                        "cli pid " + std::to_string(getpid()));
   if (!runs.ok()) return ReportError(runs.error());
   size_t skipped = plan->size() - runs->size();

@@ -61,7 +61,7 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   serve::SharedDags shared_dags;
   serve::Metrics metrics;
   serve::WebhookSender webhooks;
-  scheduler::SystemClock clock;
+  SystemClock clock;
   serve::SchedulerOptions scheduler_options;
   scheduler_options.loop = ctx.LoopOptions();
   scheduler_options.loop.who = "serve pid " + std::to_string(getpid());

@@ -58,7 +58,7 @@ int RunTasksTest(const GlobalOptions& options, const std::string& dag_id,
   }
   store::DagRunRecord run;
   run.dag_id = dag_id;
-  run.logical_date = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  run.logical_date = WallClock().Now();
   if (!date.empty()) {
     auto parsed = ParseDateTime(date);
     if (!parsed.ok()) return ReportError(parsed.error());

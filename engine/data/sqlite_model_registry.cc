@@ -18,7 +18,7 @@ using store::SqliteDb;
 using store::Statement;
 using store::Transaction;
 
-std::int64_t NowMicros() { return store::CurrentTime().time_since_epoch().count(); }
+std::int64_t NowMicros() { return WallClock().PreciseNow().time_since_epoch().count(); }
 
 std::string FormatMicros(std::int64_t micros) {
   return FormatUtcMillis(store::TimePoint(std::chrono::microseconds(micros)));

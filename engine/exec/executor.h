@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/common/clock.h"
 #include "engine/common/duration.h"
 #include "engine/common/slurm_options.h"
 #include "engine/exec/operator.h"
@@ -45,14 +46,14 @@ struct TaskEvent {
   std::optional<int> pid;
   OperatorResult result;
   // When it happened, read on the worker: a process's spawn, or the operator's return.
-  std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
+  PreciseInstant at{};
   // The try never began: the executor stopped starting tasks before its turn came.
   bool not_started = false;
   std::string external_id{};  // kSubmitted: the job's id outside conveyor, e.g. "slurm:42"
   std::string hostname{};     // kStarted on another machine: which one
   // kFinished of a try whose start was not reported on its own (it ended first): when it
   // started, with `pid`. Both go in one event so the scheduler applies them in one wake-up.
-  std::optional<std::chrono::system_clock::time_point> started_at{};
+  std::optional<PreciseInstant> started_at{};
   // kFinished of a process try, reported on the worker that ran it, holding no lock and with no
   // other try waiting for it: the scheduler may run its step on that thread instead of waking
   // its own.
@@ -81,6 +82,7 @@ class Executor {
 // for it either way. `workers` bounds the tasks running at once.
 std::unique_ptr<Executor> MakeLocalExecutor(const OperatorRegistry& registry,
                                             ProcessRunner& processes, int workers,
+                                            const Clock& clock,
                                             std::function<void(TaskEvent)> notify);
 
 // Runs one launch on the calling thread: what a worker does. Exceptions from the operator become

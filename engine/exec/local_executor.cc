@@ -72,9 +72,10 @@ thread_local std::optional<Job> kept_by_this_worker;
 class LocalExecutor : public Executor {
  public:
   LocalExecutor(const OperatorRegistry& registry, ProcessRunner& processes, int workers,
-                std::function<void(TaskEvent)> notify)
+                const Clock& clock, std::function<void(TaskEvent)> notify)
       : registry_(registry),
         processes_(processes),
+        clock_(clock),
         pool_(static_cast<size_t>(std::max(1, workers))),
         notify_(std::move(notify)),
         held_starts_(notify_),
@@ -129,7 +130,7 @@ class LocalExecutor : public Executor {
     notify_(
         TaskEvent{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
                   OperatorResult::Failure("the local executor cannot adopt '" + external_id + "'"),
-                  std::chrono::system_clock::now()});
+                  clock_.PreciseNow()});
   }
   void StopStarting() override { stop_starting_.store(true); }
 
@@ -198,7 +199,7 @@ class LocalExecutor : public Executor {
     if (stop_starting_.load() && !started_at_launch) {
       TaskEvent skipped{TaskEvent::Kind::kFinished, launch.id, std::nullopt,
                         OperatorResult::Failure("conveyor stopped before the try began"),
-                        std::chrono::system_clock::now()};
+                        clock_.PreciseNow()};
       skipped.not_started = true;
       notify_(std::move(skipped));
       return;
@@ -208,7 +209,12 @@ class LocalExecutor : public Executor {
     bool reported_start = false;
     auto started = [&](int pid, std::chrono::system_clock::time_point at, bool ended) {
       reported_start = true;
-      TaskEvent event{TaskEvent::Kind::kStarted, launch.id, pid, {}, at};
+      // A process's spawn is read on the system clock by the process runner.
+      TaskEvent event{TaskEvent::Kind::kStarted,
+                      launch.id,
+                      pid,
+                      {},
+                      std::chrono::time_point_cast<std::chrono::microseconds>(at)};
       if (ended) {
         held_start = std::move(event);
       } else {
@@ -219,13 +225,13 @@ class LocalExecutor : public Executor {
     const bool in_process = RunsInProcess(launch);
     if (in_process) {
       held_starts_.Hold(
-          TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, std::chrono::system_clock::now()});
+          TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, clock_.PreciseNow()});
     }
     OperatorResult result = started_at_launch
                                 ? FinishProcess(job, started)
                                 : RunLaunch(registry_, processes_, launch, cancelled_, started);
     TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
-                       std::chrono::system_clock::now()};
+                       clock_.PreciseNow()};
     if (in_process) {
       held_start = held_starts_.Release(launch.id);
     } else if (!reported_start) {  // the process never started: its start is its end
@@ -247,6 +253,7 @@ class LocalExecutor : public Executor {
 
   const OperatorRegistry& registry_;
   ProcessRunner& processes_;
+  const Clock& clock_;
   boost::asio::thread_pool pool_;
   std::function<void(TaskEvent)> notify_;
   HeldStarts held_starts_;
@@ -280,8 +287,9 @@ OperatorResult RunLaunch(const OperatorRegistry& registry, ProcessRunner& proces
 
 std::unique_ptr<Executor> MakeLocalExecutor(const OperatorRegistry& registry,
                                             ProcessRunner& processes, int workers,
+                                            const Clock& clock,
                                             std::function<void(TaskEvent)> notify) {
-  return std::make_unique<LocalExecutor>(registry, processes, workers, std::move(notify));
+  return std::make_unique<LocalExecutor>(registry, processes, workers, clock, std::move(notify));
 }
 
 }  // namespace conveyor::exec

@@ -95,8 +95,6 @@ std::optional<ApiResponse> ReadPage(const ApiRequest& request, int& limit, int& 
 
 Result<nlohmann::json> ParseBody(const std::string& body) { return ParseJsonBody(body); }
 
-Instant Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
-
 }  // namespace
 
 ApiResponse Problem(int status, const std::string& detail) {
@@ -237,7 +235,7 @@ ApiResponse Api::Health(const ApiRequest&) {
   if (!lease.ok()) return FromError(lease.error());
   nlohmann::json scheduler = {{"status", "unhealthy"}, {"latest_scheduler_heartbeat", nullptr}};
   if (*lease) {
-    const bool fresh = (*lease)->heartbeat >= store::CurrentTime() - scheduler::kLeaseStaleAfter;
+    const bool fresh = scheduler::LeaseFresh(**lease, WallClock().PreciseNow());
     scheduler = {{"status", fresh ? "healthy" : "unhealthy"},
                  {"latest_scheduler_heartbeat", FormatUtcMillis((*lease)->heartbeat)}};
   }
@@ -262,7 +260,7 @@ ApiResponse Api::ListDags(const ApiRequest& request) {
   // Every DAG id the folder knows, broken files included, in order.
   std::map<std::string, std::shared_ptr<const graph::LoadedDag>> ids;
   for (const auto& file : snapshot->files) ids.emplace(file.dag_id, snapshot->Find(file.dag_id));
-  const Instant now = Now();
+  const Instant now = WallClock().Now();
   std::string items;
   int total = 0;
   for (const auto& [id, dag] : ids) {
@@ -302,7 +300,7 @@ ApiResponse Api::GetDag(const ApiRequest& request) {
   auto record = Store().GetDag(id);
   if (!record.ok()) return FromError(record.error());
   const bool is_paused = *record ? (*record)->is_paused : settings_.dags_are_paused_at_creation;
-  return {200, "application/json", DagWithPaused(snapshot, id, is_paused, Now())};
+  return {200, "application/json", DagWithPaused(snapshot, id, is_paused, WallClock().Now())};
 }
 
 ApiResponse Api::PatchDag(const ApiRequest& request) {
@@ -412,7 +410,7 @@ ApiResponse Api::TriggerRun(const ApiRequest& request) {
       return Problem(400, "unknown field '" + key + "'");
     }
   }
-  auto run = scheduler::CreateRun(Store(), *dag, run_request, Now());
+  auto run = scheduler::CreateRun(Store(), *dag, run_request, WallClock().PreciseNow());
   if (!run.ok()) return FromError(run.error());
   wake_();
   return Json(store::RunToJson(*run));

@@ -5,7 +5,8 @@
 namespace conveyor::scheduler {
 
 Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
-                                          store::TaskInstanceRecord& ti, store::WriteBatch& batch) {
+                                          store::TaskInstanceRecord& ti, store::TimePoint now,
+                                          store::WriteBatch& batch) {
   const int killed = exec::KillTaskProcesses(run.dag_id, run.run_id, ti.task_id, ti.pid);
   auto tries = store.ListTries(ti.run, ti.task_id);
   if (!tries.ok()) return tries.error();
@@ -14,7 +15,7 @@ Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store:
   for (store::TryRecord attempt : *tries) {
     if (attempt.try_number != ti.try_number) continue;
     attempt.note = note;
-    attempt.end_date = store::CurrentTime();
+    attempt.end_date = now;
     batch.PutTry(attempt);
   }
   ti.max_tries += 1;

@@ -12,7 +12,8 @@ namespace conveyor::scheduler {
 // interruption does not use up a retry); the caller puts it back to scheduled. Adds the try's
 // writes to `batch` and returns the note.
 Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
-                                          store::TaskInstanceRecord& ti, store::WriteBatch& batch);
+                                          store::TaskInstanceRecord& ti, store::TimePoint now,
+                                          store::WriteBatch& batch);
 
 // The note an interrupted try gets: "try N interrupted: <cause>", then how many of its processes
 // were still there and killed, if any.

@@ -21,14 +21,16 @@ bool IsTerminal(state::RunState s) {
 
 bool ProcessAlive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
-int LiveScheduler(store::StateStore& store) {
+bool LeaseFresh(const store::RunLease& lease, PreciseInstant now) {
+  return lease.heartbeat >= now - kLeaseStaleAfter;
+}
+
+int LiveScheduler(store::StateStore& store, const Clock& clock) {
   auto lease = store.GetSchedulerLease();
   if (!lease.ok() || !*lease) return 0;
   const auto& held = **lease;
   if (held.pid == getpid()) return 0;
-  if (held.heartbeat < store::CurrentTime() - kLeaseStaleAfter || !ProcessAlive(held.pid)) {
-    return 0;
-  }
+  if (!LeaseFresh(held, clock.PreciseNow()) || !ProcessAlive(held.pid)) return 0;
   return held.pid;
 }
 
@@ -54,7 +56,7 @@ Result<std::vector<state::RunState>> DriveRuns(
     const auto now_steady = std::chrono::steady_clock::now();
     if (mine.size() < pending.size() && now_steady - last_look >= kWaitStep) {
       last_look = now_steady;
-      const bool serve_runs_them = LiveScheduler(store) != 0;
+      const bool serve_runs_them = LiveScheduler(store, *options.clock) != 0;
       for (auto it = pending.begin(); it != pending.end();) {
         const size_t i = *it;
         if (mine.count(runs[i]) != 0) {
@@ -87,7 +89,7 @@ Result<std::vector<state::RunState>> DriveRuns(
         ++it;
         if (serve_runs_them || static_cast<int>(mine.size()) >= std::max(1, max_active)) continue;
         int previous = 0;
-        const auto now = store::CurrentTime();
+        const auto now = options.clock->PreciseNow();
         auto acquired = store.AcquireLease(runs[i], getpid(), now, now - kLeaseStaleAfter,
                                            &ProcessAlive, &previous);
         if (!acquired.ok()) return acquired.error();
@@ -105,7 +107,7 @@ Result<std::vector<state::RunState>> DriveRuns(
       std::this_thread::sleep_for(kWaitStep);
       continue;
     }
-    if (Status s = loop->Poll(std::chrono::system_clock::now() + kWaitStep); !s.ok()) {
+    if (Status s = loop->Poll(options.clock->PreciseNow() + kWaitStep); !s.ok()) {
       return s.error();
     }
     for (const store::DagRunRecord& finished : loop->TakeFinishedRuns()) {

@@ -41,7 +41,7 @@ std::string MakeRunId(const std::string& run_type, Instant logical_date) {
 }
 
 Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest& request,
-                               Instant now) {
+                               PreciseInstant now) {
   if (!request.conf.is_object()) {
     return InvalidArgument("conf must be a JSON object, got " + request.conf.dump());
   }
@@ -49,15 +49,14 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
   store::DagRunRecord run;
   run.dag_id = dag.dag_id;
   run.run_type = request.run_type;
-  run.logical_date = request.logical_date.value_or(now);
+  run.logical_date = request.logical_date.value_or(std::chrono::floor<std::chrono::seconds>(now));
   if (request.run_id) {
     run.run_id = *request.run_id;
   } else if (request.logical_date) {
     run.run_id = MakeRunId(request.run_type, *run.logical_date);
   } else {
     // Triggered "now": microseconds in the id (as Airflow's), so quick triggers do not collide.
-    const auto at = store::CurrentTime();
-    run.run_id = request.run_type + "__" + date::format("%FT%T", at) + "+00:00";
+    run.run_id = request.run_type + "__" + date::format("%FT%T", now) + "+00:00";
   }
   if (!IsValidRunId(run.run_id)) {
     return InvalidArgument("invalid run id '" + run.run_id +
@@ -70,7 +69,7 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
   run.data_interval_end = interval.end;
   run.conf = request.conf;
   run.state = state::RunState::kQueued;
-  run.queued_at = store::CurrentTime();
+  run.queued_at = now;
   std::vector<store::TaskInstanceRecord> tis;
   for (const dag::Task& task : dag.tasks) {
     store::TaskInstanceRecord ti;
@@ -85,7 +84,7 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
 }
 
 Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,
-                                      const RunRequest& request, Instant now) {
+                                      const RunRequest& request, PreciseInstant now) {
   auto built = BuildRun(dag, request, now);
   if (!built.ok()) return built.error();
   auto key = store.CreateRun(built->run, built->tasks);

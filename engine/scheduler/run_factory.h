@@ -23,11 +23,14 @@ struct RunRequest {
 std::string MakeRunId(const std::string& run_type, Instant logical_date);
 
 // A queued run and its task instances, checked but not stored.
-Result<store::NewRun> BuildRun(const graph::LoadedDag& dag, const RunRequest& request, Instant now);
+// `now` is when it is queued (to the microsecond: a run id made from it tells quick triggers
+// apart), and its logical date unless the request gives one.
+Result<store::NewRun> BuildRun(const graph::LoadedDag& dag, const RunRequest& request,
+                               PreciseInstant now);
 
 // Creates a queued run and its task instances. Conf must be a JSON object; a run id must be
 // unique per DAG (kAlreadyExists otherwise) and use [A-Za-z0-9_.:+-].
 Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,
-                                      const RunRequest& request, Instant now);
+                                      const RunRequest& request, PreciseInstant now);
 
 }  // namespace conveyor::scheduler

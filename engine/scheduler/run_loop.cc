@@ -43,12 +43,16 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
       processes_(processes),
       options_(std::move(options)),
       observer_(std::move(observer)),
-      last_heartbeat_(std::chrono::steady_clock::now()) {
+      clock_(*options_.clock),
+      last_heartbeat_(clock_.PreciseNow()) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   hostname_ = host;
-  executor_ = exec::MakeLocalExecutor(registry_, processes_, options_.workers,
-                                      [this](exec::TaskEvent event) { Notify(std::move(event)); });
+  auto notify = [this](exec::TaskEvent event) { Notify(std::move(event)); };
+  executor_ =
+      options_.make_local_executor
+          ? options_.make_local_executor(notify)
+          : exec::MakeLocalExecutor(registry_, processes_, options_.workers, clock_, notify);
   // The Slurm executor, when a launch needs it, is made on this thread before the launch is
   // submitted: the pipeline's lock orders that before the writer thread reads the pointer.
   pipeline_ = std::make_unique<CommitPipeline>(
@@ -99,7 +103,7 @@ exec::Executor& RunLoop::ExecutorOf(ExecutorKind executor) {
   if (executor != ExecutorKind::kSlurm) return *executor_;
   if (!slurm_executor_) {
     slurm_executor_ = slurm::MakeSlurmExecutor(
-        options_.slurm, [this](exec::TaskEvent event) { Notify(std::move(event)); });
+        options_.slurm, clock_, [this](exec::TaskEvent event) { Notify(std::move(event)); });
   }
   return *slurm_executor_;
 }
@@ -164,14 +168,14 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
       continue;
     }
     const TaskState from = ti.state;
-    auto note = RecoverInterruptedTry(store_, run->record, ti, staged_);
+    auto note = RecoverInterruptedTry(store_, run->record, ti, clock_.PreciseNow(), staged_);
     if (!note.ok()) return note.error();
     run->plan.SetState(task, TaskState::kScheduled);
     Record(*run, task, from, staged_, staged_transitions_, *note);
   }
   if (Status s = RecoverJournaledStarts(*run); !s.ok()) return s;
   ActiveRun& admitted = *run;
-  Admit(std::move(run), staged_, staged_transitions_);
+  Admit(std::move(run), clock_.PreciseNow(), staged_, staged_transitions_);
   for (int task : adopted) {
     store::TaskInstanceRecord& ti = admitted.plan.ti(task);
     exec::TaskLaunch launch = NewLaunch(admitted, task, ExecutorKind::kSlurm);
@@ -184,7 +188,7 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
 }
 
 CommitWork RunLoop::AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
-                                 const std::vector<const store::NewRun*>& runs,
+                                 const std::vector<const store::NewRun*>& runs, store::TimePoint at,
                                  store::WriteBatch& batch) {
   CommitWork work;
   std::set<size_t> admitted;
@@ -194,17 +198,17 @@ CommitWork RunLoop::AdmitCreated(const std::vector<std::shared_ptr<const graph::
     Admit(std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, dags[i], created.run,
                                                 RunPlan(*dags[i], created.run.id, created.tasks),
                                                 nlohmann::json::object()}),
-          batch, work.transitions);
+          at, batch, work.transitions);
   }
   // Only the new runs' tasks: another run's may have writes still queued in the pipeline, which
   // must commit before this transaction writes that run's rows.
-  work.launches = PickLaunches(batch, work.transitions, &admitted);
+  work.launches = PickLaunches(at, batch, work.transitions, &admitted);
   return work;
 }
 
 void RunLoop::StartCreated(CommitWork work) { pipeline_->Committed(std::move(work)); }
 
-void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
+void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::WriteBatch& batch,
                     std::vector<Transition>& transitions) {
   for (const dag::Task& task : run->plan.dag().dag.tasks) {
     if (ExecutorFor(task) == ExecutorKind::kSlurm) run->has_slurm_tasks = true;
@@ -224,7 +228,7 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
   if (run->record.state != state::RunState::kRunning) {
     const auto from = run->record.state;
     run->record.state = state::RunState::kRunning;
-    run->record.start_date = run->record.start_date.value_or(store::CurrentTime());
+    run->record.start_date = run->record.start_date.value_or(at);
     run->record.end_date.reset();
     batch.PutRun(run->record, from, options_.who);
   }
@@ -265,8 +269,8 @@ void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
   for (const auto& [task, from] : run.plan.Settle()) Record(run, task, from, batch, transitions);
 }
 
-void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions) {
-  const auto now = store::CurrentTime();
+void RunLoop::PromoteDueRetries(store::TimePoint now, store::WriteBatch& batch,
+                                std::vector<Transition>& transitions) {
   while (!retries_.empty() && retries_.begin()->first <= now) {
     const auto [run_index, task] = retries_.begin()->second;
     retries_.erase(retries_.begin());
@@ -279,7 +283,7 @@ void RunLoop::PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition
   }
 }
 
-std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
+std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::TimePoint at, store::WriteBatch& batch,
                                                     std::vector<Transition>& transitions,
                                                     const std::set<size_t>* only_runs) {
   std::vector<exec::TaskLaunch> launches;
@@ -302,7 +306,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     store::TaskInstanceRecord& ti = run.plan.ti(c.task);
     run.plan.SetState(c.task, TaskState::kQueued);
     ti.try_number += 1;
-    ti.start_date = store::CurrentTime();
+    ti.start_date = at;
     ti.end_date.reset();
     ti.pid.reset();
     ti.hostname = hostname_;
@@ -316,8 +320,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
     // A try that cannot start fails at once, through the same path as any other failure.
     if (options_.pools.count(task.pool) == 0) {
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
-              exec::OperatorResult::Failure("unknown pool '" + task.pool + "'"),
-              std::chrono::system_clock::now()});
+              exec::OperatorResult::Failure("unknown pool '" + task.pool + "'"), at});
       return;
     }
     if (!task.has_templates) {
@@ -332,8 +335,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::WriteBatch& batch,
                    options_.secrets);
     if (!rendered.ok()) {
       Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
-              exec::OperatorResult::Failure(rendered.error().message),
-              std::chrono::system_clock::now()});
+              exec::OperatorResult::Failure(rendered.error().message), at});
       return;
     }
     launch.args = std::move(rendered->args);
@@ -358,7 +360,7 @@ Status RunLoop::RecoverJournaledStarts(ActiveRun& run) {
     const std::string note = InterruptedTryNote(
         start.try_number, "the conveyor process starting it died before its start was recorded",
         killed);
-    const store::TimePoint now = store::CurrentTime();
+    const store::TimePoint now = clock_.PreciseNow();
     staged_.PutTry(
         {ti.run, ti.task_id, start.try_number, TaskState::kQueued, now, now, std::nullopt,
          TryFile(options_.log_dir, dag_id, run_id, ti.task_id, start.try_number, ".log"), note});
@@ -430,7 +432,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   ActiveRun& run = *runs_.at(it->second.run);
   const int task = it->second.task;
   store::TaskInstanceRecord& ti = run.plan.ti(task);
-  const auto at = std::chrono::time_point_cast<std::chrono::microseconds>(event.at);
+  const store::TimePoint at = event.at;
   if (event.kind == exec::TaskEvent::Kind::kSubmitted) {
     ti.external_executor_id = event.external_id;
     batch.PutTaskInstance(ti, ti.state, options_.who, "submitted as " + event.external_id);
@@ -528,13 +530,14 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
   }
 }
 
-std::vector<store::DagRunRecord> RunLoop::FinishRuns(store::WriteBatch& batch) {
+std::vector<store::DagRunRecord> RunLoop::FinishRuns(store::TimePoint now,
+                                                     store::WriteBatch& batch) {
   std::vector<store::DagRunRecord> finished;
   for (auto& [index, run] : runs_) {
     if (run->done || !run->plan.Finished()) continue;
     const auto from = run->record.state;
     run->record.state = run->plan.Outcome();
-    run->record.end_date = store::CurrentTime();
+    run->record.end_date = now;
     batch.PutRun(run->record, from, options_.who);
     run->done = true;
     finished.push_back(run->record);
@@ -548,11 +551,11 @@ std::optional<store::TimePoint> RunLoop::NextDue() const {
 }
 
 void RunLoop::Heartbeat() {
-  const auto now = std::chrono::steady_clock::now();
+  const store::TimePoint now = clock_.PreciseNow();
   if (now - last_heartbeat_ < options_.heartbeat_every) return;
   last_heartbeat_ = now;
   for (const auto& [index, run] : runs_) {
-    if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), store::CurrentTime());
+    if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), now);
   }
 }
 
@@ -563,9 +566,10 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     events.swap(events_);
   }
   for (const auto& event : events) ApplyEvent(event, batch, transitions);
-  PromoteDueRetries(batch, transitions);
-  std::vector<exec::TaskLaunch> launches = PickLaunches(batch, transitions);
-  std::vector<store::DagRunRecord> finished = FinishRuns(batch);
+  const store::TimePoint now = clock_.PreciseNow();
+  PromoteDueRetries(now, batch, transitions);
+  std::vector<exec::TaskLaunch> launches = PickLaunches(now, batch, transitions);
+  std::vector<store::DagRunRecord> finished = FinishRuns(now, batch);
   // A finished run has no task left in flight, ready or waiting for a retry: forget it. It is
   // reported once its final state is committed.
   for (auto it = runs_.begin(); it != runs_.end();) {
@@ -583,15 +587,16 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     // wake-up's time has not come). They die with this process, so a crash before the commit
     // leaves nothing behind to reconcile: the task instance is still `scheduled` in the database
     // and runs again. Their ends come in later wake-ups, whose batches commit after this one.
-    std::vector<exec::TaskLaunch> now;
+    std::vector<exec::TaskLaunch> in_process_now;
     if (!holding_) {
       const auto in_process = std::stable_partition(
           launches.begin(), launches.end(),
           [](const exec::TaskLaunch& launch) { return !exec::RunsInProcess(launch); });
-      now.assign(std::make_move_iterator(in_process), std::make_move_iterator(launches.end()));
+      in_process_now.assign(std::make_move_iterator(in_process),
+                            std::make_move_iterator(launches.end()));
       launches.erase(in_process, launches.end());
     }
-    for (exec::TaskLaunch& launch : now) executor_->Launch(std::move(launch));
+    for (exec::TaskLaunch& launch : in_process_now) executor_->Launch(std::move(launch));
     CommitWork work{std::move(batch), std::move(launches), std::move(transitions),
                     std::move(finished)};
     if (holding_) {
@@ -645,7 +650,7 @@ Status RunLoop::ReportCommitted() {
   return status;
 }
 
-Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until) {
+Status RunLoop::Poll(std::optional<PreciseInstant> until) {
   store::WriteBatch batch = std::exchange(staged_, {});
   std::vector<Transition> transitions = std::exchange(staged_transitions_, {});
   if (Status s = Step(batch, transitions); !s.ok()) return s;
@@ -656,8 +661,8 @@ Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until)
     woken_ = false;
     return worker_step_error_;
   }
-  const auto now = std::chrono::system_clock::now();
-  std::chrono::system_clock::time_point wake_at = now + options_.heartbeat_every;
+  const PreciseInstant now = clock_.PreciseNow();
+  PreciseInstant wake_at = now + options_.heartbeat_every;
   if (auto due = NextDue(); due && *due < wake_at) wake_at = *due;
   if (until && *until < wake_at) wake_at = *until;
   // The workers' reports are gathered while they have tries queued ahead (options_).
@@ -667,7 +672,9 @@ Status RunLoop::Poll(std::optional<std::chrono::system_clock::time_point> until)
   }
   parked_ = true;
   parked_until_ = wake_at;
-  wake_.wait_until(lock, wake_at, [this] {
+  // Tries in flight or commits pending end the wait; otherwise only the clock or Wake() do.
+  const bool others_may_act = !in_flight_.empty() || pipeline_->Pending();
+  wake_.wait_until(lock, clock_.WaitDeadline(wake_at, others_may_act), [this] {
     return events_.size() >= wake_at_events_ || woken_ || commits_ready_;
   });
   stepped_.wait(lock, [this] { return !stepping_; });
@@ -714,9 +721,9 @@ Result<std::vector<store::RunKey>> RunLoop::Shutdown(std::chrono::milliseconds g
   stopping_ = true;
   executor_->StopStarting();
   if (slurm_executor_) slurm_executor_->StopStarting();
-  const auto deadline = std::chrono::system_clock::now() + grace;
+  const PreciseInstant deadline = clock_.PreciseNow() + grace;
   while (WaitsForAtShutdown()) {
-    if (!interrupting_ && std::chrono::system_clock::now() >= deadline) {
+    if (!interrupting_ && clock_.PreciseNow() >= deadline) {
       interrupting_ = true;
       executor_->CancelAll();
     }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/common/clock.h"
 #include "engine/common/error.h"
 #include "engine/exec/executor.h"
 #include "engine/graph/dag_bag.h"
@@ -51,6 +52,12 @@ struct RunLoopOptions {
   slurm::SlurmSettings slurm;
   // Values of {{ secrets.NAME }} in tasks' env: (config `secrets:`).
   std::map<std::string, std::string> secrets;
+  // What the loop stamps and waits on; outlives the loop.
+  const Clock* clock = &WallClock();
+  // Makes the local executor instead of the worker pool (tests pass a fake), given the function
+  // it reports through.
+  std::function<std::unique_ptr<exec::Executor>(std::function<void(exec::TaskEvent)>)>
+      make_local_executor;
 };
 
 // The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
@@ -80,7 +87,8 @@ class RunLoop {
   // runs; once they are, StartCreated starts the returned tries. If that transaction fails, the
   // loop cannot go on.
   CommitWork AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
-                          const std::vector<const store::NewRun*>& runs, store::WriteBatch& batch);
+                          const std::vector<const store::NewRun*>& runs, store::TimePoint at,
+                          store::WriteBatch& batch);
   void StartCreated(CommitWork work);
   // While held, each wake-up's writes, and the tries that start once they are committed, wait
   // in order and go to the pipeline at ReleaseCommits: a burst of new runs is created without
@@ -96,7 +104,7 @@ class RunLoop {
 
   // One round: applies what the workers reported, starts what is ready, commits; then sleeps
   // until a worker reports, Wake() is called, a retry falls due or `until` passes.
-  Status Poll(std::optional<std::chrono::system_clock::time_point> until);
+  Status Poll(std::optional<PreciseInstant> until);
   // Ends a Poll early. Thread-safe.
   void Wake();
   // Runs added and not finished, or tries still out with the workers.
@@ -132,7 +140,7 @@ class RunLoop {
   };
 
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
-  void Admit(std::unique_ptr<ActiveRun> run, store::WriteBatch& batch,
+  void Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::WriteBatch& batch,
              std::vector<Transition>& transitions);
   void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                   std::vector<Transition>& transitions);
@@ -141,9 +149,10 @@ class RunLoop {
   void Interrupt(ActiveRun& run, int task, const std::string& why, store::TimePoint at,
                  store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);
-  void PromoteDueRetries(store::WriteBatch& batch, std::vector<Transition>& transitions);
+  void PromoteDueRetries(store::TimePoint now, store::WriteBatch& batch,
+                         std::vector<Transition>& transitions);
   // Starts ready tasks while there is room; only those of `only_runs` when it is given.
-  std::vector<exec::TaskLaunch> PickLaunches(store::WriteBatch& batch,
+  std::vector<exec::TaskLaunch> PickLaunches(store::TimePoint at, store::WriteBatch& batch,
                                              std::vector<Transition>& transitions,
                                              const std::set<size_t>* only_runs = nullptr);
   // A launch of the task's current try, not yet rendered; counted in flight from now on.
@@ -151,7 +160,7 @@ class RunLoop {
   ExecutorKind ExecutorFor(const dag::Task& task) const;
   bool HasRoom(ExecutorKind executor) const;
   exec::Executor& ExecutorOf(ExecutorKind executor);
-  std::vector<store::DagRunRecord> FinishRuns(store::WriteBatch& batch);
+  std::vector<store::DagRunRecord> FinishRuns(store::TimePoint now, store::WriteBatch& batch);
   // Hands on what the pipeline has committed: transitions to the observer, finished runs to
   // TakeFinishedRuns.
   Status ReportCommitted();
@@ -197,7 +206,8 @@ class RunLoop {
   std::map<std::string, int> dag_running_;
   std::uint64_t next_launch_id_ = 1;
   std::string hostname_;
-  std::chrono::steady_clock::time_point last_heartbeat_;
+  const Clock& clock_;
+  store::TimePoint last_heartbeat_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -206,8 +216,8 @@ class RunLoop {
   bool woken_ = false;                  // GUARDED_BY(mutex_)
   bool commits_ready_ = false;          // GUARDED_BY(mutex_)
   // The owner's thread waits in Poll: a worker reporting a try's end may run the step itself.
-  bool parked_ = false;                                 // GUARDED_BY(mutex_)
-  std::chrono::system_clock::time_point parked_until_;  // GUARDED_BY(mutex_)
+  bool parked_ = false;                      // GUARDED_BY(mutex_)
+  PreciseInstant parked_until_;              // GUARDED_BY(mutex_)
   bool stepping_ = false;                    // GUARDED_BY(mutex_): a worker runs the step
   Status worker_step_error_ = Status::Ok();  // GUARDED_BY(mutex_)
   std::condition_variable stepped_;

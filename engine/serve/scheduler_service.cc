@@ -38,7 +38,7 @@ nlohmann::json IsoOrNull(const std::optional<Instant>& t) {
 
 SchedulerService::SchedulerService(store::StateStore& store, const exec::OperatorRegistry& registry,
                                    exec::ProcessRunner& processes, graph::DagFolder& dags,
-                                   const scheduler::Clock& clock, SchedulerOptions options,
+                                   const Clock& clock, SchedulerOptions options,
                                    std::function<void(const scheduler::Transition&)> observer,
                                    WebhookSender* webhooks)
     : store_(store),
@@ -47,6 +47,7 @@ SchedulerService::SchedulerService(store::StateStore& store, const exec::Operato
       options_(std::move(options)),
       observer_(std::move(observer)),
       webhooks_(webhooks) {
+  options_.loop.clock = &clock_;
   loop_ = std::make_unique<scheduler::RunLoop>(
       store_, registry, processes, options_.loop,
       [this](const scheduler::Transition& t) { OnTransition(t); });
@@ -56,7 +57,7 @@ SchedulerService::~SchedulerService() = default;
 
 Status SchedulerService::Start() {
   int previous = 0;
-  const auto now = store::CurrentTime();
+  const auto now = clock_.PreciseNow();
   auto acquired = store_.AcquireSchedulerLease(getpid(), now, now - scheduler::kLeaseStaleAfter,
                                                &scheduler::ProcessAlive, &previous);
   if (!acquired.ok()) return acquired.error();
@@ -66,7 +67,7 @@ Status SchedulerService::Start() {
         "another conveyor serve (pid " + std::to_string(previous) + ") is running on this database",
         {}};
   }
-  last_heartbeat_ = std::chrono::steady_clock::now();
+  last_heartbeat_ = now;
   dags_.ReloadAll();
   return Status::Ok();
 }
@@ -123,7 +124,7 @@ Status SchedulerService::SyncDagFiles() {
   if (dags_.generation() == synced_generation_) return Status::Ok();
   synced_generation_ = dags_.generation();
   if (options_.shared_dags != nullptr) options_.shared_dags->Publish(MakeSnapshot(dags_));
-  const auto now = store::CurrentTime();
+  const auto now = clock_.PreciseNow();
   const auto files = dags_.Files();
   if (options_.metrics != nullptr) {
     options_.metrics->SetDagFiles(
@@ -166,17 +167,14 @@ Status SchedulerService::CreateDueRuns(Instant now, std::optional<Instant>& next
   // The runs first: what else the loop writes meanwhile waits until they are all created.
   loop_->HoldCommits();
   CreatedRuns created;
-  std::optional<store::WritesTakeEffectAt> effective;
-  if (commit_at) effective.emplace(*commit_at);
   Status status = CreateDueRunsHeld(now, next_due, commit_at, created);
-  effective.reset();
   loop_->ReleaseCommits();
   for (const auto& [run_id, dag_id] : created) spdlog::info("created run {} of {}", run_id, dag_id);
   return status;
 }
 
 Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due,
-                                           std::optional<scheduler::PreciseInstant> commit_at,
+                                           std::optional<PreciseInstant> commit_at,
                                            CreatedRuns& created) {
   std::optional<std::map<std::string, int>> active;  // dag_id -> queued or running runs
   std::vector<store::NewRun> planned;
@@ -238,11 +236,12 @@ Status SchedulerService::CreateDueRunsHeld(Instant now, std::optional<Instant>& 
 Status SchedulerService::CreatePlannedRuns(
     std::vector<store::NewRun>& planned,
     std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags,
-    std::optional<scheduler::PreciseInstant> commit_at, CreatedRuns& created) {
+    std::optional<PreciseInstant> commit_at, CreatedRuns& created) {
   if (planned.empty()) return Status::Ok();
   // One transaction for the chunk: the runs, leased to this process and written running, and the
   // start of their first tasks, which the workers get as soon as it commits.
-  const store::TimePoint now = store::CurrentTime();
+  // A round prepared ahead is written as of the time it commits, when its interval ends.
+  const store::TimePoint now = std::max(clock_.PreciseNow(), commit_at.value_or(PreciseInstant{}));
   for (store::NewRun& run : planned) {
     run.run.state = state::RunState::kRunning;
     run.run.start_date = now;
@@ -261,7 +260,7 @@ Status SchedulerService::CreatePlannedRuns(
           dags.push_back(planned_dags[i]);
           runs.push_back(&run);
         }
-        start = loop_->AdmitCreated(dags, runs, batch);
+        start = loop_->AdmitCreated(dags, runs, now, batch);
       },
       [&] {
         if (commit_at) clock_.SleepUntil(*commit_at);
@@ -278,7 +277,7 @@ Status SchedulerService::CreatePlannedRuns(
   planned_dags.clear();
   // What the workers reported meanwhile frees their room, if the next chunk's tasks need it.
   if (loop_->HasRoomFor(static_cast<int>(kCreateInChunksOf))) return Status::Ok();
-  return loop_->Poll(std::chrono::system_clock::time_point{});
+  return loop_->Poll(PreciseInstant{});
 }
 
 Status SchedulerService::StartRuns() {
@@ -297,7 +296,7 @@ Status SchedulerService::StartRuns() {
       if (active_.count(run.id) == 0) candidates.push_back(run);
     }
   }
-  const auto now = store::CurrentTime();
+  const auto now = clock_.PreciseNow();
   runs_waiting_ = 0;
   int added = 0;
   for (const store::DagRunRecord& run : candidates) {
@@ -323,7 +322,7 @@ Status SchedulerService::StartRuns() {
     spdlog::info("{} run {} of {}", queued ? "started" : "resumed", run.run_id, run.dag_id);
   }
   // Commit and hand the first tasks to the workers now, without waiting.
-  return added > 0 ? loop_->Poll(std::chrono::system_clock::time_point{}) : Status::Ok();
+  return added > 0 ? loop_->Poll(PreciseInstant{}) : Status::Ok();
 }
 
 Result<std::optional<Instant>> SchedulerService::Tick() {
@@ -349,7 +348,7 @@ Result<std::optional<Instant>> SchedulerService::Tick() {
   if (!stop_) {
     std::optional<Instant> prepare_for;
     if (options_.prepare_runs_ahead.count() > 0 && upcoming_) {
-      const scheduler::PreciseInstant now = clock_.PreciseNow();
+      const PreciseInstant now = clock_.PreciseNow();
       if (now < *upcoming_ && now >= *upcoming_ - options_.prepare_runs_ahead) {
         prepare_for = upcoming_;
       }
@@ -459,17 +458,15 @@ Status SchedulerService::Run() {
       options_.metrics->SetPoolSlots(loop_->pool_used(), options_.loop.pools);
     }
     if (!next_due.ok()) return next_due.error();
-    std::optional<std::chrono::system_clock::time_point> until =
-        std::chrono::system_clock::now() + options_.loop.heartbeat_every;
+    std::optional<PreciseInstant> until = clock_.PreciseNow() + options_.loop.heartbeat_every;
     if (*next_due) {
-      until = std::min(
-          *until, std::chrono::system_clock::time_point(**next_due) - options_.prepare_runs_ahead);
+      until = std::min<PreciseInstant>(*until, **next_due - options_.prepare_runs_ahead);
     }
     {
       // A change seen while this round ran, whose wake-up a Poll inside the round took.
       std::lock_guard<std::mutex> lock(mutex_);
       if (db_changed_ || reload_all_ || !changed_files_.empty()) {
-        until = std::chrono::system_clock::time_point{};
+        until = PreciseInstant{};
       }
     }
     if (stop_) break;
@@ -478,11 +475,12 @@ Status SchedulerService::Run() {
       if (!checkpointed.ok()) return checkpointed.error();
       // The log restarts, and is synced, at the next commit: this heartbeat's, now, rather than
       // the first of the next burst of runs.
-      if (*checkpointed) last_heartbeat_ = std::chrono::steady_clock::time_point{};
+      if (*checkpointed) last_heartbeat_ = PreciseInstant{};
     }
-    if (std::chrono::steady_clock::now() - last_heartbeat_ >= options_.loop.heartbeat_every) {
-      last_heartbeat_ = std::chrono::steady_clock::now();
-      (void)store_.SchedulerHeartbeat(getpid(), store::CurrentTime());
+    if (const PreciseInstant now = clock_.PreciseNow();
+        now - last_heartbeat_ >= options_.loop.heartbeat_every) {
+      last_heartbeat_ = now;
+      (void)store_.SchedulerHeartbeat(getpid(), now);
       runs_dirty_ = true;  // a CLI that ran a run may have died: take it over
     }
     if (Status s = loop_->Poll(until); !s.ok()) return s;

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/common/clock.h"
 #include "engine/common/error.h"
 #include "engine/graph/dag_folder.h"
-#include "engine/scheduler/clock.h"
 #include "engine/scheduler/run_loop.h"
 #include "engine/serve/dag_snapshot.h"
 #include "engine/serve/metrics.h"
@@ -47,8 +47,8 @@ struct SchedulerOptions {
 class SchedulerService {
  public:
   SchedulerService(store::StateStore& store, const exec::OperatorRegistry& registry,
-                   exec::ProcessRunner& processes, graph::DagFolder& dags,
-                   const scheduler::Clock& clock, SchedulerOptions options,
+                   exec::ProcessRunner& processes, graph::DagFolder& dags, const Clock& clock,
+                   SchedulerOptions options,
                    std::function<void(const scheduler::Transition&)> observer,
                    WebhookSender* webhooks);
   ~SchedulerService();
@@ -82,12 +82,10 @@ class SchedulerService {
   // `created` receives each new run (run id, DAG id), logged once the burst is over.
   using CreatedRuns = std::vector<std::pair<std::string, std::string>>;
   Status CreateDueRunsHeld(Instant now, std::optional<Instant>& next_due,
-                           std::optional<scheduler::PreciseInstant> commit_at,
-                           CreatedRuns& created);
+                           std::optional<PreciseInstant> commit_at, CreatedRuns& created);
   Status CreatePlannedRuns(std::vector<store::NewRun>& planned,
                            std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags,
-                           std::optional<scheduler::PreciseInstant> commit_at,
-                           CreatedRuns& created);
+                           std::optional<PreciseInstant> commit_at, CreatedRuns& created);
   Status StartRuns();
   void OnTransition(const scheduler::Transition& transition);
   void OnRunFinished(const store::DagRunRecord& run);
@@ -95,7 +93,7 @@ class SchedulerService {
 
   store::StateStore& store_;
   graph::DagFolder& dags_;
-  const scheduler::Clock& clock_;
+  const Clock& clock_;
   SchedulerOptions options_;
   std::function<void(const scheduler::Transition&)> observer_;
   WebhookSender* webhooks_;
@@ -111,7 +109,7 @@ class SchedulerService {
   bool runs_dirty_ = true;         // queued or interrupted runs may be waiting
   int runs_waiting_ = 0;           // queued runs the last StartRuns left waiting
   std::set<std::string> limited_;  // DAGs whose due runs were capped by max_active_runs
-  std::chrono::steady_clock::time_point last_heartbeat_;
+  PreciseInstant last_heartbeat_;
   std::optional<Instant> upcoming_;  // when the next schedule interval ends
 
   std::mutex mutex_;

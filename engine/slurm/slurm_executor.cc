@@ -25,7 +25,7 @@ namespace {
 using exec::OperatorResult;
 using exec::TaskEvent;
 using exec::TaskLaunch;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 std::string ShellQuote(const std::string& text) {
   std::string out = "'";
@@ -49,15 +49,15 @@ struct Job {
   TaskLaunch launch;
   std::string job_id{};  // empty until sbatch has answered
   bool started = false;
-  Clock::time_point started_at{};
+  SteadyClock::time_point started_at{};
   bool timed_out = false;  // conveyor cancelled it at its execution_timeout
   bool cancelled = false;  // conveyor cancelled it on shutdown
 };
 
 class SlurmExecutor : public exec::Executor {
  public:
-  SlurmExecutor(SlurmSettings settings, std::function<void(TaskEvent)> notify)
-      : settings_(std::move(settings)), notify_(std::move(notify)) {
+  SlurmExecutor(SlurmSettings settings, const Clock& clock, std::function<void(TaskEvent)> notify)
+      : settings_(std::move(settings)), clock_(clock), notify_(std::move(notify)) {
     if (settings_.conveyor_binary.empty()) settings_.conveyor_binary = SelfBinary();
     thread_ = std::thread([this] { Loop(); });
   }
@@ -77,7 +77,7 @@ class SlurmExecutor : public exec::Executor {
     Job job{std::move(launch)};
     job.job_id = external_id.substr(external_id.find(':') + 1);
     job.started = started;
-    job.started_at = Clock::now();  // the deadline restarts: the time spent before is unknown
+    job.started_at = SteadyClock::now();  // the deadline restarts: the time spent before is unknown
     Enqueue(std::move(job));
   }
 
@@ -148,8 +148,14 @@ class SlurmExecutor : public exec::Executor {
     }
   }
 
-  void Done(TaskEvent event) {
+  // Reports an event, stamped now.
+  void Notify(TaskEvent event) {
+    event.at = clock_.PreciseNow();
     notify_(std::move(event));
+  }
+
+  void Done(TaskEvent event) {
+    Notify(std::move(event));
     std::lock_guard<std::mutex> lock(mutex_);
     if (--in_flight_ == 0) idle_.notify_all();
   }
@@ -238,7 +244,7 @@ class SlurmExecutor : public exec::Executor {
     job.job_id = id;
     TaskEvent event{TaskEvent::Kind::kSubmitted, launch.id, std::nullopt, {}};
     event.external_id = "slurm:" + id;
-    notify_(std::move(event));
+    Notify(std::move(event));
     jobs_.push_back(std::move(job));
   }
 
@@ -290,15 +296,15 @@ class SlurmExecutor : public exec::Executor {
   void MarkStarted(Job& job, const std::string& node) {
     if (job.started) return;
     job.started = true;
-    job.started_at = Clock::now();
+    job.started_at = SteadyClock::now();
     TaskEvent event{TaskEvent::Kind::kStarted, job.launch.id, std::nullopt, {}};
     event.hostname = node;
-    notify_(std::move(event));
+    Notify(std::move(event));
   }
 
   void CheckDeadline(Job& job) {
     if (!job.started || job.timed_out || !job.launch.execution_timeout) return;
-    if (Clock::now() - job.started_at < *job.launch.execution_timeout) return;
+    if (SteadyClock::now() - job.started_at < *job.launch.execution_timeout) return;
     job.timed_out = true;
     (void)exec::RunCommandOutput({settings_.scancel, job.job_id});
   }
@@ -368,6 +374,7 @@ class SlurmExecutor : public exec::Executor {
   }
 
   SlurmSettings settings_;
+  const Clock& clock_;
   std::function<void(TaskEvent)> notify_;
   std::vector<Job> jobs_;  // the thread's own
 
@@ -391,9 +398,9 @@ std::string TrySibling(const std::string& log_path, const std::string& suffix) {
   return stem + suffix;
 }
 
-std::unique_ptr<exec::Executor> MakeSlurmExecutor(SlurmSettings settings,
+std::unique_ptr<exec::Executor> MakeSlurmExecutor(SlurmSettings settings, const Clock& clock,
                                                   std::function<void(exec::TaskEvent)> notify) {
-  return std::make_unique<SlurmExecutor>(std::move(settings), std::move(notify));
+  return std::make_unique<SlurmExecutor>(std::move(settings), clock, std::move(notify));
 }
 
 }  // namespace conveyor::slurm

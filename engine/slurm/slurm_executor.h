@@ -27,7 +27,7 @@ struct SlurmSettings {
 // The job reads its launch file and writes its result file beside the try's log, so the log
 // folder must be on a filesystem the nodes share; the state database is never opened there.
 // One thread submits jobs and follows them (an event, not a poll, wakes it for submissions).
-std::unique_ptr<exec::Executor> MakeSlurmExecutor(SlurmSettings settings,
+std::unique_ptr<exec::Executor> MakeSlurmExecutor(SlurmSettings settings, const Clock& clock,
                                                   std::function<void(exec::TaskEvent)> notify);
 
 // Files of a try beside its log: "<log without .log><suffix>".

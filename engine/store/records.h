@@ -6,42 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/common/clock.h"
 #include "engine/common/time_format.h"
 #include "engine/state/states.h"
 
 namespace conveyor::store {
 
 using RunKey = std::int64_t;
-using TimePoint = std::chrono::sys_time<std::chrono::microseconds>;
-
-namespace detail {
-inline thread_local std::optional<TimePoint> writes_take_effect_at;
-}  // namespace detail
-
-// The wall clock, at the resolution the store keeps: the time recorded for what happens now. On a
-// thread preparing writes that take effect later (WritesTakeEffectAt), never earlier than then.
-inline TimePoint CurrentTime() {
-  const TimePoint now =
-      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  const auto& at = detail::writes_take_effect_at;
-  return at && *at > now ? *at : now;
-}
-
-// While alive, the writes this thread prepares are recorded as made at `at` (or later): a round
-// of cron runs prepared before its interval ends commits when it ends, and its runs, task
-// instances and events say so.
-class WritesTakeEffectAt {
- public:
-  explicit WritesTakeEffectAt(TimePoint at) : previous_(detail::writes_take_effect_at) {
-    detail::writes_take_effect_at = at;
-  }
-  ~WritesTakeEffectAt() { detail::writes_take_effect_at = previous_; }
-  WritesTakeEffectAt(const WritesTakeEffectAt&) = delete;
-  WritesTakeEffectAt& operator=(const WritesTakeEffectAt&) = delete;
-
- private:
-  std::optional<TimePoint> previous_;
-};
+using TimePoint = PreciseInstant;
 
 // A DAG run as stored. `id` is the database key; (dag_id, run_id) is unique.
 struct DagRunRecord {

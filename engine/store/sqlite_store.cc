@@ -81,13 +81,15 @@ DagRunRecord ReadRun(const Statement& s) {
 
 class SqliteStore : public StateStore {
  public:
-  explicit SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  SqliteStore(std::unique_ptr<SqliteDb> db, const Clock& clock)
+      : db_(std::move(db)), clock_(clock) {}
 
   Result<RunKey> CreateRun(const DagRunRecord& run,
                            const std::vector<TaskInstanceRecord>& tasks) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
+    writing_at_ = clock_.PreciseNow();
     StateCountChanges counts;
     auto key = InsertRun(run, false, std::nullopt, counts);
     if (!key.ok()) return key.error();
@@ -104,6 +106,7 @@ class SqliteStore : public StateStore {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
+    writing_at_ = now;
     std::vector<std::optional<RunKey>> keys;
     WriteBatch batch;
     StateCountChanges counts;
@@ -293,7 +296,11 @@ class SqliteStore : public StateStore {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement insert =
         db_->Cached("INSERT INTO events (at, run, to_state, who, note) VALUES (?, 0, ?, ?, ?)");
-    return insert->Bind(1, Micros(CurrentTime())).Bind(2, event).Bind(3, who).Bind(4, note).Run();
+    return insert->Bind(1, Micros(clock_.PreciseNow()))
+        .Bind(2, event)
+        .Bind(3, who)
+        .Bind(4, note)
+        .Run();
   }
 
   Result<std::vector<EventLogEntry>> ListEventLog(const EventLogFilter& filter,
@@ -372,6 +379,7 @@ class SqliteStore : public StateStore {
     if (batch.empty()) return Status::Ok();
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s;
+    writing_at_ = clock_.PreciseNow();
     StateCountChanges counts;
     if (Status s = WriteAll(batch, counts); !s.ok()) return s;
     return txn.Commit();
@@ -661,8 +669,7 @@ class SqliteStore : public StateStore {
         "INSERT INTO events (at, run, from_state, to_state, who) VALUES (?, ?, ?, ?, ?)");
     std::optional<std::string> from_text;
     if (from) from_text = std::string(state::Name(*from));
-    const auto now = CurrentTime();
-    return event->Bind(1, Micros(now))
+    return event->Bind(1, Micros(writing_at_))
         .Bind(2, run)
         .BindOptional(3, from_text)
         .Bind(4, "run:" + std::string(state::Name(to)))
@@ -682,6 +689,9 @@ class SqliteStore : public StateStore {
   std::recursive_mutex mutex_;
   std::unique_ptr<SqliteDb> db_;            // GUARDED_BY(mutex_)
   std::int64_t changes_at_checkpoint_ = 0;  // GUARDED_BY(mutex_)
+  const Clock& clock_;
+  // When the transaction being written takes effect: the time of its events.
+  TimePoint writing_at_{};  // GUARDED_BY(mutex_)
 };
 
 bool RunEnded(RunState state) { return state == RunState::kSuccess || state == RunState::kFailed; }
@@ -771,7 +781,6 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
       "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
       "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  const auto now = CurrentTime();
   for (size_t i = 0; i < batch.task_instances().size(); ++i) {
     const TaskInstanceRecord& ti = batch.task_instances()[i];
     const std::optional<TaskState>& before = batch.task_instances_before()[i];
@@ -817,7 +826,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
       if (Status s = bind(*insert_ti).Run(); !s.ok()) return s;
     }
   }
-  if (Status s = AppendTaskEvents(batch.events(), now); !s.ok()) return s;
+  if (Status s = AppendTaskEvents(batch.events(), writing_at_); !s.ok()) return s;
   for (const auto& write : batch.runs()) {
     if (write.from != write.run.state && RunEnded(write.run.state)) {
       if (Status s = AppendRunEvent(write.run.id, write.from, write.run.state, write.who);
@@ -888,7 +897,7 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
     if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
   }
   if (Status s = Migrate(**db); !s.ok()) return s.error();
-  return std::unique_ptr<StateStore>(new SqliteStore(std::move(db).value()));
+  return std::unique_ptr<StateStore>(new SqliteStore(std::move(db).value(), *options.clock));
 }
 
 }  // namespace conveyor::store

@@ -229,7 +229,8 @@ class StateStore {
 };
 
 struct SqliteStoreOptions {
-  bool synchronous_full = false;  // synchronous=FULL instead of NORMAL
+  const Clock* clock = &WallClock();  // stamps events; outlives the store
+  bool synchronous_full = false;      // synchronous=FULL instead of NORMAL
   // The page cache, in MiB; 0 keeps SQLite's default (2 MiB). The connection that creates and
   // runs runs wants one that holds the index pages a round of cron runs writes (a few hundred
   // DAGs each write into their own part of dag_runs' per-DAG indexes); readers do not.

@@ -102,10 +102,14 @@ def main():
         f.write("dags_folder: dags\ndb: state/conveyor.db\nworkers: 2\n")
     base = [args.conveyor, "--config", os.path.join(work, "conveyor.yaml")]
     command = base + ["dags", "trigger", "crash", "--run-id", "crash1", "--wait"]
+    # Parsing the chain and creating its run takes 0.1-0.3 s: until the run exists, a kill may come
+    # as late as that, so that creation is both interrupted and, at some point, completed.
+    creating = (0.02, 0.6)
     kills = 0
+    created = False
     while kills < args.kills:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(*pause))
+        time.sleep(rng.uniform(*(pause if created else creating)))
         if proc.poll() is not None:
             print("run finished after %d kills (exit %d: %s); starting over is not possible"
                   % (kills, proc.returncode, proc.stderr.read().decode()[-500:]))
@@ -114,7 +118,8 @@ def main():
         proc.wait()
         kills += 1
         # Killed before it created the run (start-up, migrations): trigger it again.
-        if run_exists(os.path.join(work, "state", "conveyor.db")):
+        if not created and run_exists(os.path.join(work, "state", "conveyor.db")):
+            created = True
             command = base + ["runs", "resume", "crash", "crash1", "--wait"]
     final = subprocess.run(base + ["runs", "resume", "crash", "crash1", "--wait"],
                            capture_output=True, text=True, timeout=300)

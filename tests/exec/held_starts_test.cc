@@ -48,7 +48,7 @@ class Reports {
 };
 
 TaskEvent Start(std::uint64_t id) {
-  return TaskEvent{TaskEvent::Kind::kStarted, id, 0, {}, std::chrono::system_clock::now()};
+  return TaskEvent{TaskEvent::Kind::kStarted, id, 0, {}, WallClock().PreciseNow()};
 }
 
 TEST(HeldStartsTest, AStartReleasedInTimeIsNeverReportedOnItsOwn) {
@@ -92,8 +92,8 @@ TaskLaunch InProcess(std::uint64_t id, const std::string& op, nlohmann::json arg
 TEST(HeldStartsTest, TheLocalExecutorReportsAShortTryInOneEventAndALongOneInTwo) {
   testing::TempDir dir;
   Reports reports;
-  auto executor =
-      MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, reports.Callback());
+  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, WallClock(),
+                                    reports.Callback());
   // A noop ends within the moment its start is held, unless the machine stalls its worker that
   // long: of five, at least one must come as one event (every start came on its own before).
   for (std::uint64_t id = 1; id <= 5; ++id) {

@@ -51,14 +51,15 @@ TEST(LocalExecutorTest, AShellTryStartsOnTheLaunchingThreadWhileAWorkerIsIdle) {
   std::mutex mutex;
   std::vector<TaskEvent> finished;
   std::map<std::uint64_t, std::chrono::system_clock::time_point> started;
-  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), runner, 1, [&](TaskEvent event) {
-    std::lock_guard<std::mutex> lock(mutex);
-    // A short try's start comes with its end; a long one's on its own, first.
-    if (event.kind == TaskEvent::Kind::kStarted) started[event.id] = event.at;
-    if (event.kind != TaskEvent::Kind::kFinished) return;
-    if (event.started_at) started[event.id] = *event.started_at;
-    finished.push_back(std::move(event));
-  });
+  auto executor =
+      MakeLocalExecutor(cli::BuiltinRegistry(), runner, 1, WallClock(), [&](TaskEvent event) {
+        std::lock_guard<std::mutex> lock(mutex);
+        // A short try's start comes with its end; a long one's on its own, first.
+        if (event.kind == TaskEvent::Kind::kStarted) started[event.id] = event.at;
+        if (event.kind != TaskEvent::Kind::kFinished) return;
+        if (event.started_at) started[event.id] = *event.started_at;
+        finished.push_back(std::move(event));
+      });
   executor->Launch(Shell(1, "sleep 0.2", dir.path()));
   // Started before Launch returned, on this thread.
   ASSERT_EQ(runner.threads().size(), 1u);
@@ -92,15 +93,16 @@ TEST(LocalExecutorTest, AShellTryLaunchedOnAWorkerStartsThereAtOnce) {
   std::vector<std::pair<std::uint64_t, std::thread::id>> finished;
   size_t started_within_callback = 0;
   Executor* self = nullptr;
-  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), runner, 1, [&](TaskEvent event) {
-    if (event.kind != TaskEvent::Kind::kFinished) return;
-    if (event.id == 1) {
-      self->Launch(Shell(2, "true", dir.path()));
-      started_within_callback = runner.threads().size();
-    }
-    std::lock_guard<std::mutex> lock(mutex);
-    finished.emplace_back(event.id, std::this_thread::get_id());
-  });
+  auto executor =
+      MakeLocalExecutor(cli::BuiltinRegistry(), runner, 1, WallClock(), [&](TaskEvent event) {
+        if (event.kind != TaskEvent::Kind::kFinished) return;
+        if (event.id == 1) {
+          self->Launch(Shell(2, "true", dir.path()));
+          started_within_callback = runner.threads().size();
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        finished.emplace_back(event.id, std::this_thread::get_id());
+      });
   self = executor.get();
   executor->Launch(Shell(1, "true", dir.path()));
   executor->Drain();
@@ -119,12 +121,12 @@ TEST(LocalExecutorTest, AStartFailureOnTheLaunchingThreadFailsTheTry) {
   testing::TempDir dir;
   std::mutex mutex;
   std::vector<TaskEvent> finished;
-  auto executor =
-      MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, [&](TaskEvent event) {
-        if (event.kind != TaskEvent::Kind::kFinished) return;
-        std::lock_guard<std::mutex> lock(mutex);
-        finished.push_back(std::move(event));
-      });
+  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, WallClock(),
+                                    [&](TaskEvent event) {
+                                      if (event.kind != TaskEvent::Kind::kFinished) return;
+                                      std::lock_guard<std::mutex> lock(mutex);
+                                      finished.push_back(std::move(event));
+                                    });
   executor->Launch(Shell(1, dir.path() + "/missing-program", dir.path()));
   executor->Drain();
   ASSERT_EQ(finished.size(), 1u);

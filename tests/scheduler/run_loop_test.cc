@@ -102,7 +102,7 @@ Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run
   run.run.run_id = run_id;
   run.run.run_type = run_type;
   run.run.state = state::RunState::kRunning;
-  run.run.start_date = store::CurrentTime();
+  run.run.start_date = WallClock().PreciseNow();
   for (const dag::Task& task : dag->dag.tasks) {
     store::TaskInstanceRecord ti;
     ti.task_id = task.id;
@@ -112,11 +112,11 @@ Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run
     run.tasks.push_back(ti);
   }
   auto keys = fixture.store().CreateRunsIfAbsent(
-      {run}, getpid(), store::CurrentTime(),
+      {run}, getpid(), WallClock().PreciseNow(),
       [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
         run.run.id = *made[0];
         for (auto& ti : run.tasks) ti.run = run.run.id;
-        start = loop.AdmitCreated({dag}, {&run}, batch);
+        start = loop.AdmitCreated({dag}, {&run}, WallClock().PreciseNow(), batch);
       },
       nullptr);
   if (!keys.ok()) return keys.error();
@@ -150,8 +150,8 @@ TEST(RunLoopTest, CreatedRunsStartInTheirTransactionAndHeldCommitsWaitForTheRele
   loop.HoldCommits();
   loop.StartCreated(std::move(start));
   // a (a no-op) ends at once; the loop applies it and plans b, and writes nothing of either.
-  const auto until = std::chrono::system_clock::now() + std::chrono::milliseconds(300);
-  while (std::chrono::system_clock::now() < until) ASSERT_TRUE(loop.Poll(until).ok());
+  const PreciseInstant until = WallClock().PreciseNow() + std::chrono::milliseconds(300);
+  while (WallClock().PreciseNow() < until) ASSERT_TRUE(loop.Poll(until).ok());
   EXPECT_EQ(fixture.States(run.run), (States{{"a", "queued"}, {"b", "none"}}));
   EXPECT_EQ(observed, (std::vector<std::string>{"a:scheduled", "a:queued"}));  // the committed
   loop.ReleaseCommits();
@@ -240,8 +240,8 @@ TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfte
   ASSERT_TRUE((*blocker)->Exec("BEGIN IMMEDIATE").ok());
   loop.StartCreated(std::move(start));
   // a ends; b starts and ends, then c; sh waits for the commit of its queued state.
-  const auto until = std::chrono::system_clock::now() + std::chrono::seconds(5);
-  while (noop_runs < 3 && std::chrono::system_clock::now() < until) {
+  const PreciseInstant until = WallClock().PreciseNow() + std::chrono::seconds(5);
+  while (noop_runs < 3 && WallClock().PreciseNow() < until) {
     ASSERT_TRUE(loop.Poll(until).ok());
   }
   EXPECT_EQ(noop_runs, 3);
@@ -293,7 +293,7 @@ LockedView RunChainWhileLocked(DagFixture& fixture, RunLoopOptions options) {
   };
   const auto until = std::chrono::system_clock::now() + std::chrono::seconds(5);
   while (!a_running() && std::chrono::system_clock::now() < until) {
-    EXPECT_TRUE(loop.Poll(std::chrono::system_clock::now() + std::chrono::milliseconds(5)).ok());
+    EXPECT_TRUE(loop.Poll(WallClock().PreciseNow() + std::chrono::milliseconds(5)).ok());
   }
   EXPECT_TRUE(a_running());
   // a sleeps 300 ms: the lock is held before its end is applied, and released once b has run.

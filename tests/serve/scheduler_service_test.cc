@@ -6,6 +6,7 @@
 
 #include "engine/cli/command_context.h"
 #include "engine/scheduler/run_factory.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::serve {
@@ -70,7 +71,7 @@ class SchedulerServiceTest : public ::testing::Test {
   void DatabaseChanged() { service_->FilesChanged({Db() + "-wal"}); }
 
   testing::TempDir dir_;
-  scheduler::FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<store::StateStore> store_;
   std::unique_ptr<graph::DagFolder> folder_;
   std::unique_ptr<SchedulerService> service_;
@@ -280,7 +281,7 @@ TEST_F(SchedulerServiceTest, SecondServeOnTheSameDatabaseIsRefused) {
   ASSERT_TRUE(other_store->ReleaseSchedulerLease(getpid()).ok());
   int previous = 0;
   ASSERT_TRUE(*other_store->AcquireSchedulerLease(
-      1, store::CurrentTime(), store::CurrentTime(), [](int) { return true; }, &previous));
+      1, WallClock().PreciseNow(), WallClock().PreciseNow(), [](int) { return true; }, &previous));
   SchedulerService second(*other_store, cli::BuiltinRegistry(), exec::SystemProcessRunner(), folder,
                           clock_, {}, nullptr, nullptr);
   Status status = second.Start();

@@ -257,8 +257,8 @@ exec::TaskLaunch LaunchIn(const std::string& folder, std::uint64_t id) {
 TEST(SlurmExecutorTest, SubmitsFollowsAndReadsTheJobcompOfAPurgedJob) {
   FakeSlurm slurm;
   EventLog events;
-  auto executor =
-      MakeSlurmExecutor(slurm.Settings(), [&](exec::TaskEvent e) { events.Add(std::move(e)); });
+  auto executor = MakeSlurmExecutor(slurm.Settings(), WallClock(),
+                                    [&](exec::TaskEvent e) { events.Add(std::move(e)); });
   // As in Slurm, a job sbatch accepted is listed from then on (an unlisted job is a purged one).
   slurm.Jobs(
       "JobId=4242 JobName=conveyor.dag.task JobState=PENDING Reason=Priority ExitCode=0:0\n");
@@ -297,8 +297,8 @@ TEST(SlurmExecutorTest, SubmitsFollowsAndReadsTheJobcompOfAPurgedJob) {
 TEST(SlurmExecutorTest, TheResultFileDecidesAndSbatchFailuresAreReported) {
   FakeSlurm slurm;
   EventLog events;
-  auto executor =
-      MakeSlurmExecutor(slurm.Settings(), [&](exec::TaskEvent e) { events.Add(std::move(e)); });
+  auto executor = MakeSlurmExecutor(slurm.Settings(), WallClock(),
+                                    [&](exec::TaskEvent e) { events.Add(std::move(e)); });
   ASSERT_TRUE(
       exec::WriteFileAtomically(slurm.dir().path() + "/attempt=1.result.json",
                                 exec::ResultToJson(exec::OperatorResult::Success({{"rows", "12"}}),
@@ -325,8 +325,8 @@ TEST(SlurmExecutorTest, TheResultFileDecidesAndSbatchFailuresAreReported) {
 TEST(SlurmExecutorTest, CancelAllCancelsTheJobs) {
   FakeSlurm slurm;
   EventLog events;
-  auto executor =
-      MakeSlurmExecutor(slurm.Settings(), [&](exec::TaskEvent e) { events.Add(std::move(e)); });
+  auto executor = MakeSlurmExecutor(slurm.Settings(), WallClock(),
+                                    [&](exec::TaskEvent e) { events.Add(std::move(e)); });
   slurm.Jobs("JobId=4242 JobName=x JobState=PENDING Reason=Priority ExitCode=0:0\n");
   executor->Launch(LaunchIn(slurm.dir().path(), 3));
   EXPECT_EQ(events.Wait(1).kind, exec::TaskEvent::Kind::kSubmitted);

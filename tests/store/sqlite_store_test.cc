@@ -121,7 +121,7 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
   std::vector<NewRun> runs = {{MakeRun("old", 1), {ti}}, {MakeRun("new", 2), {ti}}};
   std::vector<std::optional<RunKey>> seen;
   auto keys = store->CreateRunsIfAbsent(
-      runs, 77, CurrentTime(),
+      runs, 77, WallClock().PreciseNow(),
       [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
         seen = made;
         TaskInstanceRecord queued = ti;
@@ -146,10 +146,10 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
   // breaks its foreign key.
   std::vector<NewRun> more = {{MakeRun("doomed", 3), {ti}}};
   auto failed = store->CreateRunsIfAbsent(
-      more, 77, CurrentTime(),
+      more, 77, WallClock().PreciseNow(),
       [&](const std::vector<std::optional<RunKey>>&, WriteBatch& batch) {
-        batch.PutTry({987654, "t", 1, state::TaskState::kQueued, CurrentTime(), std::nullopt,
-                      std::nullopt, "x.log", ""});
+        batch.PutTry({987654, "t", 1, state::TaskState::kQueued, WallClock().PreciseNow(),
+                      std::nullopt, std::nullopt, "x.log", ""});
       },
       nullptr);
   EXPECT_FALSE(failed.ok());
@@ -358,32 +358,28 @@ TEST(SqliteStoreTest, RunsWrittenAheadCommitAtTheirTime) {
   testing::TempDir dir;
   const std::string db = dir.path() + "/s.db";
   auto store = std::move(OpenSqliteStore(db)).value();
-  const TimePoint commit_at = CurrentTime() + std::chrono::milliseconds(300);
+  const TimePoint commit_at = WallClock().PreciseNow() + std::chrono::milliseconds(300);
   std::string seen_before;
   std::optional<RunKey> key;
-  {
-    WritesTakeEffectAt effective(commit_at);
-    DagRunRecord run = MakeRun("ahead", 1);
-    run.state = state::RunState::kRunning;
-    run.start_date = CurrentTime();
-    EXPECT_EQ(*run.start_date, commit_at);
-    auto keys = store->CreateRunsIfAbsent(
-        {{run, {MakeTask("t")}}}, 77, CurrentTime(),
-        [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
-          TaskInstanceRecord ti = MakeTask("t");
-          ti.run = *made[0];
-          ti.state = state::TaskState::kScheduled;
-          batch.PutTaskInstance(ti, state::TaskState::kNone, "test");
-          // Another connection, while the transaction is open: no run yet.
-          seen_before =
-              testing::RunCommand("sqlite3 " + db + " 'SELECT count(*) FROM dag_runs'").output;
-        },
-        [&] { std::this_thread::sleep_until(commit_at); });
-    ASSERT_TRUE(keys.ok()) << keys.error().ToString();
-    key = (*keys)[0];
-  }
-  EXPECT_GE(CurrentTime(), commit_at);  // returned once committed, at its time
-  EXPECT_LT(CurrentTime(), commit_at + std::chrono::seconds(5));
+  DagRunRecord run = MakeRun("ahead", 1);
+  run.state = state::RunState::kRunning;
+  run.start_date = commit_at;
+  auto keys = store->CreateRunsIfAbsent(
+      {{run, {MakeTask("t")}}}, 77, commit_at,
+      [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
+        TaskInstanceRecord ti = MakeTask("t");
+        ti.run = *made[0];
+        ti.state = state::TaskState::kScheduled;
+        batch.PutTaskInstance(ti, state::TaskState::kNone, "test");
+        // Another connection, while the transaction is open: no run yet.
+        seen_before =
+            testing::RunCommand("sqlite3 " + db + " 'SELECT count(*) FROM dag_runs'").output;
+      },
+      [&] { std::this_thread::sleep_until(commit_at); });
+  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+  key = (*keys)[0];
+  EXPECT_GE(WallClock().PreciseNow(), commit_at);  // returned once committed, at its time
+  EXPECT_LT(WallClock().PreciseNow(), commit_at + std::chrono::seconds(5));
   EXPECT_EQ(seen_before, "0\n");
   ASSERT_TRUE(key);
   EXPECT_EQ(store->GetRun(*key)->start_date, commit_at);
