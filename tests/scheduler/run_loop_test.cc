@@ -358,34 +358,6 @@ TEST(RunLoopTest, WithoutStartsBeforeCommitAShellTryWaitsForItsQueuedState) {
       std::filesystem::exists(StartJournalPath(fixture.dir() + "/logs", "fixture", "locked")));
 }
 
-TEST(RunLoopTest, RetriesWithExponentialBackoffCappedByMaxDelay) {
-  // Fails on tries 1-3, succeeds on try 4. Delays: 200ms, 400ms, then 800ms capped to 500ms.
-  DagFixture fixture(R"(tasks:
-  - id: flaky
-    command: echo $CONVEYOR_TRY_NUMBER >> $DIR/tries; test $CONVEYOR_TRY_NUMBER -ge 4
-    retries: 3
-    retry_delay: 200ms
-    retry_exponential_backoff: true
-    max_retry_delay: 500ms
-)");
-  const auto run = fixture.RunToEnd();
-  EXPECT_EQ(run.state, state::RunState::kSuccess);
-  EXPECT_EQ(fixture.ReadFile("tries"), "1\n2\n3\n4\n");
-  const auto tries = *fixture.store().ListTries(run.id, "flaky");
-  ASSERT_EQ(tries.size(), 4u);
-  const std::chrono::milliseconds expected[] = {std::chrono::milliseconds(200),
-                                                std::chrono::milliseconds(400),
-                                                std::chrono::milliseconds(500)};
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(tries[i].state, state::TaskState::kFailed);
-    const auto gap = *tries[i + 1].start_date - *tries[i].end_date;
-    EXPECT_GE(gap, expected[i]) << "before try " << i + 2;
-    EXPECT_LT(gap, expected[i] + std::chrono::milliseconds(1500)) << "before try " << i + 2;
-  }
-  EXPECT_EQ(tries[3].state, state::TaskState::kSuccess);
-  EXPECT_EQ(fixture.Ti(run, "flaky").try_number, 4);
-}
-
 TEST(RunLoopTest, RetryDelayFormula) {
   dag::RetryPolicy policy;
   policy.retry_delay = std::chrono::seconds(30);
