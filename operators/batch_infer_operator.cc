@@ -31,7 +31,7 @@ class BatchInfer {
     if (!input_store.ok()) return input_store.error();
     auto output_store = context_.OpenData();
     if (!output_store.ok()) return output_store.error();
-    auto source = OpenSource(**input_store, args_);
+    auto source = OpenSourceArg(**input_store, args_);
     if (!source.ok()) return source.error();
     exec::TableReader& reader = *source->reader;
     const auto& columns = reader.columns();
@@ -131,12 +131,7 @@ class BatchInfer {
 }  // namespace
 
 exec::OperatorResult BatchInferOperator::Execute(exec::OperatorContext& context) {
-  auto outputs = BatchInfer(context).Run();
-  if (!outputs.ok()) {
-    context.Log("batch_infer failed: " + outputs.error().ToString());
-    return exec::OperatorResult::Failure(outputs.error().ToString());
-  }
-  return exec::OperatorResult::Success(std::move(outputs).value());
+  return ResultOf(context, "batch_infer", BatchInfer(context).Run());
 }
 
 }  // namespace conveyor::operators

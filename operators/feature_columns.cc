@@ -64,24 +64,22 @@ std::optional<double> NumericValue(const exec::Cell& cell) {
   return std::nullopt;
 }
 
-std::optional<float> FeatureValue(const exec::Cell& cell) {
-  if (const auto* i = std::get_if<std::int64_t>(&cell)) return static_cast<float>(*i);
-  if (const auto* d = std::get_if<double>(&cell)) return static_cast<float>(*d);
-  if (std::holds_alternative<std::monostate>(cell)) return NAN;
-  return std::nullopt;
-}
-
 bool AppendFeatureRow(const std::vector<exec::Cell>& row, const std::vector<size_t>& chosen,
                       DenseMatrix& matrix, size_t* bad_column) {
   const size_t start = matrix.values.size();
   for (size_t index : chosen) {
-    auto value = FeatureValue(row[index]);
+    const exec::Cell& cell = row[index];
+    if (std::holds_alternative<std::monostate>(cell)) {
+      matrix.values.push_back(NAN);  // missing
+      continue;
+    }
+    auto value = NumericValue(cell);
     if (!value) {
       matrix.values.resize(start);
       *bad_column = index;
       return false;
     }
-    matrix.values.push_back(*value);
+    matrix.values.push_back(static_cast<float>(*value));
   }
   ++matrix.rows;
   return true;

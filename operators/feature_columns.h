@@ -26,9 +26,6 @@ Result<size_t> FindColumn(const std::vector<exec::Column>& columns, const std::s
 // An integer or real cell as a double; nothing for NULL or text.
 std::optional<double> NumericValue(const exec::Cell& cell);
 
-// A cell as a feature value: NULL is missing (NaN); text is an error for the caller.
-std::optional<float> FeatureValue(const exec::Cell& cell);
-
 // Appends the chosen columns of `row` to `matrix` as one row. Returns false (and leaves the
 // matrix as it was) when a chosen cell holds text, setting `bad_column`.
 bool AppendFeatureRow(const std::vector<exec::Cell>& row, const std::vector<size_t>& chosen,

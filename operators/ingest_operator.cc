@@ -363,12 +363,7 @@ class Ingest {
 }  // namespace
 
 exec::OperatorResult IngestOperator::Execute(exec::OperatorContext& context) {
-  auto outputs = Ingest(context).Run();
-  if (!outputs.ok()) {
-    context.Log("ingest failed: " + outputs.error().ToString());
-    return exec::OperatorResult::Failure(outputs.error().ToString());
-  }
-  return exec::OperatorResult::Success(*outputs);
+  return ResultOf(context, "ingest", Ingest(context).Run());
 }
 
 }  // namespace conveyor::operators

@@ -45,28 +45,31 @@ std::string CellText(const exec::Cell& cell) {
   return "NULL";
 }
 
-Result<Source> OpenSource(exec::DataStore& store, const nlohmann::json& args, const char* table_key,
-                          const char* query_key) {
+Result<Source> OpenSource(exec::DataStore& store, const std::string& text, bool is_query) {
+  auto reader = is_query ? store.ReadQuery(text) : store.ReadTable(text);
+  if (!reader.ok()) return reader.error();
+  return Source{is_query ? "the query" : "table '" + text + "'", std::move(reader).value()};
+}
+
+Result<Source> OpenSourceArg(exec::DataStore& store, const nlohmann::json& args,
+                             const char* table_key, const char* query_key) {
   const bool has_table = args.contains(table_key);
   const bool has_query = args.contains(query_key);
   if (has_table == has_query) {
     return InvalidArgument(std::string("give either '") + table_key + "' or '" + query_key +
                            "', not " + (has_table ? "both" : "neither"));
   }
-  Source source;
-  if (has_table) {
-    const std::string table = args.at(table_key).get<std::string>();
-    source.name = "table '" + table + "'";
-    auto reader = store.ReadTable(table);
-    if (!reader.ok()) return reader.error();
-    source.reader = std::move(reader).value();
-  } else {
-    source.name = "the query";
-    auto reader = store.ReadQuery(args.at(query_key).get<std::string>());
-    if (!reader.ok()) return reader.error();
-    source.reader = std::move(reader).value();
+  return OpenSource(store, args.at(has_query ? query_key : table_key).get<std::string>(),
+                    has_query);
+}
+
+exec::OperatorResult ResultOf(exec::OperatorContext& context, std::string_view operator_name,
+                              Result<nlohmann::json> outputs) {
+  if (!outputs.ok()) {
+    context.Log(std::string(operator_name) + " failed: " + outputs.error().ToString());
+    return exec::OperatorResult::Failure(outputs.error().ToString());
   }
-  return source;
+  return exec::OperatorResult::Success(std::move(outputs).value());
 }
 
 }  // namespace conveyor::operators

@@ -4,10 +4,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/common/error.h"
 #include "engine/exec/data_store.h"
+#include "engine/exec/operator.h"
 
 namespace conveyor::operators {
 
@@ -21,13 +23,20 @@ std::int64_t ArgInteger(const nlohmann::json& args, const char* key, std::int64_
 // A cell as text for messages: NULL, 12, 0.5 or 'abc'.
 std::string CellText(const exec::Cell& cell);
 
-// The rows an operator reads: `table` or `query` of its args (exactly one), and how to name them
-// in messages ("table 'x'" or "the query").
+// The rows an operator reads, and how to name them in messages ("table 'x'" or "the query").
 struct Source {
   std::string name;
   std::unique_ptr<exec::TableReader> reader;
 };
-Result<Source> OpenSource(exec::DataStore& store, const nlohmann::json& args,
-                          const char* table_key = "table", const char* query_key = "query");
+// Reads table `text`, or the rows of query `text`.
+Result<Source> OpenSource(exec::DataStore& store, const std::string& text, bool is_query);
+// Opens `table` or `query` of the args (exactly one).
+Result<Source> OpenSourceArg(exec::DataStore& store, const nlohmann::json& args,
+                             const char* table_key = "table", const char* query_key = "query");
+
+// The try's result from what the operator's work returned: its outputs, or a failure that is
+// also logged as "<operator_name> failed: <error>".
+exec::OperatorResult ResultOf(exec::OperatorContext& context, std::string_view operator_name,
+                              Result<nlohmann::json> outputs);
 
 }  // namespace conveyor::operators

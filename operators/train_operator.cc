@@ -108,7 +108,7 @@ class Train {
   Result<Dataset> ReadDataset() {
     auto store = context_.OpenData();
     if (!store.ok()) return store.error();
-    auto source = OpenSource(**store, args_);
+    auto source = OpenSourceArg(**store, args_);
     if (!source.ok()) return source.error();
     exec::TableReader& reader = *source->reader;
     const auto& columns = reader.columns();
@@ -262,12 +262,7 @@ bool InValidationSet(std::uint64_t seed, std::uint64_t index, double ratio) {
 }
 
 exec::OperatorResult TrainOperator::Execute(exec::OperatorContext& context) {
-  auto outputs = Train(context).Run();
-  if (!outputs.ok()) {
-    context.Log("train failed: " + outputs.error().ToString());
-    return exec::OperatorResult::Failure(outputs.error().ToString());
-  }
-  return exec::OperatorResult::Success(std::move(outputs).value());
+  return ResultOf(context, "train", Train(context).Run());
 }
 
 }  // namespace conveyor::operators

@@ -1,8 +1,10 @@
 #include "engine/data/drift_results.h"
 
+#include <initializer_list>
 #include <map>
-#include <sstream>
 
+#include "engine/common/prometheus_text.h"
+#include "engine/exec/drift_tables.h"
 #include "engine/store/sqlite_db.h"
 
 namespace conveyor::data {
@@ -16,24 +18,52 @@ nlohmann::json Value(const Statement& s, int column) {
   return s.Real(column);
 }
 
-std::string Escape(const std::string& value) {
+// "p.a, p.b": columns a and b after `prefix`.
+std::string Columns(std::initializer_list<const char*> names, const std::string& prefix = "") {
   std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
+  for (const char* name : names) out += (out.empty() ? "" : ", ") + prefix + name;
   return out;
 }
 
-std::string Number(double v) {
-  std::ostringstream out;
-  out.precision(17);
-  out << v;
-  return out.str();
+// Each run's rows of its latest window, for the latest run of each task.
+std::string LatestSql() {
+  using namespace exec::drift_tables;
+  const std::string results = kResults, run = Columns({kDagId, kTaskId, kRunId});
+  const std::string r_run = Columns({kDagId, kTaskId, kRunId}, "r.");
+  return "WITH last_run AS (SELECT " + run + " FROM " + results +
+         " WHERE rowid IN (SELECT max(rowid) FROM " + results + " GROUP BY " +
+         Columns({kDagId, kTaskId}) + ")), last_window AS (SELECT " + r_run + ", max(r." +
+         kWindowStart + ") AS " + kWindowStart + " FROM " + results + " r JOIN last_run l USING (" +
+         run + ") GROUP BY " + r_run + ") SELECT " +
+         Columns({kDagId, kTaskId, kFeature, kTest, kValue, kThreshold, kDrifted}, "r.") +
+         " FROM " + results + " r JOIN last_window w USING (" + run + ") WHERE r." + kWindowStart +
+         " IS w." + kWindowStart + " ORDER BY " + Columns({kDagId, kTaskId, kFeature, kTest}, "r.");
+}
+
+std::string TasksSql() {
+  using namespace exec::drift_tables;
+  const std::string key = Columns({kDagId, kTaskId});
+  return "SELECT DISTINCT " + key + " FROM " + kResults + " ORDER BY " + key;
+}
+
+std::string ReportSql() {
+  using namespace exec::drift_tables;
+  return "SELECT " +
+         Columns(
+             {kRunId, kWindowStart, kWindowEnd, kFeature, kTest, kValue, kThreshold, kDrifted}) +
+         " FROM " + kResults + " WHERE " + kDagId + " = ? AND " + kTaskId + " = ? ORDER BY rowid";
+}
+
+std::string BinsSql() {
+  using namespace exec::drift_tables;
+  return "SELECT " + Columns({kFeature, kBins}) + " FROM " + kHistograms + " WHERE " + kDagId +
+         " = ? AND " + kTaskId + " = ? AND " + kRunId + " = ?";
+}
+
+std::string HasTablesSql() {
+  using namespace exec::drift_tables;
+  return std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('") +
+         kResults + "', '" + kHistograms + "')";
 }
 
 class SqliteDriftResults : public DriftResults {
@@ -43,16 +73,8 @@ class SqliteDriftResults : public DriftResults {
   Result<nlohmann::json> Latest() override {
     nlohmann::json out = nlohmann::json::array();
     if (!HasTable()) return out;
-    Statement select(*db_,
-                     "WITH last_run AS (SELECT dag_id, task_id, run_id FROM drift_results "
-                     "WHERE rowid IN (SELECT max(rowid) FROM drift_results GROUP BY dag_id, "
-                     "task_id)), last_window AS (SELECT r.dag_id, r.task_id, r.run_id, "
-                     "max(r.window_start) AS window_start FROM drift_results r JOIN last_run l "
-                     "USING (dag_id, task_id, run_id) GROUP BY r.dag_id, r.task_id, r.run_id) "
-                     "SELECT r.dag_id, r.task_id, r.feature, r.test, r.value, r.threshold, "
-                     "r.drifted FROM drift_results r JOIN last_window w USING (dag_id, task_id, "
-                     "run_id) WHERE r.window_start IS w.window_start ORDER BY r.dag_id, "
-                     "r.task_id, r.feature, r.test");
+    static const std::string sql = LatestSql();
+    Statement select(*db_, sql.c_str());
     const Status read = select.ForEachRow([&] {
       out.push_back({{"dag", select.Text(0)},
                      {"task", select.Text(1)},
@@ -69,8 +91,8 @@ class SqliteDriftResults : public DriftResults {
   Result<nlohmann::json> Tasks() override {
     nlohmann::json out = nlohmann::json::array();
     if (!HasTable()) return out;
-    Statement select(*db_,
-                     "SELECT DISTINCT dag_id, task_id FROM drift_results ORDER BY dag_id, task_id");
+    static const std::string sql = TasksSql();
+    Statement select(*db_, sql.c_str());
     const Status read = select.ForEachRow([&] {
       out.push_back({{"dag_id", select.Text(0)}, {"task_id", select.Text(1)}});
     });
@@ -80,9 +102,8 @@ class SqliteDriftResults : public DriftResults {
 
   Result<nlohmann::json> Report(const std::string& dag_id, const std::string& task_id) override {
     if (!HasTable()) return NotFound("no drift results yet");
-    Statement select(*db_,
-                     "SELECT run_id, window_start, window_end, feature, test, value, threshold, "
-                     "drifted FROM drift_results WHERE dag_id = ? AND task_id = ? ORDER BY rowid");
+    static const std::string sql = ReportSql();
+    Statement select(*db_, sql.c_str());
     select.Bind(1, dag_id).Bind(2, task_id);
     // Per (feature, test): per window, the latest run's point.
     std::map<std::pair<std::string, std::string>, std::map<std::string, nlohmann::json>> series;
@@ -118,17 +139,12 @@ class SqliteDriftResults : public DriftResults {
       if (r.at("window_start") == latest_window) latest_rows.push_back(r);
     }
     nlohmann::json histograms = nlohmann::json::object();
-    Statement bins(*db_,
-                   "SELECT feature, bins FROM drift_histograms WHERE dag_id = ? AND task_id = ? "
-                   "AND run_id = ?");
+    static const std::string bins_sql = BinsSql();
+    Statement bins(*db_, bins_sql.c_str());
     bins.Bind(1, dag_id).Bind(2, task_id).Bind(3, last_run);
-    while (true) {
-      auto row = bins.Step();
-      if (!row.ok()) break;  // no histograms table: the report goes without them
-      if (!*row) break;
-      histograms[bins.Text(0)] = nlohmann::json::parse(bins.Text(1), nullptr, false);
-    }
-    bins.Reset();
+    // A failed read leaves the report without (the rest of) its histograms.
+    (void)bins.ForEachRow(
+        [&] { histograms[bins.Text(0)] = nlohmann::json::parse(bins.Text(1), nullptr, false); });
     nlohmann::json out_series = nlohmann::json::array();
     for (const auto& [key, points] : series) {
       nlohmann::json list = nlohmann::json::array();
@@ -149,9 +165,8 @@ class SqliteDriftResults : public DriftResults {
 
  private:
   bool HasTable() {
-    Statement check(*db_,
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                    "('drift_results', 'drift_histograms')");
+    static const std::string sql = HasTablesSql();
+    Statement check(*db_, sql.c_str());
     auto row = check.Step();
     const bool has = row.ok() && *row && check.Int(0) == 2;
     check.Reset();
@@ -170,27 +185,28 @@ Result<std::unique_ptr<DriftResults>> DriftResults::Open(const std::string& data
 }
 
 std::string RenderDriftGauges(const nlohmann::json& latest) {
-  std::string score =
-      "# HELP conveyor_drift_score The latest drift test value of a feature (a p-value for ks, "
-      "chisquare and z; a distance or PSI otherwise).\n# TYPE conveyor_drift_score gauge\n";
-  std::string detected =
-      "# HELP conveyor_drift_detected Whether the latest drift test of a feature found drift.\n"
-      "# TYPE conveyor_drift_detected gauge\n";
-  std::string model =
-      "# HELP conveyor_model_metric The latest model-quality metric of a drift task's primary "
-      "window.\n# TYPE conveyor_model_metric gauge\n";
+  std::string score, detected, model;
+  AppendPrometheusHeader(score, "conveyor_drift_score", "gauge",
+                         "The latest drift test value of a feature (a p-value for ks, chisquare "
+                         "and z; a distance or PSI otherwise).");
+  AppendPrometheusHeader(detected, "conveyor_drift_detected", "gauge",
+                         "Whether the latest drift test of a feature found drift.");
+  AppendPrometheusHeader(model, "conveyor_model_metric", "gauge",
+                         "The latest model-quality metric of a drift task's primary window.");
   for (const auto& row : latest) {
     if (!row.at("value").is_number()) continue;
-    const std::string dag = Escape(row.at("dag")), task = Escape(row.at("task"));
-    const std::string value = Number(row.at("value").get<double>());
-    if (row.at("feature") == "model") {
-      model += "conveyor_model_metric{dag=\"" + dag + "\",task=\"" + task + "\",metric=\"" +
-               Escape(row.at("test")) + "\"} " + value + "\n";
+    const std::string dag = PrometheusLabelValue(row.at("dag").get<std::string>());
+    const std::string task = PrometheusLabelValue(row.at("task").get<std::string>());
+    const std::string test = PrometheusLabelValue(row.at("test").get<std::string>());
+    const std::string value = PrometheusNumber(row.at("value").get<double>());
+    if (row.at("feature") == exec::drift_tables::kModelFeature) {
+      model += "conveyor_model_metric{dag=\"" + dag + "\",task=\"" + task + "\",metric=\"" + test +
+               "\"} " + value + "\n";
       continue;
     }
     const std::string labels = "{dag=\"" + dag + "\",task=\"" + task + "\",feature=\"" +
-                               Escape(row.at("feature")) + "\",test=\"" + Escape(row.at("test")) +
-                               "\"}";
+                               PrometheusLabelValue(row.at("feature").get<std::string>()) +
+                               "\",test=\"" + test + "\"}";
     score += "conveyor_drift_score" + labels + " " + value + "\n";
     detected += "conveyor_drift_detected" + labels + " " +
                 (row.at("drifted").get<bool>() ? "1" : "0") + "\n";

@@ -1,7 +1,9 @@
 #include "engine/serve/metrics.h"
 
 #include <algorithm>
-#include <charconv>
+#include <limits>
+
+#include "engine/common/prometheus_text.h"
 
 namespace conveyor::serve {
 namespace {
@@ -11,46 +13,20 @@ const std::vector<double> kTaskBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 const std::vector<double> kLoopBuckets = {0.0001, 0.0005, 0.001, 0.0025, 0.005,
                                           0.01,   0.025,  0.05,  0.1,    0.5};
 
-// A label value as the exposition format wants it: backslash, quote and newline escaped.
-std::string Escape(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// The shortest text that reads back as the same double.
-std::string Number(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
-void Header(std::string& out, const char* name, const char* type, const char* help) {
-  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-}
-
 void RenderHistogram(std::string& out, const std::string& name, const std::string& labels,
                      const Metrics::Histogram& h) {
   const std::string sep = labels.empty() ? "" : ",";
   long cumulative = 0;
   for (size_t i = 0; i < h.bounds.size(); ++i) {
     cumulative += h.counts[i];
-    out += name + "_bucket{" + labels + sep + "le=\"" + Number(h.bounds[i]) + "\"} " +
+    out += name + "_bucket{" + labels + sep + "le=\"" + PrometheusNumber(h.bounds[i]) + "\"} " +
            std::to_string(cumulative) + "\n";
   }
-  out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+  out += name + "_bucket{" + labels + sep + "le=\"" +
+         PrometheusNumber(std::numeric_limits<double>::infinity()) + "\"} " +
+         std::to_string(h.count) + "\n";
   const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-  out += name + "_sum" + braces + " " + Number(h.sum) + "\n";
+  out += name + "_sum" + braces + " " + PrometheusNumber(h.sum) + "\n";
   out += name + "_count" + braces + " " + std::to_string(h.count) + "\n";
 }
 
@@ -106,49 +82,56 @@ std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
                             const std::map<std::string, long>& task_instances_by_state) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
-  Header(out, "conveyor_dag_runs", "gauge", "DAG runs in the database by state.");
+  AppendPrometheusHeader(out, "conveyor_dag_runs", "gauge", "DAG runs in the database by state.");
   for (const auto& [state, n] : runs_by_state) {
-    out += "conveyor_dag_runs{state=\"" + Escape(state) + "\"} " + std::to_string(n) + "\n";
+    out += "conveyor_dag_runs{state=\"" + PrometheusLabelValue(state) + "\"} " + std::to_string(n) +
+           "\n";
   }
-  Header(out, "conveyor_task_instances", "gauge", "Task instances in the database by state.");
+  AppendPrometheusHeader(out, "conveyor_task_instances", "gauge",
+                         "Task instances in the database by state.");
   for (const auto& [state, n] : task_instances_by_state) {
-    out += "conveyor_task_instances{state=\"" + Escape(state) + "\"} " + std::to_string(n) + "\n";
+    out += "conveyor_task_instances{state=\"" + PrometheusLabelValue(state) + "\"} " +
+           std::to_string(n) + "\n";
   }
-  Header(out, "conveyor_task_duration_seconds", "histogram",
-         "Duration of finished tries, by DAG and task.");
+  AppendPrometheusHeader(out, "conveyor_task_duration_seconds", "histogram",
+                         "Duration of finished tries, by DAG and task.");
   for (const auto& [key, h] : task_durations_) {
     RenderHistogram(out, "conveyor_task_duration_seconds",
-                    "dag_id=\"" + Escape(key.first) + "\",task_id=\"" + Escape(key.second) + "\"",
+                    "dag_id=\"" + PrometheusLabelValue(key.first) + "\",task_id=\"" +
+                        PrometheusLabelValue(key.second) + "\"",
                     h);
   }
-  Header(out, "conveyor_scheduler_loop_seconds", "histogram",
-         "Time a scheduling round takes, sleeping excluded.");
+  AppendPrometheusHeader(out, "conveyor_scheduler_loop_seconds", "histogram",
+                         "Time a scheduling round takes, sleeping excluded.");
   Histogram loop = loop_;
   if (loop.bounds.empty()) {
     loop.bounds = kLoopBuckets;
     loop.counts.assign(loop.bounds.size() + 1, 0);
   }
   RenderHistogram(out, "conveyor_scheduler_loop_seconds", "", loop);
-  Header(out, "conveyor_queue_depth", "gauge", "Task instances ready and waiting for a worker.");
+  AppendPrometheusHeader(out, "conveyor_queue_depth", "gauge",
+                         "Task instances ready and waiting for a worker.");
   out += "conveyor_queue_depth " + std::to_string(queue_depth_) + "\n";
-  Header(out, "conveyor_pool_slots_used", "gauge", "Slots of each pool in use.");
+  AppendPrometheusHeader(out, "conveyor_pool_slots_used", "gauge", "Slots of each pool in use.");
   for (const auto& [pool, size] : pool_size_) {
     auto used = pool_used_.find(pool);
-    out += "conveyor_pool_slots_used{pool=\"" + Escape(pool) + "\"} " +
+    out += "conveyor_pool_slots_used{pool=\"" + PrometheusLabelValue(pool) + "\"} " +
            std::to_string(used == pool_used_.end() ? 0 : used->second) + "\n";
   }
-  Header(out, "conveyor_pool_slots", "gauge", "Slots of each pool.");
+  AppendPrometheusHeader(out, "conveyor_pool_slots", "gauge", "Slots of each pool.");
   for (const auto& [pool, size] : pool_size_) {
-    out += "conveyor_pool_slots{pool=\"" + Escape(pool) + "\"} " + std::to_string(size) + "\n";
+    out += "conveyor_pool_slots{pool=\"" + PrometheusLabelValue(pool) + "\"} " +
+           std::to_string(size) + "\n";
   }
-  Header(out, "conveyor_dag_files", "gauge", "DAG files in the DAG folder.");
+  AppendPrometheusHeader(out, "conveyor_dag_files", "gauge", "DAG files in the DAG folder.");
   out += "conveyor_dag_files " + std::to_string(dag_files_) + "\n";
-  Header(out, "conveyor_dag_import_errors", "gauge", "DAG files that do not load.");
+  AppendPrometheusHeader(out, "conveyor_dag_import_errors", "gauge", "DAG files that do not load.");
   out += "conveyor_dag_import_errors " + std::to_string(import_errors_) + "\n";
-  Header(out, "conveyor_http_requests_total", "counter", "HTTP requests by route and status.");
+  AppendPrometheusHeader(out, "conveyor_http_requests_total", "counter",
+                         "HTTP requests by route and status.");
   for (const auto& [key, n] : http_requests_) {
-    out += "conveyor_http_requests_total{route=\"" + Escape(key.first) + "\",code=\"" +
-           std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+    out += "conveyor_http_requests_total{route=\"" + PrometheusLabelValue(key.first) +
+           "\",code=\"" + std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
   }
   return out;
 }

@@ -9,6 +9,7 @@
 
 #include "engine/common/json_text.h"
 #include "engine/common/time_format.h"
+#include "engine/exec/drift_tables.h"
 #include "operators/drift/drift_report.h"
 #include "operators/feature_columns.h"
 #include "operators/ml_arg.h"
@@ -28,17 +29,14 @@ std::string Lower(std::string text) {
   return text;
 }
 
-// A table name, or a query when it starts with SELECT or WITH.
+// A table name, or a query when it starts with SELECT or WITH; a query is named with its text,
+// as messages may name both sources.
 Result<Source> OpenNamed(exec::DataStore& store, const std::string& what) {
   const std::string head = Lower(what.substr(0, what.find_first_of(" \t\n")));
-  if (head == "select" || head == "with") {
-    auto reader = store.ReadQuery(what);
-    if (!reader.ok()) return reader.error();
-    return Source{"the query '" + what + "'", std::move(reader).value()};
-  }
-  auto reader = store.ReadTable(what);
-  if (!reader.ok()) return reader.error();
-  return Source{"table '" + what + "'", std::move(reader).value()};
+  const bool is_query = head == "select" || head == "with";
+  auto source = OpenSource(store, what, is_query);
+  if (source.ok() && is_query) source->name += " '" + what + "'";
+  return source;
 }
 
 std::string Iso(std::int64_t seconds) { return FormatUtc(Instant{std::chrono::seconds{seconds}}); }
@@ -193,8 +191,7 @@ class DriftCheck {
       time_slot = Slot{0, *p, nullptr, {}};
     }
     const auto value = [](const exec::Cell& cell, Slot& slot, FeatureKind kind) -> double {
-      if (const auto* i = std::get_if<std::int64_t>(&cell)) return static_cast<double>(*i);
-      if (const auto* d = std::get_if<double>(&cell)) return *d;
+      if (auto number = NumericValue(cell)) return *number;
       if (const auto* s = std::get_if<std::string>(&cell)) {
         if (kind == FeatureKind::kNumerical) return NAN;
         auto [it, fresh] = slot.codes.emplace(*s, static_cast<double>(slot.codes.size()));
@@ -254,17 +251,11 @@ class DriftCheck {
 
   Status Write(exec::DataStore& store, const std::vector<WindowReport>& reports) {
     const auto& info = context_.info;
-    using exec::ColumnType;
+    namespace drift_tables = exec::drift_tables;
     const WindowReport& latest = reports.back();
     {
-      auto writer = store.WriteTable("drift_histograms",
-                                     {{"dag_id", ColumnType::kText},
-                                      {"run_id", ColumnType::kText},
-                                      {"task_id", ColumnType::kText},
-                                      {"window_start", ColumnType::kTimestamp},
-                                      {"feature", ColumnType::kText},
-                                      {"bins", ColumnType::kText}},
-                                     false);
+      auto writer =
+          store.WriteTable(drift_tables::kHistograms, drift_tables::HistogramsColumns(), false);
       if (!writer.ok()) return writer.error();
       for (const drift::FeatureReport* f : Reported(latest)) {
         const nlohmann::json bins = {{"edges", f->histogram.edges},
@@ -280,18 +271,7 @@ class DriftCheck {
       }
       if (Status s = (*writer)->Commit(); !s.ok()) return s;
     }
-    auto writer = store.WriteTable("drift_results",
-                                   {{"dag_id", ColumnType::kText},
-                                    {"run_id", ColumnType::kText},
-                                    {"task_id", ColumnType::kText},
-                                    {"window_start", ColumnType::kTimestamp},
-                                    {"window_end", ColumnType::kTimestamp},
-                                    {"feature", ColumnType::kText},
-                                    {"test", ColumnType::kText},
-                                    {"value", ColumnType::kReal},
-                                    {"threshold", ColumnType::kReal},
-                                    {"drifted", ColumnType::kInteger}},
-                                   false);
+    auto writer = store.WriteTable(drift_tables::kResults, drift_tables::ResultsColumns(), false);
     if (!writer.ok()) return writer.error();
     for (const WindowReport& w : reports) {
       const auto put = [&](const std::string& feature, const std::string& test, double value,
@@ -313,10 +293,13 @@ class DriftCheck {
         }
       }
       for (const auto& m : w.metrics) {
-        if (Status s = put("model", m.metric, m.value, m.baseline, m.drifted); !s.ok()) return s;
+        if (Status s = put(drift_tables::kModelFeature, m.metric, m.value, m.baseline, m.drifted);
+            !s.ok()) {
+          return s;
+        }
       }
-      if (Status s = put("dataset", "drift_share", w.share, args_.value("drift_share", 0.5),
-                         w.dataset_drift);
+      if (Status s = put(drift_tables::kDatasetFeature, "drift_share", w.share,
+                         args_.value("drift_share", 0.5), w.dataset_drift);
           !s.ok()) {
         return s;
       }
@@ -399,17 +382,13 @@ class DriftCheck {
 
 exec::OperatorResult DriftCheckOperator::Execute(exec::OperatorContext& context) {
   DriftCheck check(context);
-  auto outputs = check.Run();
-  if (!outputs.ok()) {
-    context.Log("drift_check failed: " + outputs.error().ToString());
-    return exec::OperatorResult::Failure(outputs.error().ToString());
+  exec::OperatorResult result = ResultOf(context, "drift_check", check.Run());
+  if (result.outcome == exec::OperatorResult::Outcome::kSuccess && !check.alert().empty() &&
+      check.fail_on_drift()) {
+    result.outcome = exec::OperatorResult::Outcome::kFailed;  // outputs kept
+    result.message = check.alert();
   }
-  if (!check.alert().empty() && check.fail_on_drift()) {
-    exec::OperatorResult result = exec::OperatorResult::Failure(check.alert());
-    result.outputs = std::move(outputs).value();
-    return result;
-  }
-  return exec::OperatorResult::Success(std::move(outputs).value());
+  return result;
 }
 
 }  // namespace conveyor::operators
