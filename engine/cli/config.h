@@ -7,7 +7,7 @@
 
 #include "engine/common/duration.h"
 #include "engine/common/error.h"
-#include "engine/common/slurm_options.h"
+#include "engine/dag/slurm_options.h"
 #include "engine/slurm/slurm_executor.h"
 
 namespace conveyor::cli {

@@ -1,4 +1,4 @@
-#include "engine/common/slurm_options.h"
+#include "engine/dag/slurm_options.h"
 
 #include <regex>
 
@@ -31,19 +31,6 @@ void SlurmOptions::MergeFrom(const SlurmOptions& over) {
   if (over.account) account = over.account;
   if (over.qos) qos = over.qos;
   extra_args.insert(extra_args.end(), over.extra_args.begin(), over.extra_args.end());
-}
-
-std::vector<std::string> SlurmOptions::SbatchFlags() const {
-  std::vector<std::string> flags;
-  if (partition) flags.push_back("--partition=" + *partition);
-  if (cpus) flags.push_back("--cpus-per-task=" + std::to_string(*cpus));
-  if (mem) flags.push_back("--mem=" + *mem);
-  if (gres) flags.push_back("--gres=" + *gres);
-  if (time) flags.push_back("--time=" + *time);
-  if (account) flags.push_back("--account=" + *account);
-  if (qos) flags.push_back("--qos=" + *qos);
-  flags.insert(flags.end(), extra_args.begin(), extra_args.end());
-  return flags;
 }
 
 const std::vector<std::string>& SlurmOptionKeys() {

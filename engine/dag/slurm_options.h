@@ -29,8 +29,6 @@ struct SlurmOptions {
 
   // The options of `over` replace these where set; extra_args are appended.
   void MergeFrom(const SlurmOptions& over);
-  // sbatch's flags for these options, in a fixed order.
-  std::vector<std::string> SbatchFlags() const;
 };
 
 // The keys of a `slurm:` mapping in a DAG file.

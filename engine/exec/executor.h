@@ -10,7 +10,7 @@
 
 #include "engine/common/clock.h"
 #include "engine/common/duration.h"
-#include "engine/common/slurm_options.h"
+#include "engine/dag/slurm_options.h"
 #include "engine/exec/operator.h"
 #include "engine/exec/operator_registry.h"
 #include "engine/exec/process_runner.h"
@@ -21,6 +21,7 @@ namespace conveyor::exec {
 struct TaskLaunch {
   std::uint64_t id = 0;  // the caller's handle, echoed in events
   std::string operator_name;
+  bool runs_as_process = false;  // the operator's OperatorSpec::runs_as_process
   TaskRunInfo info;
   nlohmann::json args = nlohmann::json::object();
   std::optional<nlohmann::json> command;
@@ -34,7 +35,7 @@ struct TaskLaunch {
 // Runs inside conveyor's process, on a worker of the local executor: it leaves no process
 // behind when conveyor dies.
 inline bool RunsInProcess(const TaskLaunch& launch) {
-  return launch.executor == ExecutorKind::kLocal && launch.operator_name != "shell";
+  return launch.executor == ExecutorKind::kLocal && !launch.runs_as_process;
 }
 
 // What a worker reports: the try was handed to an external system (with the id it got there),

@@ -142,11 +142,10 @@ class LocalExecutor : public Executor {
  private:
   // The operator of a launch that is one process (shell), or null.
   std::unique_ptr<Operator> ProcessOperatorFor(const TaskLaunch& launch) const {
+    if (!launch.runs_as_process) return nullptr;
     const OperatorSpec* spec = registry_.Find(launch.operator_name);
-    if (spec == nullptr || !spec->factory) return nullptr;
-    std::unique_ptr<Operator> op = spec->factory();
-    if (dynamic_cast<ProcessOperator*>(op.get()) == nullptr) return nullptr;
-    return op;
+    if (spec == nullptr || !spec->factory || !spec->runs_as_process) return nullptr;
+    return spec->factory();
   }
 
   void StartProcess(Job& job) {

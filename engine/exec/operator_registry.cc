@@ -58,6 +58,8 @@ bool HasType(const nlohmann::json& value, ArgType type) {
 }  // namespace
 
 void OperatorRegistry::Register(OperatorSpec spec) {
+  spec.runs_as_process =
+      spec.factory && dynamic_cast<const ProcessOperator*>(spec.factory().get()) != nullptr;
   std::string name = spec.name;
   specs_[name] = std::move(spec);
 }

@@ -34,6 +34,9 @@ struct OperatorSpec {
   CommandUse command = CommandUse::kNone;
   std::vector<ArgSpec> args;
   OperatorFactory factory;
+  // Its work is one process (a ProcessOperator), which outlives conveyor if conveyor dies: such a
+  // try starts only once its start can be accounted for. Set by Register, from the factory.
+  bool runs_as_process = false;
 };
 
 // The operators conveyor knows, by name. Filled once at start-up (RegisterBuiltinOperators) and

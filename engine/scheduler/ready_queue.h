@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "engine/common/slurm_options.h"
+#include "engine/dag/slurm_options.h"
 
 namespace conveyor::scheduler {
 

@@ -401,6 +401,8 @@ exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind
   exec::TaskLaunch launch;
   launch.id = next_launch_id_++;
   launch.operator_name = task.operator_name;
+  const exec::OperatorSpec* spec = registry_.Find(task.operator_name);
+  launch.runs_as_process = spec != nullptr && spec->runs_as_process;
   launch.info.dag_id = dag.dag_id;
   launch.info.run_id = run.record.run_id;
   launch.info.task_id = task.id;

@@ -18,6 +18,7 @@
 #include "engine/exec/task_environment.h"
 #include "engine/exec/try_files.h"
 #include "engine/slurm/job_states.h"
+#include "engine/slurm/sbatch_flags.h"
 
 namespace conveyor::slurm {
 namespace {
@@ -222,7 +223,7 @@ class SlurmExecutor : public exec::Executor {
         "--error=" + log,
         "--open-mode=append",
         "--chdir=" + (launch.info.work_dir.empty() ? std::string("/") : launch.info.work_dir)};
-    for (auto& flag : options.SbatchFlags()) argv.push_back(std::move(flag));
+    for (auto& flag : SbatchFlags(options)) argv.push_back(std::move(flag));
     argv.push_back(script);
     // Slurm appends to the log; created here first, it is private.
     if (Status s = TouchPrivate(log); !s.ok()) return Fail(launch, s.error().message);

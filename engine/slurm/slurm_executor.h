@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/common/slurm_options.h"
+#include "engine/dag/slurm_options.h"
 #include "engine/exec/executor.h"
 
 namespace conveyor::slurm {

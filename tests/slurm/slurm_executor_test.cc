@@ -17,6 +17,7 @@
 #include "engine/data/sqlite_model_registry.h"
 #include "engine/exec/try_files.h"
 #include "engine/slurm/job_states.h"
+#include "engine/slurm/sbatch_flags.h"
 #include "engine/store/state_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -69,7 +70,7 @@ tasks:
   ASSERT_TRUE(file.ok()) << file.errors.front().ToString();
   const dag::Task& train = file.dag->tasks[0];
   EXPECT_EQ(train.executor, ExecutorKind::kSlurm);
-  EXPECT_EQ(train.slurm.SbatchFlags(),
+  EXPECT_EQ(slurm::SbatchFlags(train.slurm),
             (std::vector<std::string>{"--partition=gpu", "--cpus-per-task=8", "--mem=16G",
                                       "--gres=gpu:1", "--time=2:00:00", "--exclusive"}));
   EXPECT_EQ(file.dag->tasks[1].executor, ExecutorKind::kLocal);
@@ -78,8 +79,8 @@ tasks:
   ASSERT_FALSE(SetSlurmOption(config_defaults, "account", "ml-team"));
   ASSERT_FALSE(SetSlurmOption(config_defaults, "partition", "cpu"));
   config_defaults.MergeFrom(train.slurm);
-  EXPECT_EQ(config_defaults.SbatchFlags().front(), "--partition=gpu");
-  EXPECT_EQ(config_defaults.SbatchFlags()[5], "--account=ml-team");
+  EXPECT_EQ(slurm::SbatchFlags(config_defaults).front(), "--partition=gpu");
+  EXPECT_EQ(slurm::SbatchFlags(config_defaults)[5], "--account=ml-team");
 }
 
 TEST(SlurmOptionsTest, ConfigSectionIsReadAndErrorsAreLocated) {

@@ -13,6 +13,7 @@ inline exec::TaskLaunch TestLaunch(std::uint64_t id, const std::string& operator
   exec::TaskLaunch launch;
   launch.id = id;
   launch.operator_name = operator_name;
+  launch.runs_as_process = operator_name == "shell";  // as the built-in registry says
   launch.info.dag_id = "d";
   launch.info.run_id = "r";
   launch.info.task_id = "t" + std::to_string(id);
