@@ -69,10 +69,7 @@ Result<const graph::LoadedDag*> RunContext::Dag(const std::string& dag_id) {
 
 Result<store::DagRunRecord> RunContext::Run(const std::string& dag_id,
                                             const std::string& run_id) const {
-  auto found = store->FindRun(dag_id, run_id);
-  if (!found.ok()) return found.error();
-  if (!*found) return NotFound("DAG '" + dag_id + "' has no run '" + run_id + "'");
-  return **found;
+  return store::RequireRun(*store, dag_id, run_id);
 }
 
 scheduler::RunLoopOptions RunContext::LoopOptions() const {

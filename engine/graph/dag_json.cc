@@ -41,12 +41,17 @@ nlohmann::json DagToJson(const LoadedDag& loaded, Instant now) {
 }
 
 nlohmann::json BrokenDagToJson(const BrokenDagFile& broken) {
-  return {{"dag_id", broken.dag_id},
-          {"fileloc", broken.path},
+  return BrokenDagToJson(broken.dag_id, broken.path, broken.errors.front().ToString());
+}
+
+nlohmann::json BrokenDagToJson(const std::string& dag_id, const std::string& fileloc,
+                               const std::string& import_error) {
+  return {{"dag_id", dag_id},
+          {"fileloc", fileloc},
           {"is_paused", false},
           {"is_active", false},
           {"has_import_errors", true},
-          {"import_error", broken.errors.front().ToString()},
+          {"import_error", import_error},
           {"schedule_interval", nullptr},
           {"next_dagrun", nullptr},
           {"tags", nlohmann::json::array()}};

@@ -17,6 +17,7 @@
 #include "engine/scheduler/clear.h"
 #include "engine/scheduler/run_driver.h"
 #include "engine/scheduler/run_factory.h"
+#include "engine/store/lease.h"
 #include "engine/store/records_json.h"
 
 namespace conveyor::http {
@@ -125,7 +126,6 @@ std::string Api::DagText(const std::shared_ptr<const serve::DagSnapshot>& snapsh
   CachedDag entry{"", Instant::max()};
   if (dag) {
     json = graph::DagToJson(*dag, now);
-    json.erase("is_paused");
     const auto& end = json["next_dagrun_data_interval_end"];
     if (end.is_string()) {
       if (auto parsed = ParseDateTime(end.get<std::string>()); parsed.ok()) {
@@ -134,14 +134,10 @@ std::string Api::DagText(const std::shared_ptr<const serve::DagSnapshot>& snapsh
       }
     }
   } else {
-    json = {{"dag_id", dag_id},
-            {"description", nullptr},
-            {"fileloc", file ? file->path : ""},
-            {"is_active", false},
-            {"schedule_interval", nullptr},
-            {"next_dagrun", nullptr},
-            {"tags", nlohmann::json::array()}};
+    json = graph::BrokenDagToJson(dag_id, file ? file->path : "", file ? file->error : "");
+    json["description"] = nullptr;
   }
+  json.erase("is_paused");  // DagWithPaused adds the stored flag
   const bool broken = file != nullptr && !file->error.empty();
   json["has_import_errors"] = broken;
   json["import_error"] = broken ? nlohmann::json(file->error) : nlohmann::json(nullptr);
@@ -235,7 +231,7 @@ ApiResponse Api::Health(const ApiRequest&) {
   if (!lease.ok()) return FromError(lease.error());
   nlohmann::json scheduler = {{"status", "unhealthy"}, {"latest_scheduler_heartbeat", nullptr}};
   if (*lease) {
-    const bool fresh = scheduler::LeaseFresh(**lease, WallClock().PreciseNow());
+    const bool fresh = store::LeaseFresh(**lease, WallClock().PreciseNow());
     scheduler = {{"status", fresh ? "healthy" : "unhealthy"},
                  {"latest_scheduler_heartbeat", FormatUtcMillis((*lease)->heartbeat)}};
   }
@@ -445,26 +441,14 @@ ApiResponse Api::ListRuns(const ApiRequest& request) {
   return Json({{"dag_runs", items}, {"total_entries", total}});
 }
 
-namespace {
-
-Result<store::DagRunRecord> FindRun(store::StateStore& store, const std::string& dag_id,
-                                    const std::string& run_id) {
-  auto found = store.FindRun(dag_id, run_id);
-  if (!found.ok()) return found.error();
-  if (!*found) return NotFound("DAG '" + dag_id + "' has no run '" + run_id + "'");
-  return **found;
-}
-
-}  // namespace
-
 ApiResponse Api::GetRun(const ApiRequest& request) {
-  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  auto run = store::RequireRun(Store(), request.params.at(0), request.params.at(1));
   if (!run.ok()) return FromError(run.error());
   return Json(store::RunToJson(*run));
 }
 
 ApiResponse Api::ListTaskInstances(const ApiRequest& request) {
-  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  auto run = store::RequireRun(Store(), request.params.at(0), request.params.at(1));
   if (!run.ok()) return FromError(run.error());
   auto tis = Store().ListTaskInstances(run->id);
   if (!tis.ok()) return FromError(tis.error());
@@ -474,7 +458,7 @@ ApiResponse Api::ListTaskInstances(const ApiRequest& request) {
 }
 
 ApiResponse Api::GetTaskInstance(const ApiRequest& request) {
-  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  auto run = store::RequireRun(Store(), request.params.at(0), request.params.at(1));
   if (!run.ok()) return FromError(run.error());
   auto tis = Store().ListTaskInstances(run->id);
   if (!tis.ok()) return FromError(tis.error());
@@ -525,7 +509,7 @@ size_t Utf8Boundary(const std::string& bytes) {
 }  // namespace
 
 ApiResponse Api::GetLog(const ApiRequest& request) {
-  auto run = FindRun(Store(), request.params.at(0), request.params.at(1));
+  auto run = store::RequireRun(Store(), request.params.at(0), request.params.at(1));
   if (!run.ok()) return FromError(run.error());
   const std::string& task_id = request.params.at(2);
   const std::string& try_text = request.params.at(3);
@@ -643,13 +627,17 @@ ApiResponse Api::ClearTaskInstances(const ApiRequest& request) {
     }
   }
   if (run_id.empty()) return Problem(400, "dag_run_id is required");
-  auto run = FindRun(Store(), id, run_id);
+  auto run = store::RequireRun(Store(), id, run_id);
   if (!run.ok()) return FromError(run.error());
   auto lease = Store().GetLease(run->id);
   if (!lease.ok()) return FromError(lease.error());
+  const auto stale_before = WallClock().PreciseNow() - store::kLeaseStaleAfter;
+  const bool serve_holds_it =
+      store::WhoHolds(*lease, getpid(), stale_before, &scheduler::ProcessAlive) ==
+      store::LeaseHolder::kSelf;
   const bool active =
       run->state == state::RunState::kQueued || run->state == state::RunState::kRunning;
-  if (*lease && (*lease)->pid == getpid() && active) {
+  if (serve_holds_it && active) {
     return Problem(409, "run '" + run_id + "' is running; clear it once it has finished");
   }
   if (only_failed) {
@@ -669,35 +657,12 @@ ApiResponse Api::ClearTaskInstances(const ApiRequest& request) {
       return Problem(400, "DAG '" + id + "' has no task '" + task + "'");
     }
   }
-  std::vector<std::string> cleared;
-  if (dry_run) {
-    // What a clear would touch, computed the same way without writing.
-    std::vector<int> chosen;
-    for (int i = 0; i < static_cast<int>(dag->dag.tasks.size()); ++i) {
-      const auto& task_id = dag->dag.tasks[i].id;
-      if (task_ids.empty() ||
-          std::find(task_ids.begin(), task_ids.end(), task_id) != task_ids.end()) {
-        chosen.push_back(i);
-      }
-    }
-    std::vector<bool> mark(dag->dag.tasks.size(), false);
-    for (int i : chosen) {
-      mark[i] = true;
-      if (downstream) {
-        for (int d : dag->graph.AllDownstream(i)) mark[d] = true;
-      }
-    }
-    for (size_t i = 0; i < mark.size(); ++i) {
-      if (mark[i]) cleared.push_back(dag->dag.tasks[i].id);
-    }
-  } else {
-    auto done = scheduler::ClearTasks(Store(), *dag, *run, task_ids, downstream, settings_.who);
-    if (!done.ok()) return Problem(409, done.error().message);
-    cleared = *done;
-    wake_();
-  }
+  auto cleared =
+      scheduler::ClearTasks(Store(), *dag, *run, task_ids, downstream, settings_.who, dry_run);
+  if (!cleared.ok()) return Problem(409, cleared.error().message);
+  if (!dry_run) wake_();
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& task : cleared) {
+  for (const auto& task : *cleared) {
     items.push_back({{"dag_id", id},
                      {"dag_run_id", run_id},
                      {"task_id", task},

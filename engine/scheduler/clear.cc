@@ -6,18 +6,23 @@
 
 #include "engine/common/suggest.h"
 #include "engine/scheduler/run_driver.h"
+#include "engine/store/lease.h"
 
 namespace conveyor::scheduler {
 
 Result<std::vector<std::string>> ClearTasks(store::StateStore& store, const graph::LoadedDag& dag,
                                             const store::DagRunRecord& run,
                                             const std::vector<std::string>& task_ids,
-                                            bool downstream, const std::string& who) {
-  auto lease = store.GetLease(run.id);
-  if (!lease.ok()) return lease.error();
-  if (*lease && (*lease)->pid != getpid() && ProcessAlive((*lease)->pid)) {
-    return InvalidArgument("run '" + run.run_id + "' is being run by process " +
-                           std::to_string((*lease)->pid) + "; clear it once that ends");
+                                            bool downstream, const std::string& who, bool dry_run) {
+  if (!dry_run) {
+    auto lease = store.GetLease(run.id);
+    if (!lease.ok()) return lease.error();
+    const auto stale_before = WallClock().PreciseNow() - store::kLeaseStaleAfter;
+    if (store::WhoHolds(*lease, getpid(), stale_before, &ProcessAlive) ==
+        store::LeaseHolder::kOtherLive) {
+      return InvalidArgument("run '" + run.run_id + "' is being run by process " +
+                             std::to_string((*lease)->pid) + "; clear it once that ends");
+    }
   }
   std::set<int> chosen;
   std::vector<std::string> ids;
@@ -52,6 +57,7 @@ Result<std::vector<std::string>> ClearTasks(store::StateStore& store, const grap
     batch.PutTaskInstance(ti, from, who, "cleared");
     cleared.push_back(ti.task_id);
   }
+  if (dry_run) return cleared;
   store::DagRunRecord queued = run;
   queued.state = state::RunState::kQueued;
   queued.end_date.reset();

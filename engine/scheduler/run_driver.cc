@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include "engine/store/lease.h"
+
 namespace conveyor::scheduler {
 namespace {
 
@@ -21,17 +23,13 @@ bool IsTerminal(state::RunState s) {
 
 bool ProcessAlive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
-bool LeaseFresh(const store::RunLease& lease, PreciseInstant now) {
-  return lease.heartbeat >= now - kLeaseStaleAfter;
-}
-
 int LiveScheduler(store::StateStore& store, const Clock& clock) {
   auto lease = store.GetSchedulerLease();
-  if (!lease.ok() || !*lease) return 0;
-  const auto& held = **lease;
-  if (held.pid == getpid()) return 0;
-  if (!LeaseFresh(held, clock.PreciseNow()) || !ProcessAlive(held.pid)) return 0;
-  return held.pid;
+  if (!lease.ok()) return 0;
+  const auto stale_before = clock.PreciseNow() - store::kLeaseStaleAfter;
+  const bool other_live = store::WhoHolds(*lease, getpid(), stale_before, &ProcessAlive) ==
+                          store::LeaseHolder::kOtherLive;
+  return other_live ? (*lease)->pid : 0;
 }
 
 Result<std::vector<state::RunState>> DriveRuns(
@@ -90,7 +88,7 @@ Result<std::vector<state::RunState>> DriveRuns(
         if (serve_runs_them || static_cast<int>(mine.size()) >= std::max(1, max_active)) continue;
         int previous = 0;
         const auto now = options.clock->PreciseNow();
-        auto acquired = store.AcquireLease(runs[i], getpid(), now, now - kLeaseStaleAfter,
+        auto acquired = store.AcquireLease(runs[i], getpid(), now, now - store::kLeaseStaleAfter,
                                            &ProcessAlive, &previous);
         if (!acquired.ok()) return acquired.error();
         if (!*acquired) continue;

@@ -34,13 +34,7 @@ Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorR
 // True while a process with this pid exists.
 bool ProcessAlive(int pid);
 
-// Whether a lease's holder wrote its heartbeat recently enough to be taken as live.
-bool LeaseFresh(const store::RunLease& lease, PreciseInstant now);
-
 // The pid of the live `serve` that holds the database, or 0.
 int LiveScheduler(store::StateStore& store, const Clock& clock);
-
-// How long a lease lives without a heartbeat.
-inline constexpr auto kLeaseStaleAfter = std::chrono::seconds(30);
 
 }  // namespace conveyor::scheduler

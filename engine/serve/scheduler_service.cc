@@ -8,6 +8,7 @@
 
 #include "engine/scheduler/cron_runs.h"
 #include "engine/scheduler/run_driver.h"
+#include "engine/store/lease.h"
 
 namespace conveyor::serve {
 namespace {
@@ -58,7 +59,7 @@ SchedulerService::~SchedulerService() = default;
 Status SchedulerService::Start() {
   int previous = 0;
   const auto now = clock_.PreciseNow();
-  auto acquired = store_.AcquireSchedulerLease(getpid(), now, now - scheduler::kLeaseStaleAfter,
+  auto acquired = store_.AcquireSchedulerLease(getpid(), now, now - store::kLeaseStaleAfter,
                                                &scheduler::ProcessAlive, &previous);
   if (!acquired.ok()) return acquired.error();
   if (!*acquired) {
@@ -308,7 +309,7 @@ Status SchedulerService::StartRuns() {
       continue;
     }
     int previous = 0;
-    auto acquired = store_.AcquireLease(run.id, getpid(), now, now - scheduler::kLeaseStaleAfter,
+    auto acquired = store_.AcquireLease(run.id, getpid(), now, now - store::kLeaseStaleAfter,
                                         &scheduler::ProcessAlive, &previous);
     if (!acquired.ok()) return acquired.error();
     if (!*acquired) continue;  // a CLI runs it

@@ -200,21 +200,17 @@ Status Migrate(SqliteDb& db) {
   {
     // The common case, an up-to-date database, takes no write lock.
     Statement current(db, "PRAGMA user_version");
-    auto row = current.Step();
-    if (!row.ok()) return row.error();
-    const bool up_to_date = current.Int(0) >= static_cast<std::int64_t>(migrations.size());
-    current.Reset();
-    if (up_to_date) return Status::Ok();
+    auto have = current.ScalarInt();
+    if (!have.ok()) return have.error();
+    if (*have >= static_cast<std::int64_t>(migrations.size())) return Status::Ok();
   }
   for (size_t version = 0; version < migrations.size(); ++version) {
     Transaction txn(db);
     if (Status s = txn.Begin(); !s.ok()) return s;
     Statement current(db, "PRAGMA user_version");
-    auto row = current.Step();
-    if (!row.ok()) return row.error();
-    const auto have = current.Int(0);
-    current.Reset();
-    if (have > static_cast<std::int64_t>(version)) continue;
+    auto have = current.ScalarInt();
+    if (!have.ok()) return have.error();
+    if (*have > static_cast<std::int64_t>(version)) continue;
     if (Status s = db.Exec(migrations[version]); !s.ok()) return s;
     if (Status s = db.Exec("PRAGMA user_version = " + std::to_string(version + 1)); !s.ok()) {
       return s;

@@ -184,6 +184,13 @@ Status Statement::Run() {
   return Status::Ok();
 }
 
+Result<std::int64_t> Statement::ScalarInt() {
+  std::int64_t value = 0;
+  auto row = ForFirstRow([&] { value = Int(0); });
+  if (!row.ok()) return row.error();
+  return value;
+}
+
 void Statement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

@@ -55,6 +55,18 @@ class Statement {
     Reset();
     return Status::Ok();
   }
+  // Calls read() on the first row, if there is one, then resets. Returns whether there was.
+  template <typename Read>
+  Result<bool> ForFirstRow(Read&& read) {
+    auto row = Step();
+    if (!row.ok()) return row.error();
+    if (*row) read();
+    Reset();
+    return *row;
+  }
+  // The first column of the first row (a count, a max, a PRAGMA's value), then resets; 0 when
+  // there is no row or the value is NULL.
+  Result<std::int64_t> ScalarInt();
   void Reset();
 
   std::int64_t Int(int column) const;

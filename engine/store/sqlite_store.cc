@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "engine/common/json_text.h"
+#include "engine/store/lease.h"
 #include "engine/store/schema.h"
 #include "engine/store/sqlite_db.h"
 #include "engine/store/state_counts.h"
@@ -131,11 +132,9 @@ class SqliteStore : public StateStore {
         (std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE dag_id = ? AND run_id = ?")
             .c_str());
     select->Bind(1, dag_id).Bind(2, run_id);
-    auto row = select->Step();
-    if (!row.ok()) return row.error();
     std::optional<DagRunRecord> found;
-    if (*row) found = ReadRun(select);
-    select->Reset();
+    auto row = select->ForFirstRow([&] { found = ReadRun(select); });
+    if (!row.ok()) return row.error();
     return found;
   }
 
@@ -144,11 +143,10 @@ class SqliteStore : public StateStore {
     CachedStatement select =
         db_->Cached((std::string("SELECT ") + kRunColumns + " FROM dag_runs WHERE id = ?").c_str());
     select->Bind(1, run);
-    auto row = select->Step();
+    DagRunRecord record;
+    auto row = select->ForFirstRow([&] { record = ReadRun(select); });
     if (!row.ok()) return row.error();
     if (!*row) return NotFound("no run with key " + std::to_string(run));
-    DagRunRecord record = ReadRun(select);
-    select->Reset();
     return record;
   }
 
@@ -167,10 +165,9 @@ class SqliteStore : public StateStore {
     if (total != nullptr) {
       CachedStatement count = db_->Cached("SELECT count(*) FROM dag_runs" + where);
       bind_filter(count);
-      auto row = count->Step();
-      if (!row.ok()) return row.error();
-      *total = static_cast<int>(count->Int(0));
-      count->Reset();
+      auto counted = count->ScalarInt();
+      if (!counted.ok()) return counted.error();
+      *total = static_cast<int>(*counted);
     }
     CachedStatement select =
         db_->Cached(std::string("SELECT ") + kRunColumns + " FROM dag_runs" + where +
@@ -273,9 +270,7 @@ class SqliteStore : public StateStore {
   Result<std::int64_t> LastEventId() override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement last = db_->Cached("SELECT coalesce(max(id), 0) FROM events");
-    auto row = last->Step();
-    if (!row.ok()) return row.error();
-    return last->Int(0);
+    return last->ScalarInt();
   }
 
   Result<int> CountEvents(RunKey run, const std::string& task_id,
@@ -284,11 +279,9 @@ class SqliteStore : public StateStore {
     CachedStatement count =
         db_->Cached("SELECT count(*) FROM events WHERE run = ? AND task_id = ? AND to_state = ?");
     count->Bind(1, run).Bind(2, task_id).Bind(3, to_state);
-    auto row = count->Step();
-    if (!row.ok()) return row.error();
-    const int n = static_cast<int>(count->Int(0));
-    count->Reset();
-    return n;
+    auto counted = count->ScalarInt();
+    if (!counted.ok()) return counted.error();
+    return static_cast<int>(*counted);
   }
 
   Status AppendEvent(const std::string& event, const std::string& who,
@@ -327,9 +320,9 @@ class SqliteStore : public StateStore {
     if (total != nullptr) {
       Statement count(*db_, ("SELECT count(*)" + from).c_str());
       bind_filter(count);
-      auto row = count.Step();
-      if (!row.ok()) return row.error();
-      *total = static_cast<int>(count.Int(0));
+      auto counted = count.ScalarInt();
+      if (!counted.ok()) return counted.error();
+      *total = static_cast<int>(*counted);
     }
     const std::string sql = std::string(
                                 "SELECT e.id, e.at, e.run, e.task_id, e.try_number, "
@@ -387,23 +380,7 @@ class SqliteStore : public StateStore {
 
   Result<bool> AcquireLease(RunKey run, int pid, TimePoint now, TimePoint stale_before,
                             bool (*is_alive)(int), int* previous) override {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    Transaction txn(*db_);
-    if (Status s = txn.Begin(); !s.ok()) return s.error();
-    auto lease = GetLease(run);
-    if (!lease.ok()) return lease.error();
-    *previous = *lease ? (*lease)->pid : 0;
-    if (*lease && (*lease)->pid != pid && (*lease)->heartbeat >= stale_before &&
-        is_alive((*lease)->pid)) {
-      return false;
-    }
-    CachedStatement take =
-        db_->Cached("UPDATE dag_runs SET lease_pid = ?, lease_heartbeat = ? WHERE id = ?");
-    if (Status s = take->Bind(1, pid).Bind(2, Micros(now)).Bind(3, run).Run(); !s.ok()) {
-      return s.error();
-    }
-    if (Status s = txn.Commit(); !s.ok()) return s.error();
-    return true;
+    return TakeLease(run, pid, now, stale_before, is_alive, previous);
   }
 
   Status Heartbeat(RunKey run, int pid, TimePoint now) override {
@@ -426,13 +403,13 @@ class SqliteStore : public StateStore {
     CachedStatement select =
         db_->Cached("SELECT lease_pid, lease_heartbeat FROM dag_runs WHERE id = ?");
     select->Bind(1, run);
-    auto row = select->Step();
-    if (!row.ok()) return row.error();
     std::optional<RunLease> lease;
-    if (*row && !select->IsNull(0)) {
-      lease = RunLease{static_cast<int>(select->Int(0)), FromMicros(select->Int(1))};
-    }
-    select->Reset();
+    auto row = select->ForFirstRow([&] {
+      if (!select->IsNull(0)) {
+        lease = RunLease{static_cast<int>(select->Int(0)), FromMicros(select->Int(1))};
+      }
+    });
+    if (!row.ok()) return row.error();
     return lease;
   }
 
@@ -456,10 +433,9 @@ class SqliteStore : public StateStore {
         "SELECT max(logical_date) FROM dag_runs WHERE dag_id = ? AND run_type IN "
         "('scheduled', 'backfill')");
     select->Bind(1, dag_id);
-    auto row = select->Step();
+    std::optional<Instant> latest;
+    auto row = select->ForFirstRow([&] { latest = OptionalSec(select, 0); });
     if (!row.ok()) return row.error();
-    auto latest = OptionalSec(select, 0);
-    select->Reset();
     return latest;
   }
 
@@ -505,8 +481,8 @@ class SqliteStore : public StateStore {
         "SELECT dag FROM parsed_dag_files WHERE path = ?1 AND build = ?2 AND source = ?3");
     find->Bind(1, path).Bind(2, build).BindBlob(3, source);
     std::optional<std::string> encoded;
-    const Status read = find->ForEachRow([&] { encoded = find->Blob(0); });
-    if (!read.ok()) return read.error();
+    auto row = find->ForFirstRow([&] { encoded = find->Blob(0); });
+    if (!row.ok()) return row.error();
     return encoded;
   }
 
@@ -522,22 +498,7 @@ class SqliteStore : public StateStore {
 
   Result<bool> AcquireSchedulerLease(int pid, TimePoint now, TimePoint stale_before,
                                      bool (*is_alive)(int), int* previous) override {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    Transaction txn(*db_);
-    if (Status s = txn.Begin(); !s.ok()) return s.error();
-    auto lease = GetSchedulerLease();
-    if (!lease.ok()) return lease.error();
-    *previous = *lease ? (*lease)->pid : 0;
-    if (*lease && (*lease)->pid != pid && (*lease)->heartbeat >= stale_before &&
-        is_alive((*lease)->pid)) {
-      return false;
-    }
-    CachedStatement take = db_->Cached(
-        "INSERT INTO scheduler_lease (id, pid, heartbeat) VALUES (1, ?1, ?2) "
-        "ON CONFLICT (id) DO UPDATE SET pid = ?1, heartbeat = ?2");
-    if (Status s = take->Bind(1, pid).Bind(2, Micros(now)).Run(); !s.ok()) return s.error();
-    if (Status s = txn.Commit(); !s.ok()) return s.error();
-    return true;
+    return TakeLease(std::nullopt, pid, now, stale_before, is_alive, previous);
   }
 
   Status SchedulerHeartbeat(int pid, TimePoint now) override {
@@ -555,11 +516,11 @@ class SqliteStore : public StateStore {
   Result<std::optional<RunLease>> GetSchedulerLease() override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached("SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1");
-    auto row = select->Step();
-    if (!row.ok()) return row.error();
     std::optional<RunLease> lease;
-    if (*row) lease = RunLease{static_cast<int>(select->Int(0)), FromMicros(select->Int(1))};
-    select->Reset();
+    auto row = select->ForFirstRow([&] {
+      lease = RunLease{static_cast<int>(select->Int(0)), FromMicros(select->Int(1))};
+    });
+    if (!row.ok()) return row.error();
     return lease;
   }
 
@@ -576,14 +537,32 @@ class SqliteStore : public StateStore {
   Result<std::int64_t> DataVersion() override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached("PRAGMA data_version");
-    auto row = select->Step();
-    if (!row.ok()) return row.error();
-    const std::int64_t version = select->Int(0);
-    select->Reset();
-    return version;
+    return select->ScalarInt();
   }
 
  private:
+  // A run's lease (`run`), or the scheduler's (no run): taken for `pid` in one transaction
+  // unless another live process holds it (AcquireLease).
+  Result<bool> TakeLease(std::optional<RunKey> run, int pid, TimePoint now, TimePoint stale_before,
+                         bool (*is_alive)(int), int* previous) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    auto lease = run ? GetLease(*run) : GetSchedulerLease();
+    if (!lease.ok()) return lease.error();
+    *previous = *lease ? (*lease)->pid : 0;
+    if (WhoHolds(*lease, pid, stale_before, is_alive) == LeaseHolder::kOtherLive) return false;
+    CachedStatement take =
+        db_->Cached(run ? "UPDATE dag_runs SET lease_pid = ?1, lease_heartbeat = ?2 WHERE id = ?3"
+                        : "INSERT INTO scheduler_lease (id, pid, heartbeat) VALUES (1, ?1, ?2) "
+                          "ON CONFLICT (id) DO UPDATE SET pid = ?1, heartbeat = ?2");
+    take->Bind(1, pid).Bind(2, Micros(now));
+    if (run) take->Bind(3, *run);
+    if (Status s = take->Run(); !s.ok()) return s.error();
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return true;
+  }
+
   Result<std::map<std::string, long>> CountBy(const char* sql) {
     CachedStatement select = db_->Cached(sql);
     std::map<std::string, long> out;
@@ -737,10 +716,10 @@ Result<std::optional<std::string>> SqliteStore::CurrentState(const char* sql, Ru
   CachedStatement select = db_->Cached(sql);
   select->Bind(1, run);
   if (task_id) select->Bind(2, *task_id);
-  auto row = select->Step();
+  std::optional<std::string> state;
+  auto row = select->ForFirstRow([&] { state = select->IsNull(0) ? "" : select->Text(0); });
   if (!row.ok()) return row.error();
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(select->IsNull(0) ? "" : select->Text(0));
+  return state;
 }
 
 Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts) {

@@ -228,6 +228,15 @@ class StateStore {
   virtual Result<std::int64_t> DataVersion() = 0;
 };
 
+// The run `run_id` of DAG `dag_id`, or a kNotFound error naming both.
+inline Result<DagRunRecord> RequireRun(StateStore& store, const std::string& dag_id,
+                                       const std::string& run_id) {
+  auto found = store.FindRun(dag_id, run_id);
+  if (!found.ok()) return found.error();
+  if (!*found) return NotFound("DAG '" + dag_id + "' has no run '" + run_id + "'");
+  return **found;
+}
+
 struct SqliteStoreOptions {
   const Clock* clock = &WallClock();  // stamps events; outlives the store
   bool synchronous_full = false;      // synchronous=FULL instead of NORMAL

@@ -13,6 +13,7 @@
 #include "engine/scheduler/run_driver.h"
 #include "engine/scheduler/run_factory.h"
 #include "engine/scheduler/start_journal.h"
+#include "engine/store/lease.h"
 #include "tests/support/dag_fixture.h"
 
 namespace conveyor::scheduler {
@@ -50,6 +51,54 @@ TEST(ClearTest, ClearsTheTaskAndItsDownstreamAndRunsThemAgain) {
   auto unknown = ClearTasks(fixture.store(), fixture.dag(), run, {"sied"}, false, "test");
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().message, "DAG 'fixture' has no task 'sied', did you mean 'side'?");
+}
+
+TEST(ClearTest, ADryRunListsWhatAClearWouldClearAndWritesNothing) {
+  DagFixture fixture(kChain);
+  const auto run = fixture.RunToEnd();
+  ASSERT_EQ(run.state, state::RunState::kSuccess);
+  auto would = ClearTasks(fixture.store(), fixture.dag(), run, {"b"}, true, "test", true);
+  ASSERT_TRUE(would.ok()) << would.error().ToString();
+  EXPECT_EQ(*would, (std::vector<std::string>{"b", "c"}));
+  would = ClearTasks(fixture.store(), fixture.dag(), run, {}, false, "test", true);
+  ASSERT_TRUE(would.ok()) << would.error().ToString();
+  EXPECT_EQ(*would, (std::vector<std::string>{"a", "b", "c", "side"}));
+  EXPECT_EQ(fixture.store().GetRun(run.id)->state, state::RunState::kSuccess);
+  EXPECT_EQ(fixture.States(run),
+            (States{{"a", "success"}, {"b", "success"}, {"c", "success"}, {"side", "success"}}));
+}
+
+TEST(ClearTest, OnlyAFreshLeaseOfALiveProcessBlocksAClear) {
+  DagFixture fixture(kChain);
+  RunRequest request;
+  request.run_id = "left";
+  auto run = CreateRun(fixture.store(), fixture.dag(), request, Instant(std::chrono::seconds(0)));
+  ASSERT_TRUE(run.ok());
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  int previous = 0;
+  // A fresh heartbeat, but from a process that no longer exists.
+  ASSERT_TRUE(*fixture.store().AcquireLease(run->id, 999999, now, now, &ProcessAlive, &previous));
+  auto cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test");
+  ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
+  EXPECT_EQ(*cleared, (std::vector<std::string>{"c"}));
+  // A live process (our parent) whose heartbeat is stale.
+  const auto stale = now - store::kLeaseStaleAfter - std::chrono::seconds(1);
+  ASSERT_TRUE(
+      *fixture.store().AcquireLease(run->id, getppid(), stale, stale, &ProcessAlive, &previous));
+  EXPECT_EQ(previous, 999999);
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test");
+  ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
+  // The same process with a fresh heartbeat.
+  ASSERT_TRUE(fixture.store().Heartbeat(run->id, getppid(), now).ok());
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test");
+  ASSERT_FALSE(cleared.ok());
+  EXPECT_EQ(cleared.error().message, "run 'left' is being run by process " +
+                                         std::to_string(getppid()) + "; clear it once that ends");
+  // A dry run only tells what a clear would clear.
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test", true);
+  ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
+  EXPECT_EQ(*cleared, (std::vector<std::string>{"c"}));
 }
 
 TEST(RecoveryTest, InterruptedTryGoesBackToScheduledWithoutUsingARetry) {
