@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 
 namespace {
 
@@ -37,6 +38,16 @@ std::vector<std::string> Includes(const fs::path& file, const std::regex& patter
   return found;
 }
 
+std::vector<std::string> MatchingLines(const fs::path& file, const std::regex& pattern) {
+  std::ifstream in(file);
+  std::vector<std::string> found;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (std::regex_search(line, pattern)) found.push_back(line);
+  }
+  return found;
+}
+
 TEST(LayeringTest, EngineModulesIncludeOnlyLowerLayers) {
   const std::regex engine_include("#include \"engine/([a-z_]+)/");
   int checked = 0;
@@ -58,6 +69,42 @@ TEST(LayeringTest, OperatorsUseOnlyExecAndCommon) {
     for (const std::string& used : Includes(file, engine_include)) {
       EXPECT_TRUE(used == "exec" || used == "common" || used == "dag")
           << file << " includes engine/" << used;
+    }
+  }
+}
+
+// The store is reached through its role interfaces (run_store.h, event_log.h, lease_store.h,
+// dag_registry.h, state_count_reader.h, store_upkeep.h, or state_store.h for all of them): above
+// engine/store and engine/data, nothing names the SQLite implementation but the places that open
+// a database; and in the scheduler only the files that need several roles take the whole store.
+TEST(LayeringTest, TheSchedulerUsesTheStoresRolesNotSqlite) {
+  const std::regex sqlite_use(
+      "(#include \"engine/store/(sqlite_[a-z_]+|schema|state_counts|wal_coalescing_vfs)\\.h\")|"
+      "\\b(SqliteStore|SqliteDb|OpenSqliteStore)\\b");
+  const std::set<std::string> opens_a_database = {
+      "engine/cli/run_context.cc", "engine/cli/dags_command.cc", "engine/http/api.cc"};
+  int checked = 0;
+  for (const std::string folder : {"engine/exec", "engine/scheduler", "engine/slurm",
+                                   "engine/serve", "engine/http", "engine/cli"}) {
+    for (const fs::path& file : SourceFiles(folder)) {
+      const std::string relative = fs::relative(file, CONVEYOR_SOURCE_DIR).string();
+      if (opens_a_database.count(relative)) continue;
+      ++checked;
+      for (const std::string& use : MatchingLines(file, sqlite_use)) {
+        ADD_FAILURE() << relative << " uses the SQLite store directly: " << use;
+      }
+    }
+  }
+  EXPECT_GT(checked, 50);
+  const std::set<std::string> whole_store = {"run_loop.h",    "run_loop.cc", "run_driver.h",
+                                             "run_driver.cc", "clear.h",     "clear.cc",
+                                             "backfill.h",    "backfill.cc"};
+  const std::regex whole("#include \"engine/store/(state_store)\\.h\"|\\b(StateStore)&");
+  for (const fs::path& file : SourceFiles("engine/scheduler")) {
+    if (whole_store.count(file.filename().string())) continue;
+    for (const std::string& use : MatchingLines(file, whole)) {
+      ADD_FAILURE() << file.filename() << " takes the whole store (" << use
+                    << "), not the role it uses";
     }
   }
 }

@@ -5,9 +5,8 @@
 
 namespace conveyor::scheduler {
 
-Result<std::vector<BackfillItem>> PlanBackfill(store::StateStore& store,
-                                               const graph::LoadedDag& dag, Instant from,
-                                               Instant to, bool rerun_failed) {
+Result<std::vector<BackfillItem>> PlanBackfill(store::RunStore& store, const graph::LoadedDag& dag,
+                                               Instant from, Instant to, bool rerun_failed) {
   std::vector<BackfillItem> plan;
   for (const cron::DataInterval& interval : dag.dag.timetable.IntervalsStartingIn(from, to)) {
     BackfillItem item;

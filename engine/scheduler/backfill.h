@@ -26,9 +26,8 @@ struct BackfillItem {
 };
 
 // The intervals whose logical date lies in [from, to), and what to do with each.
-Result<std::vector<BackfillItem>> PlanBackfill(store::StateStore& store,
-                                               const graph::LoadedDag& dag, Instant from,
-                                               Instant to, bool rerun_failed);
+Result<std::vector<BackfillItem>> PlanBackfill(store::RunStore& store, const graph::LoadedDag& dag,
+                                               Instant from, Instant to, bool rerun_failed);
 
 // Creates the backfill runs and clears the failed runs the plan re-runs. Returns every run to
 // see through, in logical-date order.

@@ -16,8 +16,7 @@ constexpr size_t kGroupAtMost = 256;
 
 }  // namespace
 
-CommitPipeline::CommitPipeline(store::StateStore& store,
-                               std::function<void(exec::TaskLaunch)> launch,
+CommitPipeline::CommitPipeline(store::RunStore& store, std::function<void(exec::TaskLaunch)> launch,
                                std::function<void()> committed, JournalStarts journal_starts)
     : store_(store),
       launch_(std::move(launch)),

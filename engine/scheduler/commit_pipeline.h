@@ -10,7 +10,7 @@
 #include "engine/common/error.h"
 #include "engine/exec/executor.h"
 #include "engine/scheduler/transition.h"
-#include "engine/store/state_store.h"
+#include "engine/store/run_store.h"
 
 namespace conveyor::scheduler {
 
@@ -37,7 +37,7 @@ class CommitPipeline {
   // the commit is written: it records the tries in the runs' start journals (start_journal.h)
   // and returns whether it did; when it did not, they start after the commit, as the others.
   using JournalStarts = std::function<bool(const std::vector<exec::TaskLaunch>& launches)>;
-  CommitPipeline(store::StateStore& store, std::function<void(exec::TaskLaunch)> launch,
+  CommitPipeline(store::RunStore& store, std::function<void(exec::TaskLaunch)> launch,
                  std::function<void()> committed, JournalStarts journal_starts = nullptr);
   // Commits what is queued, then stops the writer.
   ~CommitPipeline();
@@ -64,7 +64,7 @@ class CommitPipeline {
   void StartBeforeCommit(CommitWork& work);
   void WriterLoop();
 
-  store::StateStore& store_;
+  store::RunStore& store_;
   std::function<void(exec::TaskLaunch)> launch_;
   std::function<void()> committed_;
   JournalStarts journal_starts_;

@@ -74,7 +74,7 @@ const DueIntervals& DueIntervalsMemo::Get(const dag::Dag& dag,
   return it->second;
 }
 
-Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+Result<CronPlan> PlanDueRuns(store::RunStore& store, const graph::LoadedDag& dag, Instant now,
                              int limit, std::optional<std::optional<Instant>> latest_automated,
                              DueIntervalsMemo* memo) {
   if (!latest_automated) {
@@ -99,7 +99,7 @@ Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& d
   return plan;
 }
 
-Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+Result<CronRound> CreateDueRuns(store::RunStore& store, const graph::LoadedDag& dag, Instant now,
                                 int limit) {
   auto plan = PlanDueRuns(store, dag, now, limit);
   if (!plan.ok()) return plan.error();

@@ -8,7 +8,7 @@
 #include "engine/common/error.h"
 #include "engine/cron/timetable.h"
 #include "engine/graph/dag_bag.h"
-#include "engine/store/state_store.h"
+#include "engine/store/run_store.h"
 
 namespace conveyor::scheduler {
 
@@ -55,7 +55,7 @@ struct CronPlan {
 };
 // `latest_automated` is the latest scheduled or backfill run's logical date when the caller knows
 // it; otherwise it is read from the store.
-Result<CronPlan> PlanDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+Result<CronPlan> PlanDueRuns(store::RunStore& store, const graph::LoadedDag& dag, Instant now,
                              int limit,
                              std::optional<std::optional<Instant>> latest_automated = std::nullopt,
                              DueIntervalsMemo* memo = nullptr);
@@ -67,7 +67,7 @@ struct CronRound {
   std::vector<store::DagRunRecord> created;
   std::optional<Instant> next_due;
 };
-Result<CronRound> CreateDueRuns(store::StateStore& store, const graph::LoadedDag& dag, Instant now,
+Result<CronRound> CreateDueRuns(store::RunStore& store, const graph::LoadedDag& dag, Instant now,
                                 int limit);
 
 }  // namespace conveyor::scheduler

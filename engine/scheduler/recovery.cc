@@ -4,7 +4,7 @@
 
 namespace conveyor::scheduler {
 
-Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
+Result<std::string> RecoverInterruptedTry(store::RunStore& store, const store::DagRunRecord& run,
                                           store::TaskInstanceRecord& ti, store::TimePoint now,
                                           store::WriteBatch& batch) {
   const int killed = exec::KillTaskProcesses(run.dag_id, run.run_id, ti.task_id, ti.pid);

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "engine/common/error.h"
-#include "engine/store/state_store.h"
+#include "engine/store/run_store.h"
 
 namespace conveyor::scheduler {
 
@@ -11,7 +11,7 @@ namespace conveyor::scheduler {
 // on the try that it was interrupted, and allows the task instance one more try (the
 // interruption does not use up a retry); the caller puts it back to scheduled. Adds the try's
 // writes to `batch` and returns the note.
-Result<std::string> RecoverInterruptedTry(store::StateStore& store, const store::DagRunRecord& run,
+Result<std::string> RecoverInterruptedTry(store::RunStore& store, const store::DagRunRecord& run,
                                           store::TaskInstanceRecord& ti, store::TimePoint now,
                                           store::WriteBatch& batch);
 

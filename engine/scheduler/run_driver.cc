@@ -23,7 +23,7 @@ bool IsTerminal(state::RunState s) {
 
 bool ProcessAlive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
-int LiveScheduler(store::StateStore& store, const Clock& clock) {
+int LiveScheduler(store::LeaseStore& store, const Clock& clock) {
   auto lease = store.GetSchedulerLease();
   if (!lease.ok()) return 0;
   const auto stale_before = clock.PreciseNow() - store::kLeaseStaleAfter;

@@ -35,6 +35,6 @@ Result<state::RunState> DriveRun(store::StateStore& store, const exec::OperatorR
 bool ProcessAlive(int pid);
 
 // The pid of the live `serve` that holds the database, or 0.
-int LiveScheduler(store::StateStore& store, const Clock& clock);
+int LiveScheduler(store::LeaseStore& store, const Clock& clock);
 
 }  // namespace conveyor::scheduler

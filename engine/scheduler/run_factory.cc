@@ -83,7 +83,7 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
   return store::NewRun{std::move(run), std::move(tis)};
 }
 
-Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,
+Result<store::DagRunRecord> CreateRun(store::RunStore& store, const graph::LoadedDag& dag,
                                       const RunRequest& request, PreciseInstant now) {
   auto built = BuildRun(dag, request, now);
   if (!built.ok()) return built.error();

@@ -7,7 +7,7 @@
 #include "engine/common/error.h"
 #include "engine/cron/timetable.h"
 #include "engine/graph/dag_bag.h"
-#include "engine/store/state_store.h"
+#include "engine/store/run_store.h"
 
 namespace conveyor::scheduler {
 
@@ -30,7 +30,7 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& dag, const RunRequest& re
 
 // Creates a queued run and its task instances. Conf must be a JSON object; a run id must be
 // unique per DAG (kAlreadyExists otherwise) and use [A-Za-z0-9_.:+-].
-Result<store::DagRunRecord> CreateRun(store::StateStore& store, const graph::LoadedDag& dag,
+Result<store::DagRunRecord> CreateRun(store::RunStore& store, const graph::LoadedDag& dag,
                                       const RunRequest& request, PreciseInstant now);
 
 }  // namespace conveyor::scheduler

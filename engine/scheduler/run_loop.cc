@@ -228,7 +228,9 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::
   if (run->record.state != state::RunState::kRunning) {
     const auto from = run->record.state;
     run->record.state = state::RunState::kRunning;
-    run->record.start_date = run->record.start_date.value_or(at);
+    // It starts once settled (for a large DAG, a measurable while after `at`), or at `at` when
+    // that is later: the time a run created ahead of its round commits at.
+    run->record.start_date = run->record.start_date.value_or(std::max(at, clock_.PreciseNow()));
     run->record.end_date.reset();
     batch.PutRun(run->record, from, options_.who);
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "engine/store/state_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::scheduler {

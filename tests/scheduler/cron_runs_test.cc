@@ -6,6 +6,7 @@
 
 #include "engine/cli/command_context.h"
 #include "engine/scheduler/run_factory.h"
+#include "engine/store/state_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::scheduler {
