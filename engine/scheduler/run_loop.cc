@@ -62,12 +62,7 @@ RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registr
             launch.executor == ExecutorKind::kSlurm ? *slurm_executor_ : *executor_;
         executor.Launch(std::move(launch));
       },
-      [this] {
-        std::lock_guard<std::mutex> lock(mutex_);
-        commits_ready_ = true;
-        // A loop gathering the workers' reports takes the commit's with them.
-        if (wake_at_events_ <= 1) wake_.notify_one();
-      },
+      [this] { ownership_.CommitsReady(); },
       options_.start_before_commit
           ? CommitPipeline::JournalStarts([this](const std::vector<exec::TaskLaunch>& launches) {
               return JournalStarts(launches);
@@ -109,37 +104,13 @@ exec::Executor& RunLoop::ExecutorOf(ExecutorKind executor) {
 }
 
 void RunLoop::Notify(exec::TaskEvent event) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  // The end of a try, reported on the worker that ran it while the owner's thread waits for
-  // such reports: the step runs here, on a thread already awake. Waking the owner's thread
-  // would put a thread wake-up (on a 2-CPU VM, often a cross-CPU one of 0.1-0.2 ms) between one
-  // task's end and the next one's start, which make and ninja do not pay.
-  const bool step_here = event.notifier_may_step && parked_ && !stepping_ && wake_at_events_ <= 1 &&
-                         worker_step_error_.ok();
-  events_.push_back(std::move(event));
-  if (!step_here) {
-    if (events_.size() >= wake_at_events_) wake_.notify_one();
-    return;
-  }
-  stepping_ = true;
-  lock.unlock();
+  if (!ownership_.Report(std::move(event))) return;
+  // Lent the step (step_ownership.h): this worker runs it.
   store::WriteBatch batch;
   std::vector<Transition> transitions;
   Status status = Step(batch, transitions);
-  // The owner takes finished runs, errors and an idle loop from here, and keeps the timers; and
-  // when this step queued tries ahead, it goes back to sleep gathering their reports.
-  const bool idle_or_done = !finished_.empty() || !Busy();
-  const bool gather = QueuedAhead() / 2 > 1;
-  const auto due = NextDue();
-  lock.lock();
-  const bool owner_needed = !status.ok() || idle_or_done || gather || (due && *due < parked_until_);
-  stepping_ = false;
-  if (!status.ok()) worker_step_error_ = std::move(status);
-  if (owner_needed) {
-    woken_ = true;
-    wake_.notify_one();
-  }
-  stepped_.notify_all();
+  ownership_.EndLentStep(std::move(status), !finished_.empty() || !Busy(), QueuedAhead() / 2 > 1,
+                         NextDue());
 }
 
 int RunLoop::MaxInFlight() const { return options_.workers * (1 + options_.queue_ahead); }
@@ -564,12 +535,7 @@ void RunLoop::Heartbeat() {
 }
 
 Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transitions) {
-  std::deque<exec::TaskEvent> events;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    events.swap(events_);
-  }
-  for (const auto& event : events) ApplyEvent(event, batch, transitions);
+  for (const auto& event : ownership_.TakeReports()) ApplyEvent(event, batch, transitions);
   const store::TimePoint now = clock_.PreciseNow();
   PromoteDueRetries(now, batch, transitions);
   std::vector<exec::TaskLaunch> launches = PickLaunches(now, batch, transitions);
@@ -660,40 +626,22 @@ Status RunLoop::Poll(std::optional<PreciseInstant> until) {
   if (Status s = Step(batch, transitions); !s.ok()) return s;
   Heartbeat();
   if ((!until && !Busy()) || !finished_.empty()) return Status::Ok();
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (woken_) {
-    woken_ = false;
-    return worker_step_error_;
-  }
+  if (auto woken = ownership_.TakeWake()) return *woken;
   const PreciseInstant now = clock_.PreciseNow();
   PreciseInstant wake_at = now + options_.heartbeat_every;
   if (auto due = NextDue(); due && *due < wake_at) wake_at = *due;
   if (until && *until < wake_at) wake_at = *until;
   // The workers' reports are gathered while they have tries queued ahead (options_).
-  wake_at_events_ = std::max<size_t>(1, QueuedAhead() / 2);
-  if (wake_at_events_ > 1 && now + options_.gather_reports_for < wake_at) {
+  const size_t gather = std::max<size_t>(1, QueuedAhead() / 2);
+  if (gather > 1 && now + options_.gather_reports_for < wake_at) {
     wake_at = now + options_.gather_reports_for;
   }
-  parked_ = true;
-  parked_until_ = wake_at;
   // Tries in flight or commits pending end the wait; otherwise only the clock or Wake() do.
   const bool others_may_act = !in_flight_.empty() || pipeline_->Pending();
-  wake_.wait_until(lock, clock_.WaitDeadline(wake_at, others_may_act), [this] {
-    return events_.size() >= wake_at_events_ || woken_ || commits_ready_;
-  });
-  stepped_.wait(lock, [this] { return !stepping_; });
-  parked_ = false;
-  wake_at_events_ = 1;
-  woken_ = false;
-  commits_ready_ = false;
-  return worker_step_error_;
+  return ownership_.Park(wake_at, clock_.WaitDeadline(wake_at, others_may_act), gather);
 }
 
-void RunLoop::Wake() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  woken_ = true;
-  wake_.notify_one();
-}
+void RunLoop::Wake() { ownership_.Wake(); }
 
 bool RunLoop::Busy() const {
   return !runs_.empty() || !in_flight_.empty() || !held_.empty() || pipeline_->Pending();

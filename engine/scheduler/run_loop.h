@@ -1,7 +1,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -21,6 +20,7 @@
 #include "engine/scheduler/run_files.h"
 #include "engine/scheduler/run_plan.h"
 #include "engine/scheduler/start_journal.h"
+#include "engine/scheduler/step_ownership.h"
 #include "engine/scheduler/transition.h"
 #include "engine/slurm/slurm_executor.h"
 #include "engine/store/state_store.h"
@@ -60,11 +60,12 @@ struct RunLoopOptions {
       make_local_executor;
 };
 
-// The scheduler's event loop (ninja's Builder): one thread owns every run's state; it starts as
-// many ready tasks as workers, pools and max_active_tasks allow, then sleeps until a worker
-// reports or a retry falls due. Each wake-up's transitions commit in one transaction, through a
-// CommitPipeline that starts its shell tries once committed (in-process ones start at once). Not
-// thread-safe: AddRun and Run are called from the thread that owns the loop.
+// The scheduler's event loop (ninja's Builder): one thread at a time runs its step over every
+// run's state (the owner, or a worker the owner lent the step to while it waits: StepOwnership);
+// a step starts as many ready tasks as workers, pools and max_active_tasks allow, then the owner
+// sleeps until a worker reports or a retry falls due. Each wake-up's transitions commit in one
+// transaction, through a CommitPipeline that starts its shell tries once committed (in-process
+// ones start at once). Not thread-safe: AddRun and Run are called from the owner's thread.
 class RunLoop {
  public:
   RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
@@ -209,18 +210,8 @@ class RunLoop {
   const Clock& clock_;
   store::TimePoint last_heartbeat_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<exec::TaskEvent> events_;  // GUARDED_BY(mutex_)
-  size_t wake_at_events_ = 1;           // GUARDED_BY(mutex_): Notify wakes the loop at this many
-  bool woken_ = false;                  // GUARDED_BY(mutex_)
-  bool commits_ready_ = false;          // GUARDED_BY(mutex_)
-  // The owner's thread waits in Poll: a worker reporting a try's end may run the step itself.
-  bool parked_ = false;                      // GUARDED_BY(mutex_)
-  PreciseInstant parked_until_;              // GUARDED_BY(mutex_)
-  bool stepping_ = false;                    // GUARDED_BY(mutex_): a worker runs the step
-  Status worker_step_error_ = Status::Ok();  // GUARDED_BY(mutex_)
-  std::condition_variable stepped_;
+  // Who runs the step: this loop's owner, or a worker reporting a try's end (step_ownership.h).
+  StepOwnership ownership_;
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<exec::Executor> slurm_executor_;  // made when a task first needs it
   std::map<ExecutorKind, int> in_flight_by_executor_;

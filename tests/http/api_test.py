@@ -336,7 +336,7 @@ class BindTest(unittest.TestCase):
         port = free_port()
         db = os.path.join(work, "s.db")
         env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
-        serve = subprocess.Popen([CONVEYOR, "--config", "/nonexistent.yaml", "--dags", "/tmp",
+        serve = subprocess.Popen([CONVEYOR, "--config", "/nonexistent.yaml", "--dags", work,
                                   "--db", db, "serve", "--host", "0.0.0.0", "--port", str(port)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
