@@ -4,6 +4,8 @@
 #include <iterator>
 #include <utility>
 
+#include "engine/scheduler/start_policy.h"
+
 namespace conveyor::scheduler {
 namespace {
 
@@ -70,10 +72,11 @@ void CommitPipeline::Committed(CommitWork work) {
 void CommitPipeline::StartBeforeCommit(CommitWork& work) {
   if (!journal_starts_) return;
   // Tries on Slurm are left to start after the commit: a job submitted and then forgotten by a
-  // crash is not this machine's process, which the journal's reader can stop.
+  // crash is not this machine's process, which the journal's reader can stop (start_policy.h).
   const auto local = std::stable_partition(
-      work.launches.begin(), work.launches.end(),
-      [](const exec::TaskLaunch& launch) { return launch.executor != ExecutorKind::kLocal; });
+      work.launches.begin(), work.launches.end(), [](const exec::TaskLaunch& launch) {
+        return StartOf(launch, CommitPath::kInline, true) != TryStart::kJournaledBeforeCommit;
+      });
   if (local == work.launches.end()) return;
   std::vector<exec::TaskLaunch> now(std::make_move_iterator(local),
                                     std::make_move_iterator(work.launches.end()));

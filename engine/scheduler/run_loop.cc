@@ -11,6 +11,7 @@
 
 #include "engine/exec/process_reaper.h"
 #include "engine/scheduler/recovery.h"
+#include "engine/scheduler/start_policy.h"
 #include "engine/scheduler/task_render.h"
 
 namespace conveyor::scheduler {
@@ -557,15 +558,16 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
     // wake-up's time has not come). They die with this process, so a crash before the commit
     // leaves nothing behind to reconcile: the task instance is still `scheduled` in the database
     // and runs again. Their ends come in later wake-ups, whose batches commit after this one.
-    std::vector<exec::TaskLaunch> in_process_now;
-    if (!holding_) {
-      const auto in_process = std::stable_partition(
-          launches.begin(), launches.end(),
-          [](const exec::TaskLaunch& launch) { return !exec::RunsInProcess(launch); });
-      in_process_now.assign(std::make_move_iterator(in_process),
-                            std::make_move_iterator(launches.end()));
-      launches.erase(in_process, launches.end());
-    }
+    // Whatever the batch's path to the database, a try that starts before its commit does so
+    // now (start_policy.h); the pipeline starts the others.
+    const CommitPath path = holding_ ? CommitPath::kHeld : CommitPath::kWriter;
+    const auto now_part = std::stable_partition(
+        launches.begin(), launches.end(), [&](const exec::TaskLaunch& launch) {
+          return StartOf(launch, path, false) != TryStart::kBeforeCommit;
+        });
+    std::vector<exec::TaskLaunch> in_process_now(std::make_move_iterator(now_part),
+                                                 std::make_move_iterator(launches.end()));
+    launches.erase(now_part, launches.end());
     for (exec::TaskLaunch& launch : in_process_now) executor_->Launch(std::move(launch));
     CommitWork work{std::move(batch), std::move(launches), std::move(transitions),
                     std::move(finished)};

@@ -162,8 +162,8 @@ TEST_F(CommitPipelineTest, ASmallBatchWithNothingAheadCommitsOnTheCallersThread)
   EXPECT_EQ(transitions.size(), 1u);
 }
 
-// The small batch of ASmallBatchWithNothingAheadCommitsOnTheCallersThread, with a local try (7)
-// and one on Slurm (8).
+// The small batch of ASmallBatchWithNothingAheadCommitsOnTheCallersThread, with a local shell try
+// (7) and one on Slurm (8).
 CommitWork SmallBatch(store::RunKey run) {
   CommitWork small;
   store::TaskInstanceRecord ti;
@@ -178,6 +178,7 @@ CommitWork SmallBatch(store::RunKey run) {
   small.transitions.push_back(t);
   exec::TaskLaunch local;
   local.id = 7;
+  local.runs_as_process = true;  // a shell try: in-process ones start in the loop's step
   exec::TaskLaunch on_slurm;
   on_slurm.id = 8;
   on_slurm.executor = ExecutorKind::kSlurm;
