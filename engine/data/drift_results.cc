@@ -167,10 +167,8 @@ class SqliteDriftResults : public DriftResults {
   bool HasTable() {
     static const std::string sql = HasTablesSql();
     Statement check(*db_, sql.c_str());
-    auto row = check.Step();
-    const bool has = row.ok() && *row && check.Int(0) == 2;
-    check.Reset();
-    return has;
+    auto tables = check.ScalarInt();
+    return tables.ok() && *tables == 2;
   }
 
   std::unique_ptr<SqliteDb> db_;

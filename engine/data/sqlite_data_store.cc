@@ -218,11 +218,7 @@ class SqliteDataStore : public exec::DataStore {
 
   Result<std::int64_t> CountRows(const std::string& table) override {
     Statement count(*db_, ("SELECT count(*) FROM " + Identifier(table)).c_str());
-    auto row = count.Step();
-    if (!row.ok()) return row.error();
-    const std::int64_t n = count.Int(0);
-    count.Reset();
-    return n;
+    return count.ScalarInt();
   }
 
   Result<std::unique_ptr<exec::TableReader>> ReadTable(const std::string& table) override {

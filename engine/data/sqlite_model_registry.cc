@@ -43,13 +43,12 @@ class SqliteModelRegistry : public exec::ModelRegistry {
     if (Status s = model.Run(); !s.ok()) return s.error();
     Statement last(*db_, "SELECT coalesce(max(version), 0) FROM model_versions WHERE name = ?");
     last.Bind(1, version.name);
-    auto row = last.Step();
-    if (!row.ok()) return row.error();
+    auto latest = last.ScalarInt();
+    if (!latest.ok()) return latest.error();
     ModelVersion added = version;
-    added.version = static_cast<int>(last.Int(0)) + 1;
+    added.version = static_cast<int>(*latest) + 1;
     added.created_at = FormatMicros(now);
     added.aliases.clear();
-    last.Reset();
     nlohmann::json features = version.features;
     Statement insert(*db_,
                      "INSERT INTO model_versions (name, version, artifact_path, dag_id, run_id, "
