@@ -13,7 +13,7 @@ Usage: variant_bench.py BASELINE_CONVEYOR VARIANT_CONVEYOR [--rounds 9]
   e.g. the Release build against one configured with
   -DCMAKE_CXX_FLAGS=-DCONVEYOR_SPAWN_WITH_POSIX_SPAWN=1 (glibc's posix_spawn instead of
   conveyor's clone-based spawn) or -DCMAKE_CXX_FLAGS=-DCONVEYOR_SQLITE_DEFAULT_VFS=1 (SQLite's own
-  VFS instead of the WAL-coalescing one).
+  VFS instead of the WAL-coalescing one), in a build folder of its own.
 """
 import argparse
 import os

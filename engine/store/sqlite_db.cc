@@ -40,6 +40,14 @@ int EnableWal(sqlite3* db) {
   }
 }
 
+// A build with -DCONVEYOR_SQLITE_DEFAULT_VFS=1 opens databases through SQLite's own VFS: how the
+// coalescing VFS is measured against it (docs/internals/performance.md).
+#if CONVEYOR_SQLITE_DEFAULT_VFS
+const char* DatabaseVfs() { return nullptr; }
+#else
+const char* DatabaseVfs() { return WalCoalescingVfs(); }
+#endif
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
@@ -59,7 +67,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 WalCoalescingVfs());
+                                 DatabaseVfs());
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
