@@ -8,8 +8,8 @@
 
 #include "engine/common/duration.h"
 #include "engine/common/error.h"
-#include "engine/dag/slurm_options.h"
 #include "engine/cron/timetable.h"
+#include "engine/dag/slurm_options.h"
 #include "engine/dag/trigger_rule.h"
 
 namespace conveyor::dag {
