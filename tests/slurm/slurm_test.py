@@ -132,6 +132,18 @@ class SlurmTest(unittest.TestCase):
         out = self.conveyor("tasks", "list", dag, run_id, "-o", "json").stdout
         return {t["task_id"]: t for t in json.loads(out)["task_instances"]}
 
+    def tasks_once_the_run_exists(self, dag, run_id):
+        """The run's tasks, or {} while `trigger` has not yet created the database or the run."""
+        if not os.path.exists(self.db):
+            return {}
+        result = self.conveyor("tasks", "list", dag, run_id, "-o", "json", check=False)
+        if result.returncode != 0 and "has no run '%s'" % run_id in result.stderr:
+            return {}
+        if result.returncode != 0:
+            raise AssertionError("conveyor tasks list: exit %d\n%s" % (result.returncode,
+                                                                      result.stderr))
+        return {t["task_id"]: t for t in json.loads(result.stdout)["task_instances"]}
+
     def events(self, task_id):
         with sqlite3.connect(self.db) as db:
             return db.execute("SELECT try_number, from_state, to_state, note FROM events "
@@ -228,7 +240,7 @@ class SlurmTest(unittest.TestCase):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            ti = self.tasks(self.slow, run_id).get("wait", {}) if os.path.exists(self.db) else {}
+            ti = self.tasks_once_the_run_exists(self.slow, run_id).get("wait", {})
             if ti.get("state") == "running" and ti.get("external_executor_id"):
                 break
             time.sleep(0.05)
