@@ -56,8 +56,9 @@ struct TaskEvent {
   // started, with `pid`. Both go in one event so the scheduler applies them in one wake-up.
   std::optional<PreciseInstant> started_at{};
   // kFinished of a process try, reported on the worker that ran it, holding no lock and with no
-  // other try waiting for it: the scheduler may run its step on that thread instead of waking
-  // its own.
+  // other try waiting for it: the worker offers its thread. The scheduler may run its step on it
+  // instead of waking its own (scheduler::StepOwnership), and the executor gives it the next try
+  // launched before it wakes another worker.
   bool notifier_may_step = false;
 };
 

@@ -13,10 +13,13 @@
 
 namespace conveyor::exec {
 
-// The starts of in-process tries, held back for a moment (kReportStartAfter): a try that ends
-// sooner has its start reported with its end, in one event (one wake-up of the scheduler, one write
-// of the task instance); a longer one has it reported on its own when the moment has passed, by
-// this class's thread.
+// How long a try's start is held back.
+inline constexpr std::chrono::milliseconds kReportStartAfter{2};
+
+// The one place where tries' starts are held back, in-process and process tries alike: a try that
+// ends within kReportStartAfter has its start reported with its end, in one event (one wake-up of
+// the scheduler, one write of the task instance); a longer one has it reported on its own when the
+// moment has passed, by this class's thread.
 class HeldStarts {
  public:
   explicit HeldStarts(std::function<void(TaskEvent)> notify,

@@ -51,10 +51,6 @@ OperatorResult Concluded(OperatorResult result, Deadline deadline) {
   return result;
 }
 
-class LocalExecutor;
-// The executor whose worker this thread is, while it takes tries from its queue.
-thread_local const LocalExecutor* worker_of = nullptr;
-
 // A launched try on its way to a worker. A process try may have been started already, on the
 // thread that launched it.
 struct Job {
@@ -64,10 +60,6 @@ struct Job {
   std::unique_ptr<StartedProcess> process;     // idem, when its start succeeded
   std::optional<OperatorResult> start_failed;  // idem, when it did not
 };
-
-// The try a worker started while it ran the scheduler's step, which it takes next itself: the
-// other workers take the queue's tries meanwhile.
-thread_local std::optional<Job> kept_by_this_worker;
 
 class LocalExecutor : public Executor {
  public:
@@ -91,35 +83,35 @@ class LocalExecutor : public Executor {
   // in turn: a burst of launches wakes a worker or two, not one per try. When a worker is idle,
   // a process try's process is started here first, so that the worker's wake-up (a cross-CPU
   // wake-up, often the slowest step between two tasks of a chain) overlaps with the process.
+  // A worker that offers its thread with its report (TaskEvent::notifier_may_step, the executor's
+  // side of scheduler::StepOwnership) takes the queue again once its report returns: a launch
+  // uses that offer instead of waking another worker, and when the scheduler's step was lent to
+  // that worker, no other thread is woken between one try's end and the next one's start.
   void Launch(TaskLaunch launch) override {
     Job job{std::move(launch), std::nullopt, nullptr, nullptr, std::nullopt};
-    // Called on one of this executor's workers (the scheduler's step runs there once its try has
-    // ended): that worker waits for the first process it starts itself, next; no other is woken.
-    const bool own_worker = worker_of == this && !kept_by_this_worker;
     bool start_here = false;
+    bool offered = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
+      offered = offered_ > 0;
+      if (offered) --offered_;
       start_here = !RunsInProcess(job.launch) && queue_.empty() && !stop_starting_.load() &&
-                   (own_worker || runners_ < workers_);
+                   (offered || runners_ < workers_);
       if (!start_here) {
         queue_.push_back(std::move(job));
-        if (runners_ == workers_) return;
+        if (offered || runners_ == workers_) return;
         ++runners_;
-      } else if (!own_worker) {
+      } else if (!offered) {
         ++runners_;
       }
     }
     if (start_here) {
       job.op = ProcessOperatorFor(job.launch);
       if (job.op != nullptr) StartProcess(job);
-      if (own_worker && job.op != nullptr) {
-        kept_by_this_worker.emplace(std::move(job));
-        return;
-      }
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_front(std::move(job));  // taken first, by the handler posted below or this worker
-      if (own_worker) return;
+      queue_.push_front(std::move(job));  // taken first, by the handler posted below or the offer
+      if (offered) return;
     }
     boost::asio::post(pool_, [this] { RunQueued(); });
   }
@@ -173,14 +165,12 @@ class LocalExecutor : public Executor {
   }
 
   void RunQueued() {
-    worker_of = this;
     while (true) {
-      std::optional<Job> job = std::exchange(kept_by_this_worker, std::nullopt);
-      if (!job) {
+      std::optional<Job> job;
+      {
         std::lock_guard<std::mutex> lock(mutex_);
         if (queue_.empty()) {
           --runners_;
-          worker_of = nullptr;
           return;
         }
         job.emplace(std::move(queue_.front()));
@@ -203,51 +193,50 @@ class LocalExecutor : public Executor {
       notify_(std::move(skipped));
       return;
     }
-    // The start of a process that had already ended goes out with its end, in one event.
-    std::optional<TaskEvent> held_start;
-    bool reported_start = false;
-    auto started = [&](int pid, std::chrono::system_clock::time_point at, bool ended) {
-      reported_start = true;
-      // A process's spawn is read on the system clock by the process runner.
-      TaskEvent event{TaskEvent::Kind::kStarted,
-                      launch.id,
-                      pid,
-                      {},
-                      std::chrono::time_point_cast<std::chrono::microseconds>(at)};
-      if (ended) {
-        held_start = std::move(event);
-      } else {
-        notify_(std::move(event));
-      }
+    // The try's start is held back: it goes out with the try's end when the try ends soon.
+    bool held = false;
+    const auto hold_start = [&](int pid, PreciseInstant at) {
+      if (held) return;  // an operator that runs several processes started once
+      held = true;
+      held_starts_.Hold(TaskEvent{TaskEvent::Kind::kStarted, launch.id, pid, {}, at});
     };
-    // A shell task's process runner reports its start; an in-process one's is held.
     const bool in_process = RunsInProcess(launch);
-    if (in_process) {
-      held_starts_.Hold(
-          TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, clock_.PreciseNow()});
-    }
+    if (in_process) hold_start(0, clock_.PreciseNow());
+    // A process's spawn is read on the system clock by the process runner.
+    const auto started = [&](int pid, std::chrono::system_clock::time_point at) {
+      hold_start(pid, std::chrono::time_point_cast<std::chrono::microseconds>(at));
+    };
     OperatorResult result = started_at_launch
                                 ? FinishProcess(job, started)
                                 : RunLaunch(registry_, processes_, launch, cancelled_, started);
     TaskEvent finished{TaskEvent::Kind::kFinished, launch.id, std::nullopt, std::move(result),
                        clock_.PreciseNow()};
-    if (in_process) {
+    std::optional<TaskEvent> held_start;
+    if (held) {
       held_start = held_starts_.Release(launch.id);
-    } else if (!reported_start) {  // the process never started: its start is its end
+    } else {  // the process never started: its start is its end
       held_start = TaskEvent{TaskEvent::Kind::kStarted, launch.id, 0, {}, finished.at};
     }
     if (held_start) {
       finished.pid = held_start->pid;
       finished.started_at = held_start->at;
     }
-    // The scheduler may step here only when this worker has nothing else to run: a process
-    // try's end that the next task waits on, as in a chain. In-process tries end in bursts,
-    // which the scheduler's thread gathers while the workers run the next ones.
+    // The worker offers its thread only when it has nothing else to run: a process try's end
+    // that the next task waits on, as in a chain. In-process tries end in bursts, which the
+    // scheduler's thread gathers while the workers run the next ones.
+    bool offers = false;
     if (!in_process) {
       std::lock_guard<std::mutex> lock(mutex_);
-      finished.notifier_may_step = queue_.empty();
+      offers = queue_.empty();
+      if (offers) ++offered_;
     }
+    finished.notifier_may_step = offers;
     notify_(std::move(finished));
+    if (offers) {
+      // Taken by a launch, or withdrawn: either way this worker takes the queue next.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (offered_ > 0) --offered_;
+    }
   }
 
   const OperatorRegistry& registry_;
@@ -264,6 +253,9 @@ class LocalExecutor : public Executor {
   const int workers_;
   std::deque<Job> queue_;  // GUARDED_BY(mutex_): launched, not yet taken by a worker
   int runners_ = 0;        // GUARDED_BY(mutex_): handlers posted and not yet returned
+  // GUARDED_BY(mutex_): workers inside their report with their thread offered, less the offers
+  // launches have used; each of them takes the queue once its report returns.
+  int offered_ = 0;
 };
 
 }  // namespace

@@ -161,18 +161,16 @@ class PosixStartedProcess : public StartedProcess {
     waited_ = true;
     ProcessResult result;
     result.pid = pid_;
+    on_start(pid_, spawned_at_);
     const int pidfd = PidfdOpen(pid_);
-    bool exited =
-        pidfd >= 0 && PumpUntilExit(pidfd, pipe_fd_, write_fd_, log_,
-                                    std::chrono::steady_clock::now() + kReportStartAfter, nullptr);
-    on_start(pid_, spawned_at_, exited);
+    bool exited = true;
     if (pidfd < 0) {  // no pidfd (Linux < 5.3): read until every writer is gone, then reap
       CloseFd(write_fd_);
       fcntl(pipe_fd_, F_SETFL, 0);
       DrainPipe(pipe_fd_, log_);
-      exited = true;
+    } else {
+      exited = PumpUntilExit(pidfd, pipe_fd_, write_fd_, log_, deadline_, cancelled_);
     }
-    if (!exited) exited = PumpUntilExit(pidfd, pipe_fd_, write_fd_, log_, deadline_, cancelled_);
     if (!exited) {
       result.cancelled = cancelled_ != nullptr && cancelled_->load();
       result.timed_out = !result.cancelled;

@@ -34,22 +34,20 @@ struct ProcessResult {
 };
 
 // Called once a process is under way, with its pid and the time its spawn began (before the
-// child existed); `ended` when the process had already ended by then.
+// child existed).
 using ProcessStarted =
-    std::function<void(int pid, std::chrono::system_clock::time_point spawned_at, bool ended)>;
+    std::function<void(int pid, std::chrono::system_clock::time_point spawned_at)>;
 // A ProcessStarted for callers that record nothing.
-inline void IgnoreProcessStart(int, std::chrono::system_clock::time_point, bool) {}
+inline void IgnoreProcessStart(int, std::chrono::system_clock::time_point) {}
 
 // A process under way, not yet waited for. Wait may be called on another thread than the one that
 // started it, once; a process never waited for is killed with its group and reaped.
 class StartedProcess {
  public:
   virtual ~StartedProcess() = default;
-  // Waits for the process. `on_start` is called when the process has run for a moment
-  // (kReportStartAfter) or has ended, whichever comes first: a short task's start and end then
-  // reach the scheduler together, in one wake-up and one commit. On deadline or cancellation the
-  // whole process group gets SIGTERM, then SIGKILL after the grace period. A log that cannot be
-  // written is an error, once the process has ended.
+  // Waits for the process, after calling `on_start` once. On deadline or cancellation the whole
+  // process group gets SIGTERM, then SIGKILL after the grace period. A log that cannot be written
+  // is an error, once the process has ended.
   virtual Result<ProcessResult> Wait(const ProcessStarted& on_start) = 0;
 };
 
@@ -62,8 +60,6 @@ class ProcessRunner {
   // Start, then Wait.
   Result<ProcessResult> Run(const ProcessSpec& spec, const ProcessStarted& on_start);
 };
-
-inline constexpr std::chrono::milliseconds kReportStartAfter{2};
 
 // posix_spawn-based runner with pidfd waits.
 ProcessRunner& SystemProcessRunner();

@@ -21,11 +21,12 @@ namespace conveyor::scheduler {
 // - the thread that calls RunLoop::Poll, while it is not parked;
 // - while that thread is parked (Park), a worker that reports a try's end with
 //   `notifier_may_step` set (the local executor sets it on the worker that waited for a process
-//   and has nothing queued): Report lends it the step, it runs RunLoop's step on its own thread
-//   and hands it back with EndLentStep. This saves a thread wake-up between one task's end and
-//   the next one's start, which make and ninja do not pay. At most one step is lent at a time,
-//   never while reports are being gathered or after a lent step failed, and Park does not return
-//   before a lent step has ended.
+//   and has nothing queued: it offers its thread): Report lends it the step, it runs RunLoop's
+//   step on its own thread and hands it back with EndLentStep. The executor gives the first try
+//   that step launches to the same worker (exec::TaskEvent::notifier_may_step). This saves two
+//   thread wake-ups between one task's end and the next one's start, which make and ninja do not
+//   pay. At most one step is lent at a time, never while reports are being gathered or after a
+//   lent step failed, and Park does not return before a lent step has ended.
 // Every other report, Wake and CommitsReady only queue and wake the parked owner. Thread-safe.
 class StepOwnership {
  public:

@@ -131,5 +131,48 @@ TEST(HeldStartsTest, TheLocalExecutorReportsAShortTryInOneEventAndALongOneInTwo)
   executor->Drain();
 }
 
+// A process try's start goes through the same hold: a short process reports it with its end, with
+// its pid; a long one on its own, with its pid, while it runs.
+TEST(HeldStartsTest, TheLocalExecutorHoldsAProcessStartTheSameWay) {
+  testing::TempDir dir;
+  Reports reports;
+  auto executor = MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 1, WallClock(),
+                                    reports.Callback());
+  // A process takes a millisecond or so to spawn and reap: of twenty, at least one must come as one
+  // event unless the machine stalls every one of them.
+  int in_one_event = 0;
+  for (std::uint64_t id = 1; id <= 20; ++id) {
+    TaskLaunch launch = testing::TestLaunch(id, "shell", dir.path());
+    launch.command = "/bin/true";
+    executor->Launch(std::move(launch));
+    executor->Drain();
+  }
+  auto events = reports.WaitFor(20);
+  for (const TaskEvent& event : events) {
+    if (event.kind != TaskEvent::Kind::kFinished) continue;
+    EXPECT_EQ(event.result.outcome, OperatorResult::Outcome::kSuccess) << event.result.message;
+    if (!event.started_at) continue;
+    ++in_one_event;
+    ASSERT_TRUE(event.pid);
+    EXPECT_GT(*event.pid, 0);
+  }
+  EXPECT_GE(in_one_event, 1);
+
+  const size_t before = events.size();
+  TaskLaunch slow = testing::TestLaunch(21, "shell", dir.path());
+  slow.command = "sleep 0.1";
+  executor->Launch(std::move(slow));
+  events = reports.WaitFor(before + 1);
+  ASSERT_EQ(events.size(), before + 1);
+  EXPECT_EQ(events[before].kind, TaskEvent::Kind::kStarted);  // while it sleeps
+  ASSERT_TRUE(events[before].pid);
+  EXPECT_GT(*events[before].pid, 0);
+  events = reports.WaitFor(before + 2);
+  ASSERT_EQ(events.size(), before + 2);
+  EXPECT_EQ(events[before + 1].kind, TaskEvent::Kind::kFinished);
+  EXPECT_FALSE(events[before + 1].started_at);
+  executor->Drain();
+}
+
 }  // namespace
 }  // namespace conveyor::exec

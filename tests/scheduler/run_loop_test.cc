@@ -462,7 +462,7 @@ TEST(RunLoopTest, AProcessStartsNoEarlierThanItsRecordedStart) {
     spec.log_path = dir.path() + "/date" + std::to_string(i) + ".log";
     std::chrono::system_clock::time_point started;
     auto result = exec::SystemProcessRunner().Run(
-        spec, [&](int, std::chrono::system_clock::time_point at, bool) { started = at; });
+        spec, [&](int, std::chrono::system_clock::time_point at) { started = at; });
     ASSERT_TRUE(result.ok()) << result.error().ToString();
     std::ifstream log(spec.log_path);
     long long printed_ns = 0;
