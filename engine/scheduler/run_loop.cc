@@ -36,10 +36,11 @@ Duration RetryDelay(const dag::RetryPolicy& policy, int failed_try) {
   return delay;
 }
 
-RunLoop::RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
-                 exec::ProcessRunner& processes, RunLoopOptions options,
-                 std::function<void(const Transition&)> observer)
-    : store_(store),
+RunLoop::RunLoop(store::RunStore& runs, store::LeaseStore& leases,
+                 const exec::OperatorRegistry& registry, exec::ProcessRunner& processes,
+                 RunLoopOptions options, std::function<void(const Transition&)> observer)
+    : store_(runs),
+      leases_(leases),
       registry_(registry),
       processes_(processes),
       options_(std::move(options)),
@@ -160,8 +161,8 @@ Status RunLoop::AddRun(std::shared_ptr<const graph::LoadedDag> dag, store::RunKe
 }
 
 CommitWork RunLoop::AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
-                                 const std::vector<const store::NewRun*>& runs, store::TimePoint at,
-                                 store::WriteBatch& batch) {
+                                 const std::vector<const store::NewRun*>& runs,
+                                 store::TimePoint at) {
   CommitWork work;
   std::set<size_t> admitted;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -170,15 +171,56 @@ CommitWork RunLoop::AdmitCreated(const std::vector<std::shared_ptr<const graph::
     Admit(std::make_unique<ActiveRun>(ActiveRun{next_run_index_++, dags[i], created.run,
                                                 RunPlan(*dags[i], created.run.id, created.tasks),
                                                 nlohmann::json::object()}),
-          at, batch, work.transitions);
+          at, work.batch, work.transitions);
   }
   // Only the new runs' tasks: another run's may have writes still queued in the pipeline, which
   // must commit before this transaction writes that run's rows.
-  work.launches = PickLaunches(at, batch, work.transitions, &admitted);
+  work.launches = PickLaunches(at, work.batch, work.transitions, &admitted);
   return work;
 }
 
-void RunLoop::StartCreated(CommitWork work) { pipeline_->Committed(std::move(work)); }
+void RunLoop::StartCreated(CommitWork work, const std::set<store::RunKey>& existed) {
+  if (!existed.empty()) Withdraw(existed, work);
+  pipeline_->Committed(std::move(work));
+}
+
+void RunLoop::Withdraw(const std::set<store::RunKey>& keys, CommitWork& work) {
+  std::set<std::pair<std::string, std::string>> names;  // (dag_id, run_id)
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    ActiveRun& run = *it->second;
+    if (keys.count(run.record.id) == 0) {
+      ++it;
+      continue;
+    }
+    names.emplace(run.record.dag_id, run.record.run_id);
+    for (int task = 0; task < run.plan.size(); ++task) {
+      if (run.plan.ti(task).state == TaskState::kScheduled) {
+        ready_.Erase(GateOf(run, task), ReadyKeyOf(run, task));
+      }
+    }
+    std::erase_if(retries_, [&](const auto& due) { return due.second.first == run.index; });
+    for (auto flight = in_flight_.begin(); flight != in_flight_.end();) {
+      if (flight->second.run != run.index) {
+        ++flight;
+        continue;
+      }
+      --pool_used_[flight->second.pool];
+      --dag_running_[run.record.dag_id];
+      --in_flight_by_executor_[flight->second.executor];
+      flight = in_flight_.erase(flight);
+    }
+    if (run.has_slurm_tasks) --runs_with_slurm_tasks_;
+    it = runs_.erase(it);
+  }
+  const auto withdrawn = [&names](const std::string& dag_id, const std::string& run_id) {
+    return names.count({dag_id, run_id}) > 0;
+  };
+  std::erase_if(work.launches, [&](const exec::TaskLaunch& launch) {
+    return withdrawn(launch.info.dag_id, launch.info.run_id);
+  });
+  std::erase_if(work.transitions,
+                [&](const Transition& t) { return withdrawn(t.dag_id, t.run_id); });
+}
 
 void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::WriteBatch& batch,
                     std::vector<Transition>& transitions) {
@@ -531,7 +573,7 @@ void RunLoop::Heartbeat() {
   if (now - last_heartbeat_ < options_.heartbeat_every) return;
   last_heartbeat_ = now;
   for (const auto& [index, run] : runs_) {
-    if (!run->done) (void)store_.Heartbeat(run->record.id, getpid(), now);
+    if (!run->done) (void)leases_.Heartbeat(run->record.id, getpid(), now);
   }
 }
 

@@ -68,9 +68,14 @@ struct RunLoopOptions {
 // ones start at once). Not thread-safe: AddRun and Run are called from the owner's thread.
 class RunLoop {
  public:
-  RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
+  // The loop reads and writes runs through `runs` and heartbeats their leases through `leases`.
+  RunLoop(store::RunStore& runs, store::LeaseStore& leases, const exec::OperatorRegistry& registry,
           exec::ProcessRunner& processes, RunLoopOptions options,
           std::function<void(const Transition&)> observer);
+  RunLoop(store::StateStore& store, const exec::OperatorRegistry& registry,
+          exec::ProcessRunner& processes, RunLoopOptions options,
+          std::function<void(const Transition&)> observer)
+      : RunLoop(store, store, registry, processes, std::move(options), std::move(observer)) {}
   ~RunLoop();
 
   // Takes on a run whose lease this process holds. Tries left queued or running by a process
@@ -82,15 +87,16 @@ class RunLoop {
   Status AddRun(const graph::LoadedDag& dag, store::RunKey run);
   // The writes of AddRun commit with the next Poll's, in one transaction.
 
-  // Runs being created by this process, with its lease, inside StateStore::CreateRunsIfAbsent's
-  // transaction: admits them (nothing to read back or recover) and starts what the workers and
-  // pools have room for among their tasks. The writes go to `batch`, to be committed with the
-  // runs; once they are, StartCreated starts the returned tries. If that transaction fails, the
-  // loop cannot go on.
+  // Runs this process is about to create with their reserved keys and its lease: admits them
+  // (nothing to read back or recover) and picks what the workers and pools have room for among
+  // their tasks. The caller commits the returned work's batch with the runs
+  // (store::RunStore::CreateRunsIfAbsent), then StartCreated starts its tries; if that
+  // transaction fails, StartCreated with every key withdraws them all.
   CommitWork AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
-                          const std::vector<const store::NewRun*>& runs, store::TimePoint at,
-                          store::WriteBatch& batch);
-  void StartCreated(CommitWork work);
+                          const std::vector<const store::NewRun*>& runs, store::TimePoint at);
+  // `existed`: the keys of the runs AdmitCreated admitted that were there already, and so not
+  // created; they are withdrawn, with their tries.
+  void StartCreated(CommitWork work, const std::set<store::RunKey>& existed = {});
   // While held, each wake-up's writes, and the tries that start once they are committed, wait
   // in order and go to the pipeline at ReleaseCommits: a burst of new runs is created without
   // other writes between its chunks. Tasks that end meanwhile still free their room at once.
@@ -143,6 +149,8 @@ class RunLoop {
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::WriteBatch& batch,
              std::vector<Transition>& transitions);
+  // Takes back runs admitted by AdmitCreated, and their launches and transitions in `work`.
+  void Withdraw(const std::set<store::RunKey>& runs, CommitWork& work);
   void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                   std::vector<Transition>& transitions);
   void Finish(ActiveRun& run, int task, const exec::OperatorResult& result, store::TimePoint at,
@@ -188,7 +196,8 @@ class RunLoop {
   // does not know, as interrupted; stops their processes first.
   Status RecoverJournaledStarts(ActiveRun& run);
 
-  store::StateStore& store_;
+  store::RunStore& store_;
+  store::LeaseStore& leases_;
   const exec::OperatorRegistry& registry_;
   exec::ProcessRunner& processes_;
   RunLoopOptions options_;

@@ -16,6 +16,8 @@ namespace {
 constexpr std::size_t kErrorExcerptBytes = 2000;
 // Runs created per transaction when many DAGs are due at once.
 constexpr std::size_t kCreateInChunksOf = 25;
+// Run keys reserved at once: one write to the database for this many runs created.
+constexpr int kReserveRunKeys = 1024;
 
 // The end of a try's log: what a person reading an alert wants first.
 std::string LogTail(const std::string& path) {
@@ -247,38 +249,55 @@ Status SchedulerService::CreatePlannedRuns(
     run.run.state = state::RunState::kRunning;
     run.run.start_date = now;
   }
-  scheduler::CommitWork start;
-  auto keys = store_.CreateRunsIfAbsent(
-      planned, getpid(), now,
-      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
-        std::vector<std::shared_ptr<const graph::LoadedDag>> dags;
-        std::vector<const store::NewRun*> runs;
-        for (size_t i = 0; i < planned.size(); ++i) {
-          if (!made[i]) continue;  // another process made it first
-          store::NewRun& run = planned[i];
-          run.run.id = *made[i];
-          for (auto& ti : run.tasks) ti.run = run.run.id;
-          dags.push_back(planned_dags[i]);
-          runs.push_back(&run);
-        }
-        start = loop_->AdmitCreated(dags, runs, now, batch);
-      },
-      [&] {
-        if (commit_at) clock_.SleepUntil(*commit_at);
-      });
-  if (!keys.ok()) return keys.error();
-  loop_->StartCreated(std::move(start));
+  auto first_key = TakeRunKeys(static_cast<int>(planned.size()));
+  if (!first_key.ok()) return first_key.error();
+  std::vector<const store::NewRun*> runs;
   for (size_t i = 0; i < planned.size(); ++i) {
-    if (!(*keys)[i]) continue;
+    store::NewRun& run = planned[i];
+    run.run.id = *first_key + static_cast<store::RunKey>(i);
+    for (auto& ti : run.tasks) ti.run = run.run.id;
+    runs.push_back(&run);
+  }
+  scheduler::CommitWork start = loop_->AdmitCreated(planned_dags, runs, now);
+  // A round prepared ahead is committed when its interval ends, and nobody sees it before.
+  if (commit_at) clock_.SleepUntil(*commit_at);
+  auto made = store_.CreateRunsIfAbsent(planned, getpid(), now, std::move(start.batch));
+  if (!made.ok()) {
+    std::set<store::RunKey> admitted;  // none was created: the loop forgets them all
+    for (const store::NewRun& run : planned) admitted.insert(run.run.id);
+    loop_->StartCreated(std::move(start), admitted);
+    return made.error();
+  }
+  std::set<store::RunKey> existed;  // another process made them first
+  for (size_t i = 0; i < planned.size(); ++i) {
     const store::NewRun& run = planned[i];
+    if (!(*made)[i]) {
+      existed.insert(run.run.id);
+      continue;
+    }
     active_[run.run.id] = run.run.dag_id;
     created.emplace_back(run.run.run_id, run.run.dag_id);
   }
+  loop_->StartCreated(std::move(start), existed);
   planned.clear();
   planned_dags.clear();
   // What the workers reported meanwhile frees their room, if the next chunk's tasks need it.
   if (loop_->HasRoomFor(static_cast<int>(kCreateInChunksOf))) return Status::Ok();
   return loop_->Poll(PreciseInstant{});
+}
+
+Result<store::RunKey> SchedulerService::TakeRunKeys(int n) {
+  if (reserved_keys_ < n) {
+    const int block = std::max(n, kReserveRunKeys);
+    auto first = store_.ReserveRunKeys(block);
+    if (!first.ok()) return first.error();
+    next_key_ = *first;
+    reserved_keys_ = block;
+  }
+  const store::RunKey first = next_key_;
+  next_key_ += n;
+  reserved_keys_ -= n;
+  return first;
 }
 
 Status SchedulerService::StartRuns() {

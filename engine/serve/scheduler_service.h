@@ -86,6 +86,9 @@ class SchedulerService {
   Status CreatePlannedRuns(std::vector<store::NewRun>& planned,
                            std::vector<std::shared_ptr<const graph::LoadedDag>>& planned_dags,
                            std::optional<PreciseInstant> commit_at, CreatedRuns& created);
+  // The first of `n` run keys reserved for this process (store::RunStore::ReserveRunKeys), taken
+  // from the database a block at a time.
+  Result<store::RunKey> TakeRunKeys(int n);
   Status StartRuns();
   void OnTransition(const scheduler::Transition& transition);
   void OnRunFinished(const store::DagRunRecord& run);
@@ -99,7 +102,9 @@ class SchedulerService {
   WebhookSender* webhooks_;
   std::unique_ptr<scheduler::RunLoop> loop_;
 
-  std::map<store::RunKey, std::string> active_;         // runs held here -> dag_id
+  std::map<store::RunKey, std::string> active_;  // runs held here -> dag_id
+  store::RunKey next_key_ = 0;  // run keys reserved and not yet used: next_key_ on,
+  int reserved_keys_ = 0;       // this many
   std::map<std::string, std::optional<Instant>> next_;  // dag_id -> next cron check; absent: now
   std::map<std::string, bool> paused_;
   // dag_id -> logical date of its latest scheduled or backfill run, as far as this process knows.

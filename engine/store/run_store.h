@@ -29,18 +29,17 @@ class RunStore {
   // kAlreadyExists error. Returns the run's key.
   virtual Result<RunKey> CreateRun(const DagRunRecord& run,
                                    const std::vector<TaskInstanceRecord>& tasks) = 0;
-  // Fills a batch of writes for runs just created (each one's key, or nothing for a run that
-  // existed), to be committed in the transaction that creates them.
-  using CreatedRunsWrites =
-      std::function<void(const std::vector<std::optional<RunKey>>& keys, WriteBatch& batch)>;
+  // The first of `n` consecutive run keys that no writer of the database will use but the
+  // caller: it writes for runs before they exist, then creates them with these keys.
+  virtual Result<RunKey> ReserveRunKeys(int n) = 0;
   // Creates every run not already there (same run id, or a scheduled/backfill run for the same
-  // logical date) in one transaction, with its lease held by `lease_pid`, and writes in the same
-  // transaction what `then` (if set) adds for them. Returns each run's key, or nothing for one
-  // that existed. `before_commit` (if set) is called once everything is written, before the
-  // commit: a transaction written ahead of its time waits there, and nobody sees it before.
-  virtual Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
-      const std::vector<NewRun>& runs, int lease_pid, TimePoint now, const CreatedRunsWrites& then,
-      const std::function<void()>& before_commit) = 0;
+  // logical date) in one transaction, each with its reserved key (`run.id`) and its lease held by
+  // `lease_pid`, and commits `batch`, the writes made for them, in the same transaction (its task
+  // instance rows replace the new ones). The writes for a run that existed are dropped with it.
+  // Events are stamped `now`. Returns whether each run was created.
+  virtual Result<std::vector<bool>> CreateRunsIfAbsent(const std::vector<NewRun>& runs,
+                                                       int lease_pid, TimePoint now,
+                                                       WriteBatch batch) = 0;
   virtual Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
                                                       const std::string& run_id) = 0;
   virtual Result<DagRunRecord> GetRun(RunKey run) = 0;

@@ -129,10 +129,7 @@ CREATE TABLE model_aliases (
 ALTER TABLE task_instances ADD COLUMN external_executor_id TEXT NOT NULL DEFAULT '';
 )sql",
       // How many runs and task instances are in each state, so that /metrics reads a few rows
-      // instead of counting every row ever written. The triggers count for writers other than
-      // conveyor (the sqlite3 shell, cascaded deletes); conveyor's connections switch them off
-      // and count in the store's writes (state_counts.h), which costs less than a trigger's two
-      // statements for each state change.
+      // instead of counting every row ever written (the triggers made here are dropped below).
       R"sql(
 CREATE TABLE state_counts (
   tbl TEXT NOT NULL,
@@ -188,6 +185,22 @@ CREATE TABLE parsed_dag_files (
   source BLOB NOT NULL,
   dag BLOB NOT NULL
 );
+)sql",
+      // The next run key: a scheduler reserves keys for runs it writes for before creating them
+      // (RunStore::ReserveRunKeys), and every run, whoever creates it, takes its key here.
+      R"sql(
+CREATE TABLE run_keys (next INTEGER NOT NULL);
+INSERT INTO run_keys SELECT coalesce(max(id), 0) + 1 FROM dag_runs;
+)sql",
+      // The counts by state are kept by the store's writes alone (state_counts.h): the triggers
+      // that counted them a second time, for writers other than conveyor, go.
+      R"sql(
+DROP TRIGGER IF EXISTS dag_runs_counted_in;
+DROP TRIGGER IF EXISTS dag_runs_counted_out;
+DROP TRIGGER IF EXISTS dag_runs_counted_moved;
+DROP TRIGGER IF EXISTS task_instances_counted_in;
+DROP TRIGGER IF EXISTS task_instances_counted_out;
+DROP TRIGGER IF EXISTS task_instances_counted_moved;
 )sql",
   };
   return kMigrations;

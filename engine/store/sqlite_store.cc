@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "engine/common/json_text.h"
 #include "engine/store/lease.h"
@@ -101,28 +102,41 @@ class SqliteStore : public StateStore {
     return **key;
   }
 
-  Result<std::vector<std::optional<RunKey>>> CreateRunsIfAbsent(
-      const std::vector<NewRun>& runs, int lease_pid, TimePoint now, const CreatedRunsWrites& then,
-      const std::function<void()>& before_commit) override {
+  Result<RunKey> ReserveRunKeys(int n) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    auto first = TakeRunKeys(n);
+    if (!first.ok()) return first.error();
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return *first;
+  }
+
+  Result<std::vector<bool>> CreateRunsIfAbsent(const std::vector<NewRun>& runs, int lease_pid,
+                                               TimePoint now, WriteBatch batch) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     Transaction txn(*db_);
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     writing_at_ = now;
-    std::vector<std::optional<RunKey>> keys;
-    WriteBatch batch;
+    std::vector<bool> created;
+    std::set<RunKey> existed;
+    WriteBatch writes;
     StateCountChanges counts;
     for (const NewRun& run : runs) {
       auto key = InsertRun(run.run, true, RunLease{lease_pid, now}, counts);
       if (!key.ok()) return key.error();
-      keys.push_back(*key);
-      if (*key) AddTaskInstances(**key, run.tasks, batch);
+      created.push_back(key->has_value());
+      if (*key) {
+        AddTaskInstances(**key, run.tasks, writes);
+      } else {
+        existed.insert(run.run.id);
+      }
     }
-    // The caller's writes replace the new task instances' rows in the batch: each is written once.
-    if (then) then(keys, batch);
-    if (Status s = WriteAll(batch, counts); !s.ok()) return s.error();
-    if (before_commit) before_commit();
+    if (!existed.empty()) batch.DropRuns(existed);
+    writes.Append(std::move(batch));
+    if (Status s = WriteAll(writes, counts); !s.ok()) return s.error();
     if (Status s = txn.Commit(); !s.ok()) return s.error();
-    return keys;
+    return created;
   }
 
   Result<std::optional<DagRunRecord>> FindRun(const std::string& dag_id,
@@ -586,21 +600,45 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  // Inside a transaction: the first of `n` keys taken from the database's run key counter.
+  Result<RunKey> TakeRunKeys(int n) {
+    // Never below the last run's key: a run written by something other than conveyor (the
+    // sqlite3 shell) takes its key without the counter.
+    CachedStatement take = db_->Cached(
+        "UPDATE run_keys SET next = max(next, (SELECT coalesce(max(id), 0) + 1 FROM dag_runs)) + "
+        "?1 "
+        "RETURNING next - ?1");
+    take->Bind(1, static_cast<std::int64_t>(n));
+    RunKey first = 0;
+    auto row = take->ForFirstRow([&] { first = take->Int(0); });
+    if (!row.ok()) return row.error();
+    if (!*row) return Error{ErrorCode::kInternal, "the database has no run key counter", {}};
+    return first;
+  }
+
   // Inside a transaction. With `ignore_duplicates` an existing run gives nothing, not an error.
-  // The run's row and its creation event; its task instances go in a batch (AddTaskInstances).
+  // The run's row (with its key, `run.id`, when it has one reserved; else the next one) and its
+  // creation event; its task instances go in a batch (AddTaskInstances).
   Result<std::optional<RunKey>> InsertRun(const DagRunRecord& run, bool ignore_duplicates,
                                           std::optional<RunLease> lease,
                                           StateCountChanges& counts) {
+    RunKey id = run.id;
+    if (id == 0) {
+      auto taken = TakeRunKeys(1);
+      if (!taken.ok()) return taken.error();
+      id = *taken;
+    }
     CachedStatement insert =
         db_->Cached(ignore_duplicates
                         ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
                           "data_interval_start, data_interval_end, conf, state, queued_at, "
-                          "lease_pid, lease_heartbeat, start_date) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                          "lease_pid, lease_heartbeat, start_date, id) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                         : "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
                           "data_interval_start, data_interval_end, conf, state, queued_at, "
-                          "lease_pid, lease_heartbeat, start_date) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                          "lease_pid, lease_heartbeat, start_date, id) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert->Bind(13, id);
     insert->Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
     insert->BindOptional(4, Map(run.logical_date, Sec));
     insert->BindOptional(5, Map(run.data_interval_start, Sec));
@@ -625,8 +663,22 @@ class SqliteStore : public StateStore {
       }
       return s.error();
     }
-    if (sqlite3_changes(db_->handle()) == 0) return std::optional<RunKey>();
-    const RunKey key = sqlite3_last_insert_rowid(db_->handle());
+    if (sqlite3_changes(db_->handle()) == 0) {
+      // Ignored as a duplicate run, or because its key was taken (by a writer that does not use
+      // the counter) after it was reserved: that run would be lost, not a duplicate.
+      CachedStatement taken = db_->Cached("SELECT count(*) FROM dag_runs WHERE id = ?");
+      taken->Bind(1, id);
+      auto found = taken->ScalarInt();
+      if (!found.ok()) return found.error();
+      if (*found > 0) {
+        return Error{ErrorCode::kInternal,
+                     "run key " + std::to_string(id) + " for run '" + run.run_id + "' of DAG '" +
+                         run.dag_id + "' is taken by a run written outside conveyor",
+                     {}};
+      }
+      return std::optional<RunKey>();
+    }
+    const RunKey key = id;
     counts.Added("dag_runs", state::Name(run.state));
     if (Status s = AppendRunEvent(key, std::nullopt, run.state, "create"); !s.ok()) {
       return s.error();
@@ -859,11 +911,6 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path,
         // idle (CheckpointIfWritten) before it gets there.
         "PRAGMA wal_autocheckpoint = 8000"}) {
     if (Status s = (*db)->Exec(pragma); !s.ok()) return s.error();
-  }
-  // The counts by state are kept by this connection's writes (StateCountChanges), not by the
-  // schema's triggers, which are there for other writers.
-  if (sqlite3_db_config((*db)->handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr) != SQLITE_OK) {
-    return Error{ErrorCode::kInternal, "cannot switch off triggers on '" + path + "'", {}};
   }
   if (Status s = (*db)->Exec(options.synchronous_full ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL");

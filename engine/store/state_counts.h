@@ -14,11 +14,10 @@ namespace conveyor::store {
 
 class SqliteDb;
 
-// conveyor's own connections count from the store's writes, which know the state each row leaves
-// (a write checks the state the scheduler believes the row holds, and reads it when that check
-// fails); the schema's triggers count for every other writer (the sqlite3 shell, an older
-// conveyor) and are switched off on conveyor's connections, where they would run two statements
-// for each of a task's three state changes on the scheduler's hot path.
+// The one place the counts are kept: from the store's writes, which know the state each row
+// leaves (a write checks the state the scheduler believes the row holds, and reads it when that
+// check fails). A trigger would cost two statements for each of a task's three state changes on
+// the scheduler's hot path. Writes made outside conveyor (the sqlite3 shell) are not counted.
 class StateCountChanges {
  public:
   // `table` is "dag_runs" or "task_instances"; a task instance without a state counts as "none".

@@ -70,6 +70,30 @@ void WriteBatch::Append(WriteBatch&& later) {
   later = WriteBatch();
 }
 
+void WriteBatch::DropRuns(const std::set<RunKey>& dropped) {
+  const auto kept = [&dropped](RunKey run) { return dropped.count(run) == 0; };
+  WriteBatch rest;
+  for (RunWrite& write : runs_) {
+    if (kept(write.run.id)) rest.runs_.push_back(std::move(write));
+  }
+  for (size_t i = 0; i < tis_.size(); ++i) {
+    if (kept(tis_[i].run)) rest.PutTaskInstanceRow(std::move(tis_[i]), ti_before_[i]);
+  }
+  for (Event& event : events_) {
+    if (kept(event.run)) rest.events_.push_back(std::move(event));
+  }
+  for (TryRecord& attempt : tries_) {
+    if (!kept(attempt.run)) continue;
+    rest.try_index_.emplace(RowKey{attempt.run, attempt.task_id, attempt.try_number},
+                            rest.tries_.size());
+    rest.tries_.push_back(std::move(attempt));
+  }
+  for (OutputWrite& output : outputs_) {
+    if (kept(output.run)) rest.outputs_.push_back(std::move(output));
+  }
+  *this = std::move(rest);
+}
+
 void WriteBatch::PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs) {
   if (!HasSecrets()) {
     outputs_.push_back({run, task_id, outputs});

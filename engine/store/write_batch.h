@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +27,8 @@ class WriteBatch {
   // Adds a later batch's writes, as if they had been put here after this batch's own: a task
   // instance or try both write is written once, in its last state; every event is kept, in order.
   void Append(WriteBatch&& later);
+  // Drops every write of these runs.
+  void DropRuns(const std::set<RunKey>& dropped);
   bool empty() const {
     return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty() && events_.empty();
   }

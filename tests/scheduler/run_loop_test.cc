@@ -111,16 +111,54 @@ Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run
     ti.pool = task.pool;
     run.tasks.push_back(ti);
   }
-  auto keys = fixture.store().CreateRunsIfAbsent(
-      {run}, getpid(), WallClock().PreciseNow(),
-      [&](const std::vector<std::optional<store::RunKey>>& made, store::WriteBatch& batch) {
-        run.run.id = *made[0];
-        for (auto& ti : run.tasks) ti.run = run.run.id;
-        start = loop.AdmitCreated({dag}, {&run}, WallClock().PreciseNow(), batch);
-      },
-      nullptr);
-  if (!keys.ok()) return keys.error();
+  auto key = fixture.store().ReserveRunKeys(1);
+  if (!key.ok()) return key.error();
+  run.run.id = *key;
+  for (auto& ti : run.tasks) ti.run = run.run.id;
+  start = loop.AdmitCreated({dag}, {&run}, WallClock().PreciseNow());
+  auto made = fixture.store().CreateRunsIfAbsent({run}, getpid(), WallClock().PreciseNow(),
+                                                 std::move(start.batch));
+  if (!made.ok()) return made.error();
+  if (!(*made)[0]) return Error{ErrorCode::kAlreadyExists, "run '" + run_id + "' existed", {}};
   return Status::Ok();
+}
+
+// A run that another process created first, between the plan and the commit, is withdrawn from
+// the loop with the tries it picked: nothing runs, and the run that exists is left as it was.
+TEST(RunLoopTest, ARunThatExistedIsWithdrawnWithItsTries) {
+  DagFixture fixture(R"(tasks:
+  - {id: a, command: "touch $DIR/ran"}
+  - {id: b, operator: noop}
+)");
+  store::StateStore& db = fixture.store();
+  RunLoopOptions options;
+  options.log_dir = fixture.dir() + "/logs";
+  std::vector<std::string> observed;
+  RunLoop loop(db, cli::BuiltinRegistry(), exec::SystemProcessRunner(), options,
+               [&](const Transition& t) { observed.push_back(t.task_id); });
+  store::DagRunRecord first;
+  first.dag_id = fixture.dag().dag.dag_id;
+  first.run_id = "twice";
+  first.run_type = "manual";
+  store::TaskInstanceRecord a, b;
+  a.task_id = "a";
+  b.task_id = "b";
+  auto existing = db.CreateRun(first, {a, b});
+  ASSERT_TRUE(existing.ok());
+  store::NewRun run;
+  CommitWork start;
+  Status created = CreateAndAdmit(fixture, loop, "twice", "manual", run, start);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().message, "run 'twice' existed");
+  ASSERT_EQ(start.launches.size(), 2u);  // picked before the commit found the run
+  loop.StartCreated(std::move(start), {run.run.id});
+  ASSERT_TRUE(loop.Run().ok());
+  EXPECT_TRUE(loop.TakeFinishedRuns().empty());
+  EXPECT_TRUE(observed.empty());
+  EXPECT_FALSE(std::filesystem::exists(fixture.dir() + "/ran"));
+  EXPECT_EQ(fixture.States(*db.GetRun(*existing)), (States{{"a", "none"}, {"b", "none"}}));
+  EXPECT_EQ(db.GetRun(*existing)->state, state::RunState::kQueued);
+  EXPECT_FALSE(db.GetRun(run.run.id).ok());
 }
 
 // Runs created by the loop's owner start in their creation's transaction; while commits are

@@ -117,43 +117,99 @@ TEST(SqliteStoreTest, CreatedRunsAndTheWritesMadeForThemCommitTogether) {
   testing::TempDir dir;
   auto store = std::move(OpenSqliteStore(dir.path() + "/s.db")).value();
   const TaskInstanceRecord ti = MakeTask("t");
-  ASSERT_TRUE(store->CreateRun(MakeRun("old", 1), {ti}).ok());
+  const RunKey old_key = *store->CreateRun(MakeRun("old", 1), {ti});
+  const RunKey first = *store->ReserveRunKeys(2);
   std::vector<NewRun> runs = {{MakeRun("old", 1), {ti}}, {MakeRun("new", 2), {ti}}};
-  std::vector<std::optional<RunKey>> seen;
-  auto keys = store->CreateRunsIfAbsent(
-      runs, 77, WallClock().PreciseNow(),
-      [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
-        seen = made;
-        TaskInstanceRecord queued = ti;
-        queued.run = *made[1];
-        queued.state = state::TaskState::kQueued;
-        queued.try_number = 1;
-        batch.PutTaskInstance(queued, state::TaskState::kNone, "test");
-      },
-      nullptr);
-  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
-  ASSERT_EQ(keys->size(), 2u);
-  EXPECT_FALSE((*keys)[0]);  // existed: left alone
-  ASSERT_TRUE((*keys)[1]);
-  EXPECT_EQ(seen, *keys);
-  const auto tis = *store->ListTaskInstances(*(*keys)[1]);
+  runs[0].run.id = first;
+  runs[1].run.id = first + 1;
+  WriteBatch batch;
+  for (const NewRun& run : runs) {
+    TaskInstanceRecord queued = ti;
+    queued.run = run.run.id;
+    queued.state = state::TaskState::kQueued;
+    queued.try_number = 1;
+    batch.PutTaskInstance(queued, state::TaskState::kNone, "test");
+    batch.PutTry({run.run.id, "t", 1, state::TaskState::kQueued, WallClock().PreciseNow(),
+                  std::nullopt, std::nullopt, "t.log", ""});
+  }
+  auto created = store->CreateRunsIfAbsent(runs, 77, WallClock().PreciseNow(), std::move(batch));
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  EXPECT_EQ(*created, (std::vector<bool>{false, true}));  // "old" existed: left alone
+  const auto tis = *store->ListTaskInstances(first + 1);
   ASSERT_EQ(tis.size(), 1u);  // the caller's write replaced the new row; one row per task
   EXPECT_EQ(tis[0].state, state::TaskState::kQueued);
   EXPECT_EQ(tis[0].try_number, 1);
-  EXPECT_EQ((*store->GetLease(*(*keys)[1]))->pid, 77);
+  EXPECT_EQ(store->ListTries(first + 1, "t")->size(), 1u);
+  EXPECT_EQ((*store->GetLease(first + 1))->pid, 77);
+  // The writes made for the run that existed were dropped with it.
+  EXPECT_EQ((*store->FindRun("d", "old"))->id, old_key);
+  EXPECT_EQ(store->ListTaskInstances(old_key)->at(0).state, state::TaskState::kNone);
+  EXPECT_TRUE(store->ListTries(old_key, "t")->empty());
+  EXPECT_FALSE(store->GetRun(first).ok());
 
   // A write that fails undoes the runs created with it: a try of a run that does not exist
   // breaks its foreign key.
   std::vector<NewRun> more = {{MakeRun("doomed", 3), {ti}}};
-  auto failed = store->CreateRunsIfAbsent(
-      more, 77, WallClock().PreciseNow(),
-      [&](const std::vector<std::optional<RunKey>>&, WriteBatch& batch) {
-        batch.PutTry({987654, "t", 1, state::TaskState::kQueued, WallClock().PreciseNow(),
-                      std::nullopt, std::nullopt, "x.log", ""});
-      },
-      nullptr);
+  more[0].run.id = *store->ReserveRunKeys(1);
+  WriteBatch broken;
+  broken.PutTry({987654, "t", 1, state::TaskState::kQueued, WallClock().PreciseNow(), std::nullopt,
+                 std::nullopt, "x.log", ""});
+  auto failed = store->CreateRunsIfAbsent(more, 77, WallClock().PreciseNow(), std::move(broken));
   EXPECT_FALSE(failed.ok());
   EXPECT_FALSE(*store->FindRun("d", "doomed"));
+}
+
+// Keys reserved by one connection are never taken by another, nor by a run created meanwhile;
+// a database from before the counter continues after its last run.
+TEST(SqliteStoreTest, ReservedRunKeysAreNeverGivenToAnotherRun) {
+  testing::TempDir dir;
+  const std::string db = dir.path() + "/s.db";
+  {
+    auto store = std::move(OpenSqliteStore(db)).value();
+    ASSERT_EQ(*store->CreateRun(MakeRun("r1", 1), {}), 1);
+    ASSERT_EQ(*store->CreateRun(MakeRun("r2", 2), {}), 2);
+  }
+  // As before the counter: its migration undone, and a run written with a key of its own.
+  ASSERT_EQ(testing::RunCommand("sqlite3 " + db +
+                                " \"DROP TABLE run_keys; PRAGMA user_version = 7; "
+                                "UPDATE dag_runs SET id = 40 WHERE run_id = 'r2'\"")
+                .exit_code,
+            0);
+  auto scheduler = std::move(OpenSqliteStore(db)).value();
+  auto cli = std::move(OpenSqliteStore(db)).value();
+  EXPECT_EQ(*scheduler->ReserveRunKeys(10), 41);
+  EXPECT_EQ(*cli->CreateRun(MakeRun("r3", 3), {}), 51);
+  EXPECT_EQ(*cli->ReserveRunKeys(1), 52);
+  NewRun run{MakeRun("r4", 4), {MakeTask("t")}};
+  run.run.id = 45;
+  ASSERT_EQ(*scheduler->CreateRunsIfAbsent({run}, 1, WallClock().PreciseNow(), WriteBatch()),
+            std::vector<bool>{true});
+  EXPECT_EQ((*cli->FindRun("d", "r4"))->id, 45);
+  EXPECT_EQ(*cli->CreateRun(MakeRun("r5", 5), {}), 53);
+
+  // A run written outside conveyor, without the counter, takes the next rowid: the next
+  // reservation starts after it.
+  const auto insert = [&](const std::string& values) {
+    return testing::RunCommand("sqlite3 " + db +
+                               " \"INSERT INTO dag_runs (id, dag_id, run_id, run_type, state) "
+                               "VALUES (" +
+                               values + ")\"")
+        .exit_code;
+  };
+  ASSERT_EQ(insert("NULL, 'd', 'shell1', 'manual', 'success'"), 0);
+  EXPECT_EQ((*cli->FindRun("d", "shell1"))->id, 54);
+  const RunKey reserved = *scheduler->ReserveRunKeys(2);
+  EXPECT_EQ(reserved, 55);
+  // One that takes a reserved key meanwhile: the run that was to have it is an error, not a
+  // duplicate silently dropped.
+  ASSERT_EQ(insert("56, 'd', 'shell2', 'manual', 'success'"), 0);
+  NewRun lost{MakeRun("r6", 6), {}};
+  lost.run.id = 56;
+  auto failed = scheduler->CreateRunsIfAbsent({lost}, 1, WallClock().PreciseNow(), WriteBatch());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message,
+            "run key 56 for run 'r6' of DAG 'd' is taken by a run written outside conveyor");
+  EXPECT_FALSE(*cli->FindRun("d", "r6"));
 }
 
 TEST(SqliteStoreTest, EventsOfABatchKeepTheirOrder) {
@@ -328,7 +384,7 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "7\nwal\nok\n");
+  EXPECT_EQ(result.output, "9\nwal\nok\n");
 }
 
 // A parsed DAG is found only for the same path, build and source text; saving replaces it.
@@ -352,45 +408,33 @@ TEST(SqliteStoreTest, AParsedDagIsFoundForItsPathBuildAndSourceOnly) {
   EXPECT_EQ(store->FindParsedDag("/d/e.yaml", "b1", "").value(), "e");
 }
 
-// Runs prepared ahead of the moment they take effect: nobody sees them before it, and what is
-// recorded for them (start, events) is no earlier than it.
-TEST(SqliteStoreTest, RunsWrittenAheadCommitAtTheirTime) {
+// Runs created at a moment given (a cron round prepared ahead, committed when its interval
+// ends): what is recorded for them (start, events) is stamped with it.
+TEST(SqliteStoreTest, RunsCreatedAtAGivenMomentAreStampedWithIt) {
   testing::TempDir dir;
   const std::string db = dir.path() + "/s.db";
   auto store = std::move(OpenSqliteStore(db)).value();
-  const TimePoint commit_at = WallClock().PreciseNow() + std::chrono::milliseconds(300);
-  std::string seen_before;
-  std::optional<RunKey> key;
+  const TimePoint at = WallClock().PreciseNow() + std::chrono::milliseconds(300);
   DagRunRecord run = MakeRun("ahead", 1);
+  run.id = *store->ReserveRunKeys(1);
   run.state = state::RunState::kRunning;
-  run.start_date = commit_at;
-  auto keys = store->CreateRunsIfAbsent(
-      {{run, {MakeTask("t")}}}, 77, commit_at,
-      [&](const std::vector<std::optional<RunKey>>& made, WriteBatch& batch) {
-        TaskInstanceRecord ti = MakeTask("t");
-        ti.run = *made[0];
-        ti.state = state::TaskState::kScheduled;
-        batch.PutTaskInstance(ti, state::TaskState::kNone, "test");
-        // Another connection, while the transaction is open: no run yet.
-        seen_before =
-            testing::RunCommand("sqlite3 " + db + " 'SELECT count(*) FROM dag_runs'").output;
-      },
-      [&] { std::this_thread::sleep_until(commit_at); });
-  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
-  key = (*keys)[0];
-  EXPECT_GE(WallClock().PreciseNow(), commit_at);  // returned once committed, at its time
-  EXPECT_LT(WallClock().PreciseNow(), commit_at + std::chrono::seconds(5));
-  EXPECT_EQ(seen_before, "0\n");
-  ASSERT_TRUE(key);
-  EXPECT_EQ(store->GetRun(*key)->start_date, commit_at);
-  const std::string micros = std::to_string(commit_at.time_since_epoch().count());
-  // The event of the task's transition was recorded at the commit's time, not when written.
+  run.start_date = at;
+  TaskInstanceRecord ti = MakeTask("t");
+  ti.run = run.id;
+  ti.state = state::TaskState::kScheduled;
+  WriteBatch batch;
+  batch.PutTaskInstance(ti, state::TaskState::kNone, "test");
+  auto created = store->CreateRunsIfAbsent({{run, {MakeTask("t")}}}, 77, at, std::move(batch));
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  ASSERT_EQ(*created, std::vector<bool>{true});
+  EXPECT_EQ(store->GetRun(run.id)->start_date, at);
+  const std::string micros = std::to_string(at.time_since_epoch().count());
   EXPECT_EQ(testing::RunCommand("sqlite3 " + db +
-                                " \"SELECT count(*) FROM events WHERE to_state = 'scheduled' AND "
-                                "at = " +
+                                " \"SELECT count(*) FROM events WHERE to_state IN "
+                                "('scheduled', 'run:running') AND at = " +
                                 micros + "\"")
                 .output,
-            "1\n");
+            "2\n");
 }
 
 // "state=n " for each state with rows, in the order of the state names.
@@ -408,8 +452,9 @@ std::string CountedBySqlite(const std::string& db, const std::string& select) {
   return result.output;
 }
 
-// The counts /metrics reads are kept by triggers: they match a full count after the store's
-// writes, after statements that bypass it, and after a migration from a database without them.
+// The counts /metrics reads are kept by the store's writes alone (no trigger counts them a second
+// time): they match a full count after its writes, another connection's, a stale write, and a
+// migration from a database without them.
 TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   testing::TempDir dir;
   const std::string db = dir.path() + "/s.db";
@@ -424,17 +469,18 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
     ASSERT_TRUE(store->CreateRun(MakeRun("before", 1), {MakeTask("a"), MakeTask("b")}).ok());
   }
   // A database from before the counts: the migration counts what it holds.
-  std::string drop =
-      "DROP TABLE state_counts; DROP TABLE parsed_dag_files; PRAGMA user_version = 4;";
-  for (const char* table : {"dag_runs", "task_instances"}) {
-    for (const char* what : {"in", "out", "moved"}) {
-      drop += std::string(" DROP TRIGGER ") + table + "_counted_" + what + ";";
-    }
-  }
+  const std::string drop =
+      "DROP TABLE state_counts; DROP TABLE parsed_dag_files; DROP TABLE run_keys; "
+      "PRAGMA user_version = 4;";
   ASSERT_EQ(testing::RunCommand("sqlite3 " + db + " '" + drop + "'").exit_code, 0);
   auto store = std::move(OpenSqliteStore(db)).value();
   EXPECT_EQ(Counted(store->CountRunsByState()), "queued=1 ");
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "none=2 ");
+  EXPECT_EQ(testing::RunCommand("sqlite3 " + db +
+                                " \"SELECT count(*) FROM sqlite_master WHERE type = "
+                                "'trigger'\"")
+                .output,
+            "0\n");
 
   DagRunRecord run = MakeRun("r", 2);
   run.id = *store->CreateRun(run, {MakeTask("a"), MakeTask("b"), MakeTask("c")});
@@ -457,15 +503,18 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   EXPECT_EQ(Counted(store->CountRunsByState()), runs_by_state());
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
 
-  // Statements from outside the store, and a delete that cascades to the task instances.
-  ASSERT_EQ(testing::RunCommand("sqlite3 " + db +
-                                " \"PRAGMA foreign_keys = ON; "
-                                "UPDATE task_instances SET state = 'skipped' WHERE task_id = 'c'; "
-                                "DELETE FROM dag_runs WHERE run_id = 'before'\"")
-                .exit_code,
-            0);
-  EXPECT_EQ(Counted(store->CountRunsByState()), "running=1 ");
-  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 skipped=1 success=1 ");
+  // Another conveyor process's write, through its own connection.
+  {
+    auto other = std::move(OpenSqliteStore(db)).value();
+    WriteBatch skip;
+    TaskInstanceRecord c = MakeTask("c");
+    c.run = run.id;
+    c.state = state::TaskState::kSkipped;
+    skip.PutTaskInstance(c, state::TaskState::kNone, "test");
+    ASSERT_TRUE(other->Commit(skip).ok());
+  }
+  EXPECT_EQ(Counted(store->CountRunsByState()), "queued=1 running=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 none=2 skipped=1 success=1 ");
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
 
   // A write whose idea of the row's state is stale (c is skipped now, not none): counted from
@@ -476,7 +525,7 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   c.state = state::TaskState::kQueued;
   stale.PutTaskInstance(c, state::TaskState::kNone, "test");
   ASSERT_TRUE(store->Commit(stale).ok());
-  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 queued=1 success=1 ");
+  EXPECT_EQ(Counted(store->CountTaskInstancesByState()), "failed=1 none=2 queued=1 success=1 ");
   EXPECT_EQ(Counted(store->CountTaskInstancesByState()), tis_by_state());
 }
 
