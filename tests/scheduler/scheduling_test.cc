@@ -1,5 +1,5 @@
-// Scheduling decisions on a fake clock and a fake executor (tests/support/fake_executor.h): the
-// real run loop and store, no process and no sleep.
+// Scheduling and recovery decisions on a fake clock, a fake executor and a fake store
+// (tests/support/): the real run loop, no SQLite, no process and no sleep.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -212,6 +212,142 @@ TEST(SchedulingTest, MaxActiveTasksBoundsARunsTriesInFlight) {
   size_t most = 0;
   for (const auto& s : scheduling.executor().started()) most = std::max(most, s.running.size());
   EXPECT_EQ(most, 3u);
+}
+
+// What a new conveyor process decides for a run an earlier one left behind when it died, on the
+// fake store: the run's rows are written as the dead process left them, then Resume takes it on.
+class Recovery {
+ public:
+  Recovery(const std::string& yaml, std::chrono::microseconds takes = 5ms)
+      : scheduling_(yaml, [takes](const exec::TaskLaunch&) {
+          return FakeOutcome::Success().Taking(takes);
+        }) {
+    run_ = scheduling_.CreateRun();
+    run_.state = state::RunState::kRunning;
+    run_.start_date = FakeScheduling::kStart - 60s;
+    left_.PutRun(run_, state::RunState::kQueued, "dead");
+  }
+  // The task instance as the dead process left it, with its tries 1..try_number.
+  void Left(const std::string& task_id, state::TaskState state, int try_number, int max_tries,
+            std::optional<PreciseInstant> next_try_at = std::nullopt) {
+    store::TaskInstanceRecord ti;
+    ti.run = run_.id;
+    ti.task_id = task_id;
+    ti.state = state;
+    ti.try_number = try_number;
+    ti.max_tries = max_tries;
+    ti.next_try_at = next_try_at;
+    ti.start_date = FakeScheduling::kStart - 30s;
+    left_.PutTaskInstance(ti, state::TaskState::kNone, "dead");
+    for (int n = 1; n <= try_number; ++n) {
+      const bool last = n == try_number;
+      const state::TaskState try_state = !last ? state::TaskState::kFailed
+                                         : state == state::TaskState::kUpForRetry
+                                             ? state::TaskState::kFailed
+                                             : state;
+      left_.PutTry({run_.id, task_id, n, try_state, FakeScheduling::kStart - 30s, std::nullopt,
+                    std::nullopt, "t.log", ""});
+    }
+  }
+  store::DagRunRecord Resume() {
+    if (Status s = scheduling_.store().Commit(left_); !s.ok()) {
+      throw std::runtime_error(s.error().ToString());
+    }
+    return scheduling_.Resume(run_);
+  }
+  FakeScheduling& scheduling() { return scheduling_; }
+  store::TaskInstanceRecord Ti(const std::string& task_id) {
+    const auto tis = scheduling_.store().ListTaskInstances(run_.id);
+    for (const auto& ti : tis.value()) {
+      if (ti.task_id == task_id) return ti;
+    }
+    throw std::runtime_error("no task instance " + task_id);
+  }
+  std::vector<std::string> Started() const {
+    std::vector<std::string> out;
+    for (const auto& started : scheduling_.executor().started()) {
+      out.push_back(started.task_id + " " + std::to_string(started.try_number));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  const store::DagRunRecord& run() const { return run_; }
+
+ private:
+  FakeScheduling scheduling_;
+  store::DagRunRecord run_;
+  store::WriteBatch left_;
+};
+
+const char kInterruptedNote[] = "try 1 interrupted: the conveyor process running it died";
+
+// A try left running or queued runs again, as the next try, without using up a retry (its
+// interruption is noted on the try it cut short); a task that had ended is not run again.
+TEST(RecoveryTest, InterruptedTriesRunAgainWithoutUsingARetryEndedOnesDoNot) {
+  Recovery recovery(R"(tasks:
+  - {id: done, command: "true"}
+  - {id: was_running, command: "true", depends_on: [done]}
+  - {id: was_queued, command: "true", depends_on: [done]}
+  - {id: after, command: "true", depends_on: [was_running, was_queued]}
+)");
+  recovery.Left("done", state::TaskState::kSuccess, 1, 1);
+  recovery.Left("was_running", state::TaskState::kRunning, 1, 1);
+  recovery.Left("was_queued", state::TaskState::kQueued, 1, 1);
+  const auto ended = recovery.Resume();
+  EXPECT_EQ(ended.state, state::RunState::kSuccess);
+  EXPECT_EQ(recovery.Started(),
+            (std::vector<std::string>{"after 1", "was_queued 2", "was_running 2"}));
+  for (const char* task : {"was_running", "was_queued"}) {
+    const auto ti = recovery.Ti(task);
+    EXPECT_EQ(ti.state, state::TaskState::kSuccess) << task;
+    EXPECT_EQ(ti.try_number, 2) << task;
+    EXPECT_EQ(ti.max_tries, 2) << task;  // one more: the interruption used none of its tries
+    const auto tries = *recovery.scheduling().store().ListTries(recovery.run().id, task);
+    ASSERT_EQ(tries.size(), 2u) << task;
+    EXPECT_EQ(tries[0].note, kInterruptedNote) << task;
+    EXPECT_EQ(tries[0].end_date, PreciseInstant(FakeScheduling::kStart)) << task;
+    EXPECT_EQ(tries[1].state, state::TaskState::kSuccess) << task;
+  }
+  const auto events = recovery.scheduling().store().TaskEvents();
+  const std::vector<std::string> recovered = {
+      std::string("was_running 1 running->scheduled: ") + kInterruptedNote,
+      std::string("was_queued 1 queued->scheduled: ") + kInterruptedNote};
+  for (const std::string& expected : recovered) {
+    EXPECT_EQ(std::count(events.begin(), events.end(), expected), 1) << expected;
+  }
+  EXPECT_EQ(recovery.Ti("done").try_number, 1);
+}
+
+// A task waiting for its retry when the process died keeps its time: the retry starts when it is
+// due, not at the restart, and is the try it would have been.
+TEST(RecoveryTest, ARetryDueLaterStartsAtItsTimeAfterARestart) {
+  Recovery recovery(R"(tasks:
+  - {id: flaky, command: "true", retries: 1, retry_delay: 30s}
+)");
+  const PreciseInstant due = FakeScheduling::kStart + 20s;
+  recovery.Left("flaky", state::TaskState::kUpForRetry, 1, 2, due);
+  const auto ended = recovery.Resume();
+  EXPECT_EQ(ended.state, state::RunState::kSuccess);
+  const auto started = recovery.scheduling().executor().started();
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].try_number, 2);
+  EXPECT_EQ(started[0].at, due);
+  EXPECT_EQ(recovery.Ti("flaky").max_tries, 2);
+  EXPECT_EQ(*ended.end_date, due + 5ms);
+}
+
+// A run whose tasks had all ended when the process died ends as they decide, with nothing run.
+TEST(RecoveryTest, ARunWhoseTasksHadAllEndedEndsWithNothingRun) {
+  Recovery recovery(R"(tasks:
+  - {id: a, command: "true"}
+  - {id: b, command: "true", retries: 1}
+)");
+  recovery.Left("a", state::TaskState::kSuccess, 1, 1);
+  recovery.Left("b", state::TaskState::kFailed, 2, 2);
+  const auto ended = recovery.Resume();
+  EXPECT_EQ(ended.state, state::RunState::kFailed);
+  EXPECT_TRUE(recovery.Started().empty());
+  EXPECT_EQ(recovery.Ti("b").try_number, 2);
 }
 
 }  // namespace

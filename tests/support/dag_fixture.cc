@@ -11,16 +11,20 @@
 
 namespace conveyor::testing {
 
-DagFixture::DagFixture(const std::string& yaml) {
+graph::LoadedDag LoadFixtureDag(TempDir& dir, const std::string& yaml) {
   std::string text = yaml;
   for (size_t pos = text.find("$DIR"); pos != std::string::npos; pos = text.find("$DIR", pos)) {
-    text.replace(pos, 4, dir_.path());
+    text.replace(pos, 4, dir.path());
   }
-  const std::string path = dir_.Write("dags/fixture.yaml", text);
+  const std::string path = dir.Write("dags/fixture.yaml", text);
   Diagnostics errors;
   auto loaded = graph::LoadAndBuild(path, cli::BuiltinRegistry(), &errors);
   if (!loaded.ok()) throw std::runtime_error(loaded.error().ToString());
-  loaded_.emplace(std::move(loaded).value());
+  return std::move(loaded).value();
+}
+
+DagFixture::DagFixture(const std::string& yaml) {
+  loaded_.emplace(LoadFixtureDag(dir_, yaml));
   auto store = store::OpenSqliteStore(dir_.path() + "/state.db");
   if (!store.ok()) throw std::runtime_error(store.error().ToString());
   store_ = std::move(store).value();

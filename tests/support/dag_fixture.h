@@ -11,6 +11,10 @@
 
 namespace conveyor::testing {
 
+// Writes `yaml` ("$DIR" replaced by the folder) to dags/fixture.yaml in `dir` and loads it with the
+// built-in operators; throws on a load error.
+graph::LoadedDag LoadFixtureDag(TempDir& dir, const std::string& yaml);
+
 // A DAG written to a temp folder and loaded, a fresh state database beside it, and helpers to
 // run it through the real run loop (real processes, real SQLite).
 class DagFixture {

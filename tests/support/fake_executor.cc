@@ -5,6 +5,7 @@
 
 #include "engine/cli/command_context.h"
 #include "engine/scheduler/run_factory.h"
+#include "tests/support/dag_fixture.h"
 
 namespace conveyor::testing {
 
@@ -107,20 +108,7 @@ std::vector<FakeExecutor::Started> FakeExecutor::started() const {
 
 FakeScheduling::FakeScheduling(const std::string& yaml, FakeExecutor::Script script)
     : script_(std::move(script)) {
-  std::string text = yaml;
-  for (size_t pos = text.find("$DIR"); pos != std::string::npos; pos = text.find("$DIR", pos)) {
-    text.replace(pos, 4, dir_.path());
-  }
-  const std::string path = dir_.Write("dags/fixture.yaml", text);
-  Diagnostics errors;
-  auto loaded = graph::LoadAndBuild(path, cli::BuiltinRegistry(), &errors);
-  if (!loaded.ok()) throw std::runtime_error(loaded.error().ToString());
-  loaded_.emplace(std::move(loaded).value());
-  store::SqliteStoreOptions options;
-  options.clock = &clock_;
-  auto store = store::OpenSqliteStore(dir_.path() + "/state.db", options);
-  if (!store.ok()) throw std::runtime_error(store.error().ToString());
-  store_ = std::move(store).value();
+  loaded_.emplace(LoadFixtureDag(dir_, yaml));
 }
 
 FakeScheduling::~FakeScheduling() {
@@ -129,12 +117,20 @@ FakeScheduling::~FakeScheduling() {
 }
 
 store::DagRunRecord FakeScheduling::RunToEnd(scheduler::RunLoopOptions options) {
+  return Resume(CreateRun(), std::move(options));
+}
+
+store::DagRunRecord FakeScheduling::CreateRun() {
   scheduler::RunRequest request;
   request.logical_date = Instant(kStart);
   request.run_id = "run_" + std::to_string(++runs_created_);
-  auto run = scheduler::CreateRun(*store_, *loaded_, request, clock_.PreciseNow());
+  auto run = scheduler::CreateRun(store_, *loaded_, request, clock_.PreciseNow());
   if (!run.ok()) throw std::runtime_error(run.error().ToString());
+  return *run;
+}
 
+store::DagRunRecord FakeScheduling::Resume(const store::DagRunRecord& run,
+                                           scheduler::RunLoopOptions options) {
   options.clock = &clock_;
   if (options.log_dir == "logs") options.log_dir = dir_.path() + "/logs";
   waking_ = nullptr;
@@ -148,10 +144,10 @@ store::DagRunRecord FakeScheduling::RunToEnd(scheduler::RunLoopOptions options) 
     executor_ = fake.get();
     return fake;
   };
-  loop_ = std::make_unique<scheduler::RunLoop>(*store_, cli::BuiltinRegistry(),
+  loop_ = std::make_unique<scheduler::RunLoop>(store_, store_, cli::BuiltinRegistry(),
                                                exec::SystemProcessRunner(), options, nullptr);
   waking_ = loop_.get();
-  if (Status s = loop_->AddRun(*loaded_, run->id); !s.ok()) {
+  if (Status s = loop_->AddRun(*loaded_, run.id); !s.ok()) {
     throw std::runtime_error(s.error().ToString());
   }
   std::vector<store::DagRunRecord> finished;
@@ -174,7 +170,7 @@ store::DagRunRecord FakeScheduling::RunToEnd(scheduler::RunLoopOptions options) 
 
 std::map<std::string, std::string> FakeScheduling::States(const store::DagRunRecord& run) {
   std::map<std::string, std::string> out;
-  const auto tis = store_->ListTaskInstances(run.id);
+  const auto tis = store_.ListTaskInstances(run.id);
   for (const auto& ti : tis.value()) {
     out[ti.task_id] = std::string(state::Name(ti.state));
   }

@@ -12,8 +12,8 @@
 #include "engine/exec/executor.h"
 #include "engine/graph/dag_bag.h"
 #include "engine/scheduler/run_loop.h"
-#include "engine/store/state_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/fake_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace conveyor::testing {
@@ -73,8 +73,8 @@ class FakeExecutor final : public exec::Executor {
   std::vector<Started> started_;
 };
 
-// A DAG run by the real run loop and a real SQLite store, on a fake clock and a fake executor:
-// scheduling decisions without processes or sleeps.
+// A DAG run by the real run loop on a fake store, a fake clock and a fake executor: scheduling
+// decisions without SQLite, processes or sleeps.
 class FakeScheduling {
  public:
   static constexpr std::chrono::sys_seconds kStart{std::chrono::seconds(1767225600)};  // 2026-01-01
@@ -83,14 +83,20 @@ class FakeScheduling {
   FakeScheduling(const std::string& yaml, FakeExecutor::Script script);
   ~FakeScheduling();
 
-  // Creates a run and drives the loop until it ends: each round steps the loop without waiting,
-  // then ends the tries it started; with nothing running, lets the loop wait (the fake clock
-  // jumps to its next due time).
+  // Creates a run and drives it to its end (Resume).
   store::DagRunRecord RunToEnd(scheduler::RunLoopOptions options = {});
+  // Creates a run, queued, with its task instances in no state.
+  store::DagRunRecord CreateRun();
+  // Takes an existing run on as a new conveyor process would (recovering what an earlier one left
+  // queued or running) and drives the loop until the run ends: each round steps the loop without
+  // waiting, then ends the tries it started; with nothing running, lets the loop wait (the fake
+  // clock jumps to its next due time).
+  store::DagRunRecord Resume(const store::DagRunRecord& run,
+                             scheduler::RunLoopOptions options = {});
 
   FakeClock& clock() { return clock_; }
   const FakeExecutor& executor() const { return *executor_; }
-  store::StateStore& store() { return *store_; }
+  FakeStore& store() { return store_; }
   std::map<std::string, std::string> States(const store::DagRunRecord& run);
 
  private:
@@ -98,8 +104,8 @@ class FakeScheduling {
   FakeClock clock_{kStart};
   FakeExecutor::Script script_;
   std::optional<graph::LoadedDag> loaded_;
-  std::unique_ptr<store::StateStore> store_;
-  FakeExecutor* executor_ = nullptr;  // owned by the loop of the last RunToEnd
+  FakeStore store_;
+  FakeExecutor* executor_ = nullptr;  // owned by the loop of the last Resume
   std::unique_ptr<scheduler::RunLoop> loop_;
   std::atomic<scheduler::RunLoop*> waking_{nullptr};  // loop_, while launches may wake it
   int runs_created_ = 0;
