@@ -122,7 +122,7 @@ int RunTasksClear(const GlobalOptions& options, const ClearOptions& clear) {
   auto run = (*context)->Run(clear.dag_id, clear.run_id);
   if (!run.ok()) return ReportError(run.error());
   auto cleared = scheduler::ClearTasks(*(*context)->store, **dag, *run, clear.tasks,
-                                       clear.downstream, "cli clear");
+                                       clear.downstream, "cli clear", WallClock().PreciseNow());
   if (!cleared.ok()) return ReportError(cleared.error());
   std::cout << "cleared " << cleared->size() << " task instance(s) of " << clear.run_id << ":";
   for (const auto& id : *cleared) std::cout << " " << id;

@@ -94,24 +94,34 @@ class LocalExecutor : public Executor {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++in_flight_;
-      offered = offered_ > 0;
-      if (offered) --offered_;
-      start_here = !RunsInProcess(job.launch) && queue_.empty() && !stop_starting_.load() &&
-                   (offered || runners_ < workers_);
-      if (!start_here) {
-        queue_.push_back(std::move(job));
-        if (offered || runners_ == workers_) return;
-        ++runners_;
-      } else if (!offered) {
+      start_here = !RunsInProcess(job.launch) && queue_.empty() && !stop_starting_.load();
+      if (offered_ > 0) {
+        --offered_;
+        offered = true;
+        if (!start_here) {
+          queue_.push_back(std::move(job));  // the offering worker, awake, finds it
+          return;
+        }
+        ++promised_;  // the offering worker waits for it (RunQueued)
+      } else {
+        start_here = start_here && runners_ < workers_;
+        if (!start_here) queue_.push_back(std::move(job));
+        if (runners_ == workers_) return;
         ++runners_;
       }
     }
     if (start_here) {
       job.op = ProcessOperatorFor(job.launch);
       if (job.op != nullptr) StartProcess(job);
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_front(std::move(job));  // taken first, by the handler posted below or the offer
-      if (offered) return;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_front(std::move(job));  // taken first, by the offering worker or the handler
+        if (offered) --promised_;
+      }
+      if (offered) {
+        promised_ready_.notify_all();
+        return;
+      }
     }
     boost::asio::post(pool_, [this] { RunQueued(); });
   }
@@ -168,7 +178,9 @@ class LocalExecutor : public Executor {
     while (true) {
       std::optional<Job> job;
       {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock(mutex_);
+        // A launch that took a worker's offer is being started: a worker stays for it.
+        promised_ready_.wait(lock, [this] { return !queue_.empty() || promised_ == 0; });
         if (queue_.empty()) {
           --runners_;
           return;
@@ -256,6 +268,10 @@ class LocalExecutor : public Executor {
   // GUARDED_BY(mutex_): workers inside their report with their thread offered, less the offers
   // launches have used; each of them takes the queue once its report returns.
   int offered_ = 0;
+  // GUARDED_BY(mutex_): launches that took an offer and are starting their process, not yet
+  // queued; workers wait for them on promised_ready_ rather than leave.
+  int promised_ = 0;
+  std::condition_variable promised_ready_;
 };
 
 }  // namespace

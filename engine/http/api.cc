@@ -657,8 +657,8 @@ ApiResponse Api::ClearTaskInstances(const ApiRequest& request) {
       return Problem(400, "DAG '" + id + "' has no task '" + task + "'");
     }
   }
-  auto cleared =
-      scheduler::ClearTasks(Store(), *dag, *run, task_ids, downstream, settings_.who, dry_run);
+  auto cleared = scheduler::ClearTasks(Store(), *dag, *run, task_ids, downstream, settings_.who,
+                                       WallClock().PreciseNow(), dry_run);
   if (!cleared.ok()) return Problem(409, cleared.error().message);
   if (!dry_run) wake_();
   nlohmann::json items = nlohmann::json::array();

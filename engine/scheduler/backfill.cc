@@ -55,7 +55,7 @@ Result<std::vector<store::DagRunRecord>> ApplyBackfill(store::StateStore& store,
         for (const auto& ti : *tis) {
           if (state::IsFailure(ti.state)) failed.push_back(ti.task_id);
         }
-        auto cleared = ClearTasks(store, dag, *item.existing, failed, false, who);
+        auto cleared = ClearTasks(store, dag, *item.existing, failed, false, who, now);
         if (!cleared.ok()) return cleared.error();
         runs.push_back(*item.existing);
         break;

@@ -13,11 +13,12 @@ namespace conveyor::scheduler {
 Result<std::vector<std::string>> ClearTasks(store::StateStore& store, const graph::LoadedDag& dag,
                                             const store::DagRunRecord& run,
                                             const std::vector<std::string>& task_ids,
-                                            bool downstream, const std::string& who, bool dry_run) {
+                                            bool downstream, const std::string& who,
+                                            store::TimePoint now, bool dry_run) {
   if (!dry_run) {
     auto lease = store.GetLease(run.id);
     if (!lease.ok()) return lease.error();
-    const auto stale_before = WallClock().PreciseNow() - store::kLeaseStaleAfter;
+    const auto stale_before = now - store::kLeaseStaleAfter;
     if (store::WhoHolds(*lease, getpid(), stale_before, &ProcessAlive) ==
         store::LeaseHolder::kOtherLive) {
       return InvalidArgument("run '" + run.run_id + "' is being run by process " +

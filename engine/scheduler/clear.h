@@ -14,10 +14,11 @@ namespace conveyor::scheduler {
 // try count and getting its retries anew; the run goes back to queued. Refused while another
 // live process runs the run (its lease is fresh, store/lease.h). Returns the ids cleared.
 // A `dry_run` writes nothing, whoever runs the run, and returns the ids a clear would clear.
+// `now` decides whether the lease is fresh.
 Result<std::vector<std::string>> ClearTasks(store::StateStore& store, const graph::LoadedDag& dag,
                                             const store::DagRunRecord& run,
                                             const std::vector<std::string>& task_ids,
                                             bool downstream, const std::string& who,
-                                            bool dry_run = false);
+                                            store::TimePoint now, bool dry_run = false);
 
 }  // namespace conveyor::scheduler

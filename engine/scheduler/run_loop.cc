@@ -179,6 +179,17 @@ CommitWork RunLoop::AdmitCreated(const std::vector<std::shared_ptr<const graph::
   return work;
 }
 
+void RunLoop::StartBeforeCreation(CommitWork& work) {
+  const auto before = std::stable_partition(
+      work.launches.begin(), work.launches.end(), [](const exec::TaskLaunch& launch) {
+        return StartOf(launch, CommitPath::kCreating, false) != TryStart::kBeforeCommit;
+      });
+  for (auto launch = before; launch != work.launches.end(); ++launch) {
+    ExecutorOf(launch->executor).Launch(std::move(*launch));
+  }
+  work.launches.erase(before, work.launches.end());
+}
+
 void RunLoop::StartCreated(CommitWork work, const std::set<store::RunKey>& existed) {
   if (!existed.empty()) Withdraw(existed, work);
   pipeline_->Committed(std::move(work));
@@ -226,6 +237,8 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::
                     std::vector<Transition>& transitions) {
   for (const dag::Task& task : run->plan.dag().dag.tasks) {
     if (ExecutorFor(task) == ExecutorKind::kSlurm) run->has_slurm_tasks = true;
+    const exec::OperatorSpec* spec = registry_.Find(task.operator_name);
+    run->runs_as_process.push_back(spec != nullptr && spec->runs_as_process);
   }
   if (run->has_slurm_tasks) ++runs_with_slurm_tasks_;
   run->work_dir = std::filesystem::path(run->plan.dag().dag.file).parent_path().string();
@@ -417,8 +430,7 @@ exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind
   exec::TaskLaunch launch;
   launch.id = next_launch_id_++;
   launch.operator_name = task.operator_name;
-  const exec::OperatorSpec* spec = registry_.Find(task.operator_name);
-  launch.runs_as_process = spec != nullptr && spec->runs_as_process;
+  launch.runs_as_process = run.runs_as_process[task_index];
   launch.info.dag_id = dag.dag_id;
   launch.info.run_id = run.record.run_id;
   launch.info.task_id = task.id;

@@ -94,6 +94,9 @@ class RunLoop {
   // transaction fails, StartCreated with every key withdraws them all.
   CommitWork AdmitCreated(const std::vector<std::shared_ptr<const graph::LoadedDag>>& dags,
                           const std::vector<const store::NewRun*>& runs, store::TimePoint at);
+  // Starts the tries of `work` that start before their runs' transaction commits (StartOf,
+  // CommitPath::kCreating): in-process ones, once the runs' time has come.
+  void StartBeforeCreation(CommitWork& work);
   // `existed`: the keys of the runs AdmitCreated admitted that were there already, and so not
   // created; they are withdrawn, with their tries.
   void StartCreated(CommitWork work, const std::set<store::RunKey>& existed = {});
@@ -137,7 +140,8 @@ class RunLoop {
     nlohmann::json outputs;
     bool done = false;
     bool has_slurm_tasks = false;
-    std::string work_dir{};  // its tries' working folder: the DAG file's
+    std::string work_dir{};               // its tries' working folder: the DAG file's
+    std::vector<bool> runs_as_process{};  // per task: its operator's, asked once at Admit
   };
   struct InFlight {
     size_t run;

@@ -21,16 +21,21 @@ enum class TryStart {
 
 // How the batch that queues the try reaches the database.
 enum class CommitPath {
-  kHeld,    // held until RunLoop::ReleaseCommits, in order with a burst of new runs
-  kInline,  // committed at once on the thread running the step (a small urgent batch)
-  kWriter,  // committed by the pipeline's writer thread
+  kHeld,      // held until RunLoop::ReleaseCommits, in order with a burst of new runs
+  kCreating,  // with the runs it creates, in their transaction (RunStore::CreateRunsIfAbsent)
+  kInline,    // committed at once on the thread running the step (a small urgent batch)
+  kWriter,    // committed by the pipeline's writer thread
 };
 
 // `journal`: start journals are kept (not with synchronous=FULL, whose commits are synced to
 // disk and the journal's lines are not).
 inline TryStart StartOf(const exec::TaskLaunch& launch, CommitPath path, bool journal) {
   if (path == CommitPath::kHeld) return TryStart::kAfterCommit;
+  // Also as its run is being created: if conveyor dies first, the run is created after the
+  // restart and the try runs again; if another process created the run first, the run is
+  // withdrawn and the try's end ignored, and that process runs the task.
   if (exec::RunsInProcess(launch)) return TryStart::kBeforeCommit;
+  if (path == CommitPath::kCreating) return TryStart::kAfterCommit;
   if (path == CommitPath::kInline && journal && launch.executor == ExecutorKind::kLocal) {
     return TryStart::kJournaledBeforeCommit;
   }

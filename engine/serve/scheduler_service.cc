@@ -261,6 +261,7 @@ Status SchedulerService::CreatePlannedRuns(
   scheduler::CommitWork start = loop_->AdmitCreated(planned_dags, runs, now);
   // A round prepared ahead is committed when its interval ends, and nobody sees it before.
   if (commit_at) clock_.SleepUntil(*commit_at);
+  loop_->StartBeforeCreation(start);
   auto made = store_.CreateRunsIfAbsent(planned, getpid(), now, std::move(start.batch));
   if (!made.ok()) {
     std::set<store::RunKey> admitted;  // none was created: the loop forgets them all

@@ -1,6 +1,7 @@
 // The local executor with real processes: where a shell try's process is started.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -133,6 +134,47 @@ TEST(LocalExecutorTest, AStartFailureOnTheLaunchingThreadFailsTheTry) {
   EXPECT_EQ(finished[0].result.outcome, OperatorResult::Outcome::kFailed);
   EXPECT_EQ(finished[0].result.message,
             "cannot start '" + dir.path() + "/missing-program': No such file or directory");
+}
+
+// A worker that offers its thread with a try's end while another thread launches the next try
+// (the scheduler's own thread, not lent the step) must take that try: a chain whose every next try
+// is launched from another thread, as the offering worker returns, runs to its end.
+TEST(LocalExecutorTest, ATryLaunchedAsTheOfferingWorkerReturnsIsNeverLeftInTheQueue) {
+  testing::TempDir dir;
+  constexpr std::uint64_t kChain = 150;
+  std::mutex mutex;
+  std::condition_variable done;
+  std::uint64_t finished = 0;
+  int offered = 0;
+  std::vector<std::thread> launchers;
+  std::unique_ptr<Executor> executor;
+  executor = MakeLocalExecutor(
+      cli::BuiltinRegistry(), SystemProcessRunner(), 2, WallClock(), [&](TaskEvent event) {
+        if (event.kind != TaskEvent::Kind::kFinished) return;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          ++finished;
+          if (event.notifier_may_step) ++offered;
+          if (event.id < kChain) {
+            launchers.emplace_back([&executor, &dir, next = event.id + 1] {
+              executor->Launch(Shell(next, "/bin/true", dir.path()));
+            });
+          }
+          done.notify_all();
+        }
+        // The launch takes the offer while this report has not returned yet.
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+      });
+  executor->Launch(Shell(1, "/bin/true", dir.path()));
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    EXPECT_TRUE(done.wait_for(lock, std::chrono::seconds(30), [&] { return finished == kChain; }))
+        << "stopped after " << finished << " tries";
+  }
+  for (std::thread& launcher : launchers) launcher.join();
+  executor->Drain();
+  EXPECT_EQ(finished, kChain);
+  EXPECT_GT(offered, 0);  // the workers did offer their threads
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ TEST(ClearTest, ClearsTheTaskAndItsDownstreamAndRunsThemAgain) {
   DagFixture fixture(kChain);
   auto run = fixture.RunToEnd();
   ASSERT_EQ(run.state, state::RunState::kSuccess);
-  auto cleared = ClearTasks(fixture.store(), fixture.dag(), run, {"b"}, true, "test");
+  auto cleared = ClearTasks(fixture.store(), fixture.dag(), run, {"b"}, true, "test",
+                            WallClock().PreciseNow());
   ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
   EXPECT_EQ(*cleared, (std::vector<std::string>{"b", "c"}));
   run = *fixture.store().GetRun(run.id);
@@ -48,7 +49,8 @@ TEST(ClearTest, ClearsTheTaskAndItsDownstreamAndRunsThemAgain) {
   EXPECT_EQ(fixture.Ti(run, "b").try_number, 2);
   EXPECT_EQ(fixture.Ti(run, "b").max_tries, 2);
 
-  auto unknown = ClearTasks(fixture.store(), fixture.dag(), run, {"sied"}, false, "test");
+  auto unknown = ClearTasks(fixture.store(), fixture.dag(), run, {"sied"}, false, "test",
+                            WallClock().PreciseNow());
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().message, "DAG 'fixture' has no task 'sied', did you mean 'side'?");
 }
@@ -57,10 +59,12 @@ TEST(ClearTest, ADryRunListsWhatAClearWouldClearAndWritesNothing) {
   DagFixture fixture(kChain);
   const auto run = fixture.RunToEnd();
   ASSERT_EQ(run.state, state::RunState::kSuccess);
-  auto would = ClearTasks(fixture.store(), fixture.dag(), run, {"b"}, true, "test", true);
+  auto would = ClearTasks(fixture.store(), fixture.dag(), run, {"b"}, true, "test",
+                          WallClock().PreciseNow(), true);
   ASSERT_TRUE(would.ok()) << would.error().ToString();
   EXPECT_EQ(*would, (std::vector<std::string>{"b", "c"}));
-  would = ClearTasks(fixture.store(), fixture.dag(), run, {}, false, "test", true);
+  would = ClearTasks(fixture.store(), fixture.dag(), run, {}, false, "test",
+                     WallClock().PreciseNow(), true);
   ASSERT_TRUE(would.ok()) << would.error().ToString();
   EXPECT_EQ(*would, (std::vector<std::string>{"a", "b", "c", "side"}));
   EXPECT_EQ(fixture.store().GetRun(run.id)->state, state::RunState::kSuccess);
@@ -74,12 +78,11 @@ TEST(ClearTest, OnlyAFreshLeaseOfALiveProcessBlocksAClear) {
   request.run_id = "left";
   auto run = CreateRun(fixture.store(), fixture.dag(), request, Instant(std::chrono::seconds(0)));
   ASSERT_TRUE(run.ok());
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const PreciseInstant now{std::chrono::seconds(1767225600)};
   int previous = 0;
   // A fresh heartbeat, but from a process that no longer exists.
   ASSERT_TRUE(*fixture.store().AcquireLease(run->id, 999999, now, now, &ProcessAlive, &previous));
-  auto cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test");
+  auto cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test", now);
   ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
   EXPECT_EQ(*cleared, (std::vector<std::string>{"c"}));
   // A live process (our parent) whose heartbeat is stale.
@@ -87,18 +90,22 @@ TEST(ClearTest, OnlyAFreshLeaseOfALiveProcessBlocksAClear) {
   ASSERT_TRUE(
       *fixture.store().AcquireLease(run->id, getppid(), stale, stale, &ProcessAlive, &previous));
   EXPECT_EQ(previous, 999999);
-  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test");
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test", now);
   ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
   // The same process with a fresh heartbeat.
   ASSERT_TRUE(fixture.store().Heartbeat(run->id, getppid(), now).ok());
-  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test");
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test", now);
   ASSERT_FALSE(cleared.ok());
   EXPECT_EQ(cleared.error().message, "run 'left' is being run by process " +
                                          std::to_string(getppid()) + "; clear it once that ends");
   // A dry run only tells what a clear would clear.
-  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test", true);
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test", now, true);
   ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
   EXPECT_EQ(*cleared, (std::vector<std::string>{"c"}));
+  // The same heartbeat, once it is older than a lease lives: stale.
+  cleared = ClearTasks(fixture.store(), fixture.dag(), *run, {"c"}, false, "test",
+                       now + store::kLeaseStaleAfter + std::chrono::microseconds(1));
+  ASSERT_TRUE(cleared.ok()) << cleared.error().ToString();
 }
 
 TEST(RecoveryTest, InterruptedTryGoesBackToScheduledWithoutUsingARetry) {
@@ -227,7 +234,8 @@ TEST(RecoveryTest, ALiveLeaseHolderIsNeverJoined) {
   EXPECT_FALSE(*fixture.store().AcquireLease(run->id, getpid(), now, now - std::chrono::seconds(30),
                                              &ProcessAlive, &previous));
   EXPECT_EQ(previous, getppid());
-  auto clear = ClearTasks(fixture.store(), fixture.dag(), *run, {}, false, "test");
+  auto clear =
+      ClearTasks(fixture.store(), fixture.dag(), *run, {}, false, "test", WallClock().PreciseNow());
   ASSERT_FALSE(clear.ok());
   EXPECT_EQ(clear.error().message, "run 'held' is being run by process " +
                                        std::to_string(getppid()) + "; clear it once that ends");

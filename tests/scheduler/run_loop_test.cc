@@ -302,6 +302,62 @@ TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfte
   EXPECT_EQ(noop_runs, 3);
 }
 
+// A run being created (a cron round at its boundary): its in-process tries start before its
+// transaction, which is written meanwhile; its shell tries once it is committed.
+TEST(RunLoopTest, InProcessTriesOfACreatedRunStartBeforeItsTransaction) {
+  DagFixture fixture(R"(tasks:
+  - {id: a, operator: noop}
+  - {id: sh, command: "touch $DIR/sh_started"}
+)");
+  std::atomic<int> noop_runs{0};
+  exec::OperatorRegistry registry = cli::BuiltinRegistry();
+  registry.Register({"noop", "counts its runs", exec::CommandUse::kNone, {}, [&noop_runs] {
+                       return std::make_unique<CountingNoop>(noop_runs);
+                     }});
+  store::StateStore& db = fixture.store();
+  RunLoopOptions options;
+  options.log_dir = fixture.dir() + "/logs";
+  RunLoop loop(db, registry, exec::SystemProcessRunner(), options, nullptr);
+  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
+  store::NewRun run;
+  run.run.id = *db.ReserveRunKeys(1);
+  run.run.dag_id = dag->dag.dag_id;
+  run.run.run_id = "boundary";
+  run.run.run_type = "scheduled";
+  run.run.state = state::RunState::kRunning;
+  for (const dag::Task& task : dag->dag.tasks) {
+    store::TaskInstanceRecord ti;
+    ti.run = run.run.id;
+    ti.task_id = task.id;
+    ti.operator_name = task.operator_name;
+    ti.pool = task.pool;
+    run.tasks.push_back(ti);
+  }
+  loop.HoldCommits();  // as serve does while it creates runs
+  CommitWork start = loop.AdmitCreated({dag}, {&run}, WallClock().PreciseNow());
+  ASSERT_EQ(start.launches.size(), 2u);
+  loop.StartBeforeCreation(start);
+  ASSERT_EQ(start.launches.size(), 1u);
+  EXPECT_EQ(start.launches[0].info.task_id, "sh");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (noop_runs == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(noop_runs, 1);  // ran, and its run does not exist yet
+  EXPECT_FALSE(*db.FindRun(run.run.dag_id, "boundary"));
+  EXPECT_FALSE(std::filesystem::exists(fixture.dir() + "/sh_started"));
+  auto made =
+      db.CreateRunsIfAbsent({run}, getpid(), WallClock().PreciseNow(), std::move(start.batch));
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  loop.StartCreated(std::move(start));
+  loop.ReleaseCommits();
+  ASSERT_TRUE(loop.Run().ok());
+  EXPECT_EQ(fixture.States(run.run), (States{{"a", "success"}, {"sh", "success"}}));
+  EXPECT_EQ(db.GetRun(run.run.id)->state, state::RunState::kSuccess);
+  EXPECT_TRUE(std::filesystem::exists(fixture.dir() + "/sh_started"));
+  EXPECT_EQ(noop_runs, 1);
+}
+
 // What a second connection saw while it held the database's write lock from a's start until b's
 // process had run (or for 500 ms): whether b's process ran, b's state, and b's journal line.
 struct LockedView {

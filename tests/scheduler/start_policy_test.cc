@@ -30,6 +30,11 @@ TEST(StartPolicyTest, EachTryStartsWhereItsCrashCanBeAccountedFor) {
   for (const auto& launch : {in_process, shell, on_slurm}) {
     EXPECT_EQ(StartOf(launch, CommitPath::kHeld, true), TryStart::kAfterCommit);
   }
+  // As its run is created: an in-process try at once, anything else once the run exists.
+  EXPECT_EQ(StartOf(in_process, CommitPath::kCreating, false), TryStart::kBeforeCommit);
+  for (const auto& launch : {shell, on_slurm, in_process_on_slurm}) {
+    EXPECT_EQ(StartOf(launch, CommitPath::kCreating, true), TryStart::kAfterCommit);
+  }
 }
 
 }  // namespace
