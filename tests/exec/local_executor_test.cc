@@ -148,23 +148,24 @@ TEST(LocalExecutorTest, ATryLaunchedAsTheOfferingWorkerReturnsIsNeverLeftInTheQu
   int offered = 0;
   std::vector<std::thread> launchers;
   std::unique_ptr<Executor> executor;
-  executor = MakeLocalExecutor(
-      cli::BuiltinRegistry(), SystemProcessRunner(), 2, WallClock(), [&](TaskEvent event) {
-        if (event.kind != TaskEvent::Kind::kFinished) return;
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          ++finished;
-          if (event.notifier_may_step) ++offered;
-          if (event.id < kChain) {
-            launchers.emplace_back([&executor, &dir, next = event.id + 1] {
-              executor->Launch(Shell(next, "/bin/true", dir.path()));
-            });
-          }
-          done.notify_all();
-        }
-        // The launch takes the offer while this report has not returned yet.
-        std::this_thread::sleep_for(std::chrono::microseconds(300));
-      });
+  executor = MakeLocalExecutor(cli::BuiltinRegistry(), SystemProcessRunner(), 2, WallClock(),
+                               [&](TaskEvent event) {
+                                 if (event.kind != TaskEvent::Kind::kFinished) return;
+                                 {
+                                   std::lock_guard<std::mutex> lock(mutex);
+                                   ++finished;
+                                   if (event.notifier_may_step) ++offered;
+                                   if (event.id < kChain) {
+                                     launchers.emplace_back([&executor, &dir, next = event.id + 1] {
+                                       executor->Launch(Shell(next, "/bin/true", dir.path()));
+                                     });
+                                   }
+                                   done.notify_all();
+                                 }
+                                 // The launch takes the offer while this report has not returned
+                                 // yet.
+                                 std::this_thread::sleep_for(std::chrono::microseconds(300));
+                               });
   executor->Launch(Shell(1, "/bin/true", dir.path()));
   {
     std::unique_lock<std::mutex> lock(mutex);
