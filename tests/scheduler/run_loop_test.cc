@@ -93,17 +93,16 @@ TEST(RunLoopTest, SkipsAndUpstreamFailuresCascade) {
   EXPECT_EQ(run.state, state::RunState::kSuccess);  // every leaf succeeded
 }
 
-// Creates a run of the fixture's DAG as `serve` does, its first tries queued in its creation's
-// transaction by `loop`; `start` gets what to start once that is committed.
-Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run_id,
-                      const std::string& run_type, store::NewRun& run, CommitWork& start) {
-  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
-  run.run.dag_id = dag->dag.dag_id;
+// A run of the fixture's DAG as `serve` plans it, without its key.
+store::NewRun PlannedRun(const graph::LoadedDag& dag, const std::string& run_id,
+                         const std::string& run_type) {
+  store::NewRun run;
+  run.run.dag_id = dag.dag.dag_id;
   run.run.run_id = run_id;
   run.run.run_type = run_type;
   run.run.state = state::RunState::kRunning;
   run.run.start_date = WallClock().PreciseNow();
-  for (const dag::Task& task : dag->dag.tasks) {
+  for (const dag::Task& task : dag.dag.tasks) {
     store::TaskInstanceRecord ti;
     ti.task_id = task.id;
     ti.max_tries = 1;
@@ -111,6 +110,15 @@ Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run
     ti.pool = task.pool;
     run.tasks.push_back(ti);
   }
+  return run;
+}
+
+// Creates a run of the fixture's DAG as `serve` does, its first tries queued in its creation's
+// transaction by `loop`; `start` gets what to start once that is committed.
+Status CreateAndAdmit(DagFixture& fixture, RunLoop& loop, const std::string& run_id,
+                      const std::string& run_type, store::NewRun& run, CommitWork& start) {
+  const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
+  run = PlannedRun(*dag, run_id, run_type);
   auto key = fixture.store().ReserveRunKeys(1);
   if (!key.ok()) return key.error();
   run.run.id = *key;
@@ -248,6 +256,15 @@ class CountingNoop : public exec::Operator {
   std::atomic<int>& runs_;
 };
 
+// The built-in operators, with `noop` counting its runs in `runs`.
+exec::OperatorRegistry CountingNoopRegistry(std::atomic<int>& runs) {
+  exec::OperatorRegistry registry = cli::BuiltinRegistry();
+  registry.Register({"noop", "counts its runs", exec::CommandUse::kNone, {}, [&runs] {
+                       return std::make_unique<CountingNoop>(runs);
+                     }});
+  return registry;
+}
+
 // An in-process try starts as soon as it is queued: it dies with conveyor, so nothing is left to
 // reconcile if its queued state never commits. A shell try whose batch goes to the writer thread
 // (here, behind the batches the lock holds up) starts only once that is committed.
@@ -259,10 +276,7 @@ TEST(RunLoopTest, InProcessTriesStartBeforeTheirQueuedStateCommitsShellTriesAfte
   - {id: sh, command: "touch $DIR/sh_started", depends_on: [c]}
 )");
   std::atomic<int> noop_runs{0};
-  exec::OperatorRegistry registry = cli::BuiltinRegistry();
-  registry.Register({"noop", "counts its runs", exec::CommandUse::kNone, {}, [&noop_runs] {
-                       return std::make_unique<CountingNoop>(noop_runs);
-                     }});
+  exec::OperatorRegistry registry = CountingNoopRegistry(noop_runs);
   store::StateStore& db = fixture.store();
   RunLoopOptions options;
   options.log_dir = fixture.dir() + "/logs";
@@ -310,29 +324,15 @@ TEST(RunLoopTest, InProcessTriesOfACreatedRunStartBeforeItsTransaction) {
   - {id: sh, command: "touch $DIR/sh_started"}
 )");
   std::atomic<int> noop_runs{0};
-  exec::OperatorRegistry registry = cli::BuiltinRegistry();
-  registry.Register({"noop", "counts its runs", exec::CommandUse::kNone, {}, [&noop_runs] {
-                       return std::make_unique<CountingNoop>(noop_runs);
-                     }});
+  exec::OperatorRegistry registry = CountingNoopRegistry(noop_runs);
   store::StateStore& db = fixture.store();
   RunLoopOptions options;
   options.log_dir = fixture.dir() + "/logs";
   RunLoop loop(db, registry, exec::SystemProcessRunner(), options, nullptr);
   const std::shared_ptr<const graph::LoadedDag> dag(std::shared_ptr<void>(), &fixture.dag());
-  store::NewRun run;
+  store::NewRun run = PlannedRun(*dag, "boundary", "scheduled");
   run.run.id = *db.ReserveRunKeys(1);
-  run.run.dag_id = dag->dag.dag_id;
-  run.run.run_id = "boundary";
-  run.run.run_type = "scheduled";
-  run.run.state = state::RunState::kRunning;
-  for (const dag::Task& task : dag->dag.tasks) {
-    store::TaskInstanceRecord ti;
-    ti.run = run.run.id;
-    ti.task_id = task.id;
-    ti.operator_name = task.operator_name;
-    ti.pool = task.pool;
-    run.tasks.push_back(ti);
-  }
+  for (auto& ti : run.tasks) ti.run = run.run.id;
   loop.HoldCommits();  // as serve does while it creates runs
   CommitWork start = loop.AdmitCreated({dag}, {&run}, WallClock().PreciseNow());
   ASSERT_EQ(start.launches.size(), 2u);
