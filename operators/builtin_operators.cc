@@ -2,6 +2,7 @@
 
 #include "operators/batch_infer_operator.h"
 #include "operators/drift/drift_check_operator.h"
+#include "operators/flow_operators.h"
 #include "operators/ingest_operator.h"
 #include "operators/noop_operator.h"
 #include "operators/shell_operator.h"
@@ -40,6 +41,16 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
                                  Make<ShellOperator>()});
   registry.Register(OperatorSpec{
       "noop", "does nothing and succeeds", CommandUse::kNone, {}, Make<NoopOperator>()});
+  registry.Register(OperatorSpec{"branch",
+                                 "follows the downstream tasks args.choose names; skips the others",
+                                 CommandUse::kNone,
+                                 {ArgSpec{"choose", ArgType::kAny, true, {}}},
+                                 Make<BranchOperator>()});
+  registry.Register(OperatorSpec{"short_circuit",
+                                 "skips what follows when args.condition is false",
+                                 CommandUse::kNone,
+                                 {ArgSpec{"condition", ArgType::kAny, true, {}}},
+                                 Make<ShortCircuitOperator>()});
   registry.Register(OperatorSpec{"sleep",
                                  "waits for a duration",
                                  CommandUse::kNone,

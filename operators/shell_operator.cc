@@ -106,8 +106,10 @@ exec::OperatorResult ShellOperator::Finish(exec::OperatorContext& context,
                                          std::to_string(waited->signal));
   }
   if (waited->exit_code != 0) {
-    return exec::OperatorResult::Failure("command exited with code " +
-                                         std::to_string(waited->exit_code));
+    auto failed = exec::OperatorResult::Failure("command exited with code " +
+                                                std::to_string(waited->exit_code));
+    failed.exit_code = waited->exit_code;
+    return failed;
   }
   return exec::OperatorResult::Success(ReadOutputs(context.info.output_path));
 }

@@ -36,9 +36,11 @@ int RunTasksList(const GlobalOptions& options, const std::string& dag_id, const 
     const auto json = store::TaskInstanceToJson(*run, ti);
     rows.push_back({ti.task_id, std::string(state::Name(ti.state)), std::to_string(ti.try_number),
                     json["start_date"].is_null() ? "-" : json["start_date"].get<std::string>(),
-                    json["duration"].is_null() ? "-" : json["duration"].dump()});
+                    json["duration"].is_null() ? "-" : json["duration"].dump(),
+                    ti.note.empty() ? "-" : ti.note});
   }
-  std::cout << FormatTable({"task_id", "state", "try_number", "start_date", "duration"}, rows);
+  std::cout << FormatTable({"task_id", "state", "try_number", "start_date", "duration", "note"},
+                           rows);
   return kExitOk;
 }
 

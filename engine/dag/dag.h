@@ -49,6 +49,28 @@ struct OutputReference {
   bool operator==(const OutputReference&) const = default;
 };
 
+// How a task steers the tasks after it (Airflow's names).
+struct ControlFlow {
+  // A shell task that exits with one of these ends skipped (BashOperator's skip_on_exit_code).
+  std::vector<int> skip_on_exit_code = {99};
+  // Its output `branch` names the direct downstream tasks to follow; the others are skipped.
+  bool branch = false;
+  // Exit with a skip code (or, for operator short_circuit, a false condition) skips downstream
+  // while the task itself succeeds.
+  bool short_circuit = false;
+  // With short_circuit: true skips every downstream task; false only the direct ones, the rest
+  // following their trigger rules.
+  bool ignore_downstream_trigger_rules = true;
+  // Waits until the same task in the run before (by logical date) succeeded or was skipped.
+  bool depends_on_past = false;
+  // depends_on_past, and also that task's direct downstream tasks.
+  bool wait_for_downstream = false;
+  // Skipped in every run that is not the latest scheduled interval.
+  bool latest_only = false;
+
+  bool operator==(const ControlFlow&) const = default;
+};
+
 struct Task {
   std::string id;
   std::string operator_name;
@@ -66,6 +88,7 @@ struct Task {
   SlurmOptions slurm;  // when it runs on Slurm; the config's defaults apply under these
   RetryPolicy retry;
   Callbacks callbacks;
+  ControlFlow flow;
   std::vector<OutputReference> output_references;
   bool has_templates = false;  // some string in command, env or args holds "{{"
   Location location;           // of the task's entry in the file

@@ -7,11 +7,12 @@ namespace {
 
 // Bumped whenever the layout below changes. The static_asserts catch a field added to the model
 // without being added here: such a field would silently come back with its default.
-constexpr std::uint64_t kFormat = 1;
+constexpr std::uint64_t kFormat = 2;
 static_assert(sizeof(Dag) == 584, "dag::Dag changed: encode the new field and bump kFormat");
-static_assert(sizeof(Task) == 728, "dag::Task changed: encode the new field and bump kFormat");
+static_assert(sizeof(Task) == 760, "dag::Task changed: encode the new field and bump kFormat");
 static_assert(sizeof(SlurmOptions) == 272, "SlurmOptions changed: encode it and bump kFormat");
 static_assert(sizeof(RetryPolicy) == 56, "RetryPolicy changed: encode it and bump kFormat");
+static_assert(sizeof(ControlFlow) == 32, "ControlFlow changed: encode it and bump kFormat");
 
 class Writer {
  public:
@@ -229,6 +230,30 @@ SlurmOptions ReadSlurm(Reader& in) {
   return slurm;
 }
 
+void WriteFlow(Writer& out, const ControlFlow& flow) {
+  out.Uint(flow.skip_on_exit_code.size());
+  for (int code : flow.skip_on_exit_code) out.Int(code);
+  out.Bool(flow.branch);
+  out.Bool(flow.short_circuit);
+  out.Bool(flow.ignore_downstream_trigger_rules);
+  out.Bool(flow.depends_on_past);
+  out.Bool(flow.wait_for_downstream);
+  out.Bool(flow.latest_only);
+}
+
+ControlFlow ReadFlow(Reader& in) {
+  ControlFlow flow;
+  flow.skip_on_exit_code.clear();
+  for (size_t i = in.Count(); i > 0 && in.ok(); --i) flow.skip_on_exit_code.push_back(in.Int32());
+  flow.branch = in.Bool();
+  flow.short_circuit = in.Bool();
+  flow.ignore_downstream_trigger_rules = in.Bool();
+  flow.depends_on_past = in.Bool();
+  flow.wait_for_downstream = in.Bool();
+  flow.latest_only = in.Bool();
+  return flow;
+}
+
 void WriteTask(Writer& out, const Task& task) {
   out.Str(task.id);
   out.Str(task.operator_name);
@@ -249,6 +274,7 @@ void WriteTask(Writer& out, const Task& task) {
   WriteSlurm(out, task.slurm);
   WriteRetry(out, task.retry);
   WriteCallbacks(out, task.callbacks);
+  WriteFlow(out, task.flow);
   out.Uint(task.output_references.size());
   for (const OutputReference& ref : task.output_references) {
     out.Str(ref.task_id);
@@ -265,7 +291,7 @@ Task ReadTask(Reader& in) {
   task.operator_name = in.Str();
   task.description = in.Str();
   task.depends_on = in.Strings();
-  task.trigger_rule = in.EnumUpTo(TriggerRule::kAlways);
+  task.trigger_rule = in.EnumUpTo(TriggerRule::kAllDoneMinOneSuccess);
   task.args = in.Json();
   if (in.Bool()) task.command = in.Json();
   for (size_t i = in.Count(); i > 0 && in.ok(); --i) {
@@ -278,6 +304,7 @@ Task ReadTask(Reader& in) {
   task.slurm = ReadSlurm(in);
   task.retry = ReadRetry(in);
   task.callbacks = ReadCallbacks(in);
+  task.flow = ReadFlow(in);
   task.output_references.resize(in.Count());
   for (OutputReference& ref : task.output_references) {
     ref.task_id = in.Str();

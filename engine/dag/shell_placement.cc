@@ -1,6 +1,7 @@
 #include "engine/dag/shell_placement.h"
 
 #include <optional>
+#include <set>
 
 namespace conveyor::dag {
 namespace {
@@ -430,7 +431,17 @@ std::string ShellReference(std::string_view name, ShellContext context) {
 }
 
 bool HasShellSyntax(std::string_view command) {
-  return command.find_first_of("|&;<>()$`\\\"'*?[]#~=%{}\n!") != std::string_view::npos;
+  if (command.find_first_of("|&;<>()$`\\\"'*?[]#~=%{}\n!") != std::string_view::npos) return true;
+  // A shell built-in ("exit 99", "cd dir") has no program to exec.
+  static const std::set<std::string_view> kBuiltins = {
+      ".",     ":",      "alias", "break",  "cd",       "command", "continue", "eval",  "exec",
+      "exit",  "export", "local", "read",   "readonly", "return",  "set",      "shift", "source",
+      "times", "trap",   "type",  "ulimit", "umask",    "unset",   "wait"};
+  const size_t start = command.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return false;
+  const size_t end = command.find_first_of(" \t", start);
+  return kBuiltins.count(
+             command.substr(start, end == std::string_view::npos ? end : end - start)) != 0;
 }
 
 }  // namespace conveyor::dag

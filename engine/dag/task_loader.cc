@@ -11,8 +11,18 @@ namespace conveyor::dag {
 namespace {
 
 const std::vector<std::string>& TaskOnlyKeys() {
-  static const std::vector<std::string> kKeys = {
-      "id", "operator", "description", "depends_on", "trigger_rule", "args", "command", "env"};
+  static const std::vector<std::string> kKeys = {"id",
+                                                 "operator",
+                                                 "description",
+                                                 "depends_on",
+                                                 "trigger_rule",
+                                                 "args",
+                                                 "command",
+                                                 "env",
+                                                 "branch",
+                                                 "short_circuit",
+                                                 "ignore_downstream_trigger_rules",
+                                                 "latest_only"};
   return kKeys;
 }
 
@@ -186,14 +196,76 @@ void ReadSlurmOptions(YamlReader& reader, const YAML::Node& node, SlurmOptions& 
   }
 }
 
+// One exit code or a list of them, each 1-255 (Airflow's skip_on_exit_code).
+void ReadSkipExitCodes(YamlReader& reader, const YAML::Node& node, std::vector<int>& codes) {
+  std::vector<int> read;
+  const auto read_one = [&](const YAML::Node& item) {
+    auto code = reader.Int(item, "skip_on_exit_code", 0);
+    if (!code) return;
+    if (*code < 1 || *code > 255) {
+      reader.Fail(item, "skip_on_exit_code must be an exit code from 1 to 255, got " +
+                            std::to_string(*code));
+      return;
+    }
+    read.push_back(static_cast<int>(*code));
+  };
+  if (node.IsSequence()) {
+    for (const auto& item : node) read_one(item);
+  } else if (node.IsNull()) {
+    codes.clear();  // `skip_on_exit_code: null`: no exit code skips (Airflow's None)
+    return;
+  } else {
+    read_one(node);
+  }
+  codes = std::move(read);
+}
+
+// The control-flow keys of one task, checked against its operator.
+void CheckControlFlow(YamlReader& reader, const YAML::Node& node, Task& task) {
+  ControlFlow& flow = task.flow;
+  if (task.operator_name == "branch") flow.branch = true;
+  if (task.operator_name == "short_circuit") flow.short_circuit = true;
+  if (flow.wait_for_downstream) flow.depends_on_past = true;  // as in Airflow
+  const YAML::Node at = node["id"] ? node["id"] : node;
+  if (flow.branch && flow.short_circuit) {
+    reader.Fail(node["short_circuit"] ? node["short_circuit"] : at,
+                "task '" + task.id + "' cannot be both a branch and a short-circuit");
+  }
+  const bool shell = task.operator_name == "shell";
+  if (node["branch"] && flow.branch && !shell && task.operator_name != "branch") {
+    reader.Fail(node["branch"], "'branch: true' needs a shell task (a command); operator '" +
+                                    task.operator_name + "' cannot choose a branch");
+  }
+  if (node["short_circuit"] && flow.short_circuit && !shell &&
+      task.operator_name != "short_circuit") {
+    reader.Fail(node["short_circuit"],
+                "'short_circuit: true' needs a shell task (a command); operator '" +
+                    task.operator_name + "' has no exit code");
+  }
+  if (node["ignore_downstream_trigger_rules"] && !flow.short_circuit) {
+    reader.Fail(node["ignore_downstream_trigger_rules"],
+                "'ignore_downstream_trigger_rules' applies only to a short-circuit task");
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& SharedTaskKeys() {
-  static const std::vector<std::string> kKeys = {
-      "retries",         "retry_delay",       "retry_exponential_backoff",
-      "max_retry_delay", "execution_timeout", "pool",
-      "priority_weight", "on_success",        "on_failure",
-      "on_retry",        "executor",          "slurm"};
+  static const std::vector<std::string> kKeys = {"retries",
+                                                 "retry_delay",
+                                                 "retry_exponential_backoff",
+                                                 "max_retry_delay",
+                                                 "execution_timeout",
+                                                 "pool",
+                                                 "priority_weight",
+                                                 "on_success",
+                                                 "on_failure",
+                                                 "on_retry",
+                                                 "executor",
+                                                 "slurm",
+                                                 "depends_on_past",
+                                                 "wait_for_downstream",
+                                                 "skip_on_exit_code"};
   return kKeys;
 }
 
@@ -265,6 +337,12 @@ bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::N
     }
   } else if (key == "slurm") {
     ReadSlurmOptions(reader, value, defaults.slurm);
+  } else if (key == "depends_on_past") {
+    if (auto v = reader.Bool(value, key)) defaults.flow.depends_on_past = *v;
+  } else if (key == "wait_for_downstream") {
+    if (auto v = reader.Bool(value, key)) defaults.flow.wait_for_downstream = *v;
+  } else if (key == "skip_on_exit_code") {
+    ReadSkipExitCodes(reader, value, defaults.flow.skip_on_exit_code);
   } else {
     return ReadCallbackKey(reader, key, value, defaults.callbacks);
   }
@@ -332,6 +410,14 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
       ReadCommand(reader, value, task);
     } else if (key == "env") {
       ReadEnv(reader, value, task);
+    } else if (key == "branch") {
+      if (auto v = reader.Bool(value, key)) task.flow.branch = *v;
+    } else if (key == "short_circuit") {
+      if (auto v = reader.Bool(value, key)) task.flow.short_circuit = *v;
+    } else if (key == "ignore_downstream_trigger_rules") {
+      if (auto v = reader.Bool(value, key)) task.flow.ignore_downstream_trigger_rules = *v;
+    } else if (key == "latest_only") {
+      if (auto v = reader.Bool(value, key)) task.flow.latest_only = *v;
     }
   }
   task.retry = own.retry;
@@ -340,6 +426,10 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
   task.executor = own.executor;
   task.slurm = own.slurm;
   task.callbacks = own.callbacks;
+  // Task-level keys were read into task.flow; the shared ones come from `own`.
+  task.flow.depends_on_past = own.flow.depends_on_past;
+  task.flow.wait_for_downstream = own.flow.wait_for_downstream;
+  task.flow.skip_on_exit_code = own.flow.skip_on_exit_code;
   if (task.operator_name.empty() && !node["operator"]) {
     if (task.command) {
       task.operator_name = "shell";  // dagu's convenience: a command alone means shell
@@ -349,6 +439,7 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
     }
   }
   if (!task.operator_name.empty()) CheckOperator(reader, node, args_node, task, catalog);
+  CheckControlFlow(reader, node, task);
   return task;
 }
 

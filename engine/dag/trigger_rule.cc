@@ -5,7 +5,7 @@
 namespace conveyor::dag {
 namespace {
 
-constexpr EnumNames<TriggerRule, 8> kNames = {{
+constexpr EnumNames<TriggerRule, 12> kNames = {{
     {TriggerRule::kAllSuccess, "all_success"},
     {TriggerRule::kAllFailed, "all_failed"},
     {TriggerRule::kAllDone, "all_done"},
@@ -14,6 +14,10 @@ constexpr EnumNames<TriggerRule, 8> kNames = {{
     {TriggerRule::kNoneFailed, "none_failed"},
     {TriggerRule::kNoneSkipped, "none_skipped"},
     {TriggerRule::kAlways, "always"},
+    {TriggerRule::kNoneFailedMinOneSuccess, "none_failed_min_one_success"},
+    {TriggerRule::kAllSkipped, "all_skipped"},
+    {TriggerRule::kOneDone, "one_done"},
+    {TriggerRule::kAllDoneMinOneSuccess, "all_done_min_one_success"},
 }};
 
 }  // namespace

@@ -17,6 +17,10 @@ enum class TriggerRule {
   kNoneFailed,
   kNoneSkipped,
   kAlways,
+  kNoneFailedMinOneSuccess,
+  kAllSkipped,
+  kOneDone,
+  kAllDoneMinOneSuccess,
 };
 
 // The YAML spelling: "all_success", "one_failed", ...

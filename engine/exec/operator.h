@@ -62,6 +62,8 @@ struct OperatorResult {
   Outcome outcome = Outcome::kSuccess;
   std::string message;                                // why it failed or was skipped
   nlohmann::json outputs = nlohmann::json::object();  // XCom: {"key": value}
+  // A failed process's exit code, for the scheduler's skip_on_exit_code.
+  std::optional<int> exit_code{};
 
   static OperatorResult Success(nlohmann::json outputs = nlohmann::json::object());
   static OperatorResult Failure(std::string message);

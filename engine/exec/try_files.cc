@@ -71,10 +71,12 @@ nlohmann::json ResultToJson(const OperatorResult& result, const nlohmann::json& 
   const char* outcome = result.outcome == OperatorResult::Outcome::kSuccess  ? "success"
                         : result.outcome == OperatorResult::Outcome::kFailed ? "failed"
                                                                              : "skipped";
-  return {{"outcome", outcome},
-          {"message", result.message},
-          {"outputs", result.outputs},
-          {"registry_changes", registry_changes}};
+  nlohmann::json json = {{"outcome", outcome},
+                         {"message", result.message},
+                         {"outputs", result.outputs},
+                         {"registry_changes", registry_changes}};
+  if (result.exit_code) json["exit_code"] = *result.exit_code;
+  return json;
 }
 
 Result<OperatorResult> ResultFromJson(const nlohmann::json& json) {
@@ -89,7 +91,13 @@ Result<OperatorResult> ResultFromJson(const nlohmann::json& json) {
     nlohmann::json outputs = json.value("outputs", nlohmann::json::object());
     return OperatorResult::Success(outputs.is_object() ? outputs : nlohmann::json::object());
   }
-  if (outcome == "failed") return OperatorResult::Failure(message);
+  if (outcome == "failed") {
+    OperatorResult failed = OperatorResult::Failure(message);
+    if (json.contains("exit_code") && json["exit_code"].is_number_integer()) {
+      failed.exit_code = json["exit_code"].get<int>();
+    }
+    return failed;
+  }
   if (outcome == "skipped") return OperatorResult::Skipped(message);
   return InvalidArgument("unknown outcome '" + outcome + "' in a result file");
 }

@@ -55,6 +55,7 @@ Result<std::vector<std::string>> ClearTasks(store::StateStore& store, const grap
     ti.end_date.reset();
     ti.next_try_at.reset();
     ti.pid.reset();
+    ti.note.clear();
     batch.PutTaskInstance(ti, from, who, "cleared");
     cleared.push_back(ti.task_id);
   }

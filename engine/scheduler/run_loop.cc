@@ -20,6 +20,8 @@ using state::TaskState;
 
 namespace {
 
+const nlohmann::json kNoOutputs = nlohmann::json::object();
+
 void AppendLog(const std::string& path, const std::string& line) {
   exec::EnsureParentFolder(path);
   std::ofstream(path, std::ios::app) << line << "\n";
@@ -235,11 +237,21 @@ void RunLoop::Withdraw(const std::set<store::RunKey>& keys, CommitWork& work) {
 
 void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::WriteBatch& batch,
                     std::vector<Transition>& transitions) {
+  bool decides_flow = false;
+  bool latest_only = false;
   for (const dag::Task& task : run->plan.dag().dag.tasks) {
     if (ExecutorFor(task) == ExecutorKind::kSlurm) run->has_slurm_tasks = true;
     const exec::OperatorSpec* spec = registry_.Find(task.operator_name);
     run->runs_as_process.push_back(spec != nullptr && spec->runs_as_process);
+    decides_flow = decides_flow || task.flow.branch || task.flow.short_circuit;
+    latest_only = latest_only || task.flow.latest_only;
   }
+  if (latest_only) {
+    if (auto reason = NotLatestReason(run->plan.dag().dag, run->record, clock_.Now())) {
+      run->plan.SkipLatestOnly(std::move(*reason));
+    }
+  }
+  if (decides_flow) RestoreDecisions(*run);
   if (run->has_slurm_tasks) ++runs_with_slurm_tasks_;
   run->work_dir = std::filesystem::path(run->plan.dag().dag.file).parent_path().string();
   for (int task = 0; task < run->plan.size(); ++task) {
@@ -295,7 +307,29 @@ void RunLoop::Record(ActiveRun& run, int task, TaskState from, store::WriteBatch
 
 void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
                      std::vector<Transition>& transitions) {
-  for (const auto& [task, from] : run.plan.Settle()) Record(run, task, from, batch, transitions);
+  for (const auto& [task, from] : run.plan.Settle()) {
+    RecordDecided(run, task, from, batch, transitions);
+  }
+}
+
+void RunLoop::RecordDecided(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
+                            std::vector<Transition>& transitions) {
+  store::TaskInstanceRecord& ti = run.plan.ti(task);
+  ti.note = run.plan.SkipReason(task);
+  Record(run, task, from, batch, transitions, ti.note);
+}
+
+void RunLoop::RestoreDecisions(ActiveRun& run) {
+  const graph::LoadedDag& dag = run.plan.dag();
+  for (int task = 0; task < run.plan.size(); ++task) {
+    const dag::Task& spec = dag.dag.tasks[task];
+    if (!(spec.flow.branch || spec.flow.short_circuit)) continue;
+    if (run.plan.ti(task).state != TaskState::kSuccess) continue;
+    const nlohmann::json& outputs =
+        run.outputs.contains(spec.id) ? run.outputs[spec.id] : kNoOutputs;
+    // It was checked before the task was let succeed; a row edited since is not trusted to skip.
+    if (auto decision = DecideFlow(dag, task, outputs); decision.ok()) run.plan.Apply(*decision);
+  }
 }
 
 void RunLoop::PromoteDueRetries(store::TimePoint now, store::WriteBatch& batch,
@@ -518,18 +552,37 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
   ti.end_date = at;
   TaskState next = TaskState::kSuccess;
   std::string message = result.message;
-  switch (result.outcome) {
+  auto outcome = result.outcome;
+  const nlohmann::json* outputs = &result.outputs;
+  nlohmann::json short_circuited;
+  const auto& skip_codes = spec.flow.skip_on_exit_code;
+  if (outcome == exec::OperatorResult::Outcome::kFailed && result.exit_code &&
+      std::find(skip_codes.begin(), skip_codes.end(), *result.exit_code) != skip_codes.end()) {
+    const std::string code = std::to_string(*result.exit_code);
+    if (spec.flow.short_circuit) {
+      // The short-circuit itself succeeds; its condition, stored, skips what follows.
+      outcome = exec::OperatorResult::Outcome::kSuccess;
+      short_circuited = {{kConditionOutput, false}};
+      outputs = &short_circuited;
+      message = "short-circuit: the command exited with code " + code + "; downstream skipped";
+    } else {
+      outcome = exec::OperatorResult::Outcome::kSkipped;
+      message = "skipped: the command exited with code " + code + " (skip_on_exit_code)";
+    }
+  }
+  switch (outcome) {
     case exec::OperatorResult::Outcome::kSuccess:
       next = TaskState::kSuccess;
-      if (!result.outputs.empty()) {
-        batch.PutOutputs(ti.run, ti.task_id, result.outputs);
-        for (const auto& item : result.outputs.items()) {
+      if (!outputs->empty()) {
+        batch.PutOutputs(ti.run, ti.task_id, *outputs);
+        for (const auto& item : outputs->items()) {
           run.outputs[ti.task_id][item.key()] = item.value();
         }
       }
       break;
     case exec::OperatorResult::Outcome::kSkipped:
       next = TaskState::kSkipped;
+      ti.note = message;
       break;
     case exec::OperatorResult::Outcome::kFailed:
       if (ti.try_number < ti.max_tries) {
@@ -540,6 +593,21 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
         next = TaskState::kFailed;
       }
       break;
+  }
+  if (next == TaskState::kSuccess && (spec.flow.branch || spec.flow.short_circuit)) {
+    const nlohmann::json& outputs =
+        run.outputs.contains(ti.task_id) ? run.outputs[ti.task_id] : kNoOutputs;
+    auto decision = DecideFlow(run.plan.dag(), task, outputs);
+    if (decision.ok()) {
+      run.plan.Apply(*decision);
+    } else {
+      message = decision.error().message;
+      next = ti.try_number < ti.max_tries ? TaskState::kUpForRetry : TaskState::kFailed;
+      if (next == TaskState::kUpForRetry) {
+        ti.next_try_at = *ti.end_date + std::chrono::duration_cast<std::chrono::microseconds>(
+                                            RetryDelay(spec.retry, ti.try_number));
+      }
+    }
   }
   run.plan.SetState(task, next);
   batch.PutTry({ti.run, ti.task_id, ti.try_number,
@@ -556,7 +624,7 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
         std::chrono::duration<double>(*ti.end_date - *ti.start_date).count();
   }
   for (const auto& [changed, before] : run.plan.SettleDownstreamOf(task)) {
-    Record(run, changed, before, batch, transitions);
+    RecordDecided(run, changed, before, batch, transitions);
   }
 }
 

@@ -162,6 +162,12 @@ class RunLoop {
   void Interrupt(ActiveRun& run, int task, const std::string& why, store::TimePoint at,
                  store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);
+  // Records a task its upstream states (or a branch) just decided, with the reason as its note.
+  void RecordDecided(ActiveRun& run, int task, state::TaskState from, store::WriteBatch& batch,
+                     std::vector<Transition>& transitions);
+  // Applies again what the run's branch and short-circuit tasks decided before it was resumed,
+  // from their stored outputs.
+  void RestoreDecisions(ActiveRun& run);
   void PromoteDueRetries(store::TimePoint now, store::WriteBatch& batch,
                          std::vector<Transition>& transitions);
   // Starts ready tasks while there is room; only those of `only_runs` when it is given.

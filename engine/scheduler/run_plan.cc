@@ -26,6 +26,30 @@ RunPlan::RunPlan(const graph::LoadedDag& dag, store::RunKey run,
   const auto& order = dag.graph.TopologicalOrder();
   for (size_t i = 0; i < order.size(); ++i) position_[order[i]] = static_cast<int>(i);
   for (const auto& ti : tis_) finished_ += state::IsFinished(ti.state) ? 1 : 0;
+  skipped_by_.assign(tis_.size(), -1);
+}
+
+void RunPlan::Apply(const FlowDecision& decision) {
+  if (decision.skipped.empty()) return;
+  reasons_.push_back(decision.reason);
+  const int reason = static_cast<int>(reasons_.size()) - 1;
+  for (int task : decision.skipped) {
+    if (skipped_by_[task] < 0) skipped_by_[task] = reason;
+  }
+}
+
+void RunPlan::SkipLatestOnly(std::string reason) {
+  reasons_.push_back(std::move(reason));
+  latest_only_reason_ = static_cast<int>(reasons_.size()) - 1;
+}
+
+const std::string& RunPlan::SkipReason(int task) const {
+  static const std::string kNone;
+  if (skipped_by_[task] >= 0) return reasons_[skipped_by_[task]];
+  if (latest_only_reason_ >= 0 && dag_->dag.tasks[task].flow.latest_only) {
+    return reasons_[latest_only_reason_];
+  }
+  return kNone;
 }
 
 void RunPlan::SetState(int task, TaskState state) {
@@ -34,6 +58,7 @@ void RunPlan::SetState(int task, TaskState state) {
 }
 
 TaskState RunPlan::Decide(int task) const {
+  if (skipped_by_[task] >= 0) return TaskState::kSkipped;
   UpstreamCounts counts;
   for (int up : dag_->graph.Upstream(task)) {
     ++counts.total;
@@ -56,6 +81,9 @@ TaskState RunPlan::Decide(int task) const {
   }
   switch (Evaluate(dag_->dag.tasks[task].trigger_rule, counts)) {
     case Readiness::kRun:
+      if (latest_only_reason_ >= 0 && dag_->dag.tasks[task].flow.latest_only) {
+        return TaskState::kSkipped;
+      }
       return TaskState::kScheduled;
     case Readiness::kSkip:
       return TaskState::kSkipped;

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/graph/dag_bag.h"
+#include "engine/scheduler/flow_decision.h"
 #include "engine/store/records.h"
 
 namespace conveyor::scheduler {
@@ -32,6 +34,14 @@ class RunPlan {
   // The same, looking only at what a change of `task` can decide: its downstream, cascading.
   std::vector<std::pair<int, state::TaskState>> SettleDownstreamOf(int task);
 
+  // Tasks a branch or short-circuit task decided to skip are skipped when they come to be
+  // decided, whatever their trigger rules; a task already decided keeps its state.
+  void Apply(const FlowDecision& decision);
+  // A latest_only task in a run that is not the latest is skipped, with `reason`.
+  void SkipLatestOnly(std::string reason);
+  // Why a decision skipped `task`, or "" when none did.
+  const std::string& SkipReason(int task) const;
+
   // True when every task instance is finished (success, failed, upstream_failed, skipped).
   bool Finished() const { return finished_ == size(); }
   // The run's outcome by Airflow's leaf rule: failed if any leaf failed or upstream_failed.
@@ -45,6 +55,9 @@ class RunPlan {
   std::vector<store::TaskInstanceRecord> tis_;
   std::vector<int> position_;
   int finished_ = 0;
+  std::vector<int> skipped_by_;       // per task: index in reasons_, or -1
+  std::vector<std::string> reasons_;  // of the decisions applied
+  int latest_only_reason_ = -1;       // index in reasons_ when the run is not the latest
 };
 
 }  // namespace conveyor::scheduler

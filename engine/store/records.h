@@ -48,6 +48,9 @@ struct TaskInstanceRecord {
   int priority_weight = 1;
   // The try's job outside conveyor, "slurm:<job id>"; empty for tries of the local workers.
   std::string external_executor_id;
+  // Why the scheduler put it in its state, when that is not plain: "skipped: branch 'pick'
+  // chose a", "waiting for d/2026-12-01/train". Empty otherwise.
+  std::string note;
   // Where the row is (its rowid) when it was read from the database, 0 otherwise: a write goes
   // straight to it, and still checks that it holds this run's task.
   std::int64_t row = 0;

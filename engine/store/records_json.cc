@@ -58,7 +58,8 @@ nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRec
           {"external_executor_id", ti.external_executor_id.empty()
                                        ? nlohmann::json(nullptr)
                                        : nlohmann::json(ti.external_executor_id)},
-          {"map_index", -1}};
+          {"map_index", -1},
+          {"note", ti.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(ti.note)}};
 }
 
 nlohmann::json TryToJson(const TryRecord& attempt) {

@@ -202,6 +202,11 @@ DROP TRIGGER IF EXISTS task_instances_counted_in;
 DROP TRIGGER IF EXISTS task_instances_counted_out;
 DROP TRIGGER IF EXISTS task_instances_counted_moved;
 )sql",
+      // Why the scheduler put a task instance in its state, when that is not plain: skipped by
+      // a branch, waiting for a task of the run before (TaskInstanceRecord::note).
+      R"sql(
+ALTER TABLE task_instances ADD COLUMN note TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -201,7 +201,7 @@ class SqliteStore : public StateStore {
     CachedStatement select = db_->Cached(
         "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
         "next_try_at, hostname, pid, operator, pool, priority_weight, "
-        "external_executor_id, rowid FROM task_instances WHERE run = ? ORDER BY rowid");
+        "external_executor_id, rowid, note FROM task_instances WHERE run = ? ORDER BY rowid");
     select->Bind(1, run);
     std::vector<TaskInstanceRecord> out;
     const Status read = select->ForEachRow([&] {
@@ -221,6 +221,7 @@ class SqliteStore : public StateStore {
       ti.priority_weight = static_cast<int>(select->Int(11));
       ti.external_executor_id = select->Text(12);
       ti.row = select->Int(13);
+      ti.note = select->Text(14);
       out.push_back(std::move(ti));
     });
     if (!read.ok()) return read.error();
@@ -802,7 +803,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
   // state the counts move it from; otherwise the row's state is read first.
   constexpr const char* kUpdateTi =
       "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, start_date = ?6, "
-      "end_date = ?7, next_try_at = ?8, hostname = ?9, pid = ?10, external_executor_id = ?14 "
+      "end_date = ?7, next_try_at = ?8, hostname = ?9, pid = ?10, external_executor_id = ?14, "
+      "note = ?17 "
       "WHERE run = ?1 AND task_id = ?2";
   CachedStatement update_believed = db_->Cached(std::string(kUpdateTi) + " AND state IS ?15");
   CachedStatement update_believed_row =
@@ -811,7 +813,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
   CachedStatement insert_ti = db_->Cached(
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
       "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
-      "priority_weight, external_executor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "priority_weight, external_executor_id, note) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17)");
   for (size_t i = 0; i < batch.task_instances().size(); ++i) {
     const TaskInstanceRecord& ti = batch.task_instances()[i];
     const std::optional<TaskState>& before = batch.task_instances_before()[i];
@@ -830,7 +833,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
           .BindUnowned(11, ti.operator_name)
           .BindUnowned(12, ti.pool)
           .Bind(13, ti.priority_weight)
-          .BindUnowned(14, ti.external_executor_id);
+          .BindUnowned(14, ti.external_executor_id)
+          .BindUnowned(17, ti.note);
     };
     const std::string_view state = StateName(ti.state);
     if (!before) {  // a row the batch creates: its run is new

@@ -89,6 +89,15 @@ TEST(CommandRenderTest, CommandsWithoutShellSyntaxRunWithoutAShell) {
   EXPECT_EQ(RunWith("echo {{ params.v }}", "a  b $(id)"), "a  b $(id)\n");
 }
 
+TEST(CommandRenderTest, AShellBuiltInRunsInTheShell) {
+  EXPECT_EQ(exec::CommandArgv("exit 99"), (std::vector<std::string>{"/bin/sh", "-c", "exit 99"}));
+  EXPECT_EQ(exec::CommandArgv("cd /tmp"), (std::vector<std::string>{"/bin/sh", "-c", "cd /tmp"}));
+  EXPECT_EQ(exec::CommandArgv("  exit"), (std::vector<std::string>{"/bin/sh", "-c", "  exit"}));
+  EXPECT_EQ(exec::CommandArgv("exitcode 1"), (std::vector<std::string>{"exitcode", "1"}));
+  // With a template, too: the value reaches the shell as a variable.
+  EXPECT_EQ(RunWith("exit {{ params.v }}", "0"), "");
+}
+
 TEST(CommandRenderTest, ScriptsReferToEnvironmentVariables) {
   dag::Task task;
   task.command = "echo \"{{ params.v }}\" > '{{ params.v }}.txt'";
