@@ -123,7 +123,11 @@ void PrintTransition(const scheduler::Transition& t) {
   std::string line;
   line.reserve(formatted.size() + t.task_id.size() + t.message.size() + 48);
   line.append(formatted).append("  ").append(t.task_id).append("  ");
-  line.append(state::Name(t.from)).append(" -> ").append(state::Name(t.to));
+  if (t.from == t.to) {
+    line.append(state::Name(t.to));  // the same state, a new note: "none: waiting for ..."
+  } else {
+    line.append(state::Name(t.from)).append(" -> ").append(state::Name(t.to));
+  }
   if (t.try_number > 0) line.append(" (try ").append(std::to_string(t.try_number)).append(")");
   if (!t.message.empty()) line.append(": ").append(t.message);
   line += '\n';

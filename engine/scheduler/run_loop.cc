@@ -310,6 +310,87 @@ void RunLoop::Settle(ActiveRun& run, store::WriteBatch& batch,
   for (const auto& [task, from] : run.plan.Settle()) {
     RecordDecided(run, task, from, batch, transitions);
   }
+  TakeHeldOnPast(run);
+}
+
+void RunLoop::TakeHeldOnPast(ActiveRun& run) {
+  for (int task : run.plan.TakeHeldOnPast()) past_waits_.emplace_back(run.index, task);
+}
+
+void RunLoop::CheckPast(store::TimePoint now, store::WriteBatch& batch,
+                        std::vector<Transition>& transitions) {
+  if (past_waits_.empty() || (!task_ended_since_past_check_ && now < next_past_check_)) return;
+  task_ended_since_past_check_ = false;
+  next_past_check_ = now + std::chrono::seconds(1);
+  std::vector<std::pair<size_t, int>> waits = std::exchange(past_waits_, {});
+  for (const auto& [index, task] : waits) {
+    auto found = runs_.find(index);
+    if (found == runs_.end() || found->second->done) continue;
+    ActiveRun& run = *found->second;
+    store::TaskInstanceRecord& ti = run.plan.ti(task);
+    if (ti.state != TaskState::kNone) continue;
+    std::string blocker = PastBlocker(run, task);
+    if (blocker.empty()) {
+      for (const auto& [changed, before] : run.plan.ReleasePast(task)) {
+        RecordDecided(run, changed, before, batch, transitions);
+      }
+      TakeHeldOnPast(run);
+      continue;
+    }
+    past_waits_.emplace_back(index, task);
+    if (ti.note != blocker) {
+      ti.note = std::move(blocker);
+      Record(run, task, TaskState::kNone, batch, transitions, ti.note);
+    }
+  }
+}
+
+std::string RunLoop::PastBlocker(const ActiveRun& run, int task) {
+  const dag::Task& spec = run.plan.dag().dag.tasks[task];
+  if (!run.record.logical_date) return "";
+  auto previous = store_.PreviousRun(run.record.dag_id, *run.record.logical_date);
+  if (!previous.ok()) return "waiting: cannot read the run before: " + previous.error().message;
+  if (!*previous) return "";  // the first run
+  // The run before, as this loop holds it when it runs it here, else as committed.
+  const ActiveRun* live = nullptr;
+  for (const auto& [index, other] : runs_) {
+    if (other->record.id == (*previous)->id && !other->done) live = other.get();
+  }
+  std::map<std::string, TaskState> states;
+  if (live != nullptr) {
+    for (int i = 0; i < live->plan.size(); ++i) {
+      states[live->plan.ti(i).task_id] = live->plan.ti(i).state;
+    }
+  } else {
+    auto tis = store_.ListTaskInstances((*previous)->id);
+    if (!tis.ok()) return "waiting: cannot read the run before: " + tis.error().message;
+    for (const auto& ti : *tis) states[ti.task_id] = ti.state;
+  }
+  const std::string where =
+      run.record.dag_id + "/" +
+      ((*previous)->logical_date ? FormatUtc(*(*previous)->logical_date) : (*previous)->run_id) +
+      "/";
+  const auto blocks = [&](const std::string& task_id) {
+    auto found = states.find(task_id);
+    // A task the run before did not have does not hold this one (Airflow's
+    // ignore_first_depends_on_past).
+    return found != states.end() && found->second != TaskState::kSuccess &&
+           found->second != TaskState::kSkipped;
+  };
+  if (blocks(spec.id)) {
+    return "waiting for " + where + spec.id + ", which is " +
+           std::string(state::Name(states[spec.id])) + " (depends_on_past)";
+  }
+  if (spec.flow.wait_for_downstream) {
+    for (int down : run.plan.dag().graph.Downstream(task)) {
+      const std::string& id = run.plan.dag().dag.tasks[down].id;
+      if (blocks(id)) {
+        return "waiting for " + where + id + ", which is " + std::string(state::Name(states[id])) +
+               " (wait_for_downstream)";
+      }
+    }
+  }
+  return "";
 }
 
 void RunLoop::RecordDecided(ActiveRun& run, int task, TaskState from, store::WriteBatch& batch,
@@ -626,6 +707,8 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
   for (const auto& [changed, before] : run.plan.SettleDownstreamOf(task)) {
     RecordDecided(run, changed, before, batch, transitions);
   }
+  TakeHeldOnPast(run);
+  task_ended_since_past_check_ = true;
 }
 
 std::vector<store::DagRunRecord> RunLoop::FinishRuns(store::TimePoint now,
@@ -644,8 +727,10 @@ std::vector<store::DagRunRecord> RunLoop::FinishRuns(store::TimePoint now,
 }
 
 std::optional<store::TimePoint> RunLoop::NextDue() const {
-  if (retries_.empty()) return std::nullopt;
-  return retries_.begin()->first;
+  std::optional<store::TimePoint> due;
+  if (!retries_.empty()) due = retries_.begin()->first;
+  if (!past_waits_.empty() && (!due || next_past_check_ < *due)) due = next_past_check_;
+  return due;
 }
 
 void RunLoop::Heartbeat() {
@@ -661,6 +746,7 @@ Status RunLoop::Step(store::WriteBatch& batch, std::vector<Transition>& transiti
   for (const auto& event : ownership_.TakeReports()) ApplyEvent(event, batch, transitions);
   const store::TimePoint now = clock_.PreciseNow();
   PromoteDueRetries(now, batch, transitions);
+  CheckPast(now, batch, transitions);
   std::vector<exec::TaskLaunch> launches = PickLaunches(now, batch, transitions);
   std::vector<store::DagRunRecord> finished = FinishRuns(now, batch);
   // A finished run has no task left in flight, ready or waiting for a retry: forget it. It is

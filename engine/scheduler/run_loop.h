@@ -170,6 +170,14 @@ class RunLoop {
   void RestoreDecisions(ActiveRun& run);
   void PromoteDueRetries(store::TimePoint now, store::WriteBatch& batch,
                          std::vector<Transition>& transitions);
+  // depends_on_past: notes the run's tasks newly held on their past, to be checked.
+  void TakeHeldOnPast(ActiveRun& run);
+  // Releases the held tasks whose past is done, when a task ended since the last look or a
+  // second has passed (the run before may be run by another process); notes why the others wait.
+  void CheckPast(store::TimePoint now, store::WriteBatch& batch,
+                 std::vector<Transition>& transitions);
+  // Why `task` of `run` still waits for the run before (its note), or nullopt when it may run.
+  std::string PastBlocker(const ActiveRun& run, int task);
   // Starts ready tasks while there is room; only those of `only_runs` when it is given.
   std::vector<exec::TaskLaunch> PickLaunches(store::TimePoint at, store::WriteBatch& batch,
                                              std::vector<Transition>& transitions,
@@ -222,6 +230,9 @@ class RunLoop {
   std::map<std::uint64_t, InFlight> in_flight_;
   ReadyQueue ready_;
   std::multimap<store::TimePoint, std::pair<size_t, int>> retries_;  // due -> (run, task)
+  std::vector<std::pair<size_t, int>> past_waits_;  // (run, task) held on depends_on_past
+  store::TimePoint next_past_check_{};
+  bool task_ended_since_past_check_ = false;
   std::map<std::string, int> pool_used_;
   std::map<std::string, int> dag_running_;
   std::uint64_t next_launch_id_ = 1;

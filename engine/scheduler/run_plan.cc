@@ -1,5 +1,7 @@
 #include "engine/scheduler/run_plan.h"
 
+#include <utility>
+
 #include "engine/scheduler/trigger_rules.h"
 
 namespace conveyor::scheduler {
@@ -27,6 +29,29 @@ RunPlan::RunPlan(const graph::LoadedDag& dag, store::RunKey run,
   for (size_t i = 0; i < order.size(); ++i) position_[order[i]] = static_cast<int>(i);
   for (const auto& ti : tis_) finished_ += state::IsFinished(ti.state) ? 1 : 0;
   skipped_by_.assign(tis_.size(), -1);
+  past_.assign(tis_.size(), Past::kFree);
+  for (size_t i = 0; i < tis_.size(); ++i) {
+    if (dag.dag.tasks[i].flow.depends_on_past && tis_[i].state == TaskState::kNone) {
+      past_[i] = Past::kHeldUnseen;
+    }
+  }
+}
+
+TaskState RunPlan::DecideOrHold(int task) {
+  const TaskState decided = Decide(task);
+  if (decided != TaskState::kScheduled || past_[task] == Past::kFree) return decided;
+  if (past_[task] == Past::kHeldUnseen) {
+    past_[task] = Past::kHeld;
+    held_on_past_.push_back(task);
+  }
+  return TaskState::kNone;
+}
+
+std::vector<int> RunPlan::TakeHeldOnPast() { return std::exchange(held_on_past_, {}); }
+
+std::vector<std::pair<int, TaskState>> RunPlan::ReleasePast(int task) {
+  past_[task] = Past::kFree;
+  return SettleFrom({task});
 }
 
 void RunPlan::Apply(const FlowDecision& decision) {
@@ -100,7 +125,7 @@ std::vector<std::pair<int, TaskState>> RunPlan::Settle() {
   // Topological order settles a whole cascade in one pass.
   for (int task : dag_->graph.TopologicalOrder()) {
     if (tis_[task].state != TaskState::kNone) continue;
-    const TaskState next = Decide(task);
+    const TaskState next = DecideOrHold(task);
     if (next == TaskState::kNone) continue;
     changed.emplace_back(task, TaskState::kNone);
     SetState(task, next);
@@ -109,14 +134,17 @@ std::vector<std::pair<int, TaskState>> RunPlan::Settle() {
 }
 
 std::vector<std::pair<int, TaskState>> RunPlan::SettleDownstreamOf(int task) {
+  return SettleFrom(
+      std::vector<int>(dag_->graph.Downstream(task).begin(), dag_->graph.Downstream(task).end()));
+}
+
+std::vector<std::pair<int, TaskState>> RunPlan::SettleFrom(std::vector<int> pending) {
   std::vector<std::pair<int, TaskState>> changed;
-  std::vector<int> pending(dag_->graph.Downstream(task).begin(),
-                           dag_->graph.Downstream(task).end());
   while (!pending.empty()) {
     const int next = pending.back();
     pending.pop_back();
     if (tis_[next].state != TaskState::kNone) continue;
-    const TaskState decided = Decide(next);
+    const TaskState decided = DecideOrHold(next);
     if (decided == TaskState::kNone) continue;
     changed.emplace_back(next, TaskState::kNone);
     SetState(next, decided);

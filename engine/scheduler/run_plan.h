@@ -34,6 +34,12 @@ class RunPlan {
   // The same, looking only at what a change of `task` can decide: its downstream, cascading.
   std::vector<std::pair<int, state::TaskState>> SettleDownstreamOf(int task);
 
+  // depends_on_past: a task its trigger rule would let run is held, waiting (kNone), until the
+  // caller finds the run before done with it and releases it. The tasks held since the last call.
+  std::vector<int> TakeHeldOnPast();
+  // Lets `task` run as its upstream states decide; settles it, and what follows, now.
+  std::vector<std::pair<int, state::TaskState>> ReleasePast(int task);
+
   // Tasks a branch or short-circuit task decided to skip are skipped when they come to be
   // decided, whatever their trigger rules; a task already decided keeps its state.
   void Apply(const FlowDecision& decision);
@@ -50,11 +56,18 @@ class RunPlan {
  private:
   // What `task`'s trigger rule decides now, or kNone to keep waiting.
   state::TaskState Decide(int task) const;
+  // Decide, holding a task that depends on the past instead of scheduling it.
+  state::TaskState DecideOrHold(int task);
+  // Settles the waiting tasks of `pending` and, for each one finished, its downstream.
+  std::vector<std::pair<int, state::TaskState>> SettleFrom(std::vector<int> pending);
 
   const graph::LoadedDag* dag_;
   std::vector<store::TaskInstanceRecord> tis_;
   std::vector<int> position_;
   int finished_ = 0;
+  enum class Past : char { kFree, kHeldUnseen, kHeld };
+  std::vector<Past> past_;            // per task
+  std::vector<int> held_on_past_;     // held since TakeHeldOnPast
   std::vector<int> skipped_by_;       // per task: index in reasons_, or -1
   std::vector<std::string> reasons_;  // of the decisions applied
   int latest_only_reason_ = -1;       // index in reasons_ when the run is not the latest

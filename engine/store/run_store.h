@@ -53,6 +53,10 @@ class RunStore {
   // Runs of a DAG whose logical date is `logical_date`, any type.
   virtual Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,
                                                        Instant logical_date) = 0;
+  // The run of a DAG with the latest logical date before `logical_date`, any type: the run
+  // before, for depends_on_past.
+  virtual Result<std::optional<DagRunRecord>> PreviousRun(const std::string& dag_id,
+                                                          Instant logical_date) = 0;
   // The latest logical date of a scheduled or backfill run (Airflow's last automated run).
   virtual Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) = 0;
 

@@ -442,6 +442,21 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  Result<std::optional<DagRunRecord>> PreviousRun(const std::string& dag_id,
+                                                  Instant logical_date) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    CachedStatement select = db_->Cached(
+        (std::string("SELECT ") + kRunColumns +
+         " FROM dag_runs WHERE dag_id = ? AND logical_date < ? ORDER BY logical_date DESC, id DESC "
+         "LIMIT 1")
+            .c_str());
+    select->Bind(1, dag_id).Bind(2, Sec(logical_date));
+    std::optional<DagRunRecord> previous;
+    auto row = select->ForFirstRow([&] { previous = ReadRun(select); });
+    if (!row.ok()) return row.error();
+    return previous;
+  }
+
   Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 CONVEYOR = sys.argv[1] if len(sys.argv) > 1 else "conveyor"
@@ -225,6 +226,108 @@ tasks:
         code, out = self.trigger("daily", "manual1")
         self.assertEqual(code, 0, out)
         self.assertEqual(self.states("daily", "manual1")["publish"], "success")
+
+    def wait_for(self, predicate, what, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        self.fail("timed out waiting for " + what)
+
+    def logical_date(self, dag_id, run_id):
+        code, out, _ = self.conveyor("runs", "list", dag_id, "-o", "json")
+        for run in json.loads(out)["dag_runs"]:
+            if run["dag_run_id"] == run_id:
+                return run["logical_date"].replace("+00:00", "Z")
+        self.fail("no run " + run_id)
+
+    def background_resume(self, dag_id, run_id):
+        process = subprocess.Popen([CONVEYOR, *self.base, "runs", "resume", dag_id, run_id,
+                                    "--wait"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        return process
+
+    def test_depends_on_past_a_failed_past_blocks_and_a_cleared_one_unblocks(self):
+        self.dag("incr", """default_args: {depends_on_past: true}
+tasks:
+  - {id: train, command: 'test ! -f "%s/fail_{{ run_id }}"'}
+  - {id: score, command: "true", depends_on: [train], depends_on_past: false}
+""" % self.dir)
+        open(os.path.join(self.dir, "fail_r1"), "w").close()
+        code, out = self.trigger("incr", "r1")
+        self.assertEqual(code, 1, out)
+        time.sleep(1.1)  # the next run's logical date is later (they are kept to the second)
+        code, out, err = self.conveyor("dags", "trigger", "incr", "--run-id", "r2")
+        self.assertEqual(code, 0, out + err)
+        r2 = self.background_resume("incr", "r2")
+        expected = ("waiting for incr/%s/train, which is failed (depends_on_past)"
+                    % self.logical_date("incr", "r1"))
+        self.wait_for(lambda: self.notes("incr", "r2")["train"] == expected, "r2 to wait")
+        self.assertEqual(self.states("incr", "r2"), {"train": None, "score": None})
+        code, out, err = self.conveyor("tasks", "list", "incr", "r2")
+        self.assertIn(expected, out)
+
+        os.remove(os.path.join(self.dir, "fail_r1"))
+        code, out, err = self.conveyor("tasks", "clear", "incr", "r1", "--task", "train",
+                                        "--downstream")
+        self.assertEqual(code, 0, out + err)
+        code, out, err = self.conveyor("runs", "resume", "incr", "r1", "--wait")
+        self.assertEqual(code, 0, "r1: " + out + err)
+        out, _ = r2.communicate(timeout=30)
+        self.assertEqual(r2.returncode, 0, "r2: " + out)
+        self.assertIn("  train  none: " + expected + "\n", out)
+        self.assertEqual(self.states("incr", "r2"), {"train": "success", "score": "success"})
+        self.assertIsNone(self.notes("incr", "r2")["train"])
+
+        time.sleep(1.1)
+        code, out = self.trigger("incr", "r3")
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("waiting", out)
+
+    def test_wait_for_downstream_waits_for_the_past_tasks_direct_downstream(self):
+        self.dag("wfd", """tasks:
+  - {id: extract, command: "true", wait_for_downstream: true}
+  - {id: load, command: 'test ! -f "%s/fail_{{ run_id }}"', depends_on: [extract]}
+""" % self.dir)
+        open(os.path.join(self.dir, "fail_r1"), "w").close()
+        code, out = self.trigger("wfd", "r1")
+        self.assertEqual(code, 1, out)
+        self.assertEqual(self.states("wfd", "r1"), {"extract": "success", "load": "failed"})
+        time.sleep(1.1)
+        self.conveyor("dags", "trigger", "wfd", "--run-id", "r2")
+        r2 = self.background_resume("wfd", "r2")
+        expected = ("waiting for wfd/%s/load, which is failed (wait_for_downstream)"
+                    % self.logical_date("wfd", "r1"))
+        self.wait_for(lambda: self.notes("wfd", "r2")["extract"] == expected, "r2 to wait")
+        os.remove(os.path.join(self.dir, "fail_r1"))
+        self.conveyor("tasks", "clear", "wfd", "r1", "--task", "load")
+        code, out, err = self.conveyor("runs", "resume", "wfd", "r1", "--wait")
+        self.assertEqual(code, 0, out + err)
+        out, _ = r2.communicate(timeout=30)
+        self.assertEqual(r2.returncode, 0, out)
+
+    def test_depends_on_past_between_runs_of_one_backfill(self):
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        start = today - datetime.timedelta(days=4)
+        self.dag("chain", """schedule: "@daily"
+start_date: "%s"
+max_active_runs: 4
+tasks:
+  - {id: step, command: 'echo "$CONVEYOR_LOGICAL_DATE $(date +%%s%%N)" >> "%s/order"',
+     depends_on_past: true}
+""" % (start.isoformat(), self.dir))
+        code, out, err = self.conveyor("dags", "backfill", "chain", "--start-date",
+                                       start.isoformat(), "--end-date",
+                                       (today - datetime.timedelta(days=1)).isoformat())
+        self.assertEqual(code, 0, out + err)
+        with open(os.path.join(self.dir, "order")) as f:
+            lines = [line.split() for line in f.read().splitlines()]
+        # Each interval's step started after the one before ended, in logical date order.
+        self.assertEqual([l[0] for l in lines], sorted(l[0] for l in lines))
+        self.assertEqual(len(lines), 4)
 
 
 if __name__ == "__main__":

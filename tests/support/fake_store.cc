@@ -152,11 +152,23 @@ Result<std::vector<DagRunRecord>> FakeStore::FindRunsAt(const std::string& dag_i
   return out;
 }
 
+Result<std::optional<store::DagRunRecord>> FakeStore::PreviousRun(const std::string& dag_id,
+                                                                  Instant logical_date) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::optional<store::DagRunRecord> previous;
+  for (const auto& [key, stored] : runs_) {
+    const store::DagRunRecord& run = stored.record;
+    if (run.dag_id != dag_id || !run.logical_date || *run.logical_date >= logical_date) continue;
+    if (!previous || *run.logical_date >= *previous->logical_date) previous = run;
+  }
+  return previous;
+}
+
 Result<std::optional<Instant>> FakeStore::LatestAutomatedRun(const std::string& dag_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::optional<Instant> latest;
   for (const auto& [key, stored] : runs_) {
-    const DagRunRecord& run = stored.record;
+    const store::DagRunRecord& run = stored.record;
     if (run.dag_id != dag_id || run.run_type == "manual" || !run.logical_date) continue;
     if (!latest || *run.logical_date > *latest) latest = run.logical_date;
   }

@@ -34,6 +34,8 @@ class FakeStore : public store::RunStore, public store::LeaseStore {
   Result<nlohmann::json> ReadOutputs(store::RunKey run) override;
   Result<std::vector<store::DagRunRecord>> FindRunsAt(const std::string& dag_id,
                                                       Instant logical_date) override;
+  Result<std::optional<store::DagRunRecord>> PreviousRun(const std::string& dag_id,
+                                                         Instant logical_date) override;
   Result<std::optional<Instant>> LatestAutomatedRun(const std::string& dag_id) override;
   Status Commit(const store::WriteBatch& batch) override;
 
