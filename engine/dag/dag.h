@@ -72,7 +72,8 @@ struct ControlFlow {
 };
 
 struct Task {
-  std::string id;
+  std::string id;     // "GROUP.NAME" for a task of a group
+  std::string group;  // the task group it belongs to, or empty
   std::string operator_name;
   std::string description;
   std::vector<std::string> depends_on;
@@ -96,6 +97,18 @@ struct Task {
   bool operator==(const Task&) const = default;
 };
 
+// A named group of tasks (Airflow's TaskGroup). Its tasks' ids are "GROUP.NAME"; a dependency
+// on the group is one on its last tasks (those no other task of the group depends on), and the
+// group's own depends_on are its first tasks'.
+struct TaskGroup {
+  std::string id;
+  std::string description;
+  std::vector<std::string> depends_on;  // as written: task or group ids
+  Location location;
+
+  bool operator==(const TaskGroup&) const = default;
+};
+
 // A validated DAG as read from one YAML file.
 struct Dag {
   std::string dag_id;
@@ -111,6 +124,7 @@ struct Dag {
   RetryPolicy default_retry;
   Callbacks callbacks;  // about the run as a whole; tasks have their own
   std::vector<Task> tasks;
+  std::vector<TaskGroup> groups;
 
   // Index of a task in `tasks`, or -1. O(log n) once IndexTasks has run, else a scan.
   int TaskIndex(std::string_view task_id) const;

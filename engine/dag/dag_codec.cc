@@ -7,12 +7,13 @@ namespace {
 
 // Bumped whenever the layout below changes. The static_asserts catch a field added to the model
 // without being added here: such a field would silently come back with its default.
-constexpr std::uint64_t kFormat = 2;
-static_assert(sizeof(Dag) == 584, "dag::Dag changed: encode the new field and bump kFormat");
-static_assert(sizeof(Task) == 760, "dag::Task changed: encode the new field and bump kFormat");
+constexpr std::uint64_t kFormat = 3;
+static_assert(sizeof(Dag) == 608, "dag::Dag changed: encode the new field and bump kFormat");
+static_assert(sizeof(Task) == 792, "dag::Task changed: encode the new field and bump kFormat");
 static_assert(sizeof(SlurmOptions) == 272, "SlurmOptions changed: encode it and bump kFormat");
 static_assert(sizeof(RetryPolicy) == 56, "RetryPolicy changed: encode it and bump kFormat");
 static_assert(sizeof(ControlFlow) == 32, "ControlFlow changed: encode it and bump kFormat");
+static_assert(sizeof(TaskGroup) == 128, "TaskGroup changed: encode it and bump kFormat");
 
 class Writer {
  public:
@@ -256,6 +257,7 @@ ControlFlow ReadFlow(Reader& in) {
 
 void WriteTask(Writer& out, const Task& task) {
   out.Str(task.id);
+  out.Str(task.group);
   out.Str(task.operator_name);
   out.Str(task.description);
   out.Strings(task.depends_on);
@@ -288,6 +290,7 @@ void WriteTask(Writer& out, const Task& task) {
 Task ReadTask(Reader& in) {
   Task task;
   task.id = in.Str();
+  task.group = in.Str();
   task.operator_name = in.Str();
   task.description = in.Str();
   task.depends_on = in.Strings();
@@ -363,6 +366,13 @@ std::string EncodeDag(const Dag& dag) {
   WriteCallbacks(out, dag.callbacks);
   out.Uint(dag.tasks.size());
   for (const Task& task : dag.tasks) WriteTask(out, task);
+  out.Uint(dag.groups.size());
+  for (const TaskGroup& group : dag.groups) {
+    out.Str(group.id);
+    out.Str(group.description);
+    out.Strings(group.depends_on);
+    WriteLocation(out, group.location);
+  }
   return out.Take();
 }
 
@@ -386,6 +396,13 @@ std::optional<Dag> DecodeDag(std::string_view bytes) {
   dag.callbacks = ReadCallbacks(in);
   dag.tasks.resize(in.Count());
   for (Task& task : dag.tasks) task = ReadTask(in);
+  dag.groups.resize(in.Count());
+  for (TaskGroup& group : dag.groups) {
+    group.id = in.Str();
+    group.description = in.Str();
+    group.depends_on = in.Strings();
+    group.location = ReadLocation(in);
+  }
   if (!in.done()) return std::nullopt;
   dag.IndexTasks();
   return dag;

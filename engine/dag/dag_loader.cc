@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "engine/common/suggest.h"
@@ -18,7 +19,7 @@ const std::vector<std::string>& DagKeys() {
   static const std::vector<std::string> kKeys = {
       "dag_id",     "description",     "schedule",         "timezone", "start_date", "end_date",
       "catchup",    "max_active_runs", "max_active_tasks", "tags",     "params",     "default_args",
-      "on_success", "on_failure",      "on_retry",         "tasks"};
+      "on_success", "on_failure",      "on_retry",         "tasks",    "groups"};
   return kKeys;
 }
 
@@ -45,10 +46,12 @@ class DagReader {
     }
     ReadTimes(times, dag);
     dag.default_retry = defaults_.retry;
-    if (!tasks) {
+    const YAML::Node groups = root["groups"];
+    if (groups) ReadGroups(groups, dag);
+    if (!tasks && group_tasks_.empty()) {
       reader_.Fail(root, "DAG has no 'tasks'");
     } else {
-      ReadTasks(tasks, dag);
+      ReadTasks(tasks, groups, dag);
     }
   }
 
@@ -148,18 +151,126 @@ class DagReader {
     dag.timetable = cron::Timetable(schedule, start, end);
   }
 
-  void ReadTasks(const YAML::Node& node, Dag& dag) {
-    if (!node.IsSequence() || node.size() == 0) {
-      reader_.Fail(node, "'tasks' must be a non-empty list of tasks, got " +
-                             (node.IsSequence() ? std::string("an empty list")
-                                                : YamlReader::Describe(node)));
+  // `groups: [{id, description, default_args, depends_on, tasks}]`.
+  void ReadGroups(const YAML::Node& node, Dag& dag) {
+    if (!node.IsSequence()) {
+      reader_.Fail(node, "'groups' must be a list such as [{id: features, tasks: [...]}], got " +
+                             YamlReader::Describe(node));
       return;
     }
+    for (const auto& item : node) {
+      if (!item.IsMap()) {
+        reader_.Fail(
+            item, "each group must be a mapping with an 'id', got " + YamlReader::Describe(item));
+        continue;
+      }
+      reader_.CheckKeys(item, {"id", "description", "default_args", "depends_on", "tasks"},
+                        "group");
+      if (!item["id"]) {
+        reader_.Fail(item, "group is missing 'id'");
+        continue;
+      }
+      auto id = reader_.String(item["id"], "id");
+      if (!id) continue;
+      if (!IsValidId(*id) || id->find('.') != std::string::npos) {
+        reader_.Fail(item["id"], "invalid group id '" + *id +
+                                     "' (use letters, digits, '_' and '-': its tasks are "
+                                     "GROUP.TASK)");
+        continue;
+      }
+      if (group_defaults_.count(*id) != 0) {
+        reader_.Fail(item["id"], "duplicate group id '" + *id + "'");
+        continue;
+      }
+      TaskGroup group;
+      group.id = *id;
+      group.location = reader_.At(item["id"]);
+      if (item["description"]) {
+        if (auto v = reader_.String(item["description"], "description")) group.description = *v;
+      }
+      if (const YAML::Node deps = item["depends_on"]) {
+        if (deps.IsScalar()) {
+          group.depends_on = {deps.Scalar()};
+        } else if (auto v = reader_.StringList(deps, "depends_on")) {
+          group.depends_on = *v;
+        }
+      }
+      TaskDefaults defaults = defaults_;
+      if (const YAML::Node args = item["default_args"]) {
+        if (!args.IsMap()) {
+          reader_.Fail(args, "'default_args' must be a mapping, got " + YamlReader::Describe(args));
+        } else {
+          reader_.CheckKeys(args, SharedTaskKeys(), "default_args");
+          for (const auto& entry : args) {
+            ReadSharedTaskKey(reader_, entry.first.Scalar(), entry.second, defaults);
+          }
+        }
+      }
+      group_defaults_.emplace(group.id, std::move(defaults));
+      if (const YAML::Node tasks = item["tasks"]) {
+        if (!tasks.IsSequence()) {
+          reader_.Fail(tasks, "a group's 'tasks' must be a list of tasks, got " +
+                                  YamlReader::Describe(tasks));
+        } else {
+          group_tasks_.emplace_back(group.id, tasks);
+        }
+      }
+      dag.groups.push_back(std::move(group));
+    }
+  }
+
+  // The group a top-level task names with `group:`, or "" (a failure when it names none).
+  std::string GroupOf(const YAML::Node& item) {
+    if (!item.IsMap() || !item["group"]) return "";
+    auto name = reader_.String(item["group"], "group");
+    if (!name) return "";
+    if (group_defaults_.count(*name) == 0) {
+      std::vector<std::string> known;
+      for (const auto& [id, defaults] : group_defaults_) known.push_back(id);
+      reader_.Fail(item["group"], "unknown group '" + *name + "'" +
+                                      (known.empty() ? std::string(" (the DAG has no 'groups')")
+                                                     : DidYouMean(*name, known)));
+      return "";
+    }
+    return *name;
+  }
+
+  void ReadTasks(const YAML::Node& node, const YAML::Node& groups, Dag& dag) {
+    std::vector<std::pair<YAML::Node, std::string>> items;  // (task, its group)
+    const auto add_group_tasks = [&] {
+      for (const auto& [group, tasks] : group_tasks_) {
+        for (const auto& item : tasks) {
+          if (item.IsMap() && item["group"]) {
+            reader_.Fail(item["group"], "a task listed in group '" + group +
+                                            "' takes its group from there; remove 'group'");
+          }
+          items.emplace_back(item, group);
+        }
+      }
+    };
+    // File order: the groups' tasks where the groups are written.
+    const bool groups_first = groups && (!node || groups.Mark().line < node.Mark().line);
+    if (groups_first) add_group_tasks();
+    if (node) {
+      if (!node.IsSequence() || (node.size() == 0 && group_tasks_.empty())) {
+        reader_.Fail(node, "'tasks' must be a non-empty list of tasks, got " +
+                               (node.IsSequence() ? std::string("an empty list")
+                                                  : YamlReader::Describe(node)));
+        return;
+      }
+      for (const auto& item : node) items.emplace_back(item, GroupOf(item));
+    }
+    if (!groups_first) add_group_tasks();
     std::map<std::string, Location> seen;
     std::vector<YAML::Node> task_nodes;
-    for (const auto& item : node) {
-      auto task = ReadTask(reader_, item, defaults_, catalog_);
+    for (const auto& [item, group] : items) {
+      auto task =
+          ReadTask(reader_, item, group.empty() ? defaults_ : group_defaults_.at(group), catalog_);
       if (!task) continue;
+      if (!group.empty()) {
+        task->id = group + "." + task->id;
+        task->group = group;
+      }
       auto [it, inserted] = seen.emplace(task->id, task->location);
       if (!inserted) {
         reader_.Fail(task->location, "duplicate task id '" + task->id + "' (first defined at " +
@@ -171,22 +282,55 @@ class DagReader {
       task_nodes.push_back(item);
     }
     dag.IndexTasks();
+    ResolveSiblings(dag);
     CheckDependencies(dag, task_nodes);
+    ExpandGroups(dag);
+  }
+
+  // In a group, depends_on may name a task of the same group by its own name.
+  void ResolveSiblings(Dag& dag) {
+    for (Task& task : dag.tasks) {
+      if (task.group.empty()) continue;
+      for (std::string& dep : task.depends_on) {
+        if (dag.TaskIndex(task.group + "." + dep) >= 0) dep = task.group + "." + dep;
+      }
+    }
+    for (const TaskGroup& group : dag.groups) {
+      if (dag.TaskIndex(group.id) >= 0) {
+        reader_.Fail(group.location, "group id '" + group.id + "' is also a task id");
+      }
+      if (std::none_of(dag.tasks.begin(), dag.tasks.end(),
+                       [&](const Task& task) { return task.group == group.id; })) {
+        reader_.Fail(group.location, "group '" + group.id + "' has no tasks");
+      }
+    }
+  }
+
+  bool IsGroup(const Dag& dag, const std::string& id) const {
+    return std::any_of(dag.groups.begin(), dag.groups.end(),
+                       [&](const TaskGroup& g) { return g.id == id; });
   }
 
   void CheckDependencies(const Dag& dag, const std::vector<YAML::Node>& task_nodes) {
     std::vector<std::string> ids;
     for (const Task& task : dag.tasks) ids.push_back(task.id);
+    for (const TaskGroup& group : dag.groups) ids.push_back(group.id);
     for (size_t i = 0; i < dag.tasks.size(); ++i) {
       const Task& task = dag.tasks[i];
       const YAML::Node deps = task_nodes[i]["depends_on"];
       for (size_t d = 0; d < task.depends_on.size(); ++d) {
         const std::string& dep = task.depends_on[d];
-        if (dag.TaskIndex(dep) >= 0) continue;
+        const bool group = dag.TaskIndex(dep) < 0 && IsGroup(dag, dep);
+        if (dag.TaskIndex(dep) >= 0 || (group && dep != task.group)) continue;
         // With a duplicated depends_on key the node read last is not the one found here.
         const Location where = deps.IsSequence() && d < deps.size() ? reader_.At(deps[d])
                                : deps.IsScalar()                    ? reader_.At(deps)
                                                                     : task.location;
+        if (group) {
+          reader_.Fail(where,
+                       "task '" + task.id + "' is in group '" + dep + "' and cannot depend on it");
+          continue;
+        }
         reader_.Fail(where, "task '" + task.id + "' depends on unknown task '" + dep + "'" +
                                 DidYouMean(dep, ids));
       }
@@ -197,11 +341,73 @@ class DagReader {
         }
       }
     }
+    for (const TaskGroup& group : dag.groups) {
+      for (const std::string& dep : group.depends_on) {
+        if (dep == group.id) {
+          reader_.Fail(group.location, "group '" + group.id + "' depends on itself");
+        } else if (dag.TaskIndex(dep) < 0 && !IsGroup(dag, dep)) {
+          reader_.Fail(group.location, "group '" + group.id + "' depends on unknown task '" + dep +
+                                           "'" + DidYouMean(dep, ids));
+        } else if (dag.TaskIndex(dep) >= 0 && dag.tasks[dag.TaskIndex(dep)].group == group.id) {
+          reader_.Fail(group.location,
+                       "group '" + group.id + "' depends on its own task '" + dep + "'");
+        }
+      }
+    }
+  }
+
+  // A dependency on a group becomes one on its last tasks; a group's depends_on go to its first
+  // tasks (Airflow's TaskGroup edges).
+  void ExpandGroups(Dag& dag) {
+    if (dag.groups.empty() || reader_.failed()) return;
+    std::map<std::string, std::vector<std::string>> first;
+    std::map<std::string, std::vector<std::string>> last;
+    for (const TaskGroup& group : dag.groups) {
+      std::set<std::string> upstream_in_group;
+      for (const Task& task : dag.tasks) {
+        if (task.group != group.id) continue;
+        bool has_upstream_in_group = false;
+        for (const std::string& dep : task.depends_on) {
+          if (dag.TaskIndex(dep) >= 0 && dag.tasks[dag.TaskIndex(dep)].group == group.id) {
+            upstream_in_group.insert(dep);
+            has_upstream_in_group = true;
+          }
+        }
+        if (!has_upstream_in_group) first[group.id].push_back(task.id);
+      }
+      for (const Task& task : dag.tasks) {
+        if (task.group == group.id && upstream_in_group.count(task.id) == 0) {
+          last[group.id].push_back(task.id);
+        }
+      }
+    }
+    const auto expand = [&](const std::vector<std::string>& deps) {
+      std::vector<std::string> out;
+      for (const std::string& dep : deps) {
+        const auto& adds = dag.TaskIndex(dep) < 0 && last.count(dep) != 0
+                               ? last[dep]
+                               : std::vector<std::string>{dep};
+        for (const std::string& add : adds) {
+          if (std::find(out.begin(), out.end(), add) == out.end()) out.push_back(add);
+        }
+      }
+      return out;
+    };
+    for (const TaskGroup& group : dag.groups) {
+      const std::vector<std::string> deps = expand(group.depends_on);
+      for (const std::string& id : first[group.id]) {
+        Task& task = dag.tasks[dag.TaskIndex(id)];
+        task.depends_on.insert(task.depends_on.end(), deps.begin(), deps.end());
+      }
+    }
+    for (Task& task : dag.tasks) task.depends_on = expand(task.depends_on);
   }
 
   YamlReader& reader_;
   const OperatorCatalog& catalog_;
   TaskDefaults defaults_;
+  std::map<std::string, TaskDefaults> group_defaults_;           // by group id
+  std::vector<std::pair<std::string, YAML::Node>> group_tasks_;  // a group's own tasks
   cron::TimeZone zone_ = cron::TimeZone::Utc();
 };
 

@@ -22,7 +22,8 @@ const std::vector<std::string>& TaskOnlyKeys() {
                                                  "branch",
                                                  "short_circuit",
                                                  "ignore_downstream_trigger_rules",
-                                                 "latest_only"};
+                                                 "latest_only",
+                                                 "group"};
   return kKeys;
 }
 
@@ -62,11 +63,14 @@ void CheckTemplates(YamlReader& reader, const YAML::Node& scalar, Task& task,
       reader.Fail(location, "unknown template name '" + expression.DottedPath() + "'" +
                                 DidYouMean(root, roots));
     } else if (root == "outputs") {
-      if (expression.path.size() != 3) {
+      if (expression.path.size() < 3) {
         reader.Fail(location, "template name '" + expression.DottedPath() +
                                   "' must have the form outputs.TASK.KEY");
       } else {
-        task.output_references.push_back({expression.path[1], expression.path[2], location});
+        // A task of a group: outputs.GROUP.TASK.KEY.
+        std::string task_id = expression.path[1];
+        for (size_t i = 2; i + 1 < expression.path.size(); ++i) task_id += "." + expression.path[i];
+        task.output_references.push_back({task_id, expression.path.back(), location});
       }
     }
   }

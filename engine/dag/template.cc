@@ -104,7 +104,14 @@ Status Template::Visit(const nlohmann::json& context,
     }
     const Expression& expression = std::get<Expression>(part);
     const nlohmann::json* found = &context;
-    for (const std::string& name : expression.path) {
+    const std::vector<std::string>& path = expression.path;
+    for (size_t i = 0; i < path.size(); ++i) {
+      // A name may hold dots ("outputs.features.scale.k": the task "features.scale"): the
+      // shortest run of parts that names an entry is taken.
+      std::string name = path[i];
+      while (found->is_object() && !found->contains(name) && i + 1 < path.size()) {
+        name += "." + path[++i];
+      }
       if (!found->is_object() || !found->contains(name)) {
         return ErrorAt(expression.offset,
                        "unknown template name '" + expression.DottedPath() + "'");

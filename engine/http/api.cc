@@ -343,12 +343,18 @@ ApiResponse Api::DagGraph(const ApiRequest& request) {
   nlohmann::json nodes = nlohmann::json::array();
   nlohmann::json edges = nlohmann::json::array();
   for (const dag::Task& task : dag->dag.tasks) {
-    nodes.push_back({{"task_id", task.id},
-                     {"operator", task.operator_name},
-                     {"trigger_rule", std::string(dag::TriggerRuleName(task.trigger_rule))}});
+    nodes.push_back(
+        {{"task_id", task.id},
+         {"operator", task.operator_name},
+         {"trigger_rule", std::string(dag::TriggerRuleName(task.trigger_rule))},
+         {"group", task.group.empty() ? nlohmann::json(nullptr) : nlohmann::json(task.group)}});
     for (const std::string& upstream : task.depends_on) {
       edges.push_back({{"source", upstream}, {"target", task.id}});
     }
+  }
+  nlohmann::json groups = nlohmann::json::array();
+  for (const dag::TaskGroup& group : dag->dag.groups) {
+    groups.push_back({{"group_id", group.id}, {"description", group.description}});
   }
   nlohmann::json latest = nullptr;
   store::RunFilter filter;
@@ -369,7 +375,11 @@ ApiResponse Api::DagGraph(const ApiRequest& request) {
     latest = store::RunToJson(run);
     latest["task_states"] = states;
   }
-  return Json({{"dag_id", id}, {"nodes", nodes}, {"edges", edges}, {"latest_run", latest}});
+  return Json({{"dag_id", id},
+               {"nodes", nodes},
+               {"edges", edges},
+               {"groups", groups},
+               {"latest_run", latest}});
 }
 
 ApiResponse Api::TriggerRun(const ApiRequest& request) {

@@ -329,6 +329,58 @@ tasks:
         self.assertEqual([l[0] for l in lines], sorted(l[0] for l in lines))
         self.assertEqual(len(lines), 4)
 
+    def test_groups_prefix_ids_give_default_args_and_take_dependencies(self):
+        self.dag("grouped", """default_args: {retries: 0}
+groups:
+  - id: features
+    description: feature engineering
+    default_args: {retries: 2, retry_delay: 10ms}
+    depends_on: [ingest]
+    tasks:
+      - {id: scale, command: 'echo "rows=3" >> "$CONVEYOR_OUTPUT"'}
+      - {id: encode, command: "true", depends_on: [scale]}
+tasks:
+  - {id: ingest, command: 'echo ingest >> "%s/order"'}
+  - {id: extra, group: features, depends_on: [scale],
+     command: 'echo "extra {{ outputs.features.scale.rows }}" >> "%s/order"'}
+  - {id: train, depends_on: [features], command: 'echo train >> "%s/order"', retries: 1}
+""" % (self.dir, self.dir, self.dir))
+        code, out, err = self.conveyor("dags", "show", "grouped")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("  features.scale [shell] <- ingest (retries 2 every 10ms)\n", out)
+        self.assertIn("  train [shell] <- features.encode, features.extra (retries 1 every 5m)\n",
+                      out)
+        code, out = self.trigger("grouped")
+        self.assertEqual(code, 0, out)
+        code, out, _ = self.conveyor("tasks", "list", "grouped", "r1", "-o", "json")
+        tis = {t["task_id"]: t for t in json.loads(out)["task_instances"]}
+        self.assertEqual(sorted(tis), ["features.encode", "features.extra", "features.scale",
+                                       "ingest", "train"])
+        self.assertEqual({t: tis[t]["max_tries"] for t in tis}, {
+            "features.encode": 3, "features.extra": 3, "features.scale": 3, "ingest": 1,
+            "train": 2})
+        with open(os.path.join(self.dir, "order")) as f:
+            self.assertEqual(f.read(), "ingest\nextra 3\ntrain\n")
+
+    def test_group_mistakes_are_reported_where_they_are(self):
+        self.dag("badgroups", """groups:
+  - {id: g, depends_on: [nowhere], tasks: [{id: a, command: "true", depends_on: [g]}]}
+  - {id: "x.y", tasks: []}
+  - {id: empty}
+tasks:
+  - {id: b, group: gg, command: "true"}
+""")
+        code, out, err = self.conveyor("dags", "validate", os.path.join(self.dags, "badgroups.yaml"))
+        self.assertEqual(code, 2, out + err)
+        text = out + err
+        self.assertIn("badgroups.yaml:2:10: group 'g' depends on unknown task 'nowhere'\n", text)
+        self.assertIn("badgroups.yaml:2:82: task 'g.a' is in group 'g' and cannot depend on it\n",
+                      text)
+        self.assertIn("badgroups.yaml:3:10: invalid group id 'x.y' (use letters, digits, '_' and "
+                      "'-': its tasks are GROUP.TASK)\n", text)
+        self.assertIn("badgroups.yaml:4:10: group 'empty' has no tasks\n", text)
+        self.assertIn("badgroups.yaml:6:20: unknown group 'gg'\n", text)
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])

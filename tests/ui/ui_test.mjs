@@ -64,6 +64,19 @@ const rows = (n, shift, start) => Array.from({ length: n }, (_, i) => {
 }).join('\n');
 writeFileSync(join(dir, 'dags', 'baseline.csv'), 'day,x,colour\n' + rows(900, 0, 1) + '\n');
 writeFileSync(join(dir, 'dags', 'primary.csv'), 'day,x,colour\n' + rows(630, 3, 40) + '\n');
+// A task group and a branch: the grid's group row folds, the graph's group node unfolds, and the
+// run page says why a task was skipped.
+writeFileSync(join(dir, 'dags', 'ui_flow.yaml'), `tags: [ui]
+groups:
+  - id: prep
+    tasks:
+      - {id: clean, operator: noop}
+      - {id: scale, operator: noop, depends_on: [clean]}
+tasks:
+  - {id: pick, operator: branch, args: {choose: train}, depends_on: [prep]}
+  - {id: train, operator: noop, depends_on: [pick]}
+  - {id: skip_me, operator: noop, depends_on: [pick]}
+`);
 writeFileSync(join(dir, 'dags', 'broken.yaml'), 'tasks:\n  - {id: x, operator: nope}\n');
 const port = await freePort();
 writeFileSync(join(dir, 'conveyor.yaml'),
@@ -163,6 +176,29 @@ try {
   if ((await page.$$('table.drift-report svg.histogram')).length !== 2) throw new Error('histograms');
   await page.waitForSelector('figure.chart[data-feature="x"][data-test="ks"] circle.point.drifted');
   await page.screenshot({ path: join(shots, '6-drift.png'), fullPage: true });
+
+  const flow = await fetch(base + '/api/v1/dags/ui_flow/dagRuns', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ dag_run_id: 'flow_run' }) });
+  if (!flow.ok) throw new Error('trigger ui_flow: ' + flow.status);
+  await until('the flow run', async () =>
+    (await apiGet('/dags/ui_flow/dagRuns/flow_run')).state === 'success');
+  await page.goto(base + '/#/dag/ui_flow/grid');
+  await page.waitForSelector('span.group-cell[data-run="flow_run"][data-group="prep"][data-state="success"]');
+  await page.waitForSelector('a[data-run="flow_run"][data-task="prep.scale"][data-state="success"]');
+  await page.waitForSelector('a[data-run="flow_run"][data-task="skip_me"][data-state="skipped"]');
+  await page.click('tr.group-row[data-group="prep"] button.group-toggle');
+  await page.waitForSelector('a[data-task="prep.scale"]', { state: 'detached' });
+  await page.screenshot({ path: join(shots, '7-grid-group-folded.png'), fullPage: true });
+  await page.goto(base + '/#/dag/ui_flow/graph');
+  await page.waitForSelector('g.node.group[data-group="prep"][data-state="success"]');
+  if (await page.$('g.node[data-task="prep.clean"]')) throw new Error('a folded group shows its tasks');
+  await page.click('g.node.group[data-group="prep"]');
+  await page.waitForSelector('g.node[data-task="prep.clean"][data-state="success"]');
+  await page.screenshot({ path: join(shots, '8-graph-group-unfolded.png'), fullPage: true });
+  await page.goto(base + '/#/dag/ui_flow/run/flow_run');
+  await page.waitForSelector(
+    'tr[data-task="skip_me"][data-state="skipped"] td.note >> text=skipped: branch \'pick\' chose train');
 
   const run = await apiGet('/dags/ui_demo/dagRuns/from_the_form');
   if (JSON.stringify(run.conf) !== '{"who":"browser"}') throw new Error('conf ' + JSON.stringify(run.conf));

@@ -2,6 +2,7 @@
 import { api, enc } from './api.js';
 import { h, dot, when, errorBox } from './dom.js';
 import { graphSvg } from './graph_view.js';
+import { collapseGraph, groupState } from './task_groups.js';
 
 const RUNS = 20;
 
@@ -10,23 +11,72 @@ function tabs(dagId, current) {
     h('a', { href: `#/dag/${enc(dagId)}/${t}`, class: t === current ? 'active' : null }, t)));
 }
 
-async function grid(dagId, graph) {
+// The rows of the grid: each group's row (a toggle) then, unless it is collapsed, its tasks.
+function gridRows(graph, collapsed) {
+  const rows = [];
+  const shown = new Set();
+  for (const n of graph.nodes) {
+    if (!n.group) {
+      rows.push({ task: n.task_id });
+    } else if (!shown.has(n.group)) {
+      shown.add(n.group);
+      const members = graph.nodes.filter((m) => m.group === n.group).map((m) => m.task_id);
+      rows.push({ group: n.group, members });
+      if (!collapsed.has(n.group)) members.forEach((m) => rows.push({ task: m, inGroup: true }));
+    }
+  }
+  return rows;
+}
+
+async function grid(dagId, graph, collapsed, rerender) {
   const runs = (await api('GET', `/dags/${enc(dagId)}/dagRuns?limit=${RUNS}`)).dag_runs.reverse();
   const states = await Promise.all(runs.map((r) =>
     api('GET', `/dags/${enc(dagId)}/dagRuns/${enc(r.dag_run_id)}/taskInstances`)));
   const head = h('tr', {}, h('th', {}, 'task'), runs.map((r) => h('th', {},
     h('a', { href: `#/dag/${enc(dagId)}/run/${enc(r.dag_run_id)}`, title: r.dag_run_id },
       dot(r.state, `${r.dag_run_id}: ${r.state}`)))));
-  const rows = graph.nodes.map((n) => h('tr', {}, h('td', {}, n.task_id), runs.map((r, i) => {
-    const ti = states[i].task_instances.find((t) => t.task_id === n.task_id);
-    const state = ti ? ti.state : null;
-    return h('td', { class: 'cell' }, h('a', {
-      class: `state-${state || 'none'}`, 'data-run': r.dag_run_id, 'data-task': n.task_id,
-      'data-state': state || 'none', title: `${n.task_id} in ${r.dag_run_id}: ${state || 'no state'}`,
-      href: `#/dag/${enc(dagId)}/run/${enc(r.dag_run_id)}/task/${enc(n.task_id)}` }));
-  })));
+  const stateOf = (i, task) => {
+    const ti = states[i].task_instances.find((t) => t.task_id === task);
+    return ti ? ti.state : null;
+  };
+  const rows = gridRows(graph, collapsed).map((row) => {
+    if (row.group) {
+      const open = !collapsed.has(row.group);
+      return h('tr', { class: 'group-row', 'data-group': row.group },
+        h('td', {}, h('button', { class: 'group-toggle', 'aria-expanded': String(open),
+          onclick: () => { open ? collapsed.add(row.group) : collapsed.delete(row.group); rerender(); } },
+        `${open ? '▾' : '▸'} ${row.group}`)),
+        runs.map((r, i) => {
+          const state = groupState(row.members.map((m) => stateOf(i, m)));
+          return h('td', { class: 'cell' }, h('span', { class: `group-cell state-${state}`,
+            'data-run': r.dag_run_id, 'data-group': row.group, 'data-state': state,
+            title: `group ${row.group} in ${r.dag_run_id}: ${state}` }));
+        }));
+    }
+    return h('tr', { class: row.inGroup ? 'in-group' : null },
+      h('td', {}, row.inGroup ? row.task.slice(row.task.indexOf('.') + 1) : row.task),
+      runs.map((r, i) => {
+        const state = stateOf(i, row.task);
+        return h('td', { class: 'cell' }, h('a', {
+          class: `state-${state || 'none'}`, 'data-run': r.dag_run_id, 'data-task': row.task,
+          'data-state': state || 'none', title: `${row.task} in ${r.dag_run_id}: ${state || 'no state'}`,
+          href: `#/dag/${enc(dagId)}/run/${enc(r.dag_run_id)}/task/${enc(row.task)}` }));
+      }));
+  });
   if (runs.length === 0) return h('p', {}, 'No runs yet.');
   return h('table', { class: 'grid' }, h('thead', {}, head), h('tbody', {}, rows));
+}
+
+// One button per group: collapse it to one node of the graph, or expand it.
+function groupToggles(graph, collapsed, rerender) {
+  if (!graph.groups || graph.groups.length === 0) return '';
+  return h('p', { class: 'group-toggles' }, 'groups: ', graph.groups.map((g) => {
+    const open = !collapsed.has(g.group_id);
+    return h('button', { class: 'group-toggle', 'data-group': g.group_id,
+      'aria-expanded': String(open), title: g.description || g.group_id,
+      onclick: () => { open ? collapsed.add(g.group_id) : collapsed.delete(g.group_id); rerender(); } },
+    `${open ? '▾' : '▸'} ${g.group_id}`);
+  }));
 }
 
 function triggerForm(dagId, dag) {
@@ -63,6 +113,7 @@ export function dagPage(dagId, tab) {
   const root = h('section');
   const content = h('div');
   const selected = { run: null };
+  const collapsed = { grid: new Set(), graph: null };  // the graph starts with groups collapsed
   let form = null;
   async function render() {
     const dag = await api('GET', `/dags/${enc(dagId)}`);
@@ -95,12 +146,24 @@ export function dagPage(dagId, tab) {
           selected.run = e.target.value; render(); } },
           runs.map((r) => h('option', { value: r.dag_run_id, selected: run && r.dag_run_id === run.dag_run_id },
             `${r.dag_run_id} (${r.state})`)));
+        collapsed.graph ||= new Set((graph.groups || []).map((g) => g.group_id));
+        const shown = collapseGraph(graph, collapsed.graph);
+        for (const n of shown.nodes) {
+          if (n.isGroup) states[n.task_id] = groupState(n.members.map((m) => states[m]));
+        }
         content.replaceChildren(runs.length ? chooser : h('p', {}, 'No runs yet.'),
-          graphSvg(graph, states, (task) => {
-            if (run) location.hash = `#/dag/${enc(dagId)}/run/${enc(run.dag_run_id)}/task/${enc(task)}`;
+          groupToggles(graph, collapsed.graph, render),
+          graphSvg(shown, states, (task) => {
+            const node = shown.nodes.find((n) => n.task_id === task);
+            if (node && node.isGroup) {
+              collapsed.graph.delete(task);
+              render();
+            } else if (run) {
+              location.hash = `#/dag/${enc(dagId)}/run/${enc(run.dag_run_id)}/task/${enc(task)}`;
+            }
           }));
       } else {
-        content.replaceChildren(await grid(dagId, graph));
+        content.replaceChildren(await grid(dagId, graph, collapsed.grid, render));
       }
     }
     root.replaceChildren(header, banner, tabs(dagId, tab), content);

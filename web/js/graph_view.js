@@ -31,11 +31,13 @@ export function graphSvg(graph, states, onClick) {
   const nodes = graph.nodes.map((n) => {
     const [x, y] = pos.get(n.task_id);
     const state = states[n.task_id] || 'none';
-    return s('g', { class: 'node', 'data-task': n.task_id, 'data-state': state,
+    return s('g', { class: n.isGroup ? 'node group' : 'node', 'data-task': n.task_id,
+      'data-group': n.isGroup ? n.task_id : null, 'data-state': state,
       transform: `translate(${x},${y})`, onclick: () => onClick(n.task_id) },
       s('rect', { width: W, height: H, rx: 5, class: `state-${state}`, stroke: '#4b5563' }),
       s('text', { x: 8, y: 15 }, n.task_id),
-      s('text', { x: 8, y: 28, fill: '#4b5563' }, `${n.operator} · ${state}`));
+      s('text', { x: 8, y: 28, fill: '#4b5563' }, n.isGroup
+        ? `group of ${n.members.length} · ${state}` : `${n.operator} · ${state}`));
   });
   return s('svg', { width: Math.max(width, 200), height: Math.max(height, 60),
     viewBox: `0 0 ${Math.max(width, 200)} ${Math.max(height, 60)}`, role: 'img',

@@ -29,7 +29,8 @@ export function runPage(dagId, runId) {
           t.task_id)),
         h('td', {}, dot(t.state), t.state || 'no state'),
         h('td', {}, String(t.try_number)),
-        h('td', { class: 'gantt' }, h('div', { class: 'gantt-row' }, bar)));
+        h('td', { class: 'gantt' }, h('div', { class: 'gantt-row' }, bar)),
+        h('td', { class: 'note' }, t.note || ''));
     });
     root.replaceChildren(
       h('h1', {}, h('a', { href: `#/dag/${enc(dagId)}` }, dagId), ' › ', runId),
@@ -37,7 +38,7 @@ export function runPage(dagId, runId) {
         `logical date ${when(run.logical_date)} · started ${when(run.start_date)} · ended ${when(run.end_date)}`),
       h('p', {}, 'conf: ', h('code', {}, JSON.stringify(run.conf))),
       h('table', { class: 'tasks' },
-        h('thead', {}, h('tr', {}, ['task', 'state', 'try', 'timeline'].map((c) => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['task', 'state', 'try', 'timeline', 'note'].map((c) => h('th', {}, c)))),
         h('tbody', {}, rows)));
     return root;
   }

@@ -30,6 +30,7 @@ export function taskPage(dagId, runId, taskId) {
         `${ti.state || 'no state'} · try ${ti.try_number} of ${ti.max_tries} · ${ti.operator}` +
         (ti.external_executor_id
           ? ` · ${ti.external_executor_id.replace(/^slurm:/, 'Slurm job ')}` : '')),
+      ti.note ? h('p', { class: 'ti-note' }, ti.note) : '',
       h('table', { class: 'tries' }, h('thead', {}, h('tr', {},
         ['try', 'state', 'started', 'ended', 'note'].map((c) => h('th', {}, c)))),
         h('tbody', {}, rows)),
