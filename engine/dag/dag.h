@@ -109,6 +109,17 @@ struct TaskGroup {
   bool operator==(const TaskGroup&) const = default;
 };
 
+// Airflow 3.1's DeadlineAlert: a run not finished `after` its reference time has missed its
+// deadline, and the callbacks are called once.
+struct Deadline {
+  enum class Reference { kLogicalDate, kQueued, kStart };
+  Duration after{};
+  Reference reference = Reference::kLogicalDate;
+  std::vector<Callback> on_miss;
+
+  bool operator==(const Deadline&) const = default;
+};
+
 // A validated DAG as read from one YAML file.
 struct Dag {
   std::string dag_id;
@@ -123,6 +134,7 @@ struct Dag {
   nlohmann::json params = nlohmann::json::object();
   RetryPolicy default_retry;
   Callbacks callbacks;  // about the run as a whole; tasks have their own
+  std::optional<Deadline> deadline;
   std::vector<Task> tasks;
   std::vector<TaskGroup> groups;
 

@@ -7,13 +7,14 @@ namespace {
 
 // Bumped whenever the layout below changes. The static_asserts catch a field added to the model
 // without being added here: such a field would silently come back with its default.
-constexpr std::uint64_t kFormat = 3;
-static_assert(sizeof(Dag) == 608, "dag::Dag changed: encode the new field and bump kFormat");
+constexpr std::uint64_t kFormat = 4;
+static_assert(sizeof(Dag) == 656, "dag::Dag changed: encode the new field and bump kFormat");
 static_assert(sizeof(Task) == 792, "dag::Task changed: encode the new field and bump kFormat");
 static_assert(sizeof(SlurmOptions) == 272, "SlurmOptions changed: encode it and bump kFormat");
 static_assert(sizeof(RetryPolicy) == 56, "RetryPolicy changed: encode it and bump kFormat");
 static_assert(sizeof(ControlFlow) == 32, "ControlFlow changed: encode it and bump kFormat");
 static_assert(sizeof(TaskGroup) == 128, "TaskGroup changed: encode it and bump kFormat");
+static_assert(sizeof(Deadline) == 40, "Deadline changed: encode it and bump kFormat");
 
 class Writer {
  public:
@@ -366,6 +367,13 @@ std::string EncodeDag(const Dag& dag) {
   WriteCallbacks(out, dag.callbacks);
   out.Uint(dag.tasks.size());
   for (const Task& task : dag.tasks) WriteTask(out, task);
+  out.Bool(dag.deadline.has_value());
+  if (dag.deadline) {
+    out.Int(dag.deadline->after.count());
+    out.Uint(static_cast<std::uint64_t>(dag.deadline->reference));
+    out.Uint(dag.deadline->on_miss.size());
+    for (const Callback& callback : dag.deadline->on_miss) out.Str(callback.webhook);
+  }
   out.Uint(dag.groups.size());
   for (const TaskGroup& group : dag.groups) {
     out.Str(group.id);
@@ -396,6 +404,14 @@ std::optional<Dag> DecodeDag(std::string_view bytes) {
   dag.callbacks = ReadCallbacks(in);
   dag.tasks.resize(in.Count());
   for (Task& task : dag.tasks) task = ReadTask(in);
+  if (in.Bool()) {
+    Deadline deadline;
+    deadline.after = Duration(in.Int());
+    deadline.reference = in.EnumUpTo(Deadline::Reference::kStart);
+    deadline.on_miss.resize(in.Count());
+    for (Callback& callback : deadline.on_miss) callback.webhook = in.Str();
+    dag.deadline = std::move(deadline);
+  }
   dag.groups.resize(in.Count());
   for (TaskGroup& group : dag.groups) {
     group.id = in.Str();

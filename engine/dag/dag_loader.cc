@@ -19,7 +19,7 @@ const std::vector<std::string>& DagKeys() {
   static const std::vector<std::string> kKeys = {
       "dag_id",     "description",     "schedule",         "timezone", "start_date", "end_date",
       "catchup",    "max_active_runs", "max_active_tasks", "tags",     "params",     "default_args",
-      "on_success", "on_failure",      "on_retry",         "tasks",    "groups"};
+      "on_success", "on_failure",      "on_retry",         "tasks",    "groups",     "deadline"};
   return kKeys;
 }
 
@@ -111,9 +111,48 @@ class DagReader {
       }
     } else if (key == "tasks") {
       tasks = value;
+    } else if (key == "deadline") {
+      ReadDeadline(value, dag);
     } else {
       ReadCallbackKey(reader_, key, value, dag.callbacks);
     }
+  }
+
+  // `deadline: {after: 2h, reference: logical_date|queued|start, on_miss: [{webhook: URL}]}`.
+  void ReadDeadline(const YAML::Node& node, Dag& dag) {
+    if (!node.IsMap()) {
+      reader_.Fail(node,
+                   "'deadline' must be a mapping such as {after: 2h, on_miss: [{webhook: "
+                   "URL}]}, got " +
+                       YamlReader::Describe(node));
+      return;
+    }
+    reader_.CheckKeys(node, {"after", "reference", "on_miss"}, "deadline");
+    Deadline deadline;
+    if (!node["after"]) {
+      reader_.Fail(node, "'deadline' is missing 'after'");
+      return;
+    }
+    if (auto after = reader_.DurationValue(node["after"], "after")) deadline.after = *after;
+    if (const YAML::Node reference = node["reference"]) {
+      auto text = reader_.String(reference, "reference");
+      if (text == "logical_date") {
+        deadline.reference = Deadline::Reference::kLogicalDate;
+      } else if (text == "queued") {
+        deadline.reference = Deadline::Reference::kQueued;
+      } else if (text == "start") {
+        deadline.reference = Deadline::Reference::kStart;
+      } else if (text) {
+        reader_.Fail(reference, "unknown deadline reference '" + *text +
+                                    "' (expected logical_date, queued or start)");
+      }
+    }
+    if (!node["on_miss"]) {
+      reader_.Fail(node, "'deadline' is missing 'on_miss'");
+      return;
+    }
+    deadline.on_miss = ReadCallbacks(reader_, node["on_miss"], "on_miss");
+    dag.deadline = std::move(deadline);
   }
 
   std::optional<Instant> ReadDate(const YAML::Node& node, const std::string& key) {

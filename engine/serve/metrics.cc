@@ -78,6 +78,11 @@ void Metrics::CountHttpRequest(const std::string& route, int status) {
   ++http_requests_[{route, status}];
 }
 
+void Metrics::CountDeadlineMiss(const std::string& dag_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++deadline_misses_[dag_id];
+}
+
 std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
                             const std::map<std::string, long>& task_instances_by_state) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -132,6 +137,12 @@ std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
   for (const auto& [key, n] : http_requests_) {
     out += "conveyor_http_requests_total{route=\"" + PrometheusLabelValue(key.first) +
            "\",code=\"" + std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+  }
+  AppendPrometheusHeader(out, "conveyor_deadline_misses_total", "counter",
+                         "Runs that missed their DAG's deadline, seen by this process.");
+  for (const auto& [dag_id, n] : deadline_misses_) {
+    out += "conveyor_deadline_misses_total{dag_id=\"" + PrometheusLabelValue(dag_id) + "\"} " +
+           std::to_string(n) + "\n";
   }
   return out;
 }

@@ -18,6 +18,7 @@ class Metrics {
   void SetPoolSlots(const std::map<std::string, int>& used, const std::map<std::string, int>& size);
   void SetDagFiles(int files, int import_errors);
   void CountHttpRequest(const std::string& route, int status);
+  void CountDeadlineMiss(const std::string& dag_id);
 
   // Every metric; `runs_by_state` and `task_instances_by_state` come from the database.
   std::string Render(const std::map<std::string, long>& runs_by_state,
@@ -41,6 +42,7 @@ class Metrics {
   int dag_files_ = 0;
   int import_errors_ = 0;
   std::map<std::pair<std::string, int>, long> http_requests_;
+  std::map<std::string, long> deadline_misses_;  // by DAG
 };
 
 }  // namespace conveyor::serve

@@ -49,7 +49,8 @@ SchedulerService::SchedulerService(store::StateStore& store, const exec::Operato
       clock_(clock),
       options_(std::move(options)),
       observer_(std::move(observer)),
-      webhooks_(webhooks) {
+      webhooks_(webhooks),
+      deadlines_(store, webhooks, options_.metrics, options_.base_url, options_.loop.who) {
   options_.loop.clock = &clock_;
   loop_ = std::make_unique<scheduler::RunLoop>(
       store_, registry, processes, options_.loop,
@@ -382,6 +383,9 @@ Result<std::optional<Instant>> SchedulerService::Tick() {
     if (runs_dirty_) {
       if (Status s = StartRuns(); !s.ok()) return s.error();
     }
+    auto deadline = deadlines_.Check(dags_.Dags(), clock_.PreciseNow());
+    if (!deadline.ok()) return deadline.error();
+    next_deadline_ = *deadline;
   }
   return next_due;
 }
@@ -483,6 +487,7 @@ Status SchedulerService::Run() {
     if (*next_due) {
       until = std::min<PreciseInstant>(*until, **next_due - options_.prepare_runs_ahead);
     }
+    if (next_deadline_) until = std::min(*until, *next_deadline_);
     {
       // A change seen while this round ran, whose wake-up a Poll inside the round took.
       std::lock_guard<std::mutex> lock(mutex_);

@@ -16,6 +16,7 @@
 #include "engine/graph/dag_folder.h"
 #include "engine/scheduler/run_loop.h"
 #include "engine/serve/dag_snapshot.h"
+#include "engine/serve/deadline_watch.h"
 #include "engine/serve/metrics.h"
 #include "engine/serve/webhook_sender.h"
 #include "engine/store/state_store.h"
@@ -101,6 +102,8 @@ class SchedulerService {
   std::function<void(const scheduler::Transition&)> observer_;
   WebhookSender* webhooks_;
   std::unique_ptr<scheduler::RunLoop> loop_;
+  DeadlineWatch deadlines_;
+  std::optional<PreciseInstant> next_deadline_;  // of an unfinished run, when one is known
 
   std::map<store::RunKey, std::string> active_;  // runs held here -> dag_id
   store::RunKey next_key_ = 0;  // run keys reserved and not yet used: next_key_ on,

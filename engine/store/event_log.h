@@ -49,6 +49,10 @@ class EventLog {
   // to_state, `who` to who, `note` is free text (an audit's JSON extra).
   virtual Status AppendEvent(const std::string& event, const std::string& who,
                              const std::string& note) = 0;
+  // Records, once per run, that it missed its DAG's deadline: the event `deadline_missed` on the
+  // run, with `note`. True when this call recorded it; false when it was recorded before.
+  virtual Result<bool> RecordDeadlineMiss(RunKey run, const std::string& who,
+                                          const std::string& note) = 0;
   // The event log, filtered and paged; `total` (if given) receives the count before paging.
   virtual Result<std::vector<EventLogEntry>> ListEventLog(const EventLogFilter& filter,
                                                           int* total) = 0;

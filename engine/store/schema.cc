@@ -207,6 +207,14 @@ DROP TRIGGER IF EXISTS task_instances_counted_moved;
       R"sql(
 ALTER TABLE task_instances ADD COLUMN note TEXT NOT NULL DEFAULT '';
 )sql",
+      // The runs that missed their DAG's deadline: its callbacks are called once per run, across
+      // restarts (EventLog::RecordDeadlineMiss).
+      R"sql(
+CREATE TABLE deadline_misses (
+  run INTEGER PRIMARY KEY REFERENCES dag_runs (id) ON DELETE CASCADE,
+  at INTEGER NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

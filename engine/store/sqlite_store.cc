@@ -311,6 +311,25 @@ class SqliteStore : public StateStore {
         .Run();
   }
 
+  Result<bool> RecordDeadlineMiss(RunKey run, const std::string& who,
+                                  const std::string& note) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    Transaction txn(*db_);
+    if (Status s = txn.Begin(); !s.ok()) return s.error();
+    const std::int64_t at = Micros(clock_.PreciseNow());
+    CachedStatement insert =
+        db_->Cached("INSERT OR IGNORE INTO deadline_misses (run, at) VALUES (?, ?)");
+    if (Status s = insert->Bind(1, run).Bind(2, at).Run(); !s.ok()) return s.error();
+    if (sqlite3_changes(db_->handle()) == 0) return false;
+    CachedStatement event = db_->Cached(
+        "INSERT INTO events (at, run, to_state, who, note) VALUES (?, ?, 'deadline_missed', ?, ?)");
+    if (Status s = event->Bind(1, at).Bind(2, run).Bind(3, who).Bind(4, note).Run(); !s.ok()) {
+      return s.error();
+    }
+    if (Status s = txn.Commit(); !s.ok()) return s.error();
+    return true;
+  }
+
   Result<std::vector<EventLogEntry>> ListEventLog(const EventLogFilter& filter,
                                                   int* total) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);

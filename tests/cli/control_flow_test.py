@@ -381,6 +381,20 @@ tasks:
         self.assertIn("badgroups.yaml:4:10: group 'empty' has no tasks\n", text)
         self.assertIn("badgroups.yaml:6:20: unknown group 'gg'\n", text)
 
+    def test_a_deadline_is_checked_at_load(self):
+        self.dag("baddeadline", """deadline: {after: soon, reference: finish, on_miss: [{webhook: ftp://x}]}
+tasks:
+  - {id: a, command: "true"}
+""")
+        code, out, err = self.conveyor("dags", "validate",
+                                       os.path.join(self.dags, "baddeadline.yaml"))
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("baddeadline.yaml:1:19: 'after': invalid duration 'soon'", out + err)
+        self.assertIn("baddeadline.yaml:1:36: unknown deadline reference 'finish' (expected "
+                      "logical_date, queued or start)\n", out + err)
+        self.assertIn("baddeadline.yaml:1:64: 'webhook' must be an http:// or https:// URL, got "
+                      "'ftp://x'\n", out + err)
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])

@@ -198,6 +198,40 @@ class ServeTest(unittest.TestCase):
         self.assertEqual((dag["event"], dag["state"], dag["task_id"], dag["failed_tasks"]),
                          ("on_failure", "failed", None, ["boom"]))
 
+    def test_a_deadline_callback_fires_once_for_a_late_run_and_never_for_a_quick_one(self):
+        Hooks.received = []
+        server = http.server.HTTPServer(("127.0.0.1", 0), Hooks)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        url = "http://127.0.0.1:%d/late" % server.server_address[1]
+        self.write_dag("late", "deadline: {after: 1500ms, reference: queued, on_miss: [{webhook: '"
+                       + url + "'}]}\nparams: {s: 0}\n"
+                       "tasks:\n  - {id: work, command: 'sleep {{ params.s }}'}\n")
+        self.start_serve()
+        code, out, err = self.run_cli("dags", "trigger", "late", "--run-id", "quick", "--wait")
+        self.assertEqual(code, 0, out + err)
+        code, out, err = self.run_cli("dags", "trigger", "late", "--run-id", "slow", "--conf",
+                                      '{"s": 5}')
+        self.assertEqual(code, 0, out + err)
+        wait_for(lambda: len(Hooks.received) == 1, timeout=6, what="the deadline webhook")
+        path, payload = Hooks.received[0]
+        self.assertEqual(path, "/late")
+        self.assertEqual({k: payload[k] for k in ("event", "dag_id", "dag_run_id", "state")},
+                         {"event": "deadline_missed", "dag_id": "late", "dag_run_id": "slow",
+                          "state": "running"})
+        self.assertRegex(payload["deadline"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        # A restart while the run is still late does not call again.
+        self.serve.send_signal(signal.SIGTERM)
+        self.assertEqual(self.serve.wait(timeout=15), 0)
+        self.start_serve()
+        wait_for(lambda: {r["dag_run_id"]: r["state"] for r in self.runs("late")}["slow"] ==
+                 "success", timeout=20, what="the slow run")
+        time.sleep(1.5)
+        self.assertEqual(len(Hooks.received), 1, Hooks.received)
+        self.assertEqual(self.db().execute(
+            "SELECT count(*) FROM events WHERE to_state = 'deadline_missed'").fetchone()[0], 1)
+
     def test_sigterm_stops_cleanly_and_a_restart_resumes(self):
         flag = os.path.join(self.dir, "fast")
         self.write_dag("slow", "tasks:\n  - id: wait\n    operator: shell\n"

@@ -170,13 +170,13 @@ TEST(SqliteStoreTest, ReservedRunKeysAreNeverGivenToAnotherRun) {
     ASSERT_EQ(*store->CreateRun(MakeRun("r2", 2), {}), 2);
   }
   // As before the counter: its migration undone, and a run written with a key of its own.
-  ASSERT_EQ(
-      testing::RunCommand("sqlite3 " + db +
-                          " \"DROP TABLE run_keys; ALTER TABLE task_instances DROP COLUMN note; "
-                          "PRAGMA user_version = 7; "
-                          "UPDATE dag_runs SET id = 40 WHERE run_id = 'r2'\"")
-          .exit_code,
-      0);
+  ASSERT_EQ(testing::RunCommand("sqlite3 " + db +
+                                " \"DROP TABLE run_keys; ALTER TABLE task_instances DROP COLUMN "
+                                "note; DROP TABLE deadline_misses; "
+                                "PRAGMA user_version = 7; "
+                                "UPDATE dag_runs SET id = 40 WHERE run_id = 'r2'\"")
+                .exit_code,
+            0);
   auto scheduler = std::move(OpenSqliteStore(db)).value();
   auto cli = std::move(OpenSqliteStore(db)).value();
   EXPECT_EQ(*scheduler->ReserveRunKeys(10), 41);
@@ -386,7 +386,7 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "10\nwal\nok\n");
+  EXPECT_EQ(result.output, "11\nwal\nok\n");
 }
 
 // A parsed DAG is found only for the same path, build and source text; saving replaces it.
@@ -473,7 +473,8 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   // A database from before the counts: the migration counts what it holds.
   const std::string drop =
       "DROP TABLE state_counts; DROP TABLE parsed_dag_files; DROP TABLE run_keys; "
-      "ALTER TABLE task_instances DROP COLUMN note; PRAGMA user_version = 4;";
+      "ALTER TABLE task_instances DROP COLUMN note; DROP TABLE deadline_misses; "
+      "PRAGMA user_version = 4;";
   ASSERT_EQ(testing::RunCommand("sqlite3 " + db + " '" + drop + "'").exit_code, 0);
   auto store = std::move(OpenSqliteStore(db)).value();
   EXPECT_EQ(Counted(store->CountRunsByState()), "queued=1 ");
