@@ -5,6 +5,7 @@
 #include "operators/flow_operators.h"
 #include "operators/ingest_operator.h"
 #include "operators/noop_operator.h"
+#include "operators/register_operator.h"
 #include "operators/shell_operator.h"
 #include "operators/train_operator.h"
 
@@ -77,6 +78,13 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
        Optional("validation_ratio", ArgType::kNumber), Optional("seed", ArgType::kInteger),
        Optional("split_column"), Optional("model"), Optional("register", ArgType::kMap)},
       Make<TrainOperator>()});
+  registry.Register(
+      OperatorSpec{"register",
+                   "registers a trained model, only if it beats the current alias when asked",
+                   CommandUse::kNone,
+                   {Required("model"), Required("name"), Optional("alias"), Optional("validation"),
+                    Optional("only_if_better", ArgType::kMap)},
+                   Make<RegisterOperator>()});
   registry.Register(
       OperatorSpec{"batch_infer",
                    "scores a table with a registered model",

@@ -9,6 +9,7 @@
 #include "operators/feature_columns.h"
 #include "operators/ml_arg.h"
 #include "operators/ml_metrics.h"
+#include "operators/validation_rows.h"
 #include "operators/xgboost_model.h"
 
 namespace conveyor::operators {
@@ -39,6 +40,18 @@ struct Dataset {
   std::vector<double> validation_truth;  // the labels as stored, for the metrics
   std::vector<std::string> features;
 };
+
+// The validation rows beside the model (validation_rows.h), for a later comparison with another
+// model on the same rows.
+Status SaveValidationRows(const std::string& path, const Dataset& set,
+                          const std::string& objective) {
+  ValidationRows rows;
+  rows.objective = objective;
+  rows.features = set.features;
+  rows.labels = set.validation_truth;
+  rows.matrix = set.validation;
+  return WriteValidationRows(path, rows);
+}
 
 class Train {
  public:
@@ -96,10 +109,14 @@ class Train {
     MakePrivate(artifact);
     context_.Log("saved the model to " + artifact);
 
+    const std::string validation = (folder / "validation.json").string();
+    if (Status s = SaveValidationRows(validation, set, objective); !s.ok()) return s.error();
+
     nlohmann::json outputs = metrics;
     outputs["train_rows"] = set.train.rows;
     outputs["validation_rows"] = set.validation.rows;
     outputs["artifact_path"] = artifact;
+    outputs["validation_path"] = validation;
     if (Status s = Register(artifact, metrics, set.features, outputs); !s.ok()) return s.error();
     return outputs;
   }
