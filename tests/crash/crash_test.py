@@ -9,7 +9,12 @@ and `chain`, 1,500 quick shell tasks one after another, each started before its 
 committed (the start journal's case: a kill between the two must not leave a side effect without
 a recorded try).
 
-Usage: crash_test.py CONVEYOR [--kills N] [--seed S] [--shape lattice|chain]
+A third shape, `branch`, is a line of 100 stages: a shell branch task picks one of two shell tasks
+at random, the other is skipped, and a join (none_failed_min_one_success) leads to the next
+stage. Across the kills, each stage's chosen task is the one its branch's stored output names,
+the other is skipped and never ran.
+
+Usage: crash_test.py CONVEYOR [--kills N] [--seed S] [--shape lattice|chain|branch]
 """
 import argparse
 import os
@@ -23,6 +28,7 @@ import time
 
 LAYERS, WIDTH = 25, 20
 CHAIN = 3000
+STAGES = 100
 
 
 def in_process(task_id):
@@ -33,12 +39,29 @@ def in_process(task_id):
 
 
 def task_count(shape):
-    return CHAIN if shape == "chain" else LAYERS * WIDTH
+    return {"chain": CHAIN, "branch": 4 * STAGES}.get(shape, LAYERS * WIDTH)
 
 
 def write_dag(folder, effects, shape):
     lines = ["dag_id: crash", "max_active_tasks: 16", "tasks:"]
     effect = "echo $CONVEYOR_TASK_ID $CONVEYOR_TRY_NUMBER >> %s" % effects
+    if shape == "branch":
+        for k in range(STAGES):
+            # The pid's parity picks the branch: a re-run after a kill may pick the other one.
+            lines.append("  - id: b%d" % k)
+            lines.append("    branch: true")
+            lines.append("    command: 'if [ $(($$ %% 2)) = 0 ]; then c=x%d; else c=y%d; fi; "
+                         "%s; echo \"branch=$c\" >> \"$CONVEYOR_OUTPUT\"'" % (k, k, effect))
+            if k:
+                lines.append("    depends_on: [j%d]" % (k - 1))
+            for side in "xy":
+                lines.append("  - id: %s%d" % (side, k))
+                lines.append("    command: %s; sleep 0.02" % effect)
+                lines.append("    depends_on: [b%d]" % k)
+            lines.append("  - id: j%d" % k)
+            lines.append("    command: " + effect)
+            lines.append("    depends_on: [x%d, y%d]" % (k, k))
+            lines.append("    trigger_rule: none_failed_min_one_success")
     if shape == "chain":
         for i in range(CHAIN):
             lines.append("  - id: c%d" % i)
@@ -90,7 +113,7 @@ def main():
     parser.add_argument("conveyor")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--shape", choices=["lattice", "chain"], default="lattice")
+    parser.add_argument("--shape", choices=["lattice", "chain", "branch"], default="lattice")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="conveyor_crash_")
@@ -134,13 +157,24 @@ def main():
     if runs != [("crash1", "success")]:
         failures.append("runs: %r" % runs)
     states = dict(db.execute("SELECT task_id, state FROM task_instances").fetchall())
-    not_success = {t: s for t, s in states.items() if s != "success"}
-    if len(states) != task_count(args.shape) or not_success:
-        failures.append("%d task instances, not success: %r" % (len(states), not_success))
+    expected = {t: "success" for t in states}
+    if args.shape == "branch":
+        chosen = dict(db.execute("SELECT task_id, value FROM task_outputs WHERE key = 'branch'")
+                      .fetchall())
+        for k in range(STAGES):
+            pick = chosen.get("b%d" % k)
+            if pick not in ("x%d" % k, "y%d" % k):
+                failures.append("stage %d: the branch stored %r" % (k, pick))
+                continue
+            expected[("y%d" if pick == "x%d" % k else "x%d") % k] = "skipped"
+    wrong = {t: s for t, s in states.items() if s != expected[t]}
+    if len(states) != task_count(args.shape) or wrong:
+        failures.append("%d task instances, not as expected: %r" % (len(states), wrong))
     successes = dict(db.execute("SELECT task_id, count(*) FROM events WHERE to_state = 'success' "
                                 "GROUP BY task_id").fetchall())
-    twice = {t: n for t, n in successes.items() if n != 1}
-    if len(successes) != task_count(args.shape) or twice:
+    meant = [t for t, s in expected.items() if s == "success"]
+    twice = {t: successes.get(t, 0) for t in meant if successes.get(t, 0) != 1}
+    if len(successes) != len(meant) or twice:
         failures.append("success recorded other than once: %r" % twice)
     tries = dict(db.execute("SELECT task_id, count(*) FROM task_tries GROUP BY task_id").fetchall())
     interrupted = db.execute("SELECT count(*) FROM task_tries WHERE note != ''").fetchone()[0]
@@ -151,8 +185,11 @@ def main():
         for line in f:
             task = line.split()[0]
             counts[task] = counts.get(task, 0) + 1
-    shell_tasks = [t for t in states if not in_process(t)]
+    shell_tasks = [t for t in states if not in_process(t) and expected[t] == "success"]
     missing = [t for t in shell_tasks if counts.get(t, 0) < 1]
+    ran_skipped = [t for t, s in expected.items() if s == "skipped" and counts.get(t, 0) > 0]
+    if ran_skipped:
+        failures.append("skipped tasks that ran: %r" % ran_skipped)
     extra = {t: (n, tries.get(t)) for t, n in counts.items() if n > tries.get(t, 0)}
     if missing or extra:
         failures.append("side effects missing for %r, more than tries for %r" % (missing, extra))
