@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 CONVEYOR = sys.argv[1] if len(sys.argv) > 1 else "conveyor"
 
@@ -205,6 +207,11 @@ class ServeTest(unittest.TestCase):
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
         url = "http://127.0.0.1:%d/late" % server.server_address[1]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with open(self.config, "a") as f:
+            f.write("port: %d\n" % port)
         self.write_dag("late", "deadline: {after: 1500ms, reference: queued, on_miss: [{webhook: '"
                        + url + "'}]}\nparams: {s: 0}\n"
                        "tasks:\n  - {id: work, command: 'sleep {{ params.s }}'}\n")
@@ -221,6 +228,12 @@ class ServeTest(unittest.TestCase):
                          {"event": "deadline_missed", "dag_id": "late", "dag_run_id": "slow",
                           "state": "running"})
         self.assertRegex(payload["deadline"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        with open(os.path.join(self.dir, "state", "conveyor.db.token")) as f:
+            token = f.read().strip()
+        request = urllib.request.Request("http://127.0.0.1:%d/metrics" % port,
+                                         headers={"Authorization": "Bearer " + token})
+        metrics = urllib.request.urlopen(request, timeout=5).read().decode()
+        self.assertIn('conveyor_deadline_misses_total{dag_id="late"} 1\n', metrics)
         # A restart while the run is still late does not call again.
         self.serve.send_signal(signal.SIGTERM)
         self.assertEqual(self.serve.wait(timeout=15), 0)
@@ -231,6 +244,24 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(len(Hooks.received), 1, Hooks.received)
         self.assertEqual(self.db().execute(
             "SELECT count(*) FROM events WHERE to_state = 'deadline_missed'").fetchone()[0], 1)
+
+    def test_latest_only_skips_the_caught_up_intervals_but_the_latest(self):
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        start = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3 * 86400))
+        self.write_dag("caught", "schedule: '@daily'\nstart_date: '" + start + "'\ncatchup: true\n"
+                       "tasks:\n  - {id: score, operator: noop}\n"
+                       "  - {id: publish, operator: noop, depends_on: [score], latest_only: true}\n")
+        self.start_serve()
+        wait_for(lambda: len(self.runs("caught")) == 3 and
+                 all(r["state"] == "success" for r in self.runs("caught")),
+                 timeout=20, what="three caught-up runs")
+        published = {}
+        for run in self.runs("caught"):
+            code, out, _ = self.run_cli("tasks", "list", "caught", run["dag_run_id"], "-o", "json")
+            states = {t["task_id"]: t["state"] for t in json.loads(out)["task_instances"]}
+            published[run["data_interval_end"][:10]] = states["publish"]
+        self.assertEqual(published[today], "success")
+        self.assertEqual(sorted(published.values()), ["skipped", "skipped", "success"])
 
     def test_sigterm_stops_cleanly_and_a_restart_resumes(self):
         flag = os.path.join(self.dir, "fast")
