@@ -13,9 +13,9 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::map<std::string, int> kLayers = {
-    {"common", 0}, {"cron", 1}, {"state", 1}, {"dag", 2},   {"graph", 3},
-    {"store", 4},  {"exec", 4}, {"data", 5},  {"slurm", 6}, {"scheduler", 7},
-    {"serve", 8},  {"http", 9}, {"cli", 10}};
+    {"common", 0}, {"cron", 1},    {"state", 1}, {"dag", 2},   {"graph", 3},
+    {"store", 4},  {"exec", 4},    {"data", 5},  {"slurm", 6}, {"scheduler", 7},
+    {"serve", 8},  {"serving", 8}, {"http", 9},  {"cli", 10}};
 
 std::vector<fs::path> SourceFiles(const std::string& folder) {
   std::vector<fs::path> files;

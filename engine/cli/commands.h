@@ -20,6 +20,7 @@ void AddScheduleCommands(CLI::App& dags, const GlobalOptions& options, int& exit
 // `models list|show|alias`: the model registry.
 void AddModelCommands(CLI::App& app, const GlobalOptions& options, int& exit_code);
 void AddServeCommand(CLI::App& app, const GlobalOptions& options, int& exit_code);
+void AddServeModelCommand(CLI::App& app, const GlobalOptions& options, int& exit_code);
 // `token`: prints the API token for curl and the web UI.
 void AddTokenCommand(CLI::App& app, const GlobalOptions& options, int& exit_code);
 

@@ -37,7 +37,8 @@ const std::vector<std::string>& ConfigKeys() {
                                                  "auth",
                                                  "http",
                                                  "env_passthrough",
-                                                 "secrets"};
+                                                 "secrets",
+                                                 "serving"};
   return kKeys;
 }
 
@@ -79,6 +80,7 @@ class ConfigReader {
     if (key == "slurm") return ReadSlurm(value, config.slurm);
     if (key == "auth") return ReadAuth(value, config);
     if (key == "http") return ReadHttp(value, config);
+    if (key == "serving") return ReadServing(value, config);
     if (key == "env_passthrough") return ReadPassthrough(value, config);
     if (key == "secrets") return ReadSecrets(value, config);
     if (!value.IsScalar()) return Fail(value, "'" + key + "' must be a single value");
@@ -171,6 +173,43 @@ class ConfigReader {
                       "'http.max_connections' must be a positive integer, got '" + text + "'");
         }
         config.http_max_connections = number;
+      }
+    }
+    return Status::Ok();
+  }
+
+  // `serving: {enabled: bool, models: [NAME@ALIAS], max_rows: N}`.
+  Status ReadServing(const YAML::Node& value, Config& config) {
+    const std::vector<std::string> keys = {"enabled", "models", "max_rows"};
+    if (!value.IsMap()) return Fail(value, "'serving' must be a mapping");
+    for (const auto& entry : value) {
+      const std::string key = entry.first.Scalar();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        return Fail(entry.first, "unknown key '" + key + "' in serving" + DidYouMean(key, keys));
+      }
+      const YAML::Node& item = entry.second;
+      const std::string text = item.IsScalar() ? item.Scalar() : "";
+      if (key == "enabled") {
+        if (text != "true" && text != "false") {
+          return Fail(item, "'serving.enabled' must be true or false, got '" + text + "'");
+        }
+        config.serving_enabled = text == "true";
+      } else if (key == "max_rows") {
+        int number = 0;
+        if (!ReadInt(text, number) || number < 1) {
+          return Fail(item, "'serving.max_rows' must be a positive integer, got '" + text + "'");
+        }
+        config.serving_max_rows = static_cast<size_t>(number);
+      } else {
+        if (!item.IsSequence()) return Fail(item, "'serving.models' must be a list of NAME@ALIAS");
+        for (const auto& model : item) {
+          const std::string reference = model.IsScalar() ? model.Scalar() : "";
+          const size_t at = reference.find('@');
+          if (at == std::string::npos || at == 0 || at + 1 == reference.size()) {
+            return Fail(model, "'serving.models' entries are NAME@ALIAS, got '" + reference + "'");
+          }
+          config.serving_models.push_back(reference);
+        }
       }
     }
     return Status::Ok();

@@ -51,6 +51,10 @@ struct Config {
   // Where tasks run that do not say (`executor:` in a DAG): local or slurm.
   ExecutorKind executor = ExecutorKind::kLocal;
   slurm::SlurmSettings slurm;  // the `slurm:` section
+  // The `serving:` section: which registered models `serve` answers predictions with.
+  bool serving_enabled = true;
+  std::vector<std::string> serving_models;  // NAME@ALIAS; empty: every alias and version
+  size_t serving_max_rows = 10'000;
 };
 
 // Reads a config file. A missing file gives the defaults; a malformed one is an error located at

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   AddScheduleCommands(*app.get_subcommand("dags"), options, exit_code);
   AddModelCommands(app, options, exit_code);
   AddServeCommand(app, options, exit_code);
+  AddServeModelCommand(app, options, exit_code);
   AddTokenCommand(app, options, exit_code);
   try {
     app.parse(argc, argv);

@@ -9,6 +9,7 @@
 
 #include "engine/cli/api_token.h"
 #include "engine/cli/commands.h"
+#include "engine/cli/http_settings.h"
 #include "engine/cli/run_context.h"
 #include "engine/graph/dag_folder.h"
 #include "engine/http/http_server.h"
@@ -87,24 +88,13 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   const std::string wal = config.db + "-wal";
   http::Api api(api_settings, shared_dags, metrics,
                 [&service, wal] { service.FilesChanged({wal}); });
-  http::ServerSettings server_settings;
-  server_settings.host = config.host;
-  server_settings.port = config.port;
-  server_settings.threads = config.http_threads;
-  server_settings.access.token = token->value;
-  // Reads are open by default only on loopback without a public URL: behind a proxy on the same
-  // machine, the loopback bind is reachable from elsewhere.
-  server_settings.access.reads_need_token = config.reads_need_token.value_or(
-      !config.public_url.empty() ||
-      !http::IsLoopbackHost(http::HostOfAuthority(
-          config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host)));
-  server_settings.access.hosts = http::ServerHostNames(config.host, config.public_url);
-  server_settings.access.public_origin = http::OriginOfUrl(config.public_url);
-  server_settings.max_body_bytes = config.http_max_body;
-  server_settings.header_timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.http_header_timeout);
-  server_settings.max_connections = config.http_max_connections;
-  http::HttpServer server(server_settings, api, metrics);
+  const http::ServerSettings server_settings = HttpSettingsOf(config, token->value);
+  serving::ServingSettings serving_settings;
+  serving_settings.models = config.serving_models;
+  serving_settings.max_rows = config.serving_max_rows;
+  serving::ModelServer models(scheduler_options.loop.data.open_registry, serving_settings);
+  http::HttpServer server(server_settings, api, metrics,
+                          config.serving_enabled ? &models : nullptr);
   auto port = server.Start();
   if (!port.ok()) return ReportError(port.error());
 

@@ -39,6 +39,7 @@ struct ApiResponse {
   std::string content_type = "application/json";
   std::string body;
   std::optional<FileRange> file = std::nullopt;  // when set, the body is this range of a file
+  std::vector<std::pair<std::string, std::string>> headers = {};  // beyond the usual ones
 };
 
 // An RFC 7807 problem: {"type","title","status","detail"}, as application/problem+json.

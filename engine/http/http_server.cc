@@ -7,6 +7,7 @@
 
 #include "engine/common/secret_masker.h"
 #include "engine/http/guarded_server.h"
+#include "engine/http/mlflow_scoring.h"
 #include "engine/http/web_assets.h"
 
 namespace conveyor::http {
@@ -52,6 +53,7 @@ void SetResponse(const ApiResponse& response, httplib::Response& res) {
   }
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Cache-Control", "no-store");
+  for (const auto& [name, value] : response.headers) res.set_header(name, value);
 }
 
 RequestHead HeadOf(const httplib::Request& req) {
@@ -68,15 +70,18 @@ RequestHead HeadOf(const httplib::Request& req) {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(ServerSettings settings_in, Api& api_in, serve::Metrics& metrics_in)
+  Impl(ServerSettings settings_in, Api* api_in, serve::Metrics& metrics_in,
+       serving::ModelServer* models_in)
       : settings(std::move(settings_in)),
         api(api_in),
         metrics(metrics_in),
+        models(models_in),
         server({settings.max_connections, settings.header_timeout, settings.write_timeout, 1000}) {}
 
   ServerSettings settings;
-  Api& api;
+  Api* api;  // null on the server of one model (serve-model)
   serve::Metrics& metrics;
+  serving::ModelServer* models;
   GuardedServer server;
   std::thread thread;
 
@@ -109,7 +114,7 @@ struct HttpServer::Impl {
             req.get_header_value("Accept").find("application/json") != std::string::npos;
         // The HTTP boundary: a handler's unexpected failure is a 500, never a dropped connection.
         try {
-          response = (api.*handler)(request);
+          response = (api->*handler)(request);
         } catch (const std::exception& e) {
           spdlog::error("{} {}: {}", req.method, req.path, e.what());
           response = Problem(500, e.what());
@@ -121,7 +126,7 @@ struct HttpServer::Impl {
         spdlog::warn("refused {} {} from {}: {}", req.method, req.path, req.remote_addr,
                      response->status);
       } else if (!action.empty()) {
-        api.RecordWrite(action, request, response->status);
+        api->RecordWrite(action, request, response->status);
       }
       SetResponse(*response, res);
       metrics.CountHttpRequest(route, response->status);
@@ -131,10 +136,82 @@ struct HttpServer::Impl {
     if (m == "POST") server.Post(pattern, serve);
     if (m == "PATCH") server.Patch(pattern, serve);
   }
+
+  // A prediction endpoint: a POST that reads, answered with MLflow's bodies, errors included.
+  // `reference` makes the model reference from the path's captures.
+  void MlflowRoute(const std::string& pattern, const std::string& route,
+                   std::function<std::string(const httplib::Request&)> reference) {
+    server.Post(pattern, [this, route, reference](const httplib::Request& req,
+                                                  httplib::Response& res) {
+      std::optional<ApiResponse> refused = CheckRequest(HeadOf(req), settings.access, false, true);
+      const ApiResponse response =
+          refused ? AsMlflowError(*refused)
+                  : MlflowInvocations(*models, reference(req), req.get_header_value("Content-Type"),
+                                      req.body);
+      SetResponse(response, res);
+      metrics.CountHttpRequest(route, response.status);
+    });
+  }
+
+  // An endpoint open to anyone (health checks), past the Host and Origin checks.
+  void OpenRoute(const std::string& path, std::string body, std::string content_type) {
+    server.Get(path, [this, path, body, content_type](const httplib::Request& req,
+                                                      httplib::Response& res) {
+      std::optional<ApiResponse> refused = CheckRequest(HeadOf(req), settings.access, true);
+      ApiResponse response;
+      response.body = body;
+      response.content_type = content_type;
+      SetResponse(refused ? *refused : response, res);
+      metrics.CountHttpRequest(path, res.status);
+    });
+  }
+
+  void Configure();
 };
 
-HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(settings), api, metrics)) {
+void HttpServer::Impl::Configure() {
+  Impl& s = *this;
+  s.server.new_task_queue = [&s] {
+    return new ConnectionThreads(static_cast<size_t>(std::max(1, s.settings.threads)),
+                                 static_cast<size_t>(s.settings.max_connections) + kSpareThreads);
+  };
+  s.server.set_payload_max_length(s.settings.max_body_bytes);
+  // Responses go out as soon as they are written (no Nagle delay against the client's ACKs).
+  s.server.set_tcp_nodelay(true);
+  s.server.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
+    // Called for every status >= 400; the API's handlers have written their problem already.
+    // What is left: unrouted paths and httplib's own refusals (413, 400).
+    if (!res.body.empty()) return;
+    const ApiResponse problem =
+        res.status == 404   ? Problem(404, "no such endpoint: " + req.method + " " + req.path)
+        : res.status == 413 ? Problem(413, "the request body is larger than " +
+                                               std::to_string(s.settings.max_body_bytes) + " bytes")
+                            : Problem(res.status, "the request was refused");
+    res.set_content(problem.body, problem.content_type);
+    s.metrics.CountHttpRequest("unrouted", res.status);
+  });
+  s.server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::info("http {} {} {} {}B {}", req.method, req.path, res.status, res.body.size(),
+                 req.remote_addr);
+  });
+}
+
+HttpServer::HttpServer(ServerSettings settings, serve::Metrics& metrics,
+                       serving::ModelServer& models, const std::string& reference)
+    : impl_(std::make_unique<Impl>(std::move(settings), nullptr, metrics, &models)) {
+  Impl& s = *impl_;
+  // MLflow's scoring server's paths, for one model.
+  s.MlflowRoute("/invocations", "/invocations",
+                [reference](const httplib::Request&) { return reference; });
+  s.OpenRoute("/ping", "\n", "application/json");
+  s.OpenRoute("/health", "\n", "application/json");
+  s.OpenRoute("/version", std::string(kMlflowCompatibleVersion), "text/plain; charset=utf-8");
+  s.Configure();
+}
+
+HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metrics,
+                       serving::ModelServer* models)
+    : impl_(std::make_unique<Impl>(std::move(settings), &api, metrics, models)) {
   Impl& s = *impl_;
   const std::string id = "([A-Za-z0-9_.~-]+)";  // DAG ids; "~" means every DAG where allowed
   const std::string run = "([A-Za-z0-9_.:+-]+)";
@@ -167,6 +244,18 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
   s.Route("POST", dag + "/clearTaskInstances", "/api/v1/dags/{dag_id}/clearTaskInstances",
           &Api::ClearTaskInstances, "api.clear_task_instances");
   s.Route("GET", "/metrics", "/metrics", &Api::MetricsText);
+  if (models != nullptr) {
+    // MLflow's scoring protocol for every alias and version (serving.models narrows it).
+    const std::string name = "([A-Za-z0-9_.-]+)";
+    s.MlflowRoute("/models/" + name + "@" + name + "/invocations",
+                  "/models/{name}@{alias}/invocations", [](const httplib::Request& req) {
+                    return req.matches[1].str() + "@" + req.matches[2].str();
+                  });
+    s.MlflowRoute("/models/" + name + "/([0-9]+)/invocations",
+                  "/models/{name}/{version}/invocations", [](const httplib::Request& req) {
+                    return req.matches[1].str() + "/" + req.matches[2].str();
+                  });
+  }
 
   // The web UI, from memory: only names in the embedded table, never a filesystem path.
   auto asset = [](const std::string& name, httplib::Response& res) {
@@ -203,29 +292,7 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
                  s.metrics.CountHttpRequest("/static", res.status);
                });
 
-  s.server.new_task_queue = [&s] {
-    return new ConnectionThreads(static_cast<size_t>(std::max(1, s.settings.threads)),
-                                 static_cast<size_t>(s.settings.max_connections) + kSpareThreads);
-  };
-  s.server.set_payload_max_length(s.settings.max_body_bytes);
-  // Responses go out as soon as they are written (no Nagle delay against the client's ACKs).
-  s.server.set_tcp_nodelay(true);
-  s.server.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
-    // Called for every status >= 400; the API's handlers have written their problem already.
-    // What is left: unrouted paths and httplib's own refusals (413, 400).
-    if (!res.body.empty()) return;
-    const ApiResponse problem =
-        res.status == 404   ? Problem(404, "no such endpoint: " + req.method + " " + req.path)
-        : res.status == 413 ? Problem(413, "the request body is larger than " +
-                                               std::to_string(s.settings.max_body_bytes) + " bytes")
-                            : Problem(res.status, "the request was refused");
-    res.set_content(problem.body, problem.content_type);
-    s.metrics.CountHttpRequest("unrouted", res.status);
-  });
-  s.server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::info("http {} {} {} {}B {}", req.method, req.path, res.status, res.body.size(),
-                 req.remote_addr);
-  });
+  s.Configure();
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -8,8 +8,13 @@
 #include "engine/common/error.h"
 #include "engine/http/api.h"
 #include "engine/http/request_guard.h"
+#include "engine/serving/model_server.h"
 
 namespace conveyor::http {
+
+// What GET /version answers on the server of one model: the MLflow version whose scoring
+// protocol it speaks.
+inline constexpr std::string_view kMlflowCompatibleVersion = "2.9.2";
 
 struct ServerSettings {
   std::string host = "127.0.0.1";
@@ -30,7 +35,14 @@ struct ServerSettings {
 // recorded in the event log with the caller's address.
 class HttpServer {
  public:
-  HttpServer(ServerSettings settings, Api& api, serve::Metrics& metrics);
+  // With `models`, also MLflow's scoring protocol at /models/NAME@ALIAS/invocations and
+  // /models/NAME/VERSION/invocations.
+  HttpServer(ServerSettings settings, Api& api, serve::Metrics& metrics,
+             serving::ModelServer* models = nullptr);
+  // The server of one model, `reference`, at exactly the paths of MLflow's scoring server:
+  // POST /invocations, GET /ping, /health and /version (`conveyor serve-model`).
+  HttpServer(ServerSettings settings, serve::Metrics& metrics, serving::ModelServer& models,
+             const std::string& reference);
   ~HttpServer();
   // Binds and starts serving on background threads; returns the port bound (for port 0).
   Result<int> Start();

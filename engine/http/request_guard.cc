@@ -95,7 +95,7 @@ std::vector<std::string> ServerHostNames(const std::string& bind_host,
 }
 
 std::optional<ApiResponse> CheckRequest(const RequestHead& head, const AccessPolicy& policy,
-                                        bool open_path) {
+                                        bool open_path, bool post_is_read) {
   const std::string host = HostOfAuthority(head.host);
   if (!NamesServer(host, policy) && (host.empty() || host != Lower(head.local_addr))) {
     return Problem(403, "the Host header '" + head.host + "' does not name this server");
@@ -110,7 +110,7 @@ std::optional<ApiResponse> CheckRequest(const RequestHead& head, const AccessPol
                             "' is not from this server's origin");
   }
   if (open_path) return std::nullopt;
-  const bool write = IsWrite(head.method);
+  const bool write = IsWrite(head.method) && !post_is_read;
   if (write || policy.reads_need_token) {
     constexpr std::string_view kBearer = "Bearer ";
     if (head.authorization.empty()) {

@@ -39,10 +39,12 @@ bool IsWrite(std::string_view method);
 
 // Refuses what a hostile web page, a rebinding DNS name or a caller without the token may send,
 // in this order: a Host that does not name the server (403), a cross-origin Origin or Referer
-// (403), a missing or wrong token (401, 403), a write that is not JSON (415). `json_or_csv` lets
-// a write also be text/csv. Returns nothing when the request may go on.
+// (403), a missing or wrong token (401, 403), a write that is not JSON (415). An open path
+// needs no token. A prediction (`post_is_read`) is a POST that changes nothing: it needs the
+// token only when reads do, and its handler checks its media type. Returns nothing when the
+// request may go on.
 std::optional<ApiResponse> CheckRequest(const RequestHead& head, const AccessPolicy& policy,
-                                        bool open_path);
+                                        bool open_path, bool post_is_read = false);
 
 // The host of a Host header or an origin's authority: "[::1]:8080" -> "::1",
 // "Example.COM:80" -> "example.com".

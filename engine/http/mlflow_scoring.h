@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/http/api.h"
+#include "engine/serving/model_server.h"
+
+namespace conveyor::http {
+
+// MLflow's error body, {"error_code": CODE, "message": ...}, with `status`.
+ApiResponse MlflowError(int status, std::string_view code, const std::string& message);
+// A problem+json answer of the request guard (401, 403, ...) as MLflow's error body.
+ApiResponse AsMlflowError(const ApiResponse& problem);
+
+// MLflow's scoring protocol (`POST .../invocations`) for `reference` (NAME@ALIAS or
+// NAME/VERSION): a JSON body (Content-Type application/json, only a charset=utf-8 parameter
+// allowed) in any of MLflow's four forms, or text/csv with a header row; answers
+// {"predictions": [...]} with the version that answered in X-Model-Version.
+ApiResponse MlflowInvocations(serving::ModelServer& models, const std::string& reference,
+                              const std::string& content_type, const std::string& body);
+
+}  // namespace conveyor::http

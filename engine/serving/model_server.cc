@@ -1,0 +1,73 @@
+#include "engine/serving/model_server.h"
+
+#include <algorithm>
+
+namespace conveyor::serving {
+
+ModelServer::ModelServer(exec::RegistryOpener open_registry, ServingSettings settings)
+    : open_registry_(std::move(open_registry)), settings_(std::move(settings)) {}
+
+Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& reference) {
+  const bool is_alias = reference.find('@') != std::string::npos;
+  if (!settings_.models.empty()) {
+    // Only the listed aliases, and the versions they name.
+    const std::string name = reference.substr(0, reference.find_first_of("@/"));
+    const bool listed =
+        is_alias ? std::find(settings_.models.begin(), settings_.models.end(), reference) !=
+                       settings_.models.end()
+                 : std::any_of(settings_.models.begin(), settings_.models.end(),
+                               [&](const std::string& m) { return m.rfind(name + "@", 0) == 0; });
+    if (!listed) return NotFound("model '" + reference + "' is not served (serving.models)");
+  }
+  const auto now = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (is_alias) {
+    auto entry = aliases_.find(reference);
+    if (entry != aliases_.end()) {
+      // Fresh, or being read again by another request: this one is answered by what is held.
+      if (now - entry->second.checked < settings_.refresh || entry->second.refreshing) {
+        return entry->second.model;
+      }
+      entry->second.refreshing = true;
+    }
+  }
+  lock.unlock();
+  auto resolved = Resolve(reference);
+  lock.lock();
+  if (is_alias) {
+    auto entry = aliases_.find(reference);
+    if (!resolved.ok()) {
+      if (entry != aliases_.end()) {
+        // The alias was removed or the registry is unreadable: the next request tries again.
+        entry->second.refreshing = false;
+        if (resolved.error().code == ErrorCode::kNotFound) aliases_.erase(entry);
+      }
+      return resolved.error();
+    }
+    aliases_[reference] = AliasEntry{*resolved, now, false};
+  }
+  return resolved;
+}
+
+Result<std::shared_ptr<const LoadedModel>> ModelServer::Resolve(const std::string& reference) {
+  if (!open_registry_) return NotFound("no model registry is configured");
+  auto registry = open_registry_();
+  if (!registry.ok()) return registry.error();
+  auto version = (*registry)->Resolve(reference);
+  if (!version.ok()) return version.error();
+  const std::string key = version->name + "/" + std::to_string(version->version);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto found = loaded_.find(key); found != loaded_.end()) return found->second;
+  }
+  auto model = operators::XgbModel::Load(version->artifact_path);
+  if (!model.ok()) return model.error();
+  // One thread per request: the server's threads are the parallelism.
+  if (Status s = model->SetParam("nthread", "1"); !s.ok()) return s.error();
+  auto loaded = std::make_shared<const LoadedModel>(
+      LoadedModel{version->name, version->version, version->features, std::move(model).value()});
+  std::lock_guard<std::mutex> lock(mutex_);
+  return loaded_.emplace(key, std::move(loaded)).first->second;
+}
+
+}  // namespace conveyor::serving

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "engine/exec/model_registry.h"
+#include "operators/xgboost_model.h"
+
+namespace conveyor::serving {
+
+// What `serve` serves (config `serving:`).
+struct ServingSettings {
+  bool enabled = true;
+  std::vector<std::string> models;  // NAME@ALIAS allowed; empty: every alias and version
+  size_t max_rows = 10'000;         // rows one request may hold
+  // How long an alias is trusted before the registry is read again: a moved alias serves its
+  // new version within this.
+  std::chrono::milliseconds refresh{1000};
+};
+
+// One registered model version, loaded and ready to predict from many threads at once.
+struct LoadedModel {
+  std::string name;
+  int version = 0;
+  std::vector<std::string> features;  // in the model's column order
+  operators::XgbModel model;
+};
+
+// The models `serve` answers predictions with, by `NAME@ALIAS` or `NAME/VERSION`. Versions are
+// loaded on first use and kept; an alias is resolved again once `refresh` has passed, so a moved
+// alias serves its new version from then on while requests that hold the old one finish on it.
+// Thread-safe.
+class ModelServer {
+ public:
+  ModelServer(exec::RegistryOpener open_registry, ServingSettings settings);
+
+  // `reference`: NAME@ALIAS or NAME/VERSION. kNotFound for an unknown model, alias or version,
+  // and for one the settings do not serve.
+  Result<std::shared_ptr<const LoadedModel>> Get(const std::string& reference);
+  const ServingSettings& settings() const { return settings_; }
+
+ private:
+  // Reads the registry and loads the version `reference` names (once per version).
+  Result<std::shared_ptr<const LoadedModel>> Resolve(const std::string& reference);
+
+  struct AliasEntry {
+    std::shared_ptr<const LoadedModel> model;
+    std::chrono::steady_clock::time_point checked;
+    bool refreshing = false;  // a request is reading the registry for it
+  };
+  exec::RegistryOpener open_registry_;
+  ServingSettings settings_;
+  std::mutex mutex_;
+  std::map<std::string, AliasEntry> aliases_;  // GUARDED_BY(mutex_)
+  std::map<std::string, std::shared_ptr<const LoadedModel>>
+      loaded_;  // "NAME/VERSION", GUARDED_BY(mutex_)
+};
+
+}  // namespace conveyor::serving

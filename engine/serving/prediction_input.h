@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/error.h"
+#include "operators/xgboost_model.h"
+
+namespace conveyor::serving {
+
+// The rows of a prediction request, in the model's feature order (NaN: XGBoost's missing
+// value). Every error is the client's: a message for a 400 that names what is wrong.
+using Rows = operators::DenseMatrix;
+
+// MLflow's scoring protocol, a JSON body with exactly one of `dataframe_split` ({columns, data,
+// index?}), `dataframe_records` ([{column: value}]), `inputs` or `instances` (rows as lists in
+// the model's order, records, or {column: [values]}). Columns are matched by name, in any order;
+// a missing or unknown one is an error naming it. Values are numbers, booleans (1/0) or null.
+Result<Rows> RowsFromMlflowJson(const nlohmann::json& body,
+                                const std::vector<std::string>& features, size_t max_rows);
+
+// MLflow's text/csv: a header row of column names, then one row per line; an empty field is a
+// missing value.
+Result<Rows> RowsFromCsv(std::string_view text, const std::vector<std::string>& features,
+                         size_t max_rows);
+
+}  // namespace conveyor::serving

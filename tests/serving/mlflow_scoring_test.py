@@ -1,0 +1,259 @@
+#!/usr/bin/python3
+"""Online serving over real HTTP with MLflow's scoring protocol: `serve` answers
+/models/NAME@ALIAS/invocations and /models/NAME/VERSION/invocations in MLflow's four JSON forms
+and CSV, with exactly batch_infer's predictions for the same rows and version (to the bit) and
+Python xgboost's (to 1e-6); errors have MLflow's bodies; a moved alias answers with its new
+version within a second; `conveyor serve-model` serves one model at MLflow's own paths.
+
+Usage: mlflow_scoring_test.py CONVEYOR SOURCE_DIR
+"""
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import numpy as np
+import xgboost
+
+CONVEYOR = sys.argv[1] if len(sys.argv) > 1 else "conveyor"
+SOURCE = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else ".")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(port, path):
+    for _ in range(200):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=1)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.05)
+    raise RuntimeError("nothing answers on port %d" % port)
+
+
+class MlflowScoringTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="conveyor_serving_")
+        dags = os.path.join(cls.dir, "dags")
+        os.makedirs(dags)
+        os.symlink(os.path.join(SOURCE, "dags", "data"), os.path.join(dags, "data"))
+        for name in ["credit_default_training", "batch_inference_primary"]:
+            shutil.copy(os.path.join(SOURCE, "dags", name + ".yaml"), dags)
+        # A second version: a weaker model registered as `staging`.
+        with open(os.path.join(SOURCE, "dags", "credit_default_training.yaml")) as f:
+            weak = (f.read().replace("dag_id: credit_default_training", "dag_id: weak_training")
+                    .replace("num_boost_round: 200", "num_boost_round: 2")
+                    .replace("alias: production", "alias: staging")
+                    .replace("      only_if_better: {metric: auc, than: production, by: 0.005}\n",
+                             ""))
+        with open(os.path.join(dags, "weak_training.yaml"), "w") as f:
+            f.write(weak)
+        cls.port = free_port()
+        cls.config = os.path.join(cls.dir, "conveyor.yaml")
+        with open(cls.config, "w") as f:
+            f.write("dags_folder: dags\ndb: state/conveyor.db\nport: %d\n"
+                    "serving: {max_rows: 200}\n" % cls.port)
+        for dag in ["credit_default_training", "batch_inference_primary", "weak_training"]:
+            code, out = cls.cli("dags", "trigger", dag, "--wait")
+            assert code == 0, out
+        model = json.loads(cls.cli("models", "show", "credit_default", "-o", "json")[1])
+        cls.version = model["versions"][1]
+        assert cls.version["aliases"] == ["production"], model
+        cls.features = cls.version["features"]
+        data = sqlite3.connect(os.path.join(cls.dir, "state", "data.db"))
+        columns = ", ".join('"%s"' % c for c in cls.features)
+        cls.rows = data.execute("SELECT %s, prediction_score FROM inference_primary ORDER BY rowid "
+                                "LIMIT 100" % columns).fetchall()
+        data.close()
+        cls.log = open(os.path.join(cls.dir, "serve.log"), "w")
+        cls.serve = subprocess.Popen([CONVEYOR, "--config", cls.config, "serve"],
+                                     stdout=cls.log, stderr=subprocess.STDOUT)
+        wait_until_up(cls.port, "/api/v1/health")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.terminate()
+        cls.serve.wait(timeout=30)
+        shutil.rmtree(cls.dir)
+
+    @classmethod
+    def cli(cls, *args):
+        result = subprocess.run([CONVEYOR, "--config", cls.config, *args], capture_output=True,
+                                text=True, timeout=300)
+        return result.returncode, result.stdout + result.stderr
+
+    def post(self, path, body, content_type="application/json", port=None, headers=None):
+        data = body if isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        request = urllib.request.Request("http://127.0.0.1:%d%s" % (port or self.port, path),
+                                         data=data, method="POST")
+        request.add_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+    def expected(self):
+        return [r[-1] for r in self.rows]
+
+    def features_of(self, row):
+        return list(row[:-1])
+
+    def test_every_input_form_gives_batch_infers_predictions_to_the_bit(self):
+        path = "/models/credit_default@production/invocations"
+        shuffled = list(reversed(self.features))
+        forms = {
+            "dataframe_split": {"dataframe_split": {
+                "columns": shuffled, "index": list(range(len(self.rows))),
+                "data": [[r[self.features.index(c)] for c in shuffled] for r in self.rows]}},
+            "dataframe_records": {"dataframe_records": [
+                dict(zip(self.features, self.features_of(r))) for r in self.rows]},
+            "inputs as lists": {"inputs": [self.features_of(r) for r in self.rows]},
+            "instances as records": {"instances": [
+                dict(zip(self.features, self.features_of(r))) for r in self.rows]},
+            "inputs as columns": {"inputs": {
+                c: [r[i] for r in self.rows] for i, c in enumerate(self.features)}},
+        }
+        for name, body in forms.items():
+            status, headers, answer = self.post(path, body)
+            self.assertEqual(status, 200, (name, answer))
+            self.assertEqual(answer["predictions"], self.expected(), name)
+            self.assertEqual(headers["X-Model-Version"], str(self.version["version"]))
+        csv = ",".join(shuffled) + "\n" + "\n".join(
+            ",".join("" if r[self.features.index(c)] is None else repr(r[self.features.index(c)])
+                     for c in shuffled) for r in self.rows) + "\n"
+        status, _, answer = self.post(path, csv, "text/csv")
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["predictions"], self.expected())
+        status, _, answer = self.post(
+            "/models/credit_default/%d/invocations" % self.version["version"],
+            {"inputs": [self.features_of(r) for r in self.rows]},
+            "application/json; charset=utf-8")
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["predictions"], self.expected())
+
+    def test_predictions_equal_python_xgboosts(self):
+        booster = xgboost.Booster()
+        booster.load_model(self.version["artifact_path"])
+        x = np.array([[np.nan if v is None else v for v in self.features_of(r)] for r in self.rows],
+                     dtype=np.float32)
+        theirs = booster.predict(xgboost.DMatrix(x, feature_names=self.features, missing=np.nan))
+        status, _, answer = self.post("/models/credit_default@production/invocations",
+                                      {"inputs": [self.features_of(r) for r in self.rows]})
+        self.assertEqual(status, 200)
+        self.assertLess(max(abs(a - b) for a, b in zip(answer["predictions"], theirs)), 1e-6)
+
+    def test_errors_have_mlflows_bodies_and_name_what_is_wrong(self):
+        path = "/models/credit_default@production/invocations"
+        row = dict(zip(self.features, self.features_of(self.rows[0])))
+
+        def error(body, content_type="application/json", at=path, headers=None):
+            status, _, answer = self.post(at, body, content_type, headers=headers)
+            return status, answer
+
+        self.assertEqual(error(b"a,b\n1,2\n", "text/plain"), (415, {
+            "error_code": "BAD_REQUEST",
+            "message": "Content-Type must be application/json (charset=utf-8 at most) or "
+                       "text/csv, got 'text/plain'"}))
+        self.assertEqual(error({"dataframe_records": [row]}, "application/json; charset=latin-1")[0],
+                         415)
+        self.assertEqual(error({"inputs": [], "instances": []}), (400, {
+            "error_code": "BAD_REQUEST",
+            "message": "the body must hold exactly one of dataframe_split, dataframe_records, "
+                       "inputs or instances; it holds inputs, instances"}))
+        missing = dict(row)
+        del missing[self.features[0]]
+        missing["colour"] = 1
+        status, answer = error({"dataframe_records": [missing]})
+        self.assertEqual((status, answer["error_code"]), (400, "BAD_REQUEST"))
+        self.assertTrue(answer["message"].startswith(
+            "record 0: missing features: %s; unknown columns: colour (the model's features: "
+            % self.features[0]), answer["message"])
+        text = dict(row)
+        text[self.features[1]] = "high"
+        self.assertEqual(error({"dataframe_records": [row, text]}), (400, {
+            "error_code": "BAD_REQUEST",
+            "message": "row 1, column '%s' holds \"high\": expected a number, a boolean or null"
+                       % self.features[1]}))
+        self.assertEqual(error({"inputs": [[1.0, 2.0]]})[1]["message"],
+                         "row 0 must be a list of %d values, got 2 values" % len(self.features))
+        self.assertEqual(error({"inputs": [self.features_of(self.rows[0])] * 201}), (400, {
+            "error_code": "BAD_REQUEST",
+            "message": "201 rows is more than the 200 a request may hold (serving.max_rows)"}))
+        self.assertEqual(error(b"{not json"), (400, {"error_code": "BAD_REQUEST",
+                                                     "message": "the body is not valid JSON"}))
+        status, answer = error({"inputs": []}, at="/models/credit_default@nowhere/invocations")
+        self.assertEqual((status, answer["error_code"]), (404, "RESOURCE_DOES_NOT_EXIST"))
+        self.assertIn("model 'credit_default' has no alias 'nowhere'", answer["message"])
+        # A web page's cross-origin request is refused, in MLflow's body too.
+        status, answer = error({"inputs": []}, headers={"Origin": "http://evil.example"})
+        self.assertEqual((status, answer["error_code"]), (403, "PERMISSION_DENIED"))
+
+    def test_a_moved_alias_answers_with_its_new_version_within_a_second(self):
+        code, out = self.cli("models", "alias", "credit_default", "1", "challenger")
+        self.assertEqual(code, 0, out)
+        path = "/models/credit_default@challenger/invocations"
+        body = {"inputs": [self.features_of(r) for r in self.rows[:10]]}
+        status, headers, first = self.post(path, body)
+        self.assertEqual((status, headers["X-Model-Version"]), (200, "1"))
+        code, out = self.cli("models", "alias", "credit_default", "2", "challenger")
+        self.assertEqual(code, 0, out)
+        moved = time.monotonic()
+        while True:
+            status, headers, answer = self.post(path, body)
+            self.assertEqual(status, 200, answer)
+            if headers["X-Model-Version"] == "2":
+                break
+            self.assertEqual(answer, first)  # the old version, whole, until the swap
+            self.assertLess(time.monotonic() - moved, 1.5, "the alias did not move in time")
+            time.sleep(0.02)
+        self.assertNotEqual(answer["predictions"], first["predictions"])
+
+    def test_serve_model_answers_at_mlflows_paths(self):
+        port = free_port()
+        process = subprocess.Popen([CONVEYOR, "--config", self.config, "serve-model",
+                                    "credit_default@production", "--port", str(port)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_until_up(port, "/ping")
+            status, headers, answer = self.post(
+                "/invocations", {"inputs": [self.features_of(r) for r in self.rows]}, port=port)
+            self.assertEqual(status, 200, answer)
+            self.assertEqual(answer["predictions"], self.expected())
+            self.assertEqual(headers["X-Model-Version"], str(self.version["version"]))
+            for path in ["/ping", "/health"]:
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path)) as response:
+                    self.assertEqual(response.status, 200)
+            with urllib.request.urlopen("http://127.0.0.1:%d/version" % port) as response:
+                self.assertRegex(response.read().decode(), r"^\d+\.\d+\.\d+$")
+        finally:
+            process.terminate()
+            out, _ = process.communicate(timeout=10)
+        self.assertEqual(process.returncode, 0, out)
+        self.assertIn("conveyor serve-model: credit_default@production (version %d) at "
+                      "http://127.0.0.1:%d/invocations" % (self.version["version"], port), out)
+        result = subprocess.run([CONVEYOR, "--config", self.config, "serve-model",
+                                 "credit_default@nowhere", "--port", str(port)],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("model 'credit_default' has no alias 'nowhere'", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
