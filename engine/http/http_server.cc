@@ -7,6 +7,7 @@
 
 #include "engine/common/secret_masker.h"
 #include "engine/http/guarded_server.h"
+#include "engine/http/inference_protocols.h"
 #include "engine/http/mlflow_scoring.h"
 #include "engine/http/web_assets.h"
 
@@ -141,16 +142,38 @@ struct HttpServer::Impl {
   // `reference` makes the model reference from the path's captures.
   void MlflowRoute(const std::string& pattern, const std::string& route,
                    std::function<std::string(const httplib::Request&)> reference) {
-    server.Post(pattern, [this, route, reference](const httplib::Request& req,
-                                                  httplib::Response& res) {
+    ProtocolRoute("POST", pattern, route, AsMlflowError,
+                  [this, reference](const httplib::Request& req) {
+                    return MlflowInvocations(*models, reference(req),
+                                             req.get_header_value("Content-Type"), req.body);
+                  });
+  }
+
+  // An endpoint of an inference protocol: predictions (POSTs that read) and model metadata,
+  // answered, refusals included, in the protocol's own error body (`error_of`). Its POSTs take
+  // JSON only.
+  void ProtocolRoute(const char* method, const std::string& pattern, const std::string& route,
+                     std::function<ApiResponse(const ApiResponse&)> error_of,
+                     std::function<ApiResponse(const httplib::Request&)> handler,
+                     bool json_only = false) {
+    auto serve = [this, route, error_of, handler, json_only](const httplib::Request& req,
+                                                             httplib::Response& res) {
       std::optional<ApiResponse> refused = CheckRequest(HeadOf(req), settings.access, false, true);
-      const ApiResponse response =
-          refused ? AsMlflowError(*refused)
-                  : MlflowInvocations(*models, reference(req), req.get_header_value("Content-Type"),
-                                      req.body);
+      if (!refused && json_only && req.method == "POST") {
+        const std::string type = req.get_header_value("Content-Type");
+        if (type.rfind("application/json", 0) != 0) {
+          refused = Problem(415, "Content-Type must be application/json, got '" + type + "'");
+        }
+      }
+      const ApiResponse response = refused ? error_of(*refused) : handler(req);
       SetResponse(response, res);
       metrics.CountHttpRequest(route, response.status);
-    });
+    };
+    if (std::string(method) == "GET") {
+      server.Get(pattern, serve);
+    } else {
+      server.Post(pattern, serve);
+    }
   }
 
   // An endpoint open to anyone (health checks), past the Host and Origin checks.
@@ -255,6 +278,46 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
                   "/models/{name}/{version}/invocations", [](const httplib::Request& req) {
                     return req.matches[1].str() + "/" + req.matches[2].str();
                   });
+    // The Open Inference Protocol (KServe v2): the model as NAME, NAME@ALIAS, or a version.
+    const auto v2_error = [](const ApiResponse& problem) {
+      return V2Error(problem.status, DetailOf(problem));
+    };
+    const std::string model = "([A-Za-z0-9_.@-]+)";
+    const std::string v2 = "/v2/models/" + model;
+    const std::string versioned = v2 + "/versions/([0-9]+)";
+    const auto m = [](const httplib::Request& req) { return req.matches[1].str(); };
+    const auto v = [](const httplib::Request& req) {
+      return req.matches.size() > 2 ? req.matches[2].str() : std::string();
+    };
+    for (const std::string& base : {v2, versioned}) {
+      const std::string route =
+          base == v2 ? "/v2/models/{model}" : "/v2/models/{model}/versions/{version}";
+      s.ProtocolRoute(
+          "POST", base + "/infer", route + "/infer", v2_error,
+          [&s, m, v](const httplib::Request& req) {
+            return InferV2(*s.models, m(req), v(req), req.body);
+          },
+          true);
+      s.ProtocolRoute("GET", base, route, v2_error, [&s, m, v](const httplib::Request& req) {
+        return ModelMetadataV2(*s.models, m(req), v(req));
+      });
+      s.ProtocolRoute("GET", base + "/ready", route + "/ready", v2_error,
+                      [&s, m, v](const httplib::Request& req) {
+                        return ModelReadyV2(*s.models, m(req), v(req));
+                      });
+    }
+    s.OpenRoute("/v2/health/live", R"({"live":true})", "application/json");
+    s.OpenRoute("/v2/health/ready", R"({"ready":true})", "application/json");
+    // Seldon Core v1.
+    s.ProtocolRoute(
+        "POST", "/models/" + name + "@" + name + "/api/v1.0/predictions",
+        "/models/{name}@{alias}/api/v1.0/predictions",
+        [](const ApiResponse& problem) { return SeldonError(problem.status, DetailOf(problem)); },
+        [&s](const httplib::Request& req) {
+          return SeldonPredict(*s.models, req.matches[1].str() + "@" + req.matches[2].str(),
+                               req.body);
+        },
+        true);
   }
 
   // The web UI, from memory: only names in the embedded table, never a filesystem path.

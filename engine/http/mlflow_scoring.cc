@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "engine/http/json_body.h"
 #include "engine/serving/prediction_input.h"
 
 namespace conveyor::http {
@@ -42,12 +43,15 @@ ApiResponse MlflowError(int status, std::string_view code, const std::string& me
   return response;
 }
 
-ApiResponse AsMlflowError(const ApiResponse& problem) {
+std::string DetailOf(const ApiResponse& problem) {
   const auto json = nlohmann::json::parse(problem.body, nullptr, false);
-  const std::string detail =
-      json.is_object() && json.contains("detail") && json["detail"].is_string()
-          ? json["detail"].get<std::string>()
-          : problem.body;
+  return json.is_object() && json.contains("detail") && json["detail"].is_string()
+             ? json["detail"].get<std::string>()
+             : problem.body;
+}
+
+ApiResponse AsMlflowError(const ApiResponse& problem) {
+  const std::string detail = DetailOf(problem);
   const std::string_view code = problem.status == 401   ? "UNAUTHENTICATED"
                                 : problem.status == 403 ? "PERMISSION_DENIED"
                                 : problem.status == 404 ? "RESOURCE_DOES_NOT_EXIST"
@@ -74,6 +78,10 @@ ApiResponse MlflowInvocations(serving::ModelServer& models, const std::string& r
   const size_t max_rows = models.settings().max_rows;
   Result<serving::Rows> rows = InvalidArgument("");
   if (kind == Body::kJson) {
+    if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
+      return MlflowError(400, "BAD_REQUEST",
+                         "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
     const auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded()) return MlflowError(400, "BAD_REQUEST", "the body is not valid JSON");
     rows = serving::RowsFromMlflowJson(json, (*model)->features, max_rows);

@@ -10,6 +10,8 @@ namespace conveyor::http {
 
 // MLflow's error body, {"error_code": CODE, "message": ...}, with `status`.
 ApiResponse MlflowError(int status, std::string_view code, const std::string& message);
+// The `detail` of a problem+json answer (the request guard's), or its body.
+std::string DetailOf(const ApiResponse& problem);
 // A problem+json answer of the request guard (401, 403, ...) as MLflow's error body.
 ApiResponse AsMlflowError(const ApiResponse& problem);
 

@@ -9,6 +9,8 @@ ModelServer::ModelServer(exec::RegistryOpener open_registry, ServingSettings set
 
 Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& reference) {
   const bool is_alias = reference.find('@') != std::string::npos;
+  // An alias, or a bare name (its latest version): both move, and are read again once stale.
+  const bool moves = reference.find('/') == std::string::npos;
   if (!settings_.models.empty()) {
     // Only the listed aliases, and the versions they name.
     const std::string name = reference.substr(0, reference.find_first_of("@/"));
@@ -21,7 +23,7 @@ Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& r
   }
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
-  if (is_alias) {
+  if (moves) {
     auto entry = aliases_.find(reference);
     if (entry != aliases_.end()) {
       // Fresh, or being read again by another request: this one is answered by what is held.
@@ -34,7 +36,7 @@ Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& r
   lock.unlock();
   auto resolved = Resolve(reference);
   lock.lock();
-  if (is_alias) {
+  if (moves) {
     auto entry = aliases_.find(reference);
     if (!resolved.ok()) {
       if (entry != aliases_.end()) {

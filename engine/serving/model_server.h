@@ -39,8 +39,8 @@ class ModelServer {
  public:
   ModelServer(exec::RegistryOpener open_registry, ServingSettings settings);
 
-  // `reference`: NAME@ALIAS or NAME/VERSION. kNotFound for an unknown model, alias or version,
-  // and for one the settings do not serve.
+  // `reference`: NAME@ALIAS, NAME/VERSION, or NAME (its latest version). kNotFound for an
+  // unknown model, alias or version, and for one the settings do not serve.
   Result<std::shared_ptr<const LoadedModel>> Get(const std::string& reference);
   const ServingSettings& settings() const { return settings_; }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -274,6 +275,161 @@ Result<Rows> RowsFromCsv(std::string_view text, const std::vector<std::string>& 
     ++rows.rows;
   }
   return rows;
+}
+
+namespace {
+
+// A tensor's values, flattened (nested lists are read row-major), checked against its datatype.
+Result<std::vector<float>> TensorValues(const nlohmann::json& tensor, const std::string& name,
+                                        size_t rank) {
+  const std::string datatype = tensor.value("datatype", std::string());
+  static const std::set<std::string> kTypes = {"FP32", "FP64", "INT64", "INT32", "BOOL"};
+  if (kTypes.count(datatype) == 0) {
+    return InvalidArgument("input '" + name + "' has datatype '" + datatype +
+                           "': expected FP32, FP64, INT64, INT32 or BOOL");
+  }
+  if (!tensor.contains("data") || !tensor["data"].is_array()) {
+    return InvalidArgument("input '" + name + "' has no data list");
+  }
+  std::vector<float> values;
+  // Depth-first, in order: row-major for nested rows.
+  std::function<Status(const nlohmann::json&, int)> walk = [&](const nlohmann::json& item,
+                                                               int depth) -> Status {
+    if (item.is_array()) {
+      // The data list itself (depth 0), then one level of lists per dimension beyond the first.
+      if (depth >= static_cast<int>(std::max<size_t>(rank, 1))) {
+        return InvalidArgument("input '" + name + "' nests deeper than its shape");
+      }
+      for (const auto& inner : item) {
+        if (Status s = walk(inner, depth + 1); !s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+    const bool fits = datatype == "BOOL"              ? item.is_boolean()
+                      : datatype.rfind("INT", 0) == 0 ? item.is_number_integer()
+                                                      : item.is_number() || item.is_null();
+    if (!fits) {
+      return InvalidArgument("input '" + name + "' (" + datatype + ") holds " +
+                             item.dump(-1, ' ', true));
+    }
+    values.push_back(item.is_null()      ? kMissing
+                     : item.is_boolean() ? (item.get<bool>() ? 1.0f : 0.0f)
+                                         : static_cast<float>(item.get<double>()));
+    return Status::Ok();
+  };
+  if (Status s = walk(tensor["data"], 0); !s.ok()) return s.error();
+  return values;
+}
+
+Result<std::vector<long long>> TensorShape(const nlohmann::json& tensor, const std::string& name) {
+  if (!tensor.contains("shape") || !tensor["shape"].is_array() || tensor["shape"].empty()) {
+    return InvalidArgument("input '" + name + "' has no shape");
+  }
+  std::vector<long long> shape;
+  for (const auto& dim : tensor["shape"]) {
+    if (!dim.is_number_integer() || dim.get<long long>() < 0) {
+      return InvalidArgument("input '" + name + "' has a bad shape " + tensor["shape"].dump());
+    }
+    shape.push_back(dim.get<long long>());
+  }
+  return shape;
+}
+
+}  // namespace
+
+Result<Rows> RowsFromInferenceRequest(const nlohmann::json& body,
+                                      const std::vector<std::string>& features, size_t max_rows) {
+  if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array() ||
+      body["inputs"].empty()) {
+    return InvalidArgument("the body must be an inference request with a non-empty 'inputs' list");
+  }
+  const nlohmann::json& inputs = body["inputs"];
+  for (const auto& tensor : inputs) {
+    if (!tensor.is_object() || !tensor.contains("name") || !tensor["name"].is_string()) {
+      return InvalidArgument("each input must be a tensor with a name, shape, datatype and data");
+    }
+  }
+  Rows rows;
+  rows.cols = features.size();
+  if (inputs.size() == 1 && std::find(features.begin(), features.end(),
+                                      inputs[0]["name"].get<std::string>()) == features.end()) {
+    // One tensor [N, F]: the features in the model's order.
+    const std::string name = inputs[0]["name"].get<std::string>();
+    auto shape = TensorShape(inputs[0], name);
+    if (!shape.ok()) return shape.error();
+    if (shape->size() != 2 || (*shape)[1] != static_cast<long long>(features.size())) {
+      return InvalidArgument("input '" + name + "' has shape " + inputs[0]["shape"].dump() +
+                             ": expected [N, " + std::to_string(features.size()) +
+                             "], the model's features in order, or one input per feature");
+    }
+    if (Status s = CheckRowCount(static_cast<size_t>((*shape)[0]), max_rows); !s.ok()) {
+      return s.error();
+    }
+    auto values = TensorValues(inputs[0], name, shape->size());
+    if (!values.ok()) return values.error();
+    if (values->size() != static_cast<size_t>((*shape)[0] * (*shape)[1])) {
+      return InvalidArgument("input '" + name + "' holds " + std::to_string(values->size()) +
+                             " values, its shape " + inputs[0]["shape"].dump());
+    }
+    rows.rows = static_cast<size_t>((*shape)[0]);
+    rows.values = std::move(values).value();
+    return rows;
+  }
+  // One tensor per feature.
+  std::vector<std::string> names;
+  for (const auto& tensor : inputs) names.push_back(tensor["name"].get<std::string>());
+  auto order = MatchColumns(names, features);
+  if (!order.ok()) return order.error();
+  std::vector<std::vector<float>> columns;
+  for (size_t f = 0; f < features.size(); ++f) {
+    const nlohmann::json& tensor = inputs[(*order)[f]];
+    auto shape = TensorShape(tensor, features[f]);
+    if (!shape.ok()) return shape.error();
+    if (shape->size() > 2 || (shape->size() == 2 && (*shape)[1] != 1)) {
+      return InvalidArgument("input '" + features[f] + "' has shape " + tensor["shape"].dump() +
+                             ": expected [N]");
+    }
+    auto values = TensorValues(tensor, features[f], shape->size());
+    if (!values.ok()) return values.error();
+    if (values->size() != static_cast<size_t>((*shape)[0])) {
+      return InvalidArgument("input '" + features[f] + "' holds " + std::to_string(values->size()) +
+                             " values, its shape " + tensor["shape"].dump());
+    }
+    if (f > 0 && values->size() != columns[0].size()) {
+      return InvalidArgument("input '" + features[f] + "' has " + std::to_string(values->size()) +
+                             " rows, input '" + features[0] + "' " +
+                             std::to_string(columns[0].size()));
+    }
+    if (Status s = CheckRowCount(values->size(), max_rows); !s.ok()) return s.error();
+    columns.push_back(std::move(values).value());
+  }
+  rows.rows = columns.empty() ? 0 : columns[0].size();
+  rows.values.reserve(rows.rows * rows.cols);
+  for (size_t r = 0; r < rows.rows; ++r) {
+    for (const auto& column : columns) rows.values.push_back(column[r]);
+  }
+  return rows;
+}
+
+Result<Rows> RowsFromSeldon(const nlohmann::json& body, const std::vector<std::string>& features,
+                            size_t max_rows) {
+  if (!body.is_object() || !body.contains("data") || !body["data"].is_object() ||
+      !body["data"].contains("ndarray") || !body["data"]["ndarray"].is_array()) {
+    return InvalidArgument("the body must be {\"data\": {\"names\": [...], \"ndarray\": [[...]]}}");
+  }
+  const nlohmann::json& data = body["data"];
+  if (Status s = CheckRowCount(data["ndarray"].size(), max_rows); !s.ok()) return s.error();
+  if (!data.contains("names"))
+    return FromLists(data["ndarray"], features, nullptr, features.size());
+  std::vector<std::string> names;
+  if (!data["names"].is_array()) return InvalidArgument("data.names must be a list of names");
+  for (const auto& name : data["names"]) {
+    if (!name.is_string()) return InvalidArgument("data.names must be a list of names");
+    names.push_back(name.get<std::string>());
+  }
+  auto order = MatchColumns(names, features);
+  if (!order.ok()) return order.error();
+  return FromLists(data["ndarray"], features, &*order, names.size());
 }
 
 }  // namespace conveyor::serving

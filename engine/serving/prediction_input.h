@@ -27,4 +27,15 @@ Result<Rows> RowsFromMlflowJson(const nlohmann::json& body,
 Result<Rows> RowsFromCsv(std::string_view text, const std::vector<std::string>& features,
                          size_t max_rows);
 
+// The Open Inference Protocol's (KServe v2) `inputs`: one tensor of shape [N, F] with the
+// features in the model's order, or one tensor per feature, named by it, of shape [N] (or
+// [N, 1]); datatypes FP32, FP64, INT64, INT32 or BOOL; data flat (row-major) or nested.
+Result<Rows> RowsFromInferenceRequest(const nlohmann::json& body,
+                                      const std::vector<std::string>& features, size_t max_rows);
+
+// Seldon Core v1's `{"data": {"names": [...], "ndarray": [[...]]}}`: rows in the order `names`
+// gives (the model's when absent).
+Result<Rows> RowsFromSeldon(const nlohmann::json& body, const std::vector<std::string>& features,
+                            size_t max_rows);
+
 }  // namespace conveyor::serving

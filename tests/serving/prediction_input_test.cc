@@ -67,5 +67,38 @@ TEST(PredictionInputTest, CsvHasAHeaderAndEmptyFieldsAreMissing) {
             "error: more than the 2 rows a request may hold (serving.max_rows)");
 }
 
+TEST(PredictionInputTest, InferenceTensorsAndSeldonRows) {
+  const auto v2 = [](const char* text) {
+    return Shown(RowsFromInferenceRequest(nlohmann::json::parse(text), kFeatures, 10));
+  };
+  EXPECT_EQ(v2(R"({"inputs": [{"name": "t", "shape": [2, 2], "datatype": "FP64",
+                  "data": [1, 2, 3, null]}]})"),
+            "10,20|30,nan");
+  EXPECT_EQ(v2(R"({"inputs": [{"name": "b", "shape": [1], "datatype": "BOOL", "data": [true]},
+                             {"name": "a", "shape": [1, 1], "datatype": "INT64", "data": [[4]]}]})"),
+            "40,10");
+  EXPECT_EQ(v2(R"({"inputs": [{"name": "t", "shape": [1, 2], "datatype": "INT64",
+                  "data": [1, 2.5]}]})"),
+            "error: input 't' (INT64) holds 2.5");
+  EXPECT_EQ(v2(R"({"inputs": [{"name": "t", "shape": [1, 2], "datatype": "FP32",
+                  "data": [[[1, 2]]]}]})"),
+            "error: input 't' nests deeper than its shape");
+  EXPECT_EQ(v2(R"({"inputs": [{"name": "t", "shape": [2, 2], "datatype": "FP32",
+                  "data": [1, 2, 3]}]})"),
+            "error: input 't' holds 3 values, its shape [2,2]");
+  EXPECT_EQ(v2(R"({"inputs": [{"name": "a", "shape": [2], "datatype": "FP32", "data": [1, 2]},
+                             {"name": "b", "shape": [1], "datatype": "FP32", "data": [1]}]})"),
+            "error: input 'b' has 1 rows, input 'a' 2");
+  EXPECT_EQ(v2(R"({"inputs": []})"),
+            "error: the body must be an inference request with a non-empty 'inputs' list");
+  EXPECT_EQ(Shown(RowsFromSeldon(
+                nlohmann::json::parse(R"({"data": {"names": ["b", "a"], "ndarray": [[2, 1]]}})"),
+                kFeatures, 10)),
+            "10,20");
+  EXPECT_EQ(Shown(RowsFromSeldon(nlohmann::json::parse(R"({"data": {"ndarray": [[1, 2]]}})"),
+                                 kFeatures, 10)),
+            "10,20");
+}
+
 }  // namespace
 }  // namespace conveyor::serving

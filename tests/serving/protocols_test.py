@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""Online serving over real HTTP with MLflow's scoring protocol: `serve` answers
-/models/NAME@ALIAS/invocations and /models/NAME/VERSION/invocations in MLflow's four JSON forms
-and CSV, with exactly batch_infer's predictions for the same rows and version (to the bit) and
-Python xgboost's (to 1e-6); errors have MLflow's bodies; a moved alias answers with its new
-version within a second; `conveyor serve-model` serves one model at MLflow's own paths.
+"""Online serving over real HTTP: `serve` answers MLflow's scoring protocol
+(/models/NAME@ALIAS/invocations and /models/NAME/VERSION/invocations, in MLflow's four JSON forms
+and CSV), the Open Inference Protocol (KServe v2) and Seldon Core v1, with exactly batch_infer's
+predictions for the same rows and version (to the bit) and Python xgboost's (to 1e-6); errors
+have each protocol's bodies; a moved alias answers with its new version within a second;
+`conveyor serve-model` serves one model at MLflow's own paths.
 
-Usage: mlflow_scoring_test.py CONVEYOR SOURCE_DIR
+Usage: protocols_test.py CONVEYOR SOURCE_DIR
 """
 import json
 import os
@@ -201,6 +202,15 @@ class MlflowScoringTest(unittest.TestCase):
         status, answer = error({"inputs": []}, at="/models/credit_default@nowhere/invocations")
         self.assertEqual((status, answer["error_code"]), (404, "RESOURCE_DOES_NOT_EXIST"))
         self.assertIn("model 'credit_default' has no alias 'nowhere'", answer["message"])
+        # A body of 100,000 nested lists (the attack that once took serve down) is refused by
+        # every protocol before it is parsed, and serve goes on.
+        deep = "{\"inputs\": " + "[" * 100000 + "]" * 100000 + "}"
+        for at, body in [(path, deep), ("/v2/models/credit_default@production/infer", deep),
+                         ("/models/credit_default@production/api/v1.0/predictions", deep)]:
+            status, _, answer = self.post(at, deep)
+            self.assertEqual(status, 400, at)
+            self.assertIn("the body nests deeper than 64 levels", json.dumps(answer))
+        self.assertEqual(self.get("/v2/health/live"), (200, {"live": True}))
         # A web page's cross-origin request is refused, in MLflow's body too.
         status, answer = error({"inputs": []}, headers={"Origin": "http://evil.example"})
         self.assertEqual((status, answer["error_code"]), (403, "PERMISSION_DENIED"))
@@ -224,6 +234,80 @@ class MlflowScoringTest(unittest.TestCase):
             self.assertLess(time.monotonic() - moved, 1.5, "the alias did not move in time")
             time.sleep(0.02)
         self.assertNotEqual(answer["predictions"], first["predictions"])
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                        timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def test_the_open_inference_protocol(self):
+        rows = [self.features_of(r) for r in self.rows]
+        n, f = len(rows), len(self.features)
+        one_tensor = {"id": "abc", "inputs": [{"name": "input-0", "shape": [n, f],
+                                               "datatype": "FP32", "data": rows}]}
+        status, headers, answer = self.post("/v2/models/credit_default@production/infer",
+                                            one_tensor)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer, {"model_name": "credit_default", "model_version": "1",
+                                  "id": "abc", "outputs": [{"name": "predict", "shape": [n],
+                                                            "datatype": "FP32",
+                                                            "data": self.expected()}]})
+        self.assertEqual(headers["X-Model-Version"], "1")
+        flat = {"inputs": [{"name": "x", "shape": [n, f], "datatype": "FP64",
+                            "data": [v for r in rows for v in r]}]}
+        status, _, answer = self.post("/v2/models/credit_default/versions/1/infer", flat)
+        self.assertEqual((status, answer["outputs"][0]["data"]), (200, self.expected()))
+        self.assertTrue(answer["id"].startswith("conveyor-"), answer["id"])
+        per_feature = {"inputs": [{"name": c, "shape": [n], "datatype": "FP32",
+                                   "data": [r[i] for r in rows]}
+                                  for i, c in reversed(list(enumerate(self.features)))]}
+        status, _, answer = self.post("/v2/models/credit_default@production/infer", per_feature)
+        self.assertEqual((status, answer["outputs"][0]["data"]), (200, self.expected()))
+        # A bare name is the latest version: the weak one.
+        status, _, answer = self.post("/v2/models/credit_default/infer", one_tensor)
+        self.assertEqual((status, answer["model_version"]), (200, "2"))
+
+        bad = {"inputs": [{"name": "x", "shape": [1, f], "datatype": "BYTES", "data": rows[0]}]}
+        self.assertEqual(self.post("/v2/models/credit_default@production/infer", bad)[::2], (400, {
+            "error": "input 'x' has datatype 'BYTES': expected FP32, FP64, INT64, INT32 or BOOL"}))
+        wrong = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}
+        self.assertEqual(self.post("/v2/models/credit_default@production/infer", wrong)[::2], (400, {
+            "error": "input 'x' has shape [1,2]: expected [N, %d], the model's features in order, "
+                     "or one input per feature" % f}))
+        status, _, answer = self.post("/v2/models/nothing@production/infer", one_tensor)
+        self.assertEqual((status, list(answer)), (404, ["error"]))
+        status, _, answer = self.post("/v2/models/credit_default@production/infer", "x",
+                                      "text/plain")
+        self.assertEqual((status, list(answer)), (415, ["error"]))
+
+        self.assertEqual(self.get("/v2/health/live"), (200, {"live": True}))
+        self.assertEqual(self.get("/v2/health/ready"), (200, {"ready": True}))
+        status, metadata = self.get("/v2/models/credit_default@production")
+        self.assertEqual((status, metadata["name"], metadata["versions"], metadata["platform"]),
+                         (200, "credit_default", ["1"], "xgboost"))
+        self.assertEqual([i["name"] for i in metadata["inputs"]], self.features)
+        self.assertEqual(metadata["outputs"], [{"name": "predict", "datatype": "FP32",
+                                                "shape": [-1]}])
+        self.assertEqual(self.get("/v2/models/credit_default/versions/2/ready"),
+                         (200, {"name": "credit_default", "ready": True}))
+        self.assertEqual(self.get("/v2/models/credit_default/versions/9/ready")[0], 404)
+
+    def test_seldon_core_v1(self):
+        shuffled = list(reversed(self.features))
+        body = {"data": {"names": shuffled, "ndarray": [
+            [r[self.features.index(c)] for c in shuffled] for r in self.rows]}}
+        status, _, answer = self.post("/models/credit_default@production/api/v1.0/predictions",
+                                      body)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["data"], {"names": ["predict"], "ndarray": self.expected()})
+        self.assertEqual(answer["meta"]["tags"], {"model_version": 1})
+        status, _, answer = self.post("/models/credit_default@production/api/v1.0/predictions",
+                                      {"data": {}})
+        self.assertEqual((status, answer["status"]["status"], answer["status"]["code"]),
+                         (400, "FAILURE", 400))
 
     def test_serve_model_answers_at_mlflows_paths(self):
         port = free_port()
