@@ -144,7 +144,7 @@ struct HttpServer::Impl {
                    std::function<std::string(const httplib::Request&)> reference) {
     ProtocolRoute("POST", pattern, route, AsMlflowError,
                   [this, reference](const httplib::Request& req) {
-                    return MlflowInvocations(*models, reference(req),
+                    return MlflowInvocations(*models, metrics, reference(req),
                                              req.get_header_value("Content-Type"), req.body);
                   });
   }
@@ -295,7 +295,7 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
       s.ProtocolRoute(
           "POST", base + "/infer", route + "/infer", v2_error,
           [&s, m, v](const httplib::Request& req) {
-            return InferV2(*s.models, m(req), v(req), req.body);
+            return InferV2(*s.models, s.metrics, m(req), v(req), req.body);
           },
           true);
       s.ProtocolRoute("GET", base, route, v2_error, [&s, m, v](const httplib::Request& req) {
@@ -314,8 +314,8 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
         "/models/{name}@{alias}/api/v1.0/predictions",
         [](const ApiResponse& problem) { return SeldonError(problem.status, DetailOf(problem)); },
         [&s](const httplib::Request& req) {
-          return SeldonPredict(*s.models, req.matches[1].str() + "@" + req.matches[2].str(),
-                               req.body);
+          return SeldonPredict(*s.models, s.metrics,
+                               req.matches[1].str() + "@" + req.matches[2].str(), req.body);
         },
         true);
   }

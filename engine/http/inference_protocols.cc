@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/http/json_body.h"
+#include "engine/http/prediction_metrics.h"
 #include "engine/serving/prediction_input.h"
 
 namespace conveyor::http {
@@ -58,32 +59,36 @@ ApiResponse V2Error(int status, const std::string& message) {
   return response;
 }
 
-ApiResponse InferV2(serving::ModelServer& models, const std::string& model,
+ApiResponse InferV2(serving::ModelServer& models, serve::Metrics& metrics, const std::string& model,
                     const std::string& version, const std::string& body) {
+  PredictionCount count(metrics, "v2", model);
   ApiResponse error;
   auto loaded = Find(models, Reference(model, version), error, V2Error);
-  if (!loaded.ok()) return error;
-  if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) return V2Error(400, TooDeep());
+  if (!loaded.ok()) return count.Done(error);
+  count.Answered((*loaded)->version);
+  if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
+    return count.Done(V2Error(400, TooDeep()));
+  }
   const auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_discarded()) return V2Error(400, "the body is not valid JSON");
+  if (json.is_discarded()) return count.Done(V2Error(400, "the body is not valid JSON"));
   auto rows =
       serving::RowsFromInferenceRequest(json, (*loaded)->features, models.settings().max_rows);
-  if (!rows.ok()) return V2Error(400, rows.error().message);
+  if (!rows.ok()) return count.Done(V2Error(400, rows.error().message));
   auto scores = (*loaded)->model.Predict(*rows);
-  if (!scores.ok()) return V2Error(500, scores.error().message);
+  if (!scores.ok()) return count.Done(V2Error(500, scores.error().message));
   const std::string id = json.contains("id") && json["id"].is_string()
                              ? json["id"].get<std::string>()
                              : NextRequestId();
-  return JsonResponse(
-      {{"model_name", (*loaded)->name},
-       {"model_version", std::to_string((*loaded)->version)},
-       {"id", id},
-       {"outputs",
-        nlohmann::json::array({nlohmann::json{{"name", "predict"},
-                                              {"shape", nlohmann::json::array({rows->rows})},
-                                              {"datatype", "FP32"},
-                                              {"data", Scores(*scores)}}})}},
-      (*loaded)->version);
+  const nlohmann::json output = {{"name", "predict"},
+                                 {"shape", nlohmann::json::array({rows->rows})},
+                                 {"datatype", "FP32"},
+                                 {"data", Scores(*scores)}};
+  return count.Done(JsonResponse({{"model_name", (*loaded)->name},
+                                  {"model_version", std::to_string((*loaded)->version)},
+                                  {"id", id},
+                                  {"outputs", nlohmann::json::array({output})}},
+                                 (*loaded)->version),
+                    *scores);
 }
 
 ApiResponse ModelMetadataV2(serving::ModelServer& models, const std::string& model,
@@ -127,24 +132,30 @@ ApiResponse SeldonError(int status, const std::string& message) {
   return response;
 }
 
-ApiResponse SeldonPredict(serving::ModelServer& models, const std::string& reference,
-                          const std::string& body) {
+ApiResponse SeldonPredict(serving::ModelServer& models, serve::Metrics& metrics,
+                          const std::string& reference, const std::string& body) {
+  PredictionCount count(metrics, "seldon", reference);
   ApiResponse error;
   auto loaded = Find(models, reference, error, SeldonError);
-  if (!loaded.ok()) return error;
-  if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) return SeldonError(400, TooDeep());
+  if (!loaded.ok()) return count.Done(error);
+  count.Answered((*loaded)->version);
+  if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
+    return count.Done(SeldonError(400, TooDeep()));
+  }
   const auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_discarded()) return SeldonError(400, "the body is not valid JSON");
+  if (json.is_discarded()) return count.Done(SeldonError(400, "the body is not valid JSON"));
   auto rows = serving::RowsFromSeldon(json, (*loaded)->features, models.settings().max_rows);
-  if (!rows.ok()) return SeldonError(400, rows.error().message);
+  if (!rows.ok()) return count.Done(SeldonError(400, rows.error().message));
   auto scores = (*loaded)->model.Predict(*rows);
-  if (!scores.ok()) return SeldonError(500, scores.error().message);
-  return JsonResponse(
-      {{"data", {{"names", nlohmann::json::array({"predict"})}, {"ndarray", Scores(*scores)}}},
-       {"meta",
-        {{"requestPath", {{(*loaded)->name, std::to_string((*loaded)->version)}}},
-         {"tags", {{"model_version", (*loaded)->version}}}}}},
-      (*loaded)->version);
+  if (!scores.ok()) return count.Done(SeldonError(500, scores.error().message));
+  return count.Done(
+      JsonResponse(
+          {{"data", {{"names", nlohmann::json::array({"predict"})}, {"ndarray", Scores(*scores)}}},
+           {"meta",
+            {{"requestPath", {{(*loaded)->name, std::to_string((*loaded)->version)}}},
+             {"tags", {{"model_version", (*loaded)->version}}}}}},
+          (*loaded)->version),
+      *scores);
 }
 
 }  // namespace conveyor::http

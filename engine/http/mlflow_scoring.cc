@@ -60,37 +60,43 @@ ApiResponse AsMlflowError(const ApiResponse& problem) {
   return MlflowError(problem.status, code, detail);
 }
 
-ApiResponse MlflowInvocations(serving::ModelServer& models, const std::string& reference,
-                              const std::string& content_type, const std::string& body) {
+ApiResponse MlflowInvocations(serving::ModelServer& models, serve::Metrics& metrics,
+                              const std::string& reference, const std::string& content_type,
+                              const std::string& body) {
+  PredictionCount count(metrics, "mlflow", reference);
   const Body kind = KindOf(content_type);
   if (kind == Body::kOther) {
-    return MlflowError(415, "BAD_REQUEST",
-                       "Content-Type must be application/json (charset=utf-8 at most) or "
-                       "text/csv, got '" +
-                           content_type + "'");
+    return count.Done(MlflowError(415, "BAD_REQUEST",
+                                  "Content-Type must be application/json (charset=utf-8 at most) "
+                                  "or text/csv, got '" +
+                                      content_type + "'"));
   }
   auto model = models.Get(reference);
   if (!model.ok()) {
-    return model.error().code == ErrorCode::kNotFound
-               ? MlflowError(404, "RESOURCE_DOES_NOT_EXIST", model.error().message)
-               : MlflowError(500, "INTERNAL_ERROR", model.error().message);
+    return count.Done(model.error().code == ErrorCode::kNotFound
+                          ? MlflowError(404, "RESOURCE_DOES_NOT_EXIST", model.error().message)
+                          : MlflowError(500, "INTERNAL_ERROR", model.error().message));
   }
+  count.Answered((*model)->version);
   const size_t max_rows = models.settings().max_rows;
   Result<serving::Rows> rows = InvalidArgument("");
   if (kind == Body::kJson) {
     if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
-      return MlflowError(400, "BAD_REQUEST",
-                         "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      return count.Done(
+          MlflowError(400, "BAD_REQUEST",
+                      "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
     }
     const auto json = nlohmann::json::parse(body, nullptr, false);
-    if (json.is_discarded()) return MlflowError(400, "BAD_REQUEST", "the body is not valid JSON");
+    if (json.is_discarded()) {
+      return count.Done(MlflowError(400, "BAD_REQUEST", "the body is not valid JSON"));
+    }
     rows = serving::RowsFromMlflowJson(json, (*model)->features, max_rows);
   } else {
     rows = serving::RowsFromCsv(body, (*model)->features, max_rows);
   }
-  if (!rows.ok()) return MlflowError(400, "BAD_REQUEST", rows.error().message);
+  if (!rows.ok()) return count.Done(MlflowError(400, "BAD_REQUEST", rows.error().message));
   auto scores = (*model)->model.Predict(*rows);
-  if (!scores.ok()) return MlflowError(500, "INTERNAL_ERROR", scores.error().message);
+  if (!scores.ok()) return count.Done(MlflowError(500, "INTERNAL_ERROR", scores.error().message));
   nlohmann::json predictions = nlohmann::json::array();
   for (const float score : *scores) {
     predictions.push_back(std::isfinite(score) ? nlohmann::json(score) : nlohmann::json(nullptr));
@@ -98,7 +104,7 @@ ApiResponse MlflowInvocations(serving::ModelServer& models, const std::string& r
   ApiResponse response;
   response.body = nlohmann::json{{"predictions", std::move(predictions)}}.dump();
   response.headers.emplace_back("X-Model-Version", std::to_string((*model)->version));
-  return response;
+  return count.Done(std::move(response), *scores);
 }
 
 }  // namespace conveyor::http

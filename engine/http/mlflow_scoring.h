@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "engine/http/api.h"
+#include "engine/http/prediction_metrics.h"
 #include "engine/serving/model_server.h"
 
 namespace conveyor::http {
@@ -19,7 +20,9 @@ ApiResponse AsMlflowError(const ApiResponse& problem);
 // NAME/VERSION): a JSON body (Content-Type application/json, only a charset=utf-8 parameter
 // allowed) in any of MLflow's four forms, or text/csv with a header row; answers
 // {"predictions": [...]} with the version that answered in X-Model-Version.
-ApiResponse MlflowInvocations(serving::ModelServer& models, const std::string& reference,
-                              const std::string& content_type, const std::string& body);
+// Each request is counted in `metrics`.
+ApiResponse MlflowInvocations(serving::ModelServer& models, serve::Metrics& metrics,
+                              const std::string& reference, const std::string& content_type,
+                              const std::string& body);
 
 }  // namespace conveyor::http

@@ -12,6 +12,9 @@ const std::vector<double> kTaskBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
                                           2.5,   5,    10,    30,   60,  300,  900, 3600};
 const std::vector<double> kLoopBuckets = {0.0001, 0.0005, 0.001, 0.0025, 0.005,
                                           0.01,   0.025,  0.05,  0.1,    0.5};
+const std::vector<double> kPredictionBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                0.01,   0.025,   0.05,   0.1,   0.5,    1};
+const std::vector<double> kScoreBuckets = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1};
 
 void RenderHistogram(std::string& out, const std::string& name, const std::string& labels,
                      const Metrics::Histogram& h) {
@@ -83,6 +86,18 @@ void Metrics::CountDeadlineMiss(const std::string& dag_id) {
   ++deadline_misses_[dag_id];
 }
 
+void Metrics::ObservePrediction(const std::string& model, int version, const std::string& protocol,
+                                int status, double seconds, const std::vector<float>& scores) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Served& served = served_[{model, version}];
+  ++served.requests[{protocol, status}];
+  if (served.latency.bounds.empty()) served.latency.bounds = kPredictionBuckets;
+  served.latency.Observe(seconds);
+  served.rows += static_cast<long>(scores.size());
+  if (served.scores.bounds.empty()) served.scores.bounds = kScoreBuckets;
+  for (const float score : scores) served.scores.Observe(score);
+}
+
 std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
                             const std::map<std::string, long>& task_instances_by_state) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -138,6 +153,7 @@ std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
     out += "conveyor_http_requests_total{route=\"" + PrometheusLabelValue(key.first) +
            "\",code=\"" + std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
   }
+  RenderServing(out);
   AppendPrometheusHeader(out, "conveyor_deadline_misses_total", "counter",
                          "Runs that missed their DAG's deadline, seen by this process.");
   for (const auto& [dag_id, n] : deadline_misses_) {
@@ -145,6 +161,39 @@ std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
            std::to_string(n) + "\n";
   }
   return out;
+}
+
+void Metrics::RenderServing(std::string& out) const {
+  AppendPrometheusHeader(out, "conveyor_serving_requests_total", "counter",
+                         "Prediction requests by model, version, protocol and status.");
+  const auto labels = [](const std::pair<std::string, int>& key) {
+    return "model=\"" + PrometheusLabelValue(key.first) + "\",version=\"" +
+           (key.second > 0 ? std::to_string(key.second) : std::string()) + "\"";
+  };
+  for (const auto& [key, served] : served_) {
+    for (const auto& [request, n] : served.requests) {
+      out += "conveyor_serving_requests_total{" + labels(key) + ",protocol=\"" +
+             PrometheusLabelValue(request.first) + "\",code=\"" + std::to_string(request.second) +
+             "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  AppendPrometheusHeader(out, "conveyor_serving_request_seconds", "histogram",
+                         "Time to answer a prediction request, by model and version.");
+  for (const auto& [key, served] : served_) {
+    RenderHistogram(out, "conveyor_serving_request_seconds", labels(key), served.latency);
+  }
+  AppendPrometheusHeader(out, "conveyor_serving_rows_total", "counter",
+                         "Rows scored, by model and version.");
+  for (const auto& [key, served] : served_) {
+    out += "conveyor_serving_rows_total{" + labels(key) + "} " + std::to_string(served.rows) + "\n";
+  }
+  AppendPrometheusHeader(out, "conveyor_serving_prediction_score", "histogram",
+                         "Predicted scores, by model and version.");
+  for (const auto& [key, served] : served_) {
+    if (served.scores.count > 0) {
+      RenderHistogram(out, "conveyor_serving_prediction_score", labels(key), served.scores);
+    }
+  }
 }
 
 }  // namespace conveyor::serve

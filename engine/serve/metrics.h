@@ -19,6 +19,10 @@ class Metrics {
   void SetDagFiles(int files, int import_errors);
   void CountHttpRequest(const std::string& route, int status);
   void CountDeadlineMiss(const std::string& dag_id);
+  // One prediction request to a served model: `version` 0 when no version answered (an unknown
+  // model), `scores` empty when it failed.
+  void ObservePrediction(const std::string& model, int version, const std::string& protocol,
+                         int status, double seconds, const std::vector<float>& scores);
 
   // Every metric; `runs_by_state` and `task_instances_by_state` come from the database.
   std::string Render(const std::map<std::string, long>& runs_by_state,
@@ -33,6 +37,8 @@ class Metrics {
   };
 
  private:
+  void RenderServing(std::string& out) const;  // holding mutex_
+
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, Histogram> task_durations_;
   Histogram loop_;
@@ -43,6 +49,14 @@ class Metrics {
   int import_errors_ = 0;
   std::map<std::pair<std::string, int>, long> http_requests_;
   std::map<std::string, long> deadline_misses_;  // by DAG
+  // Serving, by (model, version): requests by (protocol, code), latency, rows, scores.
+  struct Served {
+    std::map<std::pair<std::string, int>, long> requests;
+    Histogram latency;
+    long rows = 0;
+    Histogram scores;
+  };
+  std::map<std::pair<std::string, int>, Served> served_;
 };
 
 }  // namespace conveyor::serve

@@ -309,6 +309,44 @@ class MlflowScoringTest(unittest.TestCase):
         self.assertEqual((status, answer["status"]["status"], answer["status"]["code"]),
                          (400, "FAILURE", 400))
 
+    def metrics(self):
+        with open(os.path.join(self.dir, "state", "conveyor.db.token")) as f:
+            token = f.read().strip()
+        request = urllib.request.Request("http://127.0.0.1:%d/metrics" % self.port,
+                                         headers={"Authorization": "Bearer " + token})
+        text = urllib.request.urlopen(request, timeout=10).read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line.startswith("conveyor_serving_"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return text, values
+
+    def test_metrics_count_requests_rows_latency_and_scores(self):
+        _, before = self.metrics()
+        labels = 'model="credit_default",version="1"'
+        ok = 'conveyor_serving_requests_total{%s,protocol="mlflow",code="200"}' % labels
+        unknown = ('conveyor_serving_requests_total{model="credit_default",version="",'
+                   'protocol="mlflow",code="404"}')
+        self.post("/models/credit_default@production/invocations",
+                  {"inputs": [self.features_of(r) for r in self.rows]})
+        self.post("/models/credit_default@nowhere/invocations", {"inputs": []})
+        text, after = self.metrics()
+        self.assertEqual(after[ok] - before.get(ok, 0), 1)
+        self.assertEqual(after[unknown] - before.get(unknown, 0), 1)
+        rows = "conveyor_serving_rows_total{%s}" % labels
+        self.assertEqual(after[rows] - before.get(rows, 0), 100)
+        scores = 'conveyor_serving_prediction_score_bucket{%s,le="+Inf"}' % labels
+        self.assertEqual(after[scores] - before.get(scores, 0), 100)
+        below = 'conveyor_serving_prediction_score_bucket{%s,le="0.5"}' % labels
+        self.assertEqual(after[below] - before.get(below, 0),
+                         sum(1 for r in self.rows if r[-1] <= 0.5))
+        self.assertIn('conveyor_serving_request_seconds_count{%s}' % labels, text)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                   capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
     def test_serve_model_answers_at_mlflows_paths(self):
         port = free_port()
         process = subprocess.Popen([CONVEYOR, "--config", self.config, "serve-model",
