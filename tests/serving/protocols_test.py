@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -234,6 +235,49 @@ class MlflowScoringTest(unittest.TestCase):
             self.assertLess(time.monotonic() - moved, 1.5, "the alias did not move in time")
             time.sleep(0.02)
         self.assertNotEqual(answer["predictions"], first["predictions"])
+
+    def test_ten_alias_moves_under_load_fail_no_request(self):
+        rows = [self.features_of(r) for r in self.rows[:20]]
+        by_version = {}
+        for version in (1, 2):
+            status, _, answer = self.post("/models/credit_default/%d/invocations" % version,
+                                          {"inputs": rows})
+            self.assertEqual(status, 200)
+            by_version[str(version)] = answer["predictions"]
+        self.assertEqual(self.cli("models", "alias", "credit_default", "1", "swapped")[0], 0)
+        stop = threading.Event()
+        seen = []
+        problems = []
+
+        def client():
+            while not stop.is_set():
+                status, headers, answer = self.post(
+                    "/models/credit_default@swapped/invocations", {"inputs": rows})
+                if status != 200:
+                    problems.append((status, answer))
+                    continue
+                version = headers["X-Model-Version"]
+                seen.append(version)
+                # Each answer is whole: every prediction from the version it names.
+                if answer["predictions"] != by_version[version]:
+                    problems.append(("mixed", version))
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for thread in clients:
+            thread.start()
+        try:
+            for move in range(10):
+                code, out = self.cli("models", "alias", "credit_default", str(2 - move % 2),
+                                     "swapped")
+                self.assertEqual(code, 0, out)
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            for thread in clients:
+                thread.join()
+        self.assertEqual(problems, [])
+        self.assertGreater(len(seen), 100)
+        self.assertEqual(set(seen), {"1", "2"})
 
     def get(self, path):
         try:
