@@ -81,6 +81,11 @@ void Metrics::CountHttpRequest(const std::string& route, int status) {
   ++http_requests_[{route, status}];
 }
 
+void Metrics::SetSchedulerHeartbeat(double unix_seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  heartbeat_ = unix_seconds;
+}
+
 void Metrics::CountDeadlineMiss(const std::string& dag_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++deadline_misses_[dag_id];
@@ -129,6 +134,9 @@ std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
     loop.counts.assign(loop.bounds.size() + 1, 0);
   }
   RenderHistogram(out, "conveyor_scheduler_loop_seconds", "", loop);
+  AppendPrometheusHeader(out, "conveyor_scheduler_heartbeat_timestamp_seconds", "gauge",
+                         "When the scheduler last ran a round, in seconds since the epoch.");
+  out += "conveyor_scheduler_heartbeat_timestamp_seconds " + PrometheusNumber(heartbeat_) + "\n";
   AppendPrometheusHeader(out, "conveyor_queue_depth", "gauge",
                          "Task instances ready and waiting for a worker.");
   out += "conveyor_queue_depth " + std::to_string(queue_depth_) + "\n";

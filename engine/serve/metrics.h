@@ -14,6 +14,8 @@ class Metrics {
  public:
   void ObserveTaskDuration(const std::string& dag_id, const std::string& task_id, double seconds);
   void ObserveSchedulerLoop(double seconds);
+  // When the scheduler last ran a round, in seconds since the epoch (for a staleness alert).
+  void SetSchedulerHeartbeat(double unix_seconds);
   void SetQueueDepth(int ready_tasks);
   void SetPoolSlots(const std::map<std::string, int>& used, const std::map<std::string, int>& size);
   void SetDagFiles(int files, int import_errors);
@@ -42,6 +44,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, Histogram> task_durations_;
   Histogram loop_;
+  double heartbeat_ = 0;
   int queue_depth_ = 0;
   std::map<std::string, int> pool_used_;
   std::map<std::string, int> pool_size_;

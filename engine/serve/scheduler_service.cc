@@ -481,6 +481,8 @@ Status SchedulerService::Run() {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - round_started).count());
       options_.metrics->SetQueueDepth(loop_->ready_count());
       options_.metrics->SetPoolSlots(loop_->pool_used(), options_.loop.pools);
+      options_.metrics->SetSchedulerHeartbeat(
+          std::chrono::duration<double>(clock_.PreciseNow().time_since_epoch()).count());
     }
     if (!next_due.ok()) return next_due.error();
     std::optional<PreciseInstant> until = clock_.PreciseNow() + options_.loop.heartbeat_every;

@@ -7,6 +7,7 @@ Usage: api_test.py CONVEYOR
 """
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -283,13 +284,13 @@ class ApiTest(unittest.TestCase):
             check = subprocess.run(["promtool", "check", "metrics"], input=text,
                                    capture_output=True, text=True)
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-            # The shipped scrape config, with its token file beside it, as serve writes it.
-            scrape = os.path.join(self.dir, "prometheus")
+            beat = re.search(r"\nconveyor_scheduler_heartbeat_timestamp_seconds (\S+)\n", text)
+            self.assertLess(abs(float(beat.group(1)) - time.time()), 30, text)
+            # The shipped scrape config and rules, with the token file where serve writes it.
+            scrape = os.path.join(self.dir, "deploy", "prometheus")
             os.makedirs(scrape, exist_ok=True)
-            with open(os.path.join(ROOT, "config", "prometheus.yml")) as f:
-                shipped = f.read()
-            with open(os.path.join(scrape, "prometheus.yml"), "w") as f:
-                f.write(shipped)
+            for name in ["prometheus.yml", "alerts.yml"]:
+                shutil.copy(os.path.join(ROOT, "deploy", "prometheus", name), scrape)
             with open(os.path.join(self.dir, "conveyor.db.token"), "w") as f:
                 f.write(TOKEN + "\n")
             check = subprocess.run(["promtool", "check", "config",
