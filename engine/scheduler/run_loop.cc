@@ -651,6 +651,19 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
       message = "skipped: the command exited with code " + code + " (skip_on_exit_code)";
     }
   }
+  // A branch or short-circuit decides from this try's outputs; a choice it cannot make fails
+  // the try like any failure.
+  std::optional<FlowDecision> decision;
+  if (outcome == exec::OperatorResult::Outcome::kSuccess &&
+      (spec.flow.branch || spec.flow.short_circuit)) {
+    auto decided = DecideFlow(run.plan.dag(), task, *outputs);
+    if (decided.ok()) {
+      decision = std::move(decided).value();
+    } else {
+      outcome = exec::OperatorResult::Outcome::kFailed;
+      message = decided.error().message;
+    }
+  }
   switch (outcome) {
     case exec::OperatorResult::Outcome::kSuccess:
       next = TaskState::kSuccess;
@@ -675,21 +688,7 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
       }
       break;
   }
-  if (next == TaskState::kSuccess && (spec.flow.branch || spec.flow.short_circuit)) {
-    const nlohmann::json& outputs =
-        run.outputs.contains(ti.task_id) ? run.outputs[ti.task_id] : kNoOutputs;
-    auto decision = DecideFlow(run.plan.dag(), task, outputs);
-    if (decision.ok()) {
-      run.plan.Apply(*decision);
-    } else {
-      message = decision.error().message;
-      next = ti.try_number < ti.max_tries ? TaskState::kUpForRetry : TaskState::kFailed;
-      if (next == TaskState::kUpForRetry) {
-        ti.next_try_at = *ti.end_date + std::chrono::duration_cast<std::chrono::microseconds>(
-                                            RetryDelay(spec.retry, ti.try_number));
-      }
-    }
-  }
+  if (decision) run.plan.Apply(*decision);
   run.plan.SetState(task, next);
   batch.PutTry({ti.run, ti.task_id, ti.try_number,
                 ti.state == TaskState::kUpForRetry ? TaskState::kFailed : ti.state, ti.start_date,
