@@ -6,6 +6,7 @@
 #include "engine/common/json_text.h"
 #include "operators/ml_arg.h"
 #include "operators/ml_metrics.h"
+#include "operators/model_registration.h"
 #include "operators/validation_rows.h"
 #include "operators/xgboost_model.h"
 
@@ -79,27 +80,15 @@ class Register {
       if (compared->outputs.is_object()) outputs.update(compared->outputs);
     }
 
-    exec::ModelVersion version;
-    version.name = name;
-    version.artifact_path = model_path;
-    version.dag_id = context_.info.dag_id;
-    version.run_id = context_.info.run_id;
-    version.task_id = context_.info.task_id;
-    version.metrics = metrics;
-    version.features = *features;
-    auto added = (*registry)->AddVersion(version);
+    auto added = AddModelVersion(context_, **registry, name, model_path, metrics, *features);
     if (!added.ok()) return Fail(added.error().ToString());
-    context_.Log("registered " + name + " version " + std::to_string(added->version));
     outputs["model_version"] = added->version;
     for (const auto& item : metrics.items()) outputs[item.key()] = item.value();
     const std::string alias = args_.value("alias", std::string());
     if (!alias.empty()) {
-      const std::string who =
-          "task " + context_.info.dag_id + "/" + context_.info.run_id + "/" + context_.info.task_id;
-      if (Status s = (*registry)->SetAlias(name, alias, added->version, who); !s.ok()) {
+      if (Status s = PointAlias(context_, **registry, name, alias, added->version); !s.ok()) {
         return Fail(s.error().ToString());
       }
-      context_.Log("alias '" + alias + "' now names version " + std::to_string(added->version));
     }
     outputs["alias"] = alias;
     return exec::OperatorResult::Success(outputs);

@@ -9,6 +9,7 @@
 #include "operators/feature_columns.h"
 #include "operators/ml_arg.h"
 #include "operators/ml_metrics.h"
+#include "operators/model_registration.h"
 #include "operators/validation_rows.h"
 #include "operators/xgboost_model.h"
 
@@ -206,19 +207,10 @@ class Train {
     if (!context_.data.open_registry) return InvalidArgument("no model registry is configured");
     auto registry = context_.data.open_registry();
     if (!registry.ok()) return registry.error();
-    exec::ModelVersion version;
-    version.name = name;
-    version.artifact_path = artifact;
-    version.dag_id = context_.info.dag_id;
-    version.run_id = context_.info.run_id;
-    version.task_id = context_.info.task_id;
-    version.metrics = metrics;
-    version.features = features;
-    auto added = (*registry)->AddVersion(version);
+    auto added = AddModelVersion(context_, **registry, name, artifact, metrics, features);
     if (!added.ok()) return added.error();
     outputs["model_name"] = name;
     outputs["model_version"] = added->version;
-    context_.Log("registered " + name + " version " + std::to_string(added->version));
     const std::string alias = spec.value("alias", std::string());
     if (alias.empty()) return Status::Ok();
     auto bounds = CheckBounds(spec, metrics);
@@ -228,10 +220,9 @@ class Train {
       outputs["alias"] = "";
       return Status::Ok();
     }
-    const std::string who =
-        "task " + context_.info.dag_id + "/" + context_.info.run_id + "/" + context_.info.task_id;
-    if (Status s = (*registry)->SetAlias(name, alias, added->version, who); !s.ok()) return s;
-    context_.Log("alias '" + alias + "' now names version " + std::to_string(added->version));
+    if (Status s = PointAlias(context_, **registry, name, alias, added->version); !s.ok()) {
+      return s;
+    }
     outputs["alias"] = alias;
     return Status::Ok();
   }
