@@ -41,10 +41,6 @@ Result<std::shared_ptr<const serving::LoadedModel>> Find(serving::ModelServer& m
   return model;
 }
 
-std::string TooDeep() {
-  return "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
-}
-
 std::string NextRequestId() {
   static std::atomic<unsigned long long> next{1};
   return "conveyor-" + std::to_string(next++);
@@ -66,11 +62,9 @@ ApiResponse InferV2(serving::ModelServer& models, serve::Metrics& metrics, const
   auto loaded = Find(models, Reference(model, version), error, V2Error);
   if (!loaded.ok()) return count.Done(error);
   count.Answered((*loaded)->version);
-  if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
-    return count.Done(V2Error(400, TooDeep()));
-  }
-  const auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_discarded()) return count.Done(V2Error(400, "the body is not valid JSON"));
+  auto parsed = ParseJsonBody(body);
+  if (!parsed.ok()) return count.Done(V2Error(400, parsed.error().message));
+  const nlohmann::json& json = *parsed;
   auto rows =
       serving::RowsFromInferenceRequest(json, (*loaded)->features, models.settings().max_rows);
   if (!rows.ok()) return count.Done(V2Error(400, rows.error().message));
@@ -139,11 +133,9 @@ ApiResponse SeldonPredict(serving::ModelServer& models, serve::Metrics& metrics,
   auto loaded = Find(models, reference, error, SeldonError);
   if (!loaded.ok()) return count.Done(error);
   count.Answered((*loaded)->version);
-  if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
-    return count.Done(SeldonError(400, TooDeep()));
-  }
-  const auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_discarded()) return count.Done(SeldonError(400, "the body is not valid JSON"));
+  auto parsed = ParseJsonBody(body);
+  if (!parsed.ok()) return count.Done(SeldonError(400, parsed.error().message));
+  const nlohmann::json& json = *parsed;
   auto rows = serving::RowsFromSeldon(json, (*loaded)->features, models.settings().max_rows);
   if (!rows.ok()) return count.Done(SeldonError(400, rows.error().message));
   auto scores = (*loaded)->model.Predict(*rows);

@@ -81,16 +81,9 @@ ApiResponse MlflowInvocations(serving::ModelServer& models, serve::Metrics& metr
   const size_t max_rows = models.settings().max_rows;
   Result<serving::Rows> rows = InvalidArgument("");
   if (kind == Body::kJson) {
-    if (JsonNestingDepth(body, kMaxJsonDepth) > kMaxJsonDepth) {
-      return count.Done(
-          MlflowError(400, "BAD_REQUEST",
-                      "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
-    }
-    const auto json = nlohmann::json::parse(body, nullptr, false);
-    if (json.is_discarded()) {
-      return count.Done(MlflowError(400, "BAD_REQUEST", "the body is not valid JSON"));
-    }
-    rows = serving::RowsFromMlflowJson(json, (*model)->features, max_rows);
+    auto json = ParseJsonBody(body);
+    if (!json.ok()) return count.Done(MlflowError(400, "BAD_REQUEST", json.error().message));
+    rows = serving::RowsFromMlflowJson(*json, (*model)->features, max_rows);
   } else {
     rows = serving::RowsFromCsv(body, (*model)->features, max_rows);
   }

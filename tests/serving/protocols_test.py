@@ -199,7 +199,7 @@ class MlflowScoringTest(unittest.TestCase):
             "error_code": "BAD_REQUEST",
             "message": "201 rows is more than the 200 a request may hold (serving.max_rows)"}))
         self.assertEqual(error(b"{not json"), (400, {"error_code": "BAD_REQUEST",
-                                                     "message": "the body is not valid JSON"}))
+                                                     "message": "the request body is not valid JSON"}))
         status, answer = error({"inputs": []}, at="/models/credit_default@nowhere/invocations")
         self.assertEqual((status, answer["error_code"]), (404, "RESOURCE_DOES_NOT_EXIST"))
         self.assertIn("model 'credit_default' has no alias 'nowhere'", answer["message"])
@@ -210,7 +210,7 @@ class MlflowScoringTest(unittest.TestCase):
                          ("/models/credit_default@production/api/v1.0/predictions", deep)]:
             status, _, answer = self.post(at, deep)
             self.assertEqual(status, 400, at)
-            self.assertIn("the body nests deeper than 64 levels", json.dumps(answer))
+            self.assertIn("the request body nests deeper than 64 levels", json.dumps(answer))
         self.assertEqual(self.get("/v2/health/live"), (200, {"live": True}))
         # A web page's cross-origin request is refused, in MLflow's body too.
         status, answer = error({"inputs": []}, headers={"Origin": "http://evil.example"})
