@@ -2,14 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/store/records_json.h"
+
 namespace conveyor::serve {
-namespace {
-
-nlohmann::json IsoOrNull(const std::optional<Instant>& at) {
-  return at ? nlohmann::json(FormatUtc(*at)) : nlohmann::json(nullptr);
-}
-
-}  // namespace
 
 std::optional<PreciseInstant> DeadlineOf(const dag::Deadline& deadline,
                                          const store::DagRunRecord& run) {
@@ -74,7 +69,7 @@ Result<std::optional<PreciseInstant>> DeadlineWatch::Check(
             {"dag_run_id", run.run_id},
             {"task_id", nullptr},
             {"state", std::string(state::Name(run.state))},
-            {"logical_date", IsoOrNull(run.logical_date)},
+            {"logical_date", store::DateToJson(run.logical_date)},
             {"deadline", when},
             {"url", base_url_ + "/api/v1/dags/" + dag.dag_id + "/dagRuns/" + run.run_id}};
         for (const dag::Callback& callback : dag.deadline->on_miss) {

@@ -9,6 +9,7 @@
 #include "engine/scheduler/cron_runs.h"
 #include "engine/scheduler/run_driver.h"
 #include "engine/store/lease.h"
+#include "engine/store/records_json.h"
 
 namespace conveyor::serve {
 namespace {
@@ -30,11 +31,6 @@ std::string LogTail(const std::string& path) {
   std::string text(static_cast<std::size_t>(size - start), '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   return text;
-}
-
-nlohmann::json IsoOrNull(const std::optional<Instant>& t) {
-  if (!t) return nullptr;
-  return FormatUtc(*t);
 }
 
 }  // namespace
@@ -406,7 +402,7 @@ void SchedulerService::OnRunFinished(const store::DagRunRecord& run) {
       {"dag_run_id", run.run_id},
       {"task_id", nullptr},
       {"state", std::string(state::Name(run.state))},
-      {"logical_date", IsoOrNull(run.logical_date)},
+      {"logical_date", store::DateToJson(run.logical_date)},
       {"url", options_.base_url + "/api/v1/dags/" + run.dag_id + "/dagRuns/" + run.run_id}};
   if (!success) {
     std::vector<std::string> failed;
@@ -458,7 +454,7 @@ void SchedulerService::OnTransition(const scheduler::Transition& t) {
                           {"task_id", t.task_id},
                           {"state", std::string(state::Name(t.to))},
                           {"try_number", t.try_number},
-                          {"logical_date", IsoOrNull(t.logical_date)},
+                          {"logical_date", store::DateToJson(t.logical_date)},
                           {"log_url", options_.base_url + "/api/v1/dags/" + t.dag_id + "/dagRuns/" +
                                           t.run_id + "/taskInstances/" + t.task_id + "/logs/" +
                                           std::to_string(t.try_number)},

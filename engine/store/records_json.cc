@@ -7,10 +7,6 @@ nlohmann::json Time(const std::optional<TimePoint>& t) {
   return t ? nlohmann::json(FormatUtcMillis(*t)) : nlohmann::json(nullptr);
 }
 
-nlohmann::json Date(const std::optional<Instant>& t) {
-  return t ? nlohmann::json(FormatUtc(*t)) : nlohmann::json(nullptr);
-}
-
 nlohmann::json StateJson(state::TaskState s) {
   return s == state::TaskState::kNone ? nlohmann::json(nullptr)
                                       : nlohmann::json(std::string(state::Name(s)));
@@ -18,14 +14,18 @@ nlohmann::json StateJson(state::TaskState s) {
 
 }  // namespace
 
+nlohmann::json DateToJson(const std::optional<Instant>& t) {
+  return t ? nlohmann::json(FormatUtc(*t)) : nlohmann::json(nullptr);
+}
+
 nlohmann::json RunToJson(const DagRunRecord& run) {
   return {{"dag_id", run.dag_id},
           {"dag_run_id", run.run_id},
           {"run_type", run.run_type},
-          {"logical_date", Date(run.logical_date)},
-          {"execution_date", Date(run.logical_date)},
-          {"data_interval_start", Date(run.data_interval_start)},
-          {"data_interval_end", Date(run.data_interval_end)},
+          {"logical_date", DateToJson(run.logical_date)},
+          {"execution_date", DateToJson(run.logical_date)},
+          {"data_interval_start", DateToJson(run.data_interval_start)},
+          {"data_interval_end", DateToJson(run.data_interval_end)},
           {"state", std::string(state::Name(run.state))},
           {"conf", run.conf},
           {"queued_at", Time(run.queued_at)},
@@ -42,7 +42,7 @@ nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRec
   return {{"dag_id", run.dag_id},
           {"dag_run_id", run.run_id},
           {"task_id", ti.task_id},
-          {"execution_date", Date(run.logical_date)},
+          {"execution_date", DateToJson(run.logical_date)},
           {"state", StateJson(ti.state)},
           {"try_number", ti.try_number},
           {"max_tries", ti.max_tries},
@@ -93,7 +93,7 @@ nlohmann::json EventLogToJson(const EventLogEntry& entry) {
           {"try_number",
            event.try_number > 0 ? nlohmann::json(event.try_number) : nlohmann::json(nullptr)},
           {"event", event.to_state},
-          {"execution_date", Date(entry.logical_date)},
+          {"execution_date", DateToJson(entry.logical_date)},
           {"owner", event.who},
           {"extra", extra}};
 }

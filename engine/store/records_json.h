@@ -7,6 +7,9 @@
 
 namespace conveyor::store {
 
+// An instant as the API shows a date ("2026-01-01T03:00:00Z"), or null.
+nlohmann::json DateToJson(const std::optional<Instant>& t);
+
 // The REST API's objects (Airflow's stable API v1 field names), shared by the CLI's -o json.
 nlohmann::json RunToJson(const DagRunRecord& run);
 nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRecord& ti);
