@@ -178,9 +178,10 @@ class ConfigReader {
     return Status::Ok();
   }
 
-  // `serving: {enabled: bool, models: [NAME@ALIAS], max_rows: N}`.
+  // `serving: {enabled: bool, models: [NAME@ALIAS], max_rows: N, log: {NAME@ALIAS: {table: T,
+  // sample: S}}}`.
   Status ReadServing(const YAML::Node& value, Config& config) {
-    const std::vector<std::string> keys = {"enabled", "models", "max_rows"};
+    const std::vector<std::string> keys = {"enabled", "models", "max_rows", "log"};
     if (!value.IsMap()) return Fail(value, "'serving' must be a mapping");
     for (const auto& entry : value) {
       const std::string key = entry.first.Scalar();
@@ -200,6 +201,8 @@ class ConfigReader {
           return Fail(item, "'serving.max_rows' must be a positive integer, got '" + text + "'");
         }
         config.serving_max_rows = static_cast<size_t>(number);
+      } else if (key == "log") {
+        if (Status s = ReadServingLog(item, config); !s.ok()) return s;
       } else {
         if (!item.IsSequence()) return Fail(item, "'serving.models' must be a list of NAME@ALIAS");
         for (const auto& model : item) {
@@ -211,6 +214,56 @@ class ConfigReader {
           config.serving_models.push_back(reference);
         }
       }
+    }
+    return Status::Ok();
+  }
+
+  Status ReadServingLog(const YAML::Node& value, Config& config) {
+    if (!value.IsMap()) {
+      return Fail(value, "'serving.log' must map NAME@ALIAS to {table: T, sample: S}");
+    }
+    for (const auto& entry : value) {
+      const std::string reference = entry.first.Scalar();
+      const size_t at = reference.find('@');
+      if (at == std::string::npos || at == 0 || at + 1 == reference.size()) {
+        return Fail(entry.first, "'serving.log' keys are NAME@ALIAS, got '" + reference + "'");
+      }
+      const YAML::Node& target = entry.second;
+      if (!target.IsMap()) {
+        return Fail(target, "'serving.log." + reference + "' must be {table: T, sample: S}");
+      }
+      Config::ServingLog log;
+      for (const auto& field : target) {
+        const std::string name = field.first.Scalar();
+        const std::string text = field.second.IsScalar() ? field.second.Scalar() : "";
+        if (name == "table") {
+          if (text.empty() || std::isdigit(static_cast<unsigned char>(text[0])) ||
+              text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789_") != std::string::npos) {
+            return Fail(field.second,
+                        "'serving.log." + reference +
+                            ".table' must be a table name (letters, digits, _), got '" + text +
+                            "'");
+          }
+          log.table = text;
+        } else if (name == "sample") {
+          char* end = nullptr;
+          const double share = std::strtod(text.c_str(), &end);
+          if (text.empty() || end != text.c_str() + text.size() || !(share >= 0.0) || share > 1.0) {
+            return Fail(field.second, "'serving.log." + reference +
+                                          ".sample' must be a number from 0 to 1, got '" + text +
+                                          "'");
+          }
+          log.sample = share;
+        } else {
+          return Fail(field.first, "unknown key '" + name + "' in serving.log." + reference +
+                                       DidYouMean(name, {"table", "sample"}));
+        }
+      }
+      if (log.table.empty()) {
+        return Fail(target, "'serving.log." + reference + "' needs a table");
+      }
+      config.serving_log[reference] = log;
     }
     return Status::Ok();
   }

@@ -55,6 +55,13 @@ struct Config {
   bool serving_enabled = true;
   std::vector<std::string> serving_models;  // NAME@ALIAS; empty: every alias and version
   size_t serving_max_rows = 10'000;
+  // serving.log: reference (NAME@ALIAS) -> the data table its predictions go to, and the share
+  // of rows logged.
+  struct ServingLog {
+    std::string table;
+    double sample = 1.0;
+  };
+  std::map<std::string, ServingLog> serving_log;
 };
 
 // Reads a config file. A missing file gives the defaults; a malformed one is an error located at

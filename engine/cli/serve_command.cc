@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "engine/cli/api_token.h"
@@ -15,9 +16,15 @@
 #include "engine/http/http_server.h"
 #include "engine/serve/file_watcher.h"
 #include "engine/serve/scheduler_service.h"
+#include "engine/serving/model_server.h"
+#include "engine/serving/prediction_log.h"
 
 namespace conveyor::cli {
 namespace {
+
+// Scored rows the prediction log holds in memory before it drops them (about 200 bytes each
+// for the credit model's 20 features).
+constexpr size_t kPredictionLogRows = 200'000;
 
 struct ServeOptions {
   std::string host;
@@ -93,6 +100,20 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   serving_settings.models = config.serving_models;
   serving_settings.max_rows = config.serving_max_rows;
   serving::ModelServer models(scheduler_options.loop.data.open_registry, serving_settings);
+  std::map<std::string, serving::PredictionLogTarget> log_targets;
+  for (const auto& [reference, log] : config.serving_log) {
+    log_targets[reference] = {log.table, log.sample};
+  }
+  std::optional<serving::PredictionLog> prediction_log;
+  if (!log_targets.empty()) {
+    prediction_log.emplace(scheduler_options.loop.data.open_data, std::move(log_targets),
+                           kPredictionLogRows,
+                           [&metrics](const std::string& model, int version, std::int64_t written,
+                                      std::int64_t dropped) {
+                             metrics.CountPredictionLog(model, version, written, dropped);
+                           });
+    models.set_log(&*prediction_log);
+  }
   http::HttpServer server(server_settings, api, metrics,
                           config.serving_enabled ? &models : nullptr);
   auto port = server.Start();

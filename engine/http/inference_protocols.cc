@@ -57,7 +57,7 @@ ApiResponse V2Error(int status, const std::string& message) {
 
 ApiResponse InferV2(serving::ModelServer& models, serve::Metrics& metrics, const std::string& model,
                     const std::string& version, const std::string& body) {
-  PredictionCount count(metrics, "v2", model);
+  PredictionCount count(metrics, models, "v2", model);
   ApiResponse error;
   auto loaded = Find(models, Reference(model, version), error, V2Error);
   if (!loaded.ok()) return count.Done(error);
@@ -68,7 +68,7 @@ ApiResponse InferV2(serving::ModelServer& models, serve::Metrics& metrics, const
   auto rows =
       serving::RowsFromInferenceRequest(json, (*loaded)->features, models.settings().max_rows);
   if (!rows.ok()) return count.Done(V2Error(400, rows.error().message));
-  auto scores = (*loaded)->model.Predict(*rows);
+  auto scores = models.Predict(Reference(model, version), *loaded, *rows);
   if (!scores.ok()) return count.Done(V2Error(500, scores.error().message));
   const std::string id = json.contains("id") && json["id"].is_string()
                              ? json["id"].get<std::string>()
@@ -128,7 +128,7 @@ ApiResponse SeldonError(int status, const std::string& message) {
 
 ApiResponse SeldonPredict(serving::ModelServer& models, serve::Metrics& metrics,
                           const std::string& reference, const std::string& body) {
-  PredictionCount count(metrics, "seldon", reference);
+  PredictionCount count(metrics, models, "seldon", reference);
   ApiResponse error;
   auto loaded = Find(models, reference, error, SeldonError);
   if (!loaded.ok()) return count.Done(error);
@@ -138,7 +138,7 @@ ApiResponse SeldonPredict(serving::ModelServer& models, serve::Metrics& metrics,
   const nlohmann::json& json = *parsed;
   auto rows = serving::RowsFromSeldon(json, (*loaded)->features, models.settings().max_rows);
   if (!rows.ok()) return count.Done(SeldonError(400, rows.error().message));
-  auto scores = (*loaded)->model.Predict(*rows);
+  auto scores = models.Predict(reference, *loaded, *rows);
   if (!scores.ok()) return count.Done(SeldonError(500, scores.error().message));
   return count.Done(
       JsonResponse(

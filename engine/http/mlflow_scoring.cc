@@ -63,7 +63,7 @@ ApiResponse AsMlflowError(const ApiResponse& problem) {
 ApiResponse MlflowInvocations(serving::ModelServer& models, serve::Metrics& metrics,
                               const std::string& reference, const std::string& content_type,
                               const std::string& body) {
-  PredictionCount count(metrics, "mlflow", reference);
+  PredictionCount count(metrics, models, "mlflow", reference);
   const Body kind = KindOf(content_type);
   if (kind == Body::kOther) {
     return count.Done(MlflowError(415, "BAD_REQUEST",
@@ -88,7 +88,7 @@ ApiResponse MlflowInvocations(serving::ModelServer& models, serve::Metrics& metr
     rows = serving::RowsFromCsv(body, (*model)->features, max_rows);
   }
   if (!rows.ok()) return count.Done(MlflowError(400, "BAD_REQUEST", rows.error().message));
-  auto scores = (*model)->model.Predict(*rows);
+  auto scores = models.Predict(reference, *model, *rows);
   if (!scores.ok()) return count.Done(MlflowError(500, "INTERNAL_ERROR", scores.error().message));
   nlohmann::json predictions = nlohmann::json::array();
   for (const float score : *scores) {

@@ -103,6 +103,14 @@ void Metrics::ObservePrediction(const std::string& model, int version, const std
   for (const float score : scores) served.scores.Observe(score);
 }
 
+void Metrics::CountPredictionLog(const std::string& model, int version, long written,
+                                 long dropped) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Served& served = served_[{model, version}];
+  served.logged += written;
+  served.log_dropped += dropped;
+}
+
 std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
                             const std::map<std::string, long>& task_instances_by_state) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -201,6 +209,19 @@ void Metrics::RenderServing(std::string& out) const {
     if (served.scores.count > 0) {
       RenderHistogram(out, "conveyor_serving_prediction_score", labels(key), served.scores);
     }
+  }
+  AppendPrometheusHeader(out, "conveyor_serving_log_rows_total", "counter",
+                         "Scored rows written to the prediction log (serving.log).");
+  for (const auto& [key, served] : served_) {
+    out += "conveyor_serving_log_rows_total{" + labels(key) + "} " + std::to_string(served.logged) +
+           "\n";
+  }
+  AppendPrometheusHeader(out, "conveyor_serving_log_dropped_total", "counter",
+                         "Scored rows the prediction log dropped: its queue was full or the "
+                         "data database refused them.");
+  for (const auto& [key, served] : served_) {
+    out += "conveyor_serving_log_dropped_total{" + labels(key) + "} " +
+           std::to_string(served.log_dropped) + "\n";
   }
 }
 

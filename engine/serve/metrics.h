@@ -25,6 +25,8 @@ class Metrics {
   // model), `scores` empty when it failed.
   void ObservePrediction(const std::string& model, int version, const std::string& protocol,
                          int status, double seconds, const std::vector<float>& scores);
+  // Rows of the prediction log (serving.log) written to the data database, or dropped.
+  void CountPredictionLog(const std::string& model, int version, long written, long dropped);
 
   // Every metric; `runs_by_state` and `task_instances_by_state` come from the database.
   std::string Render(const std::map<std::string, long>& runs_by_state,
@@ -58,6 +60,8 @@ class Metrics {
     Histogram latency;
     long rows = 0;
     Histogram scores;
+    long logged = 0;
+    long log_dropped = 0;
   };
   std::map<std::pair<std::string, int>, Served> served_;
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/serving/prediction_log.h"
+
 namespace conveyor::serving {
 
 ModelServer::ModelServer(exec::RegistryOpener open_registry, ServingSettings settings)
@@ -49,6 +51,20 @@ Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& r
     aliases_[reference] = AliasEntry{*resolved, now, false};
   }
   return resolved;
+}
+
+bool ModelServer::HasLoaded(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto next = loaded_.lower_bound(name + "/");
+  return next != loaded_.end() && next->first.rfind(name + "/", 0) == 0;
+}
+
+Result<std::vector<float>> ModelServer::Predict(const std::string& reference,
+                                                const std::shared_ptr<const LoadedModel>& model,
+                                                const operators::DenseMatrix& rows) {
+  auto scores = model->model.Predict(rows);
+  if (scores.ok() && log_ != nullptr) log_->Record(reference, model, rows, *scores);
+  return scores;
 }
 
 Result<std::shared_ptr<const LoadedModel>> ModelServer::Resolve(const std::string& reference) {

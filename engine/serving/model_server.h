@@ -13,6 +13,8 @@
 
 namespace conveyor::serving {
 
+class PredictionLog;
+
 // What `serve` serves (config `serving:`).
 struct ServingSettings {
   bool enabled = true;
@@ -42,7 +44,16 @@ class ModelServer {
   // `reference`: NAME@ALIAS, NAME/VERSION, or NAME (its latest version). kNotFound for an
   // unknown model, alias or version, and for one the settings do not serve.
   Result<std::shared_ptr<const LoadedModel>> Get(const std::string& reference);
+  // Scores `rows` with `model` (which `reference` resolved to), and logs them when
+  // serving.log asks for that reference.
+  Result<std::vector<float>> Predict(const std::string& reference,
+                                     const std::shared_ptr<const LoadedModel>& model,
+                                     const operators::DenseMatrix& rows);
   const ServingSettings& settings() const { return settings_; }
+  // Whether a version of model `name` has been loaded.
+  bool HasLoaded(const std::string& name) const;
+  // Set before the first request; null (the default) logs nothing.
+  void set_log(PredictionLog* log) { log_ = log; }
 
  private:
   // Reads the registry and loads the version `reference` names (once per version).
@@ -55,7 +66,8 @@ class ModelServer {
   };
   exec::RegistryOpener open_registry_;
   ServingSettings settings_;
-  std::mutex mutex_;
+  PredictionLog* log_ = nullptr;
+  mutable std::mutex mutex_;
   std::map<std::string, AliasEntry> aliases_;  // GUARDED_BY(mutex_)
   std::map<std::string, std::shared_ptr<const LoadedModel>>
       loaded_;  // "NAME/VERSION", GUARDED_BY(mutex_)

@@ -97,7 +97,7 @@ tasks:
 
     def test_validate_the_example_dags(self):
         code, out, err = run("dags", "validate", "--dags", os.path.join(SOURCE, "dags"))
-        self.assertEqual((code, out), (0, "5 files, 0 invalid\n"), err)
+        self.assertEqual((code, out), (0, "6 files, 0 invalid\n"), err)
 
     def test_show_text_dot_svg(self):
         code, out, _ = run("dags", "show", "good", "--dags", self.dags)

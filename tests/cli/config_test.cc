@@ -52,6 +52,29 @@ TEST(ConfigTest, ErrorsAreLocated) {
             dir.path() + "/b.yaml:1:7: 'port' must be a positive integer, got 'lots'");
 }
 
+TEST(ConfigTest, ServingLogMapsAnAliasToATableAndASample) {
+  testing::TempDir dir;
+  auto config = LoadConfig(dir.Write(
+      "a.yaml", "serving:\n  log:\n    credit@production: {table: live, sample: 0.25}\n"));
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  EXPECT_EQ(config->serving_log.at("credit@production").table, "live");
+  EXPECT_EQ(config->serving_log.at("credit@production").sample, 0.25);
+  const auto error = [&](const std::string& log) {
+    auto bad = LoadConfig(dir.Write("b.yaml", "serving:\n  log: " + log + "\n"));
+    return bad.ok() ? std::string("ok") : bad.error().ToString().substr(dir.path().size() + 1);
+  };
+  EXPECT_EQ(error("{credit: {table: t}}"),
+            "b.yaml:2:9: 'serving.log' keys are NAME@ALIAS, got 'credit'");
+  EXPECT_EQ(error("{a@b: {table: \"x; DROP\"}}"),
+            "b.yaml:2:22: 'serving.log.a@b.table' must be a table name (letters, digits, _), "
+            "got 'x; DROP'");
+  EXPECT_EQ(error("{a@b: {table: t, sample: 1.5}}"),
+            "b.yaml:2:33: 'serving.log.a@b.sample' must be a number from 0 to 1, got '1.5'");
+  EXPECT_EQ(error("{a@b: {tabel: t}}"),
+            "b.yaml:2:15: unknown key 'tabel' in serving.log.a@b, did you mean 'table'?");
+  EXPECT_EQ(error("{a@b: {sample: 1}}"), "b.yaml:2:14: 'serving.log.a@b' needs a table");
+}
+
 TEST(ConfigTest, FlagsOverrideTheFile) {
   testing::TempDir dir;
   GlobalOptions options;

@@ -85,7 +85,7 @@ TEST(DagBagTest, TheExampleDagsAllLoad) {
   for (const auto& loaded : bag.dags()) ids.push_back(loaded.dag.dag_id);
   EXPECT_EQ(ids, (std::vector<std::string>{"batch_inference_baseline", "batch_inference_primary",
                                            "credit_default_training", "drift_monitor",
-                                           "hello_pipeline"}));
+                                           "hello_pipeline", "live_drift_monitor"}));
 }
 
 // A reload reads each file once and decides in path order, whatever order and repeats the

@@ -375,9 +375,16 @@ class MlflowScoringTest(unittest.TestCase):
         self.post("/models/credit_default@production/invocations",
                   {"inputs": [self.features_of(r) for r in self.rows]})
         self.post("/models/credit_default@nowhere/invocations", {"inputs": []})
+        # Names a client makes up add no series: they are all counted under model "".
+        for made_up in ["attacker_%d" % i for i in range(20)]:
+            self.post("/models/%s@x/invocations" % made_up, {"inputs": []})
+        made_up = ('conveyor_serving_requests_total{model="",version="",protocol="mlflow",'
+                   'code="404"}')
         text, after = self.metrics()
         self.assertEqual(after[ok] - before.get(ok, 0), 1)
         self.assertEqual(after[unknown] - before.get(unknown, 0), 1)
+        self.assertEqual(after[made_up] - before.get(made_up, 0), 20)
+        self.assertNotIn("attacker_", text)
         rows = "conveyor_serving_rows_total{%s}" % labels
         self.assertEqual(after[rows] - before.get(rows, 0), 100)
         scores = 'conveyor_serving_prediction_score_bucket{%s,le="+Inf"}' % labels
