@@ -213,9 +213,11 @@ Result<std::vector<float>> XgbModel::Predict(const DenseMatrix& rows) const {
                              std::to_string(reinterpret_cast<std::uintptr_t>(rows.values.data())) +
                              ", true], \"shape\": [" + std::to_string(rows.rows) + ", " +
                              std::to_string(rows.cols) + "], \"typestr\": \"<f4\", \"version\": 3}";
+  // XGBoost 1.7 requires "cache_id" (0: no cache); without it every call fails, slowly (it builds
+  // a stack trace), and the fallback below copies the rows into a DMatrix.
   const char* config =
       "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-      "\"strict_shape\": false, \"missing\": NaN}";
+      "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
   const bst_ulong* shape = nullptr;
   bst_ulong dims = 0;
   const float* result = nullptr;
