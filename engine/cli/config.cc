@@ -145,7 +145,8 @@ class ConfigReader {
   }
 
   Status ReadHttp(const YAML::Node& value, Config& config) {
-    const std::vector<std::string> keys = {"max_body", "header_timeout", "max_connections"};
+    const std::vector<std::string> keys = {"max_body", "header_timeout", "max_connections",
+                                           "access_log"};
     if (!value.IsMap()) return Fail(value, "'http' must be a mapping");
     for (const auto& entry : value) {
       const std::string key = entry.first.Scalar();
@@ -166,6 +167,11 @@ class ConfigReader {
           return Fail(entry.second, "'http.header_timeout': " + timeout.error().message);
         }
         config.http_header_timeout = *timeout;
+      } else if (key == "access_log") {
+        if (text != "true" && text != "false") {
+          return Fail(entry.second, "'http.access_log' must be true or false, got '" + text + "'");
+        }
+        config.http_access_log = text == "true";
       } else {
         int number = 0;
         if (!ReadInt(text, number) || number < 1) {

@@ -33,6 +33,7 @@ struct Config {
   size_t http_max_body = 1 << 20;
   Duration http_header_timeout = std::chrono::seconds(5);
   int http_max_connections = 512;
+  bool http_access_log = true;  // a line in serve's log per request
   // Names and globs of conveyor's environment variables a task inherits beyond the defaults.
   std::vector<std::string> env_passthrough;
   // `secrets:` name -> where its value comes from ({env: VAR} or {file: PATH}).

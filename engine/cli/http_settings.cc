@@ -20,6 +20,7 @@ http::ServerSettings HttpSettingsOf(const Config& config, const std::string& tok
   settings.header_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(config.http_header_timeout);
   settings.max_connections = config.http_max_connections;
+  settings.access_log = config.http_access_log;
   return settings;
 }
 

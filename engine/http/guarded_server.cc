@@ -17,6 +17,7 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kIdleThreadExit = std::chrono::seconds(30);
+constexpr size_t kSendChunk = 64 * 1024;
 
 // Waits for `events` on `fd` until `deadline`, in slices so that `stopping` is seen; false on
 // timeout, stop or error.
@@ -73,7 +74,8 @@ class DeadlineSocketStream : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (begin_ == end_) {
-      if (!is_readable()) return -1;
+      // What was written goes out before waiting for the client (a "100 Continue").
+      if (!out_.empty() && !Flush()) return -1;
       if (size >= sizeof(buffer_)) return Receive(ptr, size);
       const ssize_t got = Receive(buffer_, sizeof(buffer_));
       if (got <= 0) return got;
@@ -86,27 +88,54 @@ class DeadlineSocketStream : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
 
+  // A response's head and body are gathered and sent together (one packet for a small
+  // response, not two): Flush sends them when the response is written, or once 64 KiB wait.
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    while (true) {
-      const ssize_t sent = send(fd_, ptr, size, MSG_NOSIGNAL);
-      if (sent >= 0 || errno != EINTR) return sent;
-    }
+    out_.append(ptr, size);
+    if (out_.size() >= kSendChunk && !Flush()) return -1;
+    return static_cast<ssize_t>(size);
   }
 
+  bool Flush() {
+    size_t done = 0;
+    while (done < out_.size()) {
+      // At once when the socket has room (the common case: no poll), else once it has.
+      const ssize_t sent =
+          send(fd_, out_.data() + done, out_.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent >= 0) {
+        done += static_cast<size_t>(sent);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!is_writable()) return false;
+      } else if (errno != EINTR) {
+        return false;
+      }
+    }
+    out_.clear();
+    return true;
+  }
+
+  // A connection's addresses do not change: read once, not for every request.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    AddressOf(fd_, true, ip, port);
+    if (remote_port_ < 0) AddressOf(fd_, true, remote_ip_, remote_port_);
+    ip = remote_ip_;
+    port = remote_port_;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    AddressOf(fd_, false, ip, port);
+    if (local_port_ < 0) AddressOf(fd_, false, local_ip_, local_port_);
+    ip = local_ip_;
+    port = local_port_;
   }
   socket_t socket() const override { return fd_; }
 
  private:
+  // Reads what has arrived at once (the common case: no poll), else waits until the deadline.
   ssize_t Receive(char* ptr, size_t size) {
     while (true) {
-      const ssize_t got = recv(fd_, ptr, size, 0);
-      if (got >= 0 || errno != EINTR) return got;
+      const ssize_t got = recv(fd_, ptr, size, MSG_DONTWAIT);
+      if (got >= 0) return got;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return got;
+      if (!WaitFor(fd_, POLLIN, deadline_, [] { return false; })) return -1;
     }
   }
 
@@ -117,6 +146,11 @@ class DeadlineSocketStream : public httplib::Stream {
   char buffer_[4096];
   size_t begin_ = 0;
   size_t end_ = 0;
+  std::string out_;
+  mutable std::string remote_ip_;
+  mutable int remote_port_ = -1;
+  mutable std::string local_ip_;
+  mutable int local_port_ = -1;
 };
 
 // A request held in memory and the response written back to memory.
@@ -231,6 +265,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
       stream.set_deadline(SteadyClock::now() + limits_.header_timeout);
       bool closed = false;
       ok = process_request(stream, count == 1, closed, nullptr);
+      if (!stream.Flush()) ok = false;
       if (!ok || closed) break;
     }
   }

@@ -17,6 +17,8 @@ namespace {
 constexpr size_t kFileChunk = 64 * 1024;
 // Connection threads beyond max_connections: they answer the refused connections' 503.
 constexpr size_t kSpareThreads = 16;
+// Requests one keep-alive connection may carry.
+constexpr size_t kKeepAliveRequests = 1000;
 
 // The names of a route's captures, in order: "/dags/{dag_id}/dagRuns/{dag_run_id}" ->
 // {"dag_id", "dag_run_id"}.
@@ -77,7 +79,8 @@ struct HttpServer::Impl {
         api(api_in),
         metrics(metrics_in),
         models(models_in),
-        server({settings.max_connections, settings.header_timeout, settings.write_timeout, 1000}) {}
+        server({settings.max_connections, settings.header_timeout, settings.write_timeout,
+                kKeepAliveRequests}) {}
 
   ServerSettings settings;
   Api* api;  // null on the server of one model (serve-model)
@@ -199,6 +202,10 @@ void HttpServer::Impl::Configure() {
                                  static_cast<size_t>(s.settings.max_connections) + kSpareThreads);
   };
   s.server.set_payload_max_length(s.settings.max_body_bytes);
+  // What the Keep-Alive header announces: GuardedServer's own limits.
+  s.server.set_keep_alive_max_count(kKeepAliveRequests);
+  s.server.set_keep_alive_timeout(std::max<time_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(s.settings.header_timeout).count()));
   // Responses go out as soon as they are written (no Nagle delay against the client's ACKs).
   s.server.set_tcp_nodelay(true);
   s.server.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
@@ -213,10 +220,12 @@ void HttpServer::Impl::Configure() {
     res.set_content(problem.body, problem.content_type);
     s.metrics.CountHttpRequest("unrouted", res.status);
   });
-  s.server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::info("http {} {} {} {}B {}", req.method, req.path, res.status, res.body.size(),
-                 req.remote_addr);
-  });
+  if (s.settings.access_log) {
+    s.server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      spdlog::info("http {} {} {} {}B {}", req.method, req.path, res.status, res.body.size(),
+                   req.remote_addr);
+    });
+  }
 }
 
 HttpServer::HttpServer(ServerSettings settings, serve::Metrics& metrics,

@@ -27,6 +27,7 @@ struct ServerSettings {
   std::chrono::milliseconds header_timeout{5000};
   int max_connections = 512;  // beyond it, a new connection is answered 503 at once
   std::chrono::milliseconds write_timeout{10000};
+  bool access_log = true;  // one info line per request in serve's log
 };
 
 // conveyor's HTTP server (cpp-httplib's request parser and router): the REST API under /api/v1,
