@@ -111,6 +111,38 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(body["metadatabase"], {"status": "healthy"})
         self.assertEqual(body["scheduler"]["status"], "healthy")
 
+    def raw_exchange(self, sock, expected_responses):
+        """Reads from `sock` until `expected_responses` whole responses have arrived."""
+        data = b""
+        while data.count(b"HTTP/1.1 ") < expected_responses or not data.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode()
+
+    def test_pipelined_requests_keep_alive_and_100_continue(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            # Two requests in one send: two whole responses, in order, on the same connection.
+            request = ("GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                       "GET /api/v1/dags/nosuch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Authorization: Bearer %s\r\n\r\n" % TOKEN)
+            sock.sendall(request.encode())
+            answer = self.raw_exchange(sock, 2)
+            heads = re.findall(r"HTTP/1.1 (\d+)", answer)
+            self.assertEqual(heads, ["200", "404"], answer)
+            self.assertIn("Keep-Alive: timeout=5, max=1000", answer)
+            # Expect: 100-continue: the interim answer comes before the body is sent.
+            body = b'{"conf": {}}'
+            sock.sendall(("POST /api/v1/dags/nosuch/dagRuns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                          % (TOKEN, len(body))).encode())
+            self.assertEqual(sock.recv(65536), b"HTTP/1.1 100 Continue\r\n\r\n")
+            sock.sendall(body)
+            answer = self.raw_exchange(sock, 1)
+            self.assertTrue(answer.startswith("HTTP/1.1 404 "), answer)
+
     def test_list_dags_with_pagination_and_filters(self):
         status, body = self.json_call("GET", "/api/v1/dags")
         self.assertEqual(status, 200)
