@@ -55,7 +55,7 @@ step "web UI in headless Chromium"
 mkdir -p build/ui-node
 cp tests/ui/package.json tests/ui/ui_test.mjs build/ui-node/
 (cd build/ui-node && npm install --no-audit --no-fund --loglevel=error)
-node build/ui-node/ui_test.mjs "$PWD/build/release/conveyor" "$PWD/build/release/ui-screenshots"
+node build/ui-node/ui_test.mjs "$PWD/build/release/conveyor" "$PWD/build/release/ui-screenshots" "$PWD"
 
 step "benchmarks"
 build/release/bench/bench_dag_load 1000 20

@@ -226,6 +226,32 @@ ApiResponse Api::GetModel(const ApiRequest& request) {
   return Json(data::ModelToJson(name, *versions));
 }
 
+ApiResponse Api::GetModelServing(const ApiRequest& request) {
+  const std::string& name = request.params.at(0);
+  auto versions = Registry().Versions(name);
+  if (!versions.ok()) return FromError(versions.error());
+  const auto histogram = [](const serve::Metrics::Histogram& h) {
+    return nlohmann::json{
+        {"bounds", h.bounds}, {"counts", h.counts}, {"sum", h.sum}, {"count", h.count}};
+  };
+  nlohmann::json served = nlohmann::json::array();
+  for (const auto& version : metrics_.ServedVersions(name)) {
+    nlohmann::json requests = nlohmann::json::array();
+    for (const auto& [key, n] : version.requests) {
+      requests.push_back({{"protocol", key.first}, {"status", key.second}, {"count", n}});
+    }
+    served.push_back({{"version", version.version},
+                      {"requests", requests},
+                      {"latency_seconds", histogram(version.latency)},
+                      {"rows", version.rows},
+                      {"scores", histogram(version.scores)},
+                      {"log_rows", version.logged},
+                      {"log_dropped", version.log_dropped}});
+  }
+  return Json(
+      {{"name", name}, {"at", FormatUtcMillis(WallClock().PreciseNow())}, {"versions", served}});
+}
+
 ApiResponse Api::Health(const ApiRequest&) {
   auto lease = Store().GetSchedulerLease();
   if (!lease.ok()) return FromError(lease.error());

@@ -81,6 +81,9 @@ class Api {
   ApiResponse MetricsText(const ApiRequest& request);
   ApiResponse ListModels(const ApiRequest& request);
   ApiResponse GetModel(const ApiRequest& request);
+  // What each version of a model has served since serve started: requests by protocol and
+  // status, latency and score histograms, rows, the prediction log's rows (for the model page).
+  ApiResponse GetModelServing(const ApiRequest& request);
   ApiResponse ListDriftTasks(const ApiRequest& request);
   ApiResponse GetDriftReport(const ApiRequest& request);
   ApiResponse ListEventLogs(const ApiRequest& request);

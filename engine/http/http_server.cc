@@ -256,6 +256,8 @@ HttpServer::HttpServer(ServerSettings settings, Api& api, serve::Metrics& metric
   s.Route("GET", "/api/v1/drift/" + id + "/" + id, "/api/v1/drift/{dag_id}/{task_id}",
           &Api::GetDriftReport);
   s.Route("GET", "/api/v1/models/" + id, "/api/v1/models/{name}", &Api::GetModel);
+  s.Route("GET", "/api/v1/models/" + id + "/serving", "/api/v1/models/{name}/serving",
+          &Api::GetModelServing);
   s.Route("GET", dag, "/api/v1/dags/{dag_id}", &Api::GetDag);
   s.Route("PATCH", dag, "/api/v1/dags/{dag_id}", &Api::PatchDag, "api.patch_dag");
   s.Route("GET", dag + "/source", "/api/v1/dags/{dag_id}/source", &Api::DagSource);

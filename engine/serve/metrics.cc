@@ -111,6 +111,18 @@ void Metrics::CountPredictionLog(const std::string& model, int version, long wri
   served.log_dropped += dropped;
 }
 
+std::vector<Metrics::ServedVersion> Metrics::ServedVersions(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<ServedVersion> out;
+  for (auto it = served_.lower_bound({model, 1}); it != served_.end() && it->first.first == model;
+       ++it) {
+    const Served& served = it->second;
+    out.push_back({it->first.second, served.requests, served.latency, served.rows, served.scores,
+                   served.logged, served.log_dropped});
+  }
+  return out;
+}
+
 std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
                             const std::map<std::string, long>& task_instances_by_state) const {
   std::lock_guard<std::mutex> lock(mutex_);

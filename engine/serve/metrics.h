@@ -12,6 +12,14 @@ namespace conveyor::serve {
 // rendered in the text exposition format. Thread-safe.
 class Metrics {
  public:
+  struct Histogram {
+    std::vector<double> bounds;
+    std::vector<long> counts;  // per bound, not cumulative; one more for +Inf
+    double sum = 0;
+    long count = 0;
+    void Observe(double value);
+  };
+
   void ObserveTaskDuration(const std::string& dag_id, const std::string& task_id, double seconds);
   void ObserveSchedulerLoop(double seconds);
   // When the scheduler last ran a round, in seconds since the epoch (for a staleness alert).
@@ -28,17 +36,21 @@ class Metrics {
   // Rows of the prediction log (serving.log) written to the data database, or dropped.
   void CountPredictionLog(const std::string& model, int version, long written, long dropped);
 
+  // What one version of a model has served since serve started (for the UI's model page).
+  struct ServedVersion {
+    int version = 0;
+    std::map<std::pair<std::string, int>, long> requests;  // by (protocol, status)
+    Histogram latency;                                     // seconds
+    long rows = 0;
+    Histogram scores;
+    long logged = 0;
+    long log_dropped = 0;
+  };
+  std::vector<ServedVersion> ServedVersions(const std::string& model) const;
+
   // Every metric; `runs_by_state` and `task_instances_by_state` come from the database.
   std::string Render(const std::map<std::string, long>& runs_by_state,
                      const std::map<std::string, long>& task_instances_by_state) const;
-
-  struct Histogram {
-    std::vector<double> bounds;
-    std::vector<long> counts;  // per bound, not cumulative; one more for +Inf
-    double sum = 0;
-    long count = 0;
-    void Observe(double value);
-  };
 
  private:
   void RenderServing(std::string& out) const;  // holding mutex_

@@ -398,6 +398,34 @@ class MlflowScoringTest(unittest.TestCase):
                                    capture_output=True, text=True)
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
+    def test_model_serving_figures_for_the_ui_equal_the_metrics(self):
+        def figures():
+            request = urllib.request.Request(
+                "http://127.0.0.1:%d/api/v1/models/credit_default/serving" % self.port)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer = json.loads(response.read())
+            return {v["version"]: v for v in answer["versions"]}
+        version = self.version["version"]
+        before = figures().get(version, {"rows": 0, "requests": [], "scores": {"count": 0}})
+        for _ in range(3):
+            self.post("/models/credit_default@production/invocations",
+                      {"inputs": [self.features_of(r) for r in self.rows[:7]]})
+        after = figures()[version]
+        self.assertEqual(after["rows"] - before["rows"], 21)
+        self.assertEqual(after["scores"]["count"] - before["scores"]["count"], 21)
+        count = lambda v: sum(r["count"] for r in v["requests"]
+                              if r["protocol"] == "mlflow" and r["status"] == 200)
+        self.assertEqual(count(after) - count(before), 3)
+        self.assertEqual(after["latency_seconds"]["bounds"][0], 0.0001)
+        self.assertEqual(len(after["latency_seconds"]["counts"]),
+                         len(after["latency_seconds"]["bounds"]) + 1)
+        _, values = self.metrics()
+        self.assertEqual(values['conveyor_serving_rows_total{model="credit_default",version="%d"}'
+                                % version], after["rows"])
+        with self.assertRaises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen("http://127.0.0.1:%d/api/v1/models/nosuch/serving" % self.port)
+        self.assertEqual(missing.exception.code, 404)
+
     def test_serve_model_answers_at_mlflows_paths(self):
         port = free_port()
         process = subprocess.Popen([CONVEYOR, "--config", self.config, "serve-model",

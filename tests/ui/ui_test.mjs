@@ -4,15 +4,16 @@
 // conf from the form, sees the run go green in the grid and the graph,
 // opens a task's log (task output shown as text, never markup), and saves screenshots.
 //
-// Usage: node ui_test.mjs CONVEYOR SCREENSHOT_DIR   (playwright-core from npm, Debian's chromium)
+// Usage: node ui_test.mjs CONVEYOR SCREENSHOT_DIR SOURCE_DIR
+// (playwright-core from npm, Debian's chromium)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, copyFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [conveyor, shots] = process.argv.slice(2);
+const [conveyor, shots, source] = process.argv.slice(2);
 const TOKEN = 'ui-test-token';
 mkdirSync(shots, { recursive: true });
 
@@ -77,6 +78,10 @@ tasks:
   - {id: train, operator: noop, depends_on: [pick]}
   - {id: skip_me, operator: noop, depends_on: [pick]}
 `);
+// The example training DAG registers credit_default@production: the model page serves it live.
+copyFileSync(join(source, 'dags', 'credit_default_training.yaml'),
+  join(dir, 'dags', 'credit_default_training.yaml'));
+symlinkSync(join(source, 'dags', 'data'), join(dir, 'dags', 'data'));
 writeFileSync(join(dir, 'dags', 'broken.yaml'), 'tasks:\n  - {id: x, operator: nope}\n');
 const port = await freePort();
 writeFileSync(join(dir, 'conveyor.yaml'),
@@ -199,6 +204,46 @@ try {
   await page.goto(base + '/#/dag/ui_flow/run/flow_run');
   await page.waitForSelector(
     'tr[data-task="skip_me"][data-state="skipped"] td.note >> text=skipped: branch \'pick\' chose train');
+
+  // Models: train and register, score over HTTP, and see the alias's live figures.
+  const trained = await fetch(base + '/api/v1/dags/credit_default_training/dagRuns', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ dag_run_id: 'train_run' }) });
+  if (!trained.ok) throw new Error('trigger training: ' + trained.status);
+  await until('the training run', async () =>
+    (await apiGet('/dags/credit_default_training/dagRuns/train_run')).state === 'success', 60000);
+  const { versions } = await apiGet('/models/credit_default');
+  const record = Object.fromEntries(versions[0].features.map((f, i) => [f, i % 3]));
+  const score = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const answer = await fetch(base + '/models/credit_default@production/invocations', {
+        method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ dataframe_records: [record, record] }) });
+      if (answer.status !== 200) throw new Error('prediction: ' + answer.status + await answer.text());
+    }
+  };
+  await score(5);
+  await page.click('nav a[href="#/models"]');
+  await page.click('tr[data-model="credit_default"] a');
+  await page.waitForSelector('tr[data-alias="production"] td.served-total >> text=5');
+  await page.waitForSelector('tr[data-version="1"] td >> text=credit_default_training › compare');
+  // Traffic between two refreshes shows as a rate and a p99.
+  let scoring = true;
+  const traffic = (async () => { while (scoring) await score(5); })();
+  try {
+    await until('a live rate', async () => {
+      const rate = await page.textContent('tr[data-alias="production"] td.live-rate');
+      return Number(rate) > 0;
+    });
+    await page.waitForSelector('tr[data-alias="production"] td.live-p99 >> text=/ms$/');
+  } finally {
+    scoring = false;
+    await traffic;
+  }
+  if ((await page.$$('tr[data-alias="production"] svg.histogram.scores rect')).length !== 10) {
+    throw new Error('the score histogram has not 10 bins');
+  }
+  await page.screenshot({ path: join(shots, '9-model.png'), fullPage: true });
 
   const run = await apiGet('/dags/ui_demo/dagRuns/from_the_form');
   if (JSON.stringify(run.conf) !== '{"who":"browser"}') throw new Error('conf ' + JSON.stringify(run.conf));

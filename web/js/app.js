@@ -6,10 +6,13 @@ import { dagPage } from './dag_page.js';
 import { runPage } from './run_page.js';
 import { taskPage } from './task_page.js';
 import { driftListPage, driftPage } from './drift_page.js';
+import { modelListPage, modelPage } from './model_page.js';
 
 const routes = [
   [/^#?\/?$/, () => dagListPage()],
   [/^#\/drift$/, () => driftListPage()],
+  [/^#\/models$/, () => modelListPage()],
+  [/^#\/model\/([^/]+)$/, (m) => modelPage(m[1])],
   [/^#\/drift\/([^/]+)\/([^/]+)$/, (m) => driftPage(m[1], m[2])],
   [/^#\/dag\/([^/]+)\/run\/([^/]+)\/task\/([^/]+)$/, (m) => taskPage(m[1], m[2], m[3])],
   [/^#\/dag\/([^/]+)\/run\/([^/]+)$/, (m) => runPage(m[1], m[2])],
