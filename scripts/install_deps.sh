@@ -14,7 +14,8 @@ PACKAGES=(
   python3 python3-croniter                      # test oracles run by /usr/bin/python3
   python3-xgboost python3-sklearn python3-scipy python3-numpy
   make                                          # benchmark peers
-  prometheus wrk                                # promtool checks /metrics; wrk loads the API
+  python3-flask gunicorn python3-fastapi uvicorn python3-uvloop python3-httptools  # serving peers
+  prometheus wrk                                # scrapes /metrics in a test; wrk loads the API
   chromium nodejs                               # the web UI's browser test (playwright-core)
   slurm-wlm munge                               # the Slurm executor's tests on a real cluster
 )

@@ -69,6 +69,8 @@ build/release/bench/bench_dag_load 1000 20
 /usr/bin/python3 bench/drift_bench.py build/release/bench/bench_drift --rows 1000000
 # The REST API under load while a 1,000-task DAG runs.
 /usr/bin/python3 bench/api_load_bench.py build/release/conveyor --seconds 5
+# Online predictions under wrk, Flask + gunicorn and FastAPI + uvicorn beside it.
+/usr/bin/python3 bench/serving_bench.py build/release/conveyor --quick
 # Per-task overhead on Slurm against bare sbatch and a squeue wait loop, on the same jobs.
 /usr/bin/python3 bench/slurm_bench.py build/release/conveyor --tasks 40
 # `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).
