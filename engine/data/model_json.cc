@@ -11,9 +11,7 @@ nlohmann::json ModelToJson(const std::string& name,
                     {"artifact_path", v.artifact_path},
                     {"metrics", v.metrics},
                     {"features", v.features},
-                    {"dag_id", v.dag_id},
                     {"run_id", v.run_id},
-                    {"task_id", v.task_id},
                     {"created_at", v.created_at}});
   }
   return {{"name", name}, {"versions", list}};

@@ -234,13 +234,20 @@ ApiResponse Api::GetModelServing(const ApiRequest& request) {
     return nlohmann::json{
         {"bounds", h.bounds}, {"counts", h.counts}, {"sum", h.sum}, {"count", h.count}};
   };
+  std::map<int, serve::Metrics::ServedVersion> figures;
+  for (auto& version : metrics_.ServedVersions(name)) figures[version.version] = version;
+  // Every registered version, newest first, with what registered it and what it has served.
   nlohmann::json served = nlohmann::json::array();
-  for (const auto& version : metrics_.ServedVersions(name)) {
+  for (const exec::ModelVersion& registered : *versions) {
+    const serve::Metrics::ServedVersion& version = figures[registered.version];
     nlohmann::json requests = nlohmann::json::array();
     for (const auto& [key, n] : version.requests) {
       requests.push_back({{"protocol", key.first}, {"status", key.second}, {"count", n}});
     }
-    served.push_back({{"version", version.version},
+    served.push_back({{"version", registered.version},
+                      {"dag_id", registered.dag_id},
+                      {"run_id", registered.run_id},
+                      {"task_id", registered.task_id},
                       {"requests", requests},
                       {"latency_seconds", histogram(version.latency)},
                       {"rows", version.rows},

@@ -91,7 +91,8 @@ export function modelPage(name) {
     const [model, serving] = await Promise.all([api('GET', `/models/${enc(name)}`),
       api('GET', `/models/${enc(name)}/serving`)]);
     const at = Date.parse(serving.at);
-    const byVersion = new Map(serving.versions.map((v) => [v.version, totals(v)]));
+    const byVersion = new Map(serving.versions.filter((v) => v.requests.length)
+      .map((v) => [v.version, totals(v)]));
     const aliases = model.versions.flatMap((v) => v.aliases.map((a) => [a, v.version]));
     const metricNames = [...new Set(model.versions.flatMap((v) => Object.keys(v.metrics)))].sort();
     const aliasRows = aliases.map(([alias, version]) => {
@@ -126,9 +127,9 @@ export function modelPage(name) {
         return h('tr', { 'data-version': v.version },
           h('td', {}, `v${v.version}`), h('td', {}, v.aliases.join(', ') || '–'),
           metricNames.map((m) => h('td', {}, num(v.metrics[m]))),
-          h('td', {}, v.dag_id && v.run_id ? h('a', {
-            href: `#/dag/${enc(v.dag_id)}/run/${enc(v.run_id)}` }, `${v.dag_id} › ${v.task_id}`)
-            : '–'),
+          h('td', {}, served && served.dag_id ? h('a', {
+            href: `#/dag/${enc(served.dag_id)}/run/${enc(served.run_id)}` },
+          `${served.dag_id} › ${served.task_id}`) : '–'),
           h('td', {}, when(v.created_at)),
           h('td', {}, served ? totals(served).requests : 0),
           h('td', {}, served ? `${served.log_rows}` + (served.log_dropped ? ` (${served.log_dropped} dropped)` : '') : 0));
