@@ -25,31 +25,37 @@ Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& r
   }
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
-  if (moves) {
-    auto entry = aliases_.find(reference);
-    if (entry != aliases_.end()) {
-      // Fresh, or being read again by another request: this one is answered by what is held.
-      if (now - entry->second.checked < settings_.refresh || entry->second.refreshing) {
+  while (true) {
+    auto entry = held_.find(reference);
+    if (entry != held_.end()) {
+      // A version never moves. An alias held fresh, or being read again by another request,
+      // answers with what is held.
+      if (!moves || now - entry->second.checked < settings_.refresh || entry->second.refreshing) {
         return entry->second.model;
       }
       entry->second.refreshing = true;
+      break;
     }
+    // Its first request reads the registry and loads the model; the others wait for it
+    // rather than load the same model again each.
+    if (first_loads_.insert(reference).second) break;
+    resolved_.wait(lock);
   }
   lock.unlock();
   auto resolved = Resolve(reference);
   lock.lock();
-  if (moves) {
-    auto entry = aliases_.find(reference);
-    if (!resolved.ok()) {
-      if (entry != aliases_.end()) {
-        // The alias was removed or the registry is unreadable: the next request tries again.
-        entry->second.refreshing = false;
-        if (resolved.error().code == ErrorCode::kNotFound) aliases_.erase(entry);
-      }
-      return resolved.error();
+  first_loads_.erase(reference);
+  resolved_.notify_all();
+  auto entry = held_.find(reference);
+  if (!resolved.ok()) {
+    if (entry != held_.end()) {
+      // The alias was removed or the registry is unreadable: the next request tries again.
+      entry->second.refreshing = false;
+      if (resolved.error().code == ErrorCode::kNotFound) held_.erase(entry);
     }
-    aliases_[reference] = AliasEntry{*resolved, now, false};
+    return resolved.error();
   }
+  held_[reference] = HeldEntry{*resolved, now, false};
   return resolved;
 }
 

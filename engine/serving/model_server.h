@@ -1,9 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,7 +61,7 @@ class ModelServer {
   // Reads the registry and loads the version `reference` names (once per version).
   Result<std::shared_ptr<const LoadedModel>> Resolve(const std::string& reference);
 
-  struct AliasEntry {
+  struct HeldEntry {
     std::shared_ptr<const LoadedModel> model;
     std::chrono::steady_clock::time_point checked;
     bool refreshing = false;  // a request is reading the registry for it
@@ -68,7 +70,10 @@ class ModelServer {
   ServingSettings settings_;
   PredictionLog* log_ = nullptr;
   mutable std::mutex mutex_;
-  std::map<std::string, AliasEntry> aliases_;  // GUARDED_BY(mutex_)
+  // What each reference served resolved to, by reference.
+  std::map<std::string, HeldEntry> held_;  // GUARDED_BY(mutex_)
+  std::set<std::string> first_loads_;      // references being resolved first, GUARDED_BY(mutex_)
+  std::condition_variable resolved_;
   std::map<std::string, std::shared_ptr<const LoadedModel>>
       loaded_;  // "NAME/VERSION", GUARDED_BY(mutex_)
 };
