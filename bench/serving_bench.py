@@ -381,6 +381,11 @@ def main():
         results = {key: sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
                    for key, runs in rounds.items()}
         after_load = rss_mb(serve.pid)
+        if args.rounds > 1:
+            print("\nevery round (requests/s, p99 ms):")
+            for (n, connections, server), runs in rounds.items():
+                print("  %3d rows, %2d conn, %-8s %s" % (n, connections, server, "  ".join(
+                    "%.0f/%.2f" % (r["rps"], r["p99_us"] / 1000) for r in runs)))
 
         failures = []
         summary = []
