@@ -212,18 +212,24 @@ namespace {
 
 // This thread's proxy matrix for in-place prediction. Without one XGBoost makes a proxy per call,
 // and each reads the cgroup's CPU quota from two files (six system calls a prediction).
+// The free function is kept with the handle: a detached thread may end while the process exits,
+// after the API table's statics are gone.
 class ThreadProxy {
  public:
   ~ThreadProxy() {
-    if (handle_ != nullptr) LoadedApi().DMatrixFree(handle_);
+    if (handle_ != nullptr) free_(handle_);
   }
   DMatrixHandle get() {
-    if (handle_ == nullptr && LoadedApi().ProxyDMatrixCreate(&handle_) != 0) handle_ = nullptr;
+    if (handle_ == nullptr) {
+      if (LoadedApi().ProxyDMatrixCreate(&handle_) != 0) return handle_ = nullptr;
+      free_ = LoadedApi().DMatrixFree;
+    }
     return handle_;
   }
 
  private:
   DMatrixHandle handle_ = nullptr;
+  decltype(&XGDMatrixFree) free_ = nullptr;
 };
 
 }  // namespace

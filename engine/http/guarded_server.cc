@@ -90,26 +90,19 @@ class DeadlineSocketStream : public httplib::Stream {
 
   // A response's head and body are gathered and sent together (one packet for a small
   // response, not two): Flush sends them when the response is written, or once 64 KiB wait.
+  // A write that would fill the buffer goes out directly, after what waits: the buffer never
+  // holds more than 64 KiB.
   ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
-    if (out_.size() >= kSendChunk && !Flush()) return -1;
+    if (out_.size() + size < kSendChunk) {
+      out_.append(ptr, size);
+    } else if (!Flush() || !SendAll(ptr, size)) {
+      return -1;
+    }
     return static_cast<ssize_t>(size);
   }
 
   bool Flush() {
-    size_t done = 0;
-    while (done < out_.size()) {
-      // At once when the socket has room (the common case: no poll), else once it has.
-      const ssize_t sent =
-          send(fd_, out_.data() + done, out_.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (sent >= 0) {
-        done += static_cast<size_t>(sent);
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!is_writable()) return false;
-      } else if (errno != EINTR) {
-        return false;
-      }
-    }
+    if (!SendAll(out_.data(), out_.size())) return false;
     out_.clear();
     return true;
   }
@@ -128,6 +121,22 @@ class DeadlineSocketStream : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  bool SendAll(const char* data, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+      // At once when the socket has room (the common case: no poll), else once it has.
+      const ssize_t sent = send(fd_, data + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent >= 0) {
+        done += static_cast<size_t>(sent);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!is_writable()) return false;
+      } else if (errno != EINTR) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // Reads what has arrived at once (the common case: no poll), else waits until the deadline.
   ssize_t Receive(char* ptr, size_t size) {
     while (true) {

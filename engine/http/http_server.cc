@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "engine/common/secret_masker.h"
-#include "engine/http/fifo_gate.h"
 #include "engine/http/guarded_server.h"
 #include "engine/http/inference_protocols.h"
 #include "engine/http/mlflow_scoring.h"
@@ -88,8 +87,6 @@ struct HttpServer::Impl {
   serve::Metrics& metrics;
   serving::ModelServer* models;
   GuardedServer server;
-  // Predictions are computed a core's worth at a time.
-  FifoGate scoring{static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()))};
   std::thread thread;
 
   using Handler = ApiResponse (Api::*)(const ApiRequest&);
@@ -171,7 +168,7 @@ struct HttpServer::Impl {
           refused = Problem(415, "Content-Type must be application/json, got '" + type + "'");
         }
       }
-      const ApiResponse response = refused ? error_of(*refused) : Scored(handler, req);
+      const ApiResponse response = refused ? error_of(*refused) : handler(req);
       SetResponse(response, res);
       metrics.CountHttpRequest(route, response.status);
     };
@@ -180,12 +177,6 @@ struct HttpServer::Impl {
     } else {
       server.Post(pattern, serve);
     }
-  }
-
-  ApiResponse Scored(const std::function<ApiResponse(const httplib::Request&)>& handler,
-                     const httplib::Request& req) {
-    FifoGate::Pass pass(scoring);
-    return handler(req);
   }
 
   // An endpoint open to anyone (health checks), past the Host and Origin checks.

@@ -1,15 +1,36 @@
 #include "engine/serving/model_server.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "engine/serving/prediction_log.h"
 
 namespace conveyor::serving {
 
 ModelServer::ModelServer(exec::RegistryOpener open_registry, ServingSettings settings)
-    : open_registry_(std::move(open_registry)), settings_(std::move(settings)) {}
+    : open_registry_(std::move(open_registry)),
+      settings_(std::move(settings)),
+      scoring_(static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()))) {}
 
-Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& reference) {
+namespace {
+
+// NAME/0042 and NAME/42 are one version: held once, under NAME/42. Empty when the version is not
+// a number a registry could hold.
+std::string CanonicalReference(const std::string& reference) {
+  const size_t slash = reference.find('/');
+  if (slash == std::string::npos) return reference;
+  const std::string digits = reference.substr(slash + 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return "";
+  const size_t first = std::min(digits.find_first_not_of('0'), digits.size() - 1);
+  if (digits.size() - first > 9) return "";
+  return reference.substr(0, slash + 1) + digits.substr(first);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& requested) {
+  const std::string reference = CanonicalReference(requested);
+  if (reference.empty()) return NotFound("no such model version: '" + requested + "'");
   const bool is_alias = reference.find('@') != std::string::npos;
   // An alias, or a bare name (its latest version): both move, and are read again once stale.
   const bool moves = reference.find('/') == std::string::npos;
@@ -42,18 +63,28 @@ Result<std::shared_ptr<const LoadedModel>> ModelServer::Get(const std::string& r
     resolved_.wait(lock);
   }
   lock.unlock();
-  auto resolved = Resolve(reference);
+  Result<std::shared_ptr<const LoadedModel>> resolved = InvalidArgument("");
+  try {
+    resolved = Resolve(reference);
+  } catch (const std::exception& e) {
+    // A malformed registry row: an error for this request, and the next one tries again.
+    resolved = Error{ErrorCode::kInternal, e.what(), {}};
+  }
   lock.lock();
   first_loads_.erase(reference);
   resolved_.notify_all();
   auto entry = held_.find(reference);
   if (!resolved.ok()) {
-    if (entry != held_.end()) {
-      // The alias was removed or the registry is unreadable: the next request tries again.
-      entry->second.refreshing = false;
-      if (resolved.error().code == ErrorCode::kNotFound) held_.erase(entry);
+    if (entry == held_.end()) return resolved.error();
+    entry->second.refreshing = false;
+    // The alias was removed: it is not served any more.
+    if (resolved.error().code == ErrorCode::kNotFound) {
+      held_.erase(entry);
+      return resolved.error();
     }
-    return resolved.error();
+    // The registry is unreadable for now: what is held answers, and is read again in a second.
+    entry->second.checked = now;
+    return entry->second.model;
   }
   held_[reference] = HeldEntry{*resolved, now, false};
   return resolved;
@@ -68,7 +99,11 @@ bool ModelServer::HasLoaded(const std::string& name) const {
 Result<std::vector<float>> ModelServer::Predict(const std::string& reference,
                                                 const std::shared_ptr<const LoadedModel>& model,
                                                 const operators::DenseMatrix& rows) {
-  auto scores = model->model.Predict(rows);
+  Result<std::vector<float>> scores = InvalidArgument("");
+  {
+    FifoGate::Pass pass(scoring_);
+    scores = model->model.Predict(rows);
+  }
   if (scores.ok() && log_ != nullptr) log_->Record(reference, model, rows, *scores);
   return scores;
 }

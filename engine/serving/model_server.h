@@ -11,6 +11,7 @@
 
 #include "engine/common/error.h"
 #include "engine/exec/model_registry.h"
+#include "engine/serving/fifo_gate.h"
 #include "operators/xgboost_model.h"
 
 namespace conveyor::serving {
@@ -69,6 +70,8 @@ class ModelServer {
   exec::RegistryOpener open_registry_;
   ServingSettings settings_;
   PredictionLog* log_ = nullptr;
+  // Predictions are computed two per core at a time, first come first served.
+  FifoGate scoring_;
   mutable std::mutex mutex_;
   // What each reference served resolved to, by reference.
   std::map<std::string, HeldEntry> held_;  // GUARDED_BY(mutex_)

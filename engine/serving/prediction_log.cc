@@ -123,20 +123,13 @@ void PredictionLog::Write(std::vector<Batch>& batches) {
   // One transaction per table, in the order the batches came.
   std::map<std::string, std::vector<Batch*>> by_table;
   for (Batch& batch : batches) by_table[batch.target->table].push_back(&batch);
+  // A connection per batch of commits: its wait for another writer's lock starts now.
+  exec::LockWait wait;
+  wait.deadline = std::chrono::steady_clock::now() + kLockWait;
+  auto store = open_data_ ? open_data_(wait)
+                          : Result<std::unique_ptr<exec::DataStore>>(NotFound("no data database"));
   for (auto& [table, group] : by_table) {
-    Status status = Status::Ok();
-    if (!store_) {
-      exec::LockWait wait;
-      wait.deadline = std::chrono::steady_clock::now() + kLockWait;
-      auto opened = open_data_
-                        ? open_data_(wait)
-                        : Result<std::unique_ptr<exec::DataStore>>(NotFound("no data database"));
-      if (opened.ok()) {
-        store_ = std::move(opened).value();
-      } else {
-        status = opened.error();
-      }
-    }
+    Status status = store.ok() ? Status::Ok() : Status(store.error());
     // The table's columns: the features of the first batch's model, then the prediction, the
     // version and the time. A later version with other features cannot append to it.
     std::unique_ptr<exec::TableWriter> writer;
@@ -148,7 +141,7 @@ void PredictionLog::Write(std::vector<Batch>& batches) {
       columns.push_back({"prediction", exec::ColumnType::kReal});
       columns.push_back({"model_version", exec::ColumnType::kInteger});
       columns.push_back({"scored_at", exec::ColumnType::kTimestamp});
-      auto opened = store_->WriteTable(table, columns, false);
+      auto opened = (*store)->WriteTable(table, columns, false);
       if (opened.ok()) {
         writer = std::move(opened).value();
       } else {
@@ -158,8 +151,8 @@ void PredictionLog::Write(std::vector<Batch>& batches) {
     std::vector<exec::Cell> cells;
     for (const Batch* batch : group) {
       if (!status.ok()) break;
+      if (batch->model->features != group.front()->model->features) continue;  // dropped below
       const size_t cols = batch->model->features.size();
-      if (cols != group.front()->model->features.size()) continue;  // dropped below
       for (size_t r = 0; r < batch->scores.size() && status.ok(); ++r) {
         cells.clear();
         for (size_t c = 0; c < cols; ++c) {
@@ -178,13 +171,11 @@ void PredictionLog::Write(std::vector<Batch>& batches) {
         spdlog::error("serving.log: cannot write table '{}': {}; its rows are dropped", table,
                       status.error().message);
       }
-      if (status.error().code != ErrorCode::kInvalidArgument) store_.reset();
     } else {
       reported_.erase(table);
     }
     for (const Batch* batch : group) {
-      const bool written =
-          status.ok() && batch->model->features.size() == group.front()->model->features.size();
+      const bool written = status.ok() && batch->model->features == group.front()->model->features;
       const auto n = static_cast<std::int64_t>(batch->scores.size());
       count_(batch->model->name, batch->model->version, written ? n : 0, written ? 0 : n);
     }

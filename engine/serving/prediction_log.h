@@ -69,13 +69,12 @@ class PredictionLog {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::condition_variable drained_;
-  std::deque<Batch> queue_;                 // GUARDED_BY(mutex_)
-  size_t queued_rows_ = 0;                  // GUARDED_BY(mutex_)
-  std::uint64_t pushed_ = 0;                // batches ever queued, GUARDED_BY(mutex_)
-  std::uint64_t handled_ = 0;               // batches written or dropped, GUARDED_BY(mutex_)
-  bool stopping_ = false;                   // GUARDED_BY(mutex_)
-  std::unique_ptr<exec::DataStore> store_;  // the writer thread's only
-  std::set<std::string> reported_;          // tables whose failure was logged, writer's only
+  std::deque<Batch> queue_;         // GUARDED_BY(mutex_)
+  size_t queued_rows_ = 0;          // GUARDED_BY(mutex_)
+  std::uint64_t pushed_ = 0;        // batches ever queued, GUARDED_BY(mutex_)
+  std::uint64_t handled_ = 0;       // batches written or dropped, GUARDED_BY(mutex_)
+  bool stopping_ = false;           // GUARDED_BY(mutex_)
+  std::set<std::string> reported_;  // tables whose failure was logged, writer's only
   std::thread writer_;
 };
 

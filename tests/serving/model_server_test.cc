@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 
 #include "tests/support/temp_dir.h"
@@ -23,6 +24,7 @@ class CountingRegistry : public exec::ModelRegistry {
   }
   Result<exec::ModelVersion> Resolve(const std::string& reference) override {
     ++reads_;
+    if (reference == "m@throws") throw std::runtime_error("a malformed registry row");
     if (reference != "m@production" && reference != "m/1") return NotFound("no " + reference);
     exec::ModelVersion version;
     version.name = "m";
@@ -83,6 +85,36 @@ TEST(ModelServerTest, ConcurrentFirstRequestsLoadTheModelOnceAndVersionsAreHeld)
   EXPECT_EQ(server.Get("m@nowhere").error().code, ErrorCode::kNotFound);
   EXPECT_EQ(server.Get("m@nowhere").error().code, ErrorCode::kNotFound);
   EXPECT_EQ(reads.load(), 4);
+  // Spellings of one version are one entry; what no registry could hold is not read at all.
+  ASSERT_TRUE(server.Get("m/0001").ok());
+  EXPECT_EQ(reads.load(), 4);
+  EXPECT_EQ(server.Get("m/12345678901").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(server.Get("m/1x").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(reads.load(), 4);
+  // A registry that throws is an error for that request, and the next one is not stuck behind it.
+  EXPECT_EQ(server.Get("m@throws").error().code, ErrorCode::kInternal);
+  EXPECT_EQ(server.Get("m@throws").error().code, ErrorCode::kInternal);
+  EXPECT_EQ(reads.load(), 6);
+}
+
+TEST(ModelServerTest, AnUnreadableRegistryKeepsTheHeldModelServing) {
+  testing::TempDir dir;
+  const std::string path = SavedModel(dir);
+  std::atomic<int> reads{0};
+  std::atomic<bool> readable{true};
+  ServingSettings settings;
+  settings.refresh = std::chrono::milliseconds(0);  // every request reads the registry again
+  ModelServer server(
+      [&]() -> Result<std::unique_ptr<exec::ModelRegistry>> {
+        if (!readable) return IoError("database is locked");
+        return std::unique_ptr<exec::ModelRegistry>(new CountingRegistry(path, reads));
+      },
+      settings);
+  ASSERT_TRUE(server.Get("m@production").ok());
+  readable = false;
+  auto held = server.Get("m@production");
+  ASSERT_TRUE(held.ok()) << held.error().message;
+  EXPECT_EQ((*held)->version, 1);
 }
 
 }  // namespace

@@ -48,7 +48,12 @@ class FakeStore : public exec::DataStore {
     std::lock_guard<std::mutex> lock(data_.mutex);
     if (data_.refuse) return IoError("database is locked");
     auto [it, created] = data_.columns.emplace(table, columns);
-    if (!created && it->second.size() != columns.size()) {
+    const auto names = [](const std::vector<exec::Column>& list) {
+      std::vector<std::string> out;
+      for (const auto& column : list) out.push_back(column.name);
+      return out;
+    };
+    if (!created && names(it->second) != names(columns)) {
       return InvalidArgument("table '" + table + "' has other columns");
     }
     return std::unique_ptr<exec::TableWriter>(new FakeWriter(data_, table));
@@ -216,9 +221,14 @@ TEST(PredictionLogTest, AVersionWithOtherFeaturesCannotAppendToTheTable) {
     log.Record("credit@production", Model(2, {"x", "y"}), Rows({1, 2}, 2),
                std::vector<float>{0.5f});
     log.Flush();
+    // As many features, other names, in one batch with the table's own: never under x's column.
+    log.Record("credit@production", Model(1, {"x"}), Rows({2}, 1), std::vector<float>{0.5f});
+    log.Record("credit@production", Model(3, {"z"}), Rows({3}, 1), std::vector<float>{0.5f});
+    log.Flush();
   }
-  EXPECT_EQ(counts.by_version[1], std::make_pair(std::int64_t{1}, std::int64_t{0}));
   EXPECT_EQ(counts.by_version[2], std::make_pair(std::int64_t{0}, std::int64_t{1}));
+  EXPECT_EQ(counts.by_version[3].second, 1);
+  for (const auto& row : data.rows.at("live")) EXPECT_NE(Real(row[0]), 3.0);
 }
 
 }  // namespace

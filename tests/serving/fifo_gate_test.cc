@@ -1,4 +1,4 @@
-#include "engine/http/fifo_gate.h"
+#include "engine/serving/fifo_gate.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace conveyor::http {
+namespace conveyor::serving {
 namespace {
 
 TEST(FifoGateTest, AdmitsAtMostItsSlotsAndWaitersInTheOrderTheyCame) {
@@ -45,4 +45,4 @@ TEST(FifoGateTest, AdmitsAtMostItsSlotsAndWaitersInTheOrderTheyCame) {
 }
 
 }  // namespace
-}  // namespace conveyor::http
+}  // namespace conveyor::serving

@@ -4,11 +4,11 @@
 #include <deque>
 #include <mutex>
 
-namespace conveyor::http {
+namespace conveyor::serving {
 
-// At most `slots` holders at once, admitted in the order they came. Connection threads score
-// predictions through it, one per core: the rest wait asleep instead of preempting each other
-// (and the lock holders among them), which keeps the slowest requests near the typical ones.
+// At most `slots` holders at once, admitted in the order they came. Requests' predictions pass
+// through one, two per core: the rest wait asleep instead of preempting each other (and the lock
+// holders among them), which keeps the slowest requests near the typical ones.
 class FifoGate {
  public:
   explicit FifoGate(int slots) : free_(slots) {}
@@ -64,4 +64,4 @@ class FifoGate {
   std::deque<Waiter*> waiting_;
 };
 
-}  // namespace conveyor::http
+}  // namespace conveyor::serving
