@@ -60,9 +60,14 @@ SlurmdPort=6818
 MinJobAge=300
 KillWait=5
 InactiveLimit=0
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE
 CONF
+  # Two GPUs, for --gres=gpu:N to be scheduled: Slurm drops a GPU without a device file, so two
+  # empty files stand in for /dev/nvidia0 and /dev/nvidia1.
+  touch "$dir/gpu0" "$dir/gpu1"
+  echo "NodeName=$host Name=gpu File=$dir/gpu[0-1]" >"$dir/gres.conf"
   if [ ! -s /etc/munge/munge.key ]; then
     mkdir -p /etc/munge
     dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null

@@ -9,6 +9,7 @@
 
 #include "engine/common/duration.h"
 #include "engine/common/suggest.h"
+#include "engine/dag/resources.h"
 
 namespace conveyor::cli {
 namespace {
@@ -38,7 +39,8 @@ const std::vector<std::string>& ConfigKeys() {
                                                  "http",
                                                  "env_passthrough",
                                                  "secrets",
-                                                 "serving"};
+                                                 "serving",
+                                                 "resources"};
   return kKeys;
 }
 
@@ -81,6 +83,7 @@ class ConfigReader {
     if (key == "auth") return ReadAuth(value, config);
     if (key == "http") return ReadHttp(value, config);
     if (key == "serving") return ReadServing(value, config);
+    if (key == "resources") return ReadResources(value, config);
     if (key == "env_passthrough") return ReadPassthrough(value, config);
     if (key == "secrets") return ReadSecrets(value, config);
     if (!value.IsScalar()) return Fail(value, "'" + key + "' must be a single value");
@@ -186,6 +189,58 @@ class ConfigReader {
 
   // `serving: {enabled: bool, models: [NAME@ALIAS], max_rows: N, log: {NAME@ALIAS: {table: T,
   // sample: S}}}`.
+  // `resources: {cpus, memory, gpus}`: what this machine offers tasks; gpus is a count (ids 0 to
+  // N-1) or a list of device ids.
+  Status ReadResources(const YAML::Node& value, Config& config) {
+    const std::vector<std::string> keys = {"cpus", "memory", "gpus"};
+    if (!value.IsMap()) {
+      return Fail(value, "'resources' must be a mapping such as {cpus: 8, memory: 32GiB, gpus: 2}");
+    }
+    for (const auto& entry : value) {
+      const std::string key = entry.first.Scalar();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        return Fail(entry.first, "unknown key '" + key + "' in resources" + DidYouMean(key, keys));
+      }
+      const YAML::Node& item = entry.second;
+      if (key == "gpus" && item.IsSequence()) {
+        std::vector<std::string> ids;
+        for (const auto& id : item) {
+          if (!id.IsScalar() || id.Scalar().empty() ||
+              id.Scalar().find_first_of(", \t\n") != std::string::npos ||
+              std::find(ids.begin(), ids.end(), id.Scalar()) != ids.end()) {
+            return Fail(id,
+                        "each of 'resources.gpus' must be a distinct device id such as 0 or "
+                        "GPU-8f2c..., without commas or spaces");
+          }
+          ids.push_back(id.Scalar());
+        }
+        config.resources_gpu_ids = std::move(ids);
+        continue;
+      }
+      if (!item.IsScalar()) return Fail(item, "'resources." + key + "' must be a single value");
+      const std::string text = item.Scalar();
+      if (key == "gpus") {
+        int count = 0;
+        if (!ReadInt(text, count) || count > 1024) {
+          return Fail(
+              item, "'resources.gpus' must be a count or a list of device ids, got '" + text + "'");
+        }
+        std::vector<std::string> ids;
+        for (int i = 0; i < count; ++i) ids.push_back(std::to_string(i));
+        config.resources_gpu_ids = std::move(ids);
+      } else if (key == "cpus") {
+        auto cpus = dag::ParseCpus(text);
+        if (!cpus.ok()) return Fail(item, "'resources.cpus': " + cpus.error().message);
+        config.resources_millicpus = *cpus;
+      } else {
+        auto memory = dag::ParseMemory(text);
+        if (!memory.ok()) return Fail(item, "'resources.memory': " + memory.error().message);
+        config.resources_memory_bytes = *memory;
+      }
+    }
+    return Status::Ok();
+  }
+
   Status ReadServing(const YAML::Node& value, Config& config) {
     const std::vector<std::string> keys = {"enabled", "models", "max_rows", "log"};
     if (!value.IsMap()) return Fail(value, "'serving' must be a mapping");

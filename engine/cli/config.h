@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,6 +64,11 @@ struct Config {
     double sample = 1.0;
   };
   std::map<std::string, ServingLog> serving_log;
+  // The `resources:` section: what this machine offers tasks. Unset parts are detected
+  // (exec::DetectMachineResources); GPUs by the ids CUDA_VISIBLE_DEVICES names.
+  std::optional<std::int64_t> resources_millicpus;
+  std::optional<std::uint64_t> resources_memory_bytes;
+  std::optional<std::vector<std::string>> resources_gpu_ids;
 };
 
 // Reads a config file. A missing file gives the defaults; a malformed one is an error located at

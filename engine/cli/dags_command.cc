@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "engine/cli/commands.h"
+#include "engine/cli/dag_catalog.h"
 #include "engine/cli/output.h"
 #include "engine/common/json_text.h"
 #include "engine/common/suggest.h"
@@ -36,7 +37,7 @@ std::map<std::string, bool> PausedFlags(const Config& config) {
 int RunList(const GlobalOptions& options, const std::string& format) {
   auto config = ResolveConfig(options);
   if (!config.ok()) return ReportError(config.error());
-  const auto bag = graph::DagBag::LoadFolder(config->dags_folder, BuiltinRegistry());
+  const auto bag = graph::DagBag::LoadFolder(config->dags_folder, DagCatalog(*config));
   const auto paused = PausedFlags(*config);
   auto is_paused = [&](const std::string& dag_id) {
     auto it = paused.find(dag_id);
@@ -79,9 +80,12 @@ int RunValidate(const GlobalOptions& options, const std::vector<std::string>& fi
   if (files.empty()) {
     auto config = ResolveConfig(options);
     if (!config.ok()) return ReportError(config.error());
-    bag = graph::DagBag::LoadFolder(config->dags_folder, BuiltinRegistry());
+    bag = graph::DagBag::LoadFolder(config->dags_folder, DagCatalog(*config));
   } else {
-    bag = graph::DagBag::LoadFiles(files, BuiltinRegistry());
+    // Files named on the command line are checked against the config's machine when there is
+    // a config to read, else against this machine as detected.
+    auto config = ResolveConfig(options);
+    bag = graph::DagBag::LoadFiles(files, DagCatalog(config.ok() ? *config : Config{}));
   }
   const size_t total = bag.dags().size() + bag.broken().size();
   if (format == "json") {
@@ -113,7 +117,7 @@ int RunValidate(const GlobalOptions& options, const std::vector<std::string>& fi
 Result<graph::DagBag> LoadForDag(const GlobalOptions& options, const std::string& dag_id) {
   auto config = ResolveConfig(options);
   if (!config.ok()) return config.error();
-  auto bag = graph::DagBag::LoadFolder(config->dags_folder, BuiltinRegistry());
+  auto bag = graph::DagBag::LoadFolder(config->dags_folder, DagCatalog(*config));
   if (bag.Find(dag_id)) return bag;
   std::vector<std::string> ids;
   for (const auto& loaded : bag.dags()) ids.push_back(loaded.dag.dag_id);

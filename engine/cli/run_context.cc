@@ -44,16 +44,21 @@ graph::ParsedDagCache* RunContext::ParseCache() {
   return parse_cache_.get();
 }
 
+const DagCatalog& RunContext::Catalog() {
+  if (!catalog_) catalog_ = std::make_unique<DagCatalog>(config);
+  return *catalog_;
+}
+
 Result<const graph::LoadedDag*> RunContext::Dag(const std::string& dag_id) {
   for (const char* extension : {".yaml", ".yml"}) {
     const auto path = std::filesystem::path(config.dags_folder) / (dag_id + extension);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) continue;
-    single_file_ = graph::DagBag::LoadFiles({path.string()}, BuiltinRegistry(), ParseCache());
+    single_file_ = graph::DagBag::LoadFiles({path.string()}, Catalog(), ParseCache());
     if (const auto* loaded = single_file_->Find(dag_id)) return loaded;
   }
   if (!folder_) {
-    folder_ = graph::DagBag::LoadFolder(config.dags_folder, BuiltinRegistry(), ParseCache());
+    folder_ = graph::DagBag::LoadFolder(config.dags_folder, Catalog(), ParseCache());
   }
   const graph::DagBag& bag = *folder_;
   if (const auto* loaded = bag.Find(dag_id)) return loaded;
@@ -83,6 +88,7 @@ scheduler::RunLoopOptions RunContext::LoopOptions() const {
   options.default_executor = config.executor;
   options.slurm = config.slurm;
   options.secrets = secrets;
+  options.machine = MachineResourcesOf(config);
   return options;
 }
 

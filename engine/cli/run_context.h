@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/cli/command_context.h"
+#include "engine/cli/dag_catalog.h"
 #include "engine/graph/dag_bag.h"
 #include "engine/scheduler/run_loop.h"
 #include "engine/store/state_store.h"
@@ -27,9 +28,12 @@ struct RunContext {
   // The state database's parsed DAG files (dag_bag.h), for this build; null when the binary has
   // no build id to tell its records from another build's.
   graph::ParsedDagCache* ParseCache();
+  // What DAG files load against (the operators, this machine's resources).
+  const DagCatalog& Catalog();
 
  private:
   std::unique_ptr<graph::ParsedDagCache> parse_cache_;
+  std::unique_ptr<DagCatalog> catalog_;
   std::optional<graph::DagBag> single_file_;
   std::optional<graph::DagBag> folder_;
 };

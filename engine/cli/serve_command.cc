@@ -65,7 +65,7 @@ int RunServe(const GlobalOptions& options, const ServeOptions& flags) {
   spdlog::flush_on(spdlog::level::warn);
   spdlog::flush_every(std::chrono::seconds(1));
 
-  graph::DagFolder dags(config.dags_folder, BuiltinRegistry(), ctx.ParseCache());
+  graph::DagFolder dags(config.dags_folder, ctx.Catalog(), ctx.ParseCache());
   serve::SharedDags shared_dags;
   serve::Metrics metrics;
   serve::WebhookSender webhooks;

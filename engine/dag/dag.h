@@ -9,6 +9,7 @@
 #include "engine/common/duration.h"
 #include "engine/common/error.h"
 #include "engine/cron/timetable.h"
+#include "engine/dag/resources.h"
 #include "engine/dag/slurm_options.h"
 #include "engine/dag/trigger_rule.h"
 
@@ -87,6 +88,9 @@ struct Task {
   int priority_weight = 1;
   ExecutorKind executor = ExecutorKind::kDefault;
   SlurmOptions slurm;  // when it runs on Slurm; the config's defaults apply under these
+  // What each try holds while it runs; absent, it reserves nothing. Locally a try starts only
+  // when they are free; on Slurm they become sbatch flags under the explicit `slurm:` ones.
+  std::optional<Resources> resources;
   RetryPolicy retry;
   Callbacks callbacks;
   ControlFlow flow;

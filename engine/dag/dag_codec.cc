@@ -7,9 +7,9 @@ namespace {
 
 // Bumped whenever the layout below changes. The static_asserts catch a field added to the model
 // without being added here: such a field would silently come back with its default.
-constexpr std::uint64_t kFormat = 4;
+constexpr std::uint64_t kFormat = 5;
 static_assert(sizeof(Dag) == 656, "dag::Dag changed: encode the new field and bump kFormat");
-static_assert(sizeof(Task) == 792, "dag::Task changed: encode the new field and bump kFormat");
+static_assert(sizeof(Task) == 824, "dag::Task changed: encode the new field and bump kFormat");
 static_assert(sizeof(SlurmOptions) == 272, "SlurmOptions changed: encode it and bump kFormat");
 static_assert(sizeof(RetryPolicy) == 56, "RetryPolicy changed: encode it and bump kFormat");
 static_assert(sizeof(ControlFlow) == 32, "ControlFlow changed: encode it and bump kFormat");
@@ -232,6 +232,23 @@ SlurmOptions ReadSlurm(Reader& in) {
   return slurm;
 }
 
+void WriteResources(Writer& out, const std::optional<Resources>& resources) {
+  out.Bool(resources.has_value());
+  if (!resources) return;
+  out.Int(resources->millicpus);
+  out.Uint(resources->memory_bytes);
+  out.Int(resources->gpus);
+}
+
+std::optional<Resources> ReadResources(Reader& in) {
+  if (!in.Bool()) return std::nullopt;
+  Resources resources;
+  resources.millicpus = in.Int();
+  resources.memory_bytes = in.Uint();
+  resources.gpus = in.Int32();
+  return resources;
+}
+
 void WriteFlow(Writer& out, const ControlFlow& flow) {
   out.Uint(flow.skip_on_exit_code.size());
   for (int code : flow.skip_on_exit_code) out.Int(code);
@@ -275,6 +292,7 @@ void WriteTask(Writer& out, const Task& task) {
   out.Int(task.priority_weight);
   out.Uint(static_cast<std::uint64_t>(task.executor));
   WriteSlurm(out, task.slurm);
+  WriteResources(out, task.resources);
   WriteRetry(out, task.retry);
   WriteCallbacks(out, task.callbacks);
   WriteFlow(out, task.flow);
@@ -306,6 +324,7 @@ Task ReadTask(Reader& in) {
   task.priority_weight = in.Int32();
   task.executor = in.EnumUpTo(ExecutorKind::kSlurm);
   task.slurm = ReadSlurm(in);
+  task.resources = ReadResources(in);
   task.retry = ReadRetry(in);
   task.callbacks = ReadCallbacks(in);
   task.flow = ReadFlow(in);

@@ -5,7 +5,11 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/common/error.h"
+
 namespace conveyor::dag {
+
+struct Dag;
 
 // One thing wrong with a task's operator arguments. `arg` names the offending key of `args`
 // (empty when the problem is with the args as a whole or with the task's `command`).
@@ -14,7 +18,8 @@ struct ArgProblem {
   std::string message;
 };
 
-// What the DAG loader knows of operators: their names and how to check a task's arguments.
+// What the DAG loader knows of operators (their names and how to check a task's arguments) and
+// of where tasks run.
 // Implemented by the operator registry in engine/exec; tests may supply their own.
 class OperatorCatalog {
  public:
@@ -28,6 +33,13 @@ class OperatorCatalog {
   // whether the task gives a `command`. Returns every problem found.
   virtual std::vector<ArgProblem> CheckArgs(std::string_view operator_name,
                                             const nlohmann::json& args, bool has_command) const = 0;
+
+  // Checks what depends on where the DAG's tasks would run rather than on its file (a task's
+  // resources against this machine's). Called on every load, a cached parse's too; none here.
+  virtual Diagnostics CheckPlacement(const Dag& dag) const {
+    (void)dag;
+    return {};
+  }
 };
 
 }  // namespace conveyor::dag

@@ -22,6 +22,18 @@ const char* ExecutorName(ExecutorKind kind) {
   return "default";
 }
 
+SlurmOptions WithResources(SlurmOptions options, const dag::Resources& resources) {
+  if (!options.cpus && resources.millicpus > 0) {
+    options.cpus = static_cast<int>((resources.millicpus + 999) / 1000);
+  }
+  constexpr std::uint64_t kMiB = 1024 * 1024;
+  if (!options.mem && resources.memory_bytes > 0) {
+    options.mem = std::to_string((resources.memory_bytes + kMiB - 1) / kMiB) + "M";
+  }
+  if (!options.gres && resources.gpus > 0) options.gres = "gpu:" + std::to_string(resources.gpus);
+  return options;
+}
+
 void SlurmOptions::MergeFrom(const SlurmOptions& over) {
   if (over.partition) partition = over.partition;
   if (over.cpus) cpus = over.cpus;

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/dag/resources.h"
+
 namespace conveyor {
 
 // Where a task's tries run: in conveyor's own worker pool, or as Slurm batch jobs.
@@ -30,6 +32,10 @@ struct SlurmOptions {
   // The options of `over` replace these where set; extra_args are appended.
   void MergeFrom(const SlurmOptions& over);
 };
+
+// `options` with what `resources` asks for where they leave it unset: --cpus-per-task (whole
+// CPUs, rounded up), --mem (in MiB, rounded up) and --gres=gpu:N. Explicit options win.
+SlurmOptions WithResources(SlurmOptions options, const dag::Resources& resources);
 
 // The keys of a `slurm:` mapping in a DAG file.
 const std::vector<std::string>& SlurmOptionKeys();

@@ -200,6 +200,48 @@ void ReadSlurmOptions(YamlReader& reader, const YAML::Node& node, SlurmOptions& 
   }
 }
 
+// `resources: {cpus, memory, gpus}`: what each try holds while it runs.
+Resources ReadResources(YamlReader& reader, const YAML::Node& node) {
+  Resources out;
+  if (!node.IsMap()) {
+    reader.Fail(node,
+                "'resources' must be a mapping such as {cpus: 2, memory: 4GiB, gpus: 1}, got " +
+                    YamlReader::Describe(node));
+    return out;
+  }
+  reader.CheckKeys(node, {"cpus", "memory", "gpus"}, "resources");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "gpus") {
+      if (auto v = reader.Int(value, "resources.gpus", 0)) out.gpus = *v;
+      continue;
+    }
+    if (key != "cpus" && key != "memory") continue;  // reported by CheckKeys
+    if (!value.IsScalar()) {
+      reader.Fail(value, "'resources." + key + "' must be a single value, got " +
+                             YamlReader::Describe(value));
+      continue;
+    }
+    if (key == "cpus") {
+      auto cpus = ParseCpus(value.Scalar());
+      if (cpus.ok()) {
+        out.millicpus = *cpus;
+      } else {
+        reader.Fail(value, cpus.error().message);
+      }
+    } else {
+      auto memory = ParseMemory(value.Scalar());
+      if (memory.ok()) {
+        out.memory_bytes = *memory;
+      } else {
+        reader.Fail(value, memory.error().message);
+      }
+    }
+  }
+  return out;
+}
+
 // One exit code or a list of them, each 1-255 (Airflow's skip_on_exit_code).
 void ReadSkipExitCodes(YamlReader& reader, const YAML::Node& node, std::vector<int>& codes) {
   std::vector<int> read;
@@ -255,21 +297,13 @@ void CheckControlFlow(YamlReader& reader, const YAML::Node& node, Task& task) {
 }  // namespace
 
 const std::vector<std::string>& SharedTaskKeys() {
-  static const std::vector<std::string> kKeys = {"retries",
-                                                 "retry_delay",
-                                                 "retry_exponential_backoff",
-                                                 "max_retry_delay",
-                                                 "execution_timeout",
-                                                 "pool",
-                                                 "priority_weight",
-                                                 "on_success",
-                                                 "on_failure",
-                                                 "on_retry",
-                                                 "executor",
-                                                 "slurm",
-                                                 "depends_on_past",
-                                                 "wait_for_downstream",
-                                                 "skip_on_exit_code"};
+  static const std::vector<std::string> kKeys = {
+      "retries",          "retry_delay",       "retry_exponential_backoff",
+      "max_retry_delay",  "execution_timeout", "pool",
+      "priority_weight",  "on_success",        "on_failure",
+      "on_retry",         "executor",          "slurm",
+      "resources",        "depends_on_past",   "wait_for_downstream",
+      "skip_on_exit_code"};
   return kKeys;
 }
 
@@ -341,6 +375,8 @@ bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::N
     }
   } else if (key == "slurm") {
     ReadSlurmOptions(reader, value, defaults.slurm);
+  } else if (key == "resources") {
+    defaults.resources = ReadResources(reader, value);
   } else if (key == "depends_on_past") {
     if (auto v = reader.Bool(value, key)) defaults.flow.depends_on_past = *v;
   } else if (key == "wait_for_downstream") {
@@ -429,6 +465,7 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
   task.priority_weight = own.priority_weight;
   task.executor = own.executor;
   task.slurm = own.slurm;
+  task.resources = own.resources;
   task.callbacks = own.callbacks;
   // Task-level keys were read into task.flow; the shared ones come from `own`.
   task.flow.depends_on_past = own.flow.depends_on_past;

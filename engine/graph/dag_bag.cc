@@ -96,6 +96,8 @@ Result<LoadedDag> LoadAndBuild(const std::string& path, const dag::OperatorCatal
     // A cache that cannot be written costs only the next process's parse, so the load goes on.
     (void)cache->Save(path, source, dag::EncodeDag(*file.dag));
   }
+  *errors = catalog.CheckPlacement(*file.dag);
+  if (!errors->empty()) return errors->front();
   return LoadedDag{std::move(*file.dag), std::move(graph).value()};
 }
 

@@ -34,7 +34,8 @@ void ReadyQueue::Pick(const std::function<bool()>& more,
     // Groups are ordered by run first: each run's are found by a seek, not by walking every
     // other run's (runs created by the hundred when many DAGs are due at once).
     for (const size_t run : *only_runs) {
-      for (auto it = groups_.lower_bound(Gate{run, std::string(), ExecutorKind::kDefault});
+      for (auto it = groups_.lower_bound(
+               Gate{run, std::string(), ExecutorKind::kDefault, dag::Resources{}});
            it != groups_.end() && it->first.run == run; ++it) {
         consider(it->first, it->second);
       }

@@ -7,13 +7,15 @@
 #include <set>
 #include <string>
 
+#include "engine/dag/resources.h"
 #include "engine/dag/slurm_options.h"
 
 namespace conveyor::scheduler {
 
 // Scheduled task instances waiting for a worker, grouped by what can hold them back: their run,
-// their pool and their executor. A pick goes through the groups that are open, so a full pool or
-// a DAG at its max_active_tasks costs one check per group, not one per waiting task.
+// their pool, their executor and the resources they ask for. A pick goes through the groups that
+// are open, so a full pool or a DAG at its max_active_tasks costs one check per group, not one per
+// waiting task.
 class ReadyQueue {
  public:
   // Highest priority first, then upstream first.
@@ -28,6 +30,7 @@ class ReadyQueue {
     size_t run;
     std::string pool;
     ExecutorKind executor;
+    dag::Resources need;  // what each try holds on the local executor
     auto operator<=>(const Gate&) const = default;
   };
 

@@ -47,6 +47,7 @@ RunLoop::RunLoop(store::RunStore& runs, store::LeaseStore& leases,
       processes_(processes),
       options_(std::move(options)),
       observer_(std::move(observer)),
+      resources_(options_.machine),
       clock_(*options_.clock),
       last_heartbeat_(clock_.PreciseNow()) {
   char host[256] = {0};
@@ -218,6 +219,7 @@ void RunLoop::Withdraw(const std::set<store::RunKey>& keys, CommitWork& work) {
         continue;
       }
       --pool_used_[flight->second.pool];
+      resources_.Give(flight->second.held, flight->second.gpu_ids);
       --dag_running_[run.record.dag_id];
       --in_flight_by_executor_[flight->second.executor];
       flight = in_flight_.erase(flight);
@@ -278,7 +280,9 @@ void RunLoop::Admit(std::unique_ptr<ActiveRun> run, store::TimePoint at, store::
 
 ReadyQueue::Gate RunLoop::GateOf(const ActiveRun& run, int task) const {
   const dag::Task& spec = run.plan.dag().dag.tasks[task];
-  return {run.index, spec.pool, ExecutorFor(spec)};
+  const ExecutorKind executor = ExecutorFor(spec);
+  const bool holds = executor == ExecutorKind::kLocal && spec.resources.has_value();
+  return {run.index, spec.pool, executor, holds ? *spec.resources : dag::Resources{}};
 }
 
 ReadyQueue::Key RunLoop::ReadyKeyOf(const ActiveRun& run, int task) const {
@@ -441,7 +445,9 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::TimePoint at, store::
     const dag::Dag& dag = runs_.at(gate.run)->plan.dag().dag;
     if (dag_running_[dag.dag_id] >= dag.max_active_tasks) return false;
     auto pool = options_.pools.find(gate.pool);
-    return pool == options_.pools.end() || pool_used_[gate.pool] < pool->second;
+    if (pool != options_.pools.end() && pool_used_[gate.pool] >= pool->second) return false;
+    // A try that could never fit is taken, to fail.
+    return resources_.Fits(gate.need) || !resources_.CanEverFit(gate.need);
   };
   ready_.Pick(room, open, only_runs, [&](const ReadyQueue::Gate& gate, const ReadyQueue::Key& c) {
     ActiveRun& run = *runs_.at(c.run);
@@ -467,10 +473,34 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::TimePoint at, store::
               exec::OperatorResult::Failure("unknown pool '" + task.pool + "'"), at});
       return;
     }
+    if (!gate.need.empty() && !resources_.CanEverFit(gate.need)) {
+      Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+              exec::OperatorResult::Failure(
+                  "the task asks for " + dag::Describe(gate.need) + " and this machine offers " +
+                  dag::Describe(resources_.capacity()) + " (config 'resources')"),
+              at});
+      return;
+    }
+    const std::vector<std::string>* gpu_ids = nullptr;
+    if (!gate.need.empty()) {
+      InFlight& flight = in_flight_.at(launch.id);
+      flight.held = gate.need;
+      flight.gpu_ids = resources_.Take(gate.need);
+      gpu_ids = &flight.gpu_ids;
+    }
+    // A try that asked for resources sees only the GPUs it was given (none when it asked for
+    // none); others see what the server's environment passes through.
+    const auto set_gpus = [&gpu_ids](exec::TaskLaunch& launch) {
+      if (gpu_ids == nullptr) return;
+      std::string visible;
+      for (const std::string& id : *gpu_ids) visible += (visible.empty() ? "" : ",") + id;
+      launch.env["CUDA_VISIBLE_DEVICES"] = visible;
+    };
     if (!task.has_templates) {
       launch.args = task.args;
       launch.command = task.command;
       launch.env = task.env;
+      set_gpus(launch);
       launches.push_back(std::move(launch));
       return;
     }
@@ -485,6 +515,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::TimePoint at, store::
     launch.args = std::move(rendered->args);
     launch.command = std::move(rendered->command);
     launch.env = std::move(rendered->env);
+    set_gpus(launch);
     launches.push_back(std::move(launch));
   });
   return launches;
@@ -561,9 +592,9 @@ exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind
   launch.execution_timeout = task.retry.execution_timeout;
   launch.data = options_.data;
   launch.executor = executor;
-  launch.slurm = task.slurm;
+  launch.slurm = task.resources ? WithResources(task.slurm, *task.resources) : task.slurm;
   ExecutorOf(executor);  // made here, on the loop's thread
-  in_flight_[launch.id] = {run.index, task_index, task.pool, executor};
+  in_flight_[launch.id] = {run.index, task_index, task.pool, executor, {}, {}};
   ++in_flight_by_executor_[executor];
   ++pool_used_[task.pool];
   ++dag_running_[dag.dag_id];
@@ -599,6 +630,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
     ApplyEvent(start, batch, transitions);
   }
   --pool_used_[it->second.pool];
+  resources_.Give(it->second.held, it->second.gpu_ids);
   --dag_running_[run.record.dag_id];
   --in_flight_by_executor_[it->second.executor];
   in_flight_.erase(it);

@@ -17,6 +17,7 @@
 #include "engine/graph/dag_bag.h"
 #include "engine/scheduler/commit_pipeline.h"
 #include "engine/scheduler/ready_queue.h"
+#include "engine/scheduler/resource_ledger.h"
 #include "engine/scheduler/run_files.h"
 #include "engine/scheduler/run_plan.h"
 #include "engine/scheduler/start_journal.h"
@@ -52,6 +53,9 @@ struct RunLoopOptions {
   slurm::SlurmSettings slurm;
   // Values of {{ secrets.NAME }} in tasks' env: (config `secrets:`).
   std::map<std::string, std::string> secrets;
+  // What this machine offers the local executor's tries that ask for `resources:` (config
+  // `resources:`); tries that ask for none are bound by workers and pools alone.
+  dag::MachineResources machine;
   // What the loop stamps and waits on; outlives the loop.
   const Clock* clock = &WallClock();
   // Makes the local executor instead of the worker pool (tests pass a fake), given the function
@@ -122,6 +126,8 @@ class RunLoop {
   // Task instances ready and waiting for a worker or a slot.
   int ready_count() const { return static_cast<int>(ready_.size()); }
   const std::map<std::string, int>& pool_used() const { return pool_used_; }
+  // The machine's resources and what the running local tries hold of them.
+  const ResourceLedger& resources() const { return resources_; }
   // Runs finished since the last call, as committed; the loop forgets them.
   std::vector<store::DagRunRecord> TakeFinishedRuns();
   // Clean shutdown: starts nothing more and lets running tries finish for up to `grace`; then
@@ -148,6 +154,8 @@ class RunLoop {
     int task;
     std::string pool;
     ExecutorKind executor;
+    dag::Resources held;               // of resources_
+    std::vector<std::string> gpu_ids;  // the GPUs given, as CUDA_VISIBLE_DEVICES names them
   };
 
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
@@ -234,6 +242,7 @@ class RunLoop {
   store::TimePoint next_past_check_{};
   bool task_ended_since_past_check_ = false;
   std::map<std::string, int> pool_used_;
+  ResourceLedger resources_;
   std::map<std::string, int> dag_running_;
   std::uint64_t next_launch_id_ = 1;
   std::string hostname_;

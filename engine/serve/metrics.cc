@@ -70,6 +70,12 @@ void Metrics::SetPoolSlots(const std::map<std::string, int>& used,
   pool_size_ = size;
 }
 
+void Metrics::SetResources(const dag::Resources& capacity, const dag::Resources& in_use) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  resources_capacity_ = capacity;
+  resources_in_use_ = in_use;
+}
+
 void Metrics::SetDagFiles(int files, int import_errors) {
   std::lock_guard<std::mutex> lock(mutex_);
   dag_files_ = files;
@@ -171,6 +177,17 @@ std::string Metrics::Render(const std::map<std::string, long>& runs_by_state,
     out += "conveyor_pool_slots{pool=\"" + PrometheusLabelValue(pool) + "\"} " +
            std::to_string(size) + "\n";
   }
+  const auto render_resources = [&out](const std::string& name, const dag::Resources& amounts) {
+    out += name + "{resource=\"cpus\"} " + PrometheusNumber(amounts.millicpus / 1000.0) + "\n";
+    out += name + "{resource=\"memory_bytes\"} " + std::to_string(amounts.memory_bytes) + "\n";
+    out += name + "{resource=\"gpus\"} " + std::to_string(amounts.gpus) + "\n";
+  };
+  AppendPrometheusHeader(out, "conveyor_resources_capacity", "gauge",
+                         "What the machine offers tries of the local executor (config resources).");
+  render_resources("conveyor_resources_capacity", resources_capacity_);
+  AppendPrometheusHeader(out, "conveyor_resources_in_use", "gauge",
+                         "What the running tries of the local executor hold of it.");
+  render_resources("conveyor_resources_in_use", resources_in_use_);
   AppendPrometheusHeader(out, "conveyor_dag_files", "gauge", "DAG files in the DAG folder.");
   out += "conveyor_dag_files " + std::to_string(dag_files_) + "\n";
   AppendPrometheusHeader(out, "conveyor_dag_import_errors", "gauge", "DAG files that do not load.");

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/dag/resources.h"
+
 namespace conveyor::serve {
 
 // conveyor's Prometheus metrics: counters, gauges and histograms kept in memory by `serve`, and
@@ -26,6 +28,8 @@ class Metrics {
   void SetSchedulerHeartbeat(double unix_seconds);
   void SetQueueDepth(int ready_tasks);
   void SetPoolSlots(const std::map<std::string, int>& used, const std::map<std::string, int>& size);
+  // What the machine offers the local executor's tries (config `resources:`) and what they hold.
+  void SetResources(const dag::Resources& capacity, const dag::Resources& in_use);
   void SetDagFiles(int files, int import_errors);
   void CountHttpRequest(const std::string& route, int status);
   void CountDeadlineMiss(const std::string& dag_id);
@@ -62,6 +66,8 @@ class Metrics {
   int queue_depth_ = 0;
   std::map<std::string, int> pool_used_;
   std::map<std::string, int> pool_size_;
+  dag::Resources resources_capacity_;
+  dag::Resources resources_in_use_;
   int dag_files_ = 0;
   int import_errors_ = 0;
   std::map<std::pair<std::string, int>, long> http_requests_;

@@ -477,6 +477,7 @@ Status SchedulerService::Run() {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - round_started).count());
       options_.metrics->SetQueueDepth(loop_->ready_count());
       options_.metrics->SetPoolSlots(loop_->pool_used(), options_.loop.pools);
+      options_.metrics->SetResources(loop_->resources().capacity(), loop_->resources().in_use());
       options_.metrics->SetSchedulerHeartbeat(
           std::chrono::duration<double>(clock_.PreciseNow().time_since_epoch()).count());
     }

@@ -363,6 +363,81 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(status, 413)
 
 
+class ResourcesTest(unittest.TestCase):
+    """`serve` with the config's `resources:`: a try holding GPUs shows on /metrics while it runs,
+    sees the GPU it was given, and a DAG whose local task asks for more than the machine has is
+    an import error."""
+
+    def test_running_tries_hold_resources_on_metrics_and_see_their_gpus(self):
+        work = tempfile.mkdtemp(prefix="conveyor_resources_")
+        dags = os.path.join(work, "dags")
+        os.makedirs(dags)
+        release = os.path.join(work, "release")
+        with open(os.path.join(dags, "hold.yaml"), "w") as f:
+            f.write("tasks:\n  - id: hold\n"
+                    "    resources: {cpus: 1.5, memory: 512MiB, gpus: 1}\n"
+                    "    command: echo \"gpus=[$CUDA_VISIBLE_DEVICES]\"; "
+                    "while [ ! -e %s ]; do sleep 0.02; done\n" % release)
+        with open(os.path.join(dags, "too_big.yaml"), "w") as f:
+            f.write("tasks:\n  - {id: fit, command: \"true\", resources: {gpus: 3}}\n")
+        port = free_port()
+        config = os.path.join(work, "conveyor.yaml")
+        with open(config, "w") as f:
+            f.write("dags_folder: dags\ndb: conveyor.db\nport: %d\ntoken: %s\n"
+                    "dags_are_paused_at_creation: false\n"
+                    "resources: {cpus: 4, memory: 2GiB, gpus: [7, GPU-b]}\n" % (port, TOKEN))
+        serve = subprocess.Popen([CONVEYOR, "--config", config, "serve"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def get(path):
+            request = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                             headers={"Authorization": "Bearer " + TOKEN})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.read().decode()
+
+        def resources(text, name):
+            return {m.group(1): float(m.group(2)) for m in re.finditer(
+                name + r'\{resource="(\w+)"\} (\S+)\n', text)}
+
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    get("/api/v1/health")
+                    break
+                except OSError:
+                    self.assertLess(time.monotonic(), deadline, "serve did not start")
+                    time.sleep(0.05)
+            listed = json.loads(get("/api/v1/dags"))["dags"]
+            self.assertEqual([d["import_error"] for d in listed if d["has_import_errors"]], [
+                os.path.join(dags, "too_big.yaml") + ":2:10: task 'fit' asks for 3 GPUs, and this "
+                "machine offers 2 (config 'resources'); it could never start"])
+            subprocess.run([CONVEYOR, "--config", config, "dags", "trigger", "hold", "--run-id",
+                            "r1"], check=True, capture_output=True)
+            deadline = time.monotonic() + 15
+            while True:
+                text = get("/metrics")
+                if resources(text, "conveyor_resources_in_use").get("gpus") == 1:
+                    break
+                self.assertLess(time.monotonic(), deadline, text)
+                time.sleep(0.05)
+            self.assertEqual(resources(text, "conveyor_resources_capacity"),
+                             {"cpus": 4, "memory_bytes": 2 << 30, "gpus": 2})
+            self.assertEqual(resources(text, "conveyor_resources_in_use"),
+                             {"cpus": 1.5, "memory_bytes": 512 << 20, "gpus": 1})
+            open(release, "w").close()
+            deadline = time.monotonic() + 15
+            while resources(get("/metrics"), "conveyor_resources_in_use").get("gpus") != 0:
+                self.assertLess(time.monotonic(), deadline, "the GPU was not given back")
+                time.sleep(0.05)
+            log = get("/api/v1/dags/hold/dagRuns/r1/taskInstances/hold/logs/1")
+            self.assertEqual(log, "gpus=[7]\n")
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+            shutil.rmtree(work)
+
+
 class BindTest(unittest.TestCase):
     def test_beyond_loopback_reads_need_the_generated_token(self):
         work = tempfile.mkdtemp(prefix="conveyor_bind_")

@@ -14,9 +14,9 @@ Key K(int priority, int position, size_t run) { return {-priority, position, run
 
 TEST(ReadyQueueTest, PicksInKeyOrderAcrossGroupsAndPassesOverClosedOnes) {
   ReadyQueue queue;
-  const Gate a{0, "default", ExecutorKind::kLocal};
-  const Gate single{0, "single", ExecutorKind::kLocal};
-  const Gate other_run{1, "default", ExecutorKind::kLocal};
+  const Gate a{0, "default", ExecutorKind::kLocal, {}};
+  const Gate single{0, "single", ExecutorKind::kLocal, {}};
+  const Gate other_run{1, "default", ExecutorKind::kLocal, {}};
   queue.Insert(a, K(1, 0, 0));
   queue.Insert(a, K(5, 1, 0));
   queue.Insert(single, K(3, 2, 0));
@@ -46,9 +46,9 @@ TEST(ReadyQueueTest, PicksInKeyOrderAcrossGroupsAndPassesOverClosedOnes) {
 
 TEST(ReadyQueueTest, AClosedGroupCostsOneCheckWhateverItHolds) {
   ReadyQueue queue;
-  const Gate full{0, "full", ExecutorKind::kLocal};
+  const Gate full{0, "full", ExecutorKind::kLocal, {}};
   for (int i = 0; i < 10000; ++i) queue.Insert(full, K(0, i, 0));
-  const Gate open_gate{1, "default", ExecutorKind::kLocal};
+  const Gate open_gate{1, "default", ExecutorKind::kLocal, {}};
   queue.Insert(open_gate, K(0, 0, 1));
   int checks = 0;
   int taken = 0;
@@ -67,7 +67,7 @@ TEST(ReadyQueueTest, PicksOnlyFromTheRunsAskedForAndStopsWhenThereIsNoRoom) {
   ReadyQueue queue;
   for (size_t run = 0; run < 4; ++run) {
     for (int task = 0; task < 3; ++task) {
-      queue.Insert({run, "default", ExecutorKind::kLocal}, K(0, task, run));
+      queue.Insert({run, "default", ExecutorKind::kLocal, {}}, K(0, task, run));
     }
   }
   const std::set<size_t> only = {1, 3};
@@ -75,8 +75,8 @@ TEST(ReadyQueueTest, PicksOnlyFromTheRunsAskedForAndStopsWhenThereIsNoRoom) {
   queue.Pick([&] { return taken.size() < 4; }, [](const Gate&) { return true; }, &only,
              [&](const Gate&, const Key& key) { taken.push_back(key); });
   EXPECT_EQ(taken, (std::vector<Key>{K(0, 0, 1), K(0, 0, 3), K(0, 1, 1), K(0, 1, 3)}));
-  queue.Erase({0, "default", ExecutorKind::kLocal}, K(0, 1, 0));
-  queue.Erase({0, "default", ExecutorKind::kLocal}, K(0, 1, 0));  // gone already: nothing
+  queue.Erase({0, "default", ExecutorKind::kLocal, {}}, K(0, 1, 0));
+  queue.Erase({0, "default", ExecutorKind::kLocal, {}}, K(0, 1, 0));  // gone already: nothing
   EXPECT_EQ(queue.size(), 7u);
 }
 

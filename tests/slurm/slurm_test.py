@@ -93,6 +93,18 @@ tasks:
 """
 
 
+RESOURCES = """dag_id: resources
+schedule: null
+default_args: {executor: slurm, resources: {cpus: 1.5, memory: 100MiB, gpus: 1}}
+tasks:
+  - id: derived
+    command: "true"
+  - id: explicit
+    slurm: {mem: 64M, gres: "gpu:2"}
+    command: "true"
+"""
+
+
 def sh(*args, check=True):
     result = subprocess.run(list(args), capture_output=True, text=True, timeout=120)
     if check and result.returncode != 0:
@@ -181,6 +193,20 @@ class SlurmTest(unittest.TestCase):
         self.assertIn("JobName=conveyor.mixed.on_slurm", job)
         notes = [e[3] for e in self.events("on_slurm") if e[3]]
         self.assertEqual(notes, ["submitted as " + external])
+
+    def test_resources_become_sbatch_flags_under_the_explicit_ones(self):
+        self.write("resources.yaml", RESOURCES)
+        result = self.conveyor("dags", "trigger", "resources", "--run-id", "r1", "--wait")
+        self.assertIn("run r1: success", result.stdout)
+        tis = self.tasks("resources", "r1")
+        jobs = {t: sh("scontrol", "show", "job", "-o",
+                      tis[t]["external_executor_id"].split(":")[1]).stdout.split()
+                for t in ("derived", "explicit")}
+        # 1.5 CPUs round up to 2; 100MiB is 100M; the test cluster has two GPUs.
+        for field in ("CPUs/Task=2", "MinMemoryNode=100M", "TresPerNode=gres:gpu:1"):
+            self.assertIn(field, jobs["derived"])
+        for field in ("CPUs/Task=2", "MinMemoryNode=64M", "TresPerNode=gres:gpu:2"):
+            self.assertIn(field, jobs["explicit"])
 
     def test_a_failing_slurm_task_is_retried_then_fails_its_run(self):
         self.write("failing.yaml", FAILING)
