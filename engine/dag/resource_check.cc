@@ -19,8 +19,7 @@ Diagnostics CheckLocalResources(const Dag& dag, const MachineResources& machine,
     };
     if (need.millicpus > capacity.millicpus) {
       add(FormatCpus(need.millicpus) + (need.millicpus == 1000 ? " CPU" : " CPUs") +
-          ", and this machine offers " +
-          FormatCpus(capacity.millicpus));
+          ", and this machine offers " + FormatCpus(capacity.millicpus));
     }
     if (need.memory_bytes > capacity.memory_bytes) {
       add(FormatMemory(need.memory_bytes) + " of memory, and this machine offers " +
@@ -28,12 +27,11 @@ Diagnostics CheckLocalResources(const Dag& dag, const MachineResources& machine,
     }
     if (need.gpus > capacity.gpus) {
       add(std::to_string(need.gpus) + (need.gpus == 1 ? " GPU" : " GPUs") +
-          ", and this machine offers " +
-          std::to_string(capacity.gpus));
+          ", and this machine offers " + std::to_string(capacity.gpus));
     }
-    out.push_back(InvalidArgument("task '" + task.id + "' asks for " + what +
-                                      " (config 'resources'); it could never start",
-                                  task.location));
+    out.push_back(InvalidArgument(
+        "task '" + task.id + "' asks for " + what + " (config 'resources'); it could never start",
+        task.location));
   }
   return out;
 }

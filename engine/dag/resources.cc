@@ -57,14 +57,14 @@ constexpr MemoryUnit kMemoryUnits[] = {
     {"K", kKi},
     {"KiB", kKi},
     {"KB", 1000},
-    {"M", kKi * kKi},
-    {"MiB", kKi * kKi},
+    {"M", kKi* kKi},
+    {"MiB", kKi* kKi},
     {"MB", 1000 * 1000},
-    {"G", kKi * kKi * kKi},
-    {"GiB", kKi * kKi * kKi},
+    {"G", kKi* kKi* kKi},
+    {"GiB", kKi* kKi* kKi},
     {"GB", 1000 * 1000 * 1000},
-    {"T", kKi * kKi * kKi * kKi},
-    {"TiB", kKi * kKi * kKi * kKi},
+    {"T", kKi* kKi* kKi* kKi},
+    {"TiB", kKi* kKi* kKi* kKi},
     {"TB", 1000ull * 1000 * 1000 * 1000},
 };
 
@@ -136,11 +136,11 @@ std::string Describe(const Resources& resources) {
     out += part;
   };
   if (resources.millicpus > 0) {
-    add(FormatCpus(resources.millicpus) +
-        (resources.millicpus == 1000 ? " CPU" : " CPUs"));
+    add(FormatCpus(resources.millicpus) + (resources.millicpus == 1000 ? " CPU" : " CPUs"));
   }
   if (resources.memory_bytes > 0) add(FormatMemory(resources.memory_bytes) + " of memory");
-  if (resources.gpus > 0) add(std::to_string(resources.gpus) + (resources.gpus == 1 ? " GPU" : " GPUs"));
+  if (resources.gpus > 0)
+    add(std::to_string(resources.gpus) + (resources.gpus == 1 ? " GPU" : " GPUs"));
   return out.empty() ? "nothing" : out;
 }
 

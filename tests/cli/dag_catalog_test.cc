@@ -106,9 +106,10 @@ tasks:
     ASSERT_FALSE(loaded.ok());
     ASSERT_EQ(errors.size(), 1u);
     EXPECT_EQ(errors[0].ToString(),
-              path + ":7:9: task 'too_big' asks for 16 CPUs, and this machine offers 4; 64GiB of "
-                     "memory, and this machine offers 8GiB; 1 GPU, and this machine offers 0 "
-                     "(config 'resources'); it could never start");
+              path +
+                  ":7:9: task 'too_big' asks for 16 CPUs, and this machine offers 4; 64GiB of "
+                  "memory, and this machine offers 8GiB; 1 GPU, and this machine offers 0 "
+                  "(config 'resources'); it could never start");
   }
   EXPECT_EQ(cache.hits, 1);
 

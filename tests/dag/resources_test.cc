@@ -12,17 +12,18 @@ constexpr std::uint64_t kGiB = 1024 * kMiB;
 
 TEST(ResourcesTest, ReadsMemoryInBinaryAndDecimalUnits) {
   const std::pair<const char*, std::uint64_t> cases[] = {
-      {"4GiB", 4 * kGiB},   {"4G", 4 * kGiB},     {"4GB", 4'000'000'000}, {"512MiB", 512 * kMiB},
-      {"512M", 512 * kMiB}, {"1.5GiB", 3 * kGiB / 2}, {"100", 100},      {"100B", 100},
-      {"2KiB", 2048},       {"2KB", 2000},        {"1TiB", 1024 * kGiB},  {"0.25M", kMiB / 4},
+      {"4GiB", 4 * kGiB},     {"4G", 4 * kGiB},      {"4GB", 4'000'000'000},
+      {"512MiB", 512 * kMiB}, {"512M", 512 * kMiB},  {"1.5GiB", 3 * kGiB / 2},
+      {"100", 100},           {"100B", 100},         {"2KiB", 2048},
+      {"2KB", 2000},          {"1TiB", 1024 * kGiB}, {"0.25M", kMiB / 4},
   };
   for (const auto& [text, bytes] : cases) {
     auto parsed = ParseMemory(text);
     ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.error().message;
     EXPECT_EQ(*parsed, bytes) << text;
   }
-  for (const char* bad : {"", "lots", "4 GiB", "4gib", "GiB", "-1G", "1.G", "4Gi", "1e9",
-                          "99999999999999999T"}) {
+  for (const char* bad :
+       {"", "lots", "4 GiB", "4gib", "GiB", "-1G", "1.G", "4Gi", "1e9", "99999999999999999T"}) {
     auto parsed = ParseMemory(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.error().message,
@@ -62,8 +63,8 @@ TEST(ResourcesTest, FormatsMemoryExactlyWhenItCanAndToATenthOtherwise) {
 TEST(ResourcesTest, BecomeSlurmFlagsUnderTheExplicitOnes) {
   SlurmOptions none;
   const SlurmOptions derived = WithResources(none, {1500, 100 * kMiB + 1, 2});
-  EXPECT_EQ(derived.cpus, 2);              // whole CPUs, rounded up
-  EXPECT_EQ(derived.mem, "101M");          // MiB, rounded up
+  EXPECT_EQ(derived.cpus, 2);      // whole CPUs, rounded up
+  EXPECT_EQ(derived.mem, "101M");  // MiB, rounded up
   EXPECT_EQ(derived.gres, "gpu:2");
   SlurmOptions explicit_options;
   explicit_options.cpus = 1;

@@ -79,14 +79,16 @@ TEST(ResourcesRunTest, NoGpuIsEverHeldByTwoTriesAtOnce) {
       "echo \"start $CUDA_VISIBLE_DEVICES\" >> $DIR/gpus; sleep 0.1; "
       "echo \"end $CUDA_VISIBLE_DEVICES\" >> $DIR/gpus";
   for (int i = 0; i < 8; ++i) {
-    yaml += "  - {id: one" + std::to_string(i) + ", resources: {gpus: 1}, command: '" + hold +
-            "'}\n";
+    yaml +=
+        "  - {id: one" + std::to_string(i) + ", resources: {gpus: 1}, command: '" + hold + "'}\n";
   }
   for (int i = 0; i < 2; ++i) {
-    yaml += "  - {id: two" + std::to_string(i) + ", resources: {gpus: 2}, command: '" + hold +
-            "'}\n";
+    yaml +=
+        "  - {id: two" + std::to_string(i) + ", resources: {gpus: 2}, command: '" + hold + "'}\n";
   }
-  yaml += "  - {id: cpu_only, resources: {cpus: 1}, command: 'echo \"[${CUDA_VISIBLE_DEVICES-unset}]\" > $DIR/cpu_only'}\n";
+  yaml +=
+      "  - {id: cpu_only, resources: {cpus: 1}, command: 'echo \"[${CUDA_VISIBLE_DEVICES-unset}]\" "
+      "> $DIR/cpu_only'}\n";
   yaml += "  - {id: none, command: 'echo \"[${CUDA_VISIBLE_DEVICES-unset}]\" > $DIR/none'}\n";
   DagFixture fixture(yaml);
   RunLoopOptions options;
@@ -115,8 +117,7 @@ TEST(ResourcesRunTest, NoGpuIsEverHeldByTwoTriesAtOnce) {
 // CPUs and memory bound how many tries run at once, whatever the workers: two CPUs of three
 // let one 2-CPU try run at a time, and half CPUs pack two to a CPU.
 TEST(ResourcesRunTest, CpusAndMemoryBoundTriesRunningAtOnce) {
-  const std::string mark =
-      "echo start >> $DIR/{f}; sleep 0.15; echo end >> $DIR/{f}";
+  const std::string mark = "echo start >> $DIR/{f}; sleep 0.15; echo end >> $DIR/{f}";
   const auto task = [&](const std::string& id, const std::string& resources,
                         const std::string& file) {
     std::string command = mark;
@@ -137,8 +138,8 @@ TEST(ResourcesRunTest, CpusAndMemoryBoundTriesRunningAtOnce) {
   EXPECT_EQ(fixture.ReadFile("cpus"), "start\nend\nstart\nend\nstart\nend\n");
   EXPECT_EQ(fixture.ReadFile("memory"), "start\nend\nstart\nend\nstart\nend\n");
 
-  DagFixture halves("tasks:\n" + task("a", "{cpus: 0.5}", "half") + task("b", "{cpus: 0.5}", "half") +
-                    task("c", "{cpus: 0.5}", "half"));
+  DagFixture halves("tasks:\n" + task("a", "{cpus: 0.5}", "half") +
+                    task("b", "{cpus: 0.5}", "half") + task("c", "{cpus: 0.5}", "half"));
   options.machine = Machine(1, 4 * kGiB, {});
   const auto packed = halves.RunToEnd(nlohmann::json::object(), options);
   EXPECT_EQ(packed.state, state::RunState::kSuccess);
