@@ -265,8 +265,11 @@ class ServeTest(unittest.TestCase):
 
     def test_sigterm_stops_cleanly_and_a_restart_resumes(self):
         flag = os.path.join(self.dir, "fast")
+        # A sleep no other process on the machine is likely to run, for pgrep to look for.
+        sleep = "sleep 60.%05d" % (os.getpid() % 100000)
         self.write_dag("slow", "tasks:\n  - id: wait\n    operator: shell\n"
-                       "    command: if [ -f " + flag + " ]; then echo quick; else sleep 60; fi\n"
+                       "    command: if [ -f " + flag + " ]; then echo quick; else " + sleep +
+                       "; fi\n"
                        "  - id: after\n    operator: noop\n    depends_on: [wait]\n")
         self.start_serve()
         code, _, err = self.run_cli("dags", "trigger", "slow", "--run-id", "r")
@@ -288,7 +291,7 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(note, "try 1 interrupted: conveyor shut down and stopped it after the "
                          "grace period")
         # The task's whole process group got TERM: nothing of it outlives serve for long.
-        wait_for(lambda: subprocess.run(["pgrep", "-f", "sleep 60"]).returncode == 1,
+        wait_for(lambda: subprocess.run(["pgrep", "-f", sleep]).returncode == 1,
                  timeout=3, what="the task's processes to end")
         self.assertEqual(db.execute("SELECT count(*) FROM scheduler_lease").fetchone()[0], 0)
         open(flag, "w").close()
