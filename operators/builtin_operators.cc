@@ -15,6 +15,7 @@ namespace {
 using exec::ArgSpec;
 using exec::ArgType;
 using exec::CommandUse;
+using exec::InputKind;
 using exec::OperatorSpec;
 
 ArgSpec Required(std::string name, ArgType type = ArgType::kString) {
@@ -26,6 +27,11 @@ ArgSpec Optional(std::string name, ArgType type = ArgType::kString) {
 template <typename T>
 exec::OperatorFactory Make() {
   return [] { return std::make_unique<T>(); };
+}
+
+ArgSpec Input(ArgSpec spec, exec::InputKind kind) {
+  spec.input = kind;
+  return spec;
 }
 
 ArgSpec OneOf(std::string name, std::vector<std::string> choices) {
@@ -61,7 +67,7 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
       "ingest",
       "loads a CSV file into a table of the data database",
       CommandUse::kNone,
-      {Required("source"), Required("table"), Optional("delimiter"),
+      {Input(Required("source"), InputKind::kFile), Required("table"), Optional("delimiter"),
        Optional("columns", ArgType::kMap), OneOf("mode", {"replace", "append"}),
        Optional("required_columns", ArgType::kList), Optional("not_null", ArgType::kList),
        Optional("min_rows", ArgType::kInteger), Optional("unique_key", ArgType::kList)},
@@ -70,34 +76,36 @@ void RegisterBuiltinOperators(exec::OperatorRegistry& registry) {
       "train",
       "trains an XGBoost model on a table and registers it",
       CommandUse::kNone,
-      {Optional("table"), Optional("query"), Required("label"),
-       Optional("features", ArgType::kList), Optional("exclude", ArgType::kList),
+      {Input(Optional("table"), InputKind::kTable), Input(Optional("query"), InputKind::kQuery),
+       Required("label"), Optional("features", ArgType::kList), Optional("exclude", ArgType::kList),
        OneOf("booster", {"gbtree", "gblinear"}),
        OneOf("objective", {"binary:logistic", "reg:squarederror"}),
        Optional("params", ArgType::kMap), Optional("num_boost_round", ArgType::kInteger),
        Optional("validation_ratio", ArgType::kNumber), Optional("seed", ArgType::kInteger),
        Optional("split_column"), Optional("model"), Optional("register", ArgType::kMap)},
       Make<TrainOperator>()});
-  registry.Register(
-      OperatorSpec{"register",
-                   "registers a trained model, only if it beats the current alias when asked",
-                   CommandUse::kNone,
-                   {Required("model"), Required("name"), Optional("alias"), Optional("validation"),
-                    Optional("only_if_better", ArgType::kMap)},
-                   Make<RegisterOperator>()});
-  registry.Register(
-      OperatorSpec{"batch_infer",
-                   "scores a table with a registered model",
-                   CommandUse::kNone,
-                   {Required("model"), Optional("table"), Optional("query"),
-                    Required("output_table"), Optional("prediction_column"),
-                    Optional("columns", ArgType::kList), Optional("batch_size", ArgType::kInteger)},
-                   Make<BatchInferOperator>()});
+  registry.Register(OperatorSpec{
+      "register",
+      "registers a trained model, only if it beats the current alias when asked",
+      CommandUse::kNone,
+      {Input(Required("model"), InputKind::kFile), Required("name"), Optional("alias"),
+       Input(Optional("validation"), InputKind::kFile), Optional("only_if_better", ArgType::kMap)},
+      Make<RegisterOperator>()});
+  registry.Register(OperatorSpec{
+      "batch_infer",
+      "scores a table with a registered model",
+      CommandUse::kNone,
+      {Input(Required("model"), InputKind::kModel), Input(Optional("table"), InputKind::kTable),
+       Input(Optional("query"), InputKind::kQuery), Required("output_table"),
+       Optional("prediction_column"), Optional("columns", ArgType::kList),
+       Optional("batch_size", ArgType::kInteger)},
+      Make<BatchInferOperator>()});
   registry.Register(OperatorSpec{
       "drift_check",
       "compares a primary table with a baseline for data drift and model quality",
       CommandUse::kNone,
-      {Required("baseline"), Required("primary"),
+      {Input(Required("baseline"), InputKind::kTable),
+       Input(Required("primary"), InputKind::kTable),
        OneOf("problem_type", {"binary_classification", "regression", "none"}),
        Optional("timestamp_column"), Optional("prediction_column"), Optional("label_column"),
        Optional("features", ArgType::kList), Optional("window"), Optional("tests", ArgType::kMap),

@@ -9,6 +9,7 @@ PACKAGES=(
   libcrossguid-dev uuid-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libhowardhinnant-date-dev tzdata libxgboost-dev
   libjemalloc-dev                               # the binary's allocator
+  libssl-dev                                    # SHA-256 of cache keys and fingerprints
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz libgraphviz-dev
   python3 python3-croniter                      # test oracles run by /usr/bin/python3

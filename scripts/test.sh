@@ -71,6 +71,9 @@ build/release/bench/bench_dag_load 1000 20
 /usr/bin/python3 bench/api_load_bench.py build/release/conveyor --seconds 5
 # Online predictions under wrk, Flask + gunicorn and FastAPI + uvicorn beside it.
 /usr/bin/python3 bench/serving_bench.py build/release/conveyor --quick
+# Cached tasks: a lookup in a cache of 100,000 tries, and 1,000 tasks run, reused, run again.
+build/release/bench/bench_cache_lookup 100000 10000
+/usr/bin/python3 bench/cache_bench.py build/release/conveyor --tasks 1000
 # Per-task overhead on Slurm against bare sbatch and a squeue wait loop, on the same jobs.
 /usr/bin/python3 bench/slurm_bench.py build/release/conveyor --tasks 40
 # `serve` as a cron scheduler: 200 minutely DAGs (waits for two minute boundaries).

@@ -30,6 +30,7 @@ struct TriggerOptions {
   std::string conf = "{}";
   std::string run_id;
   bool wait = false;
+  bool no_cache = false;
 };
 
 int RunTrigger(const GlobalOptions& options, const TriggerOptions& trigger) {
@@ -43,6 +44,7 @@ int RunTrigger(const GlobalOptions& options, const TriggerOptions& trigger) {
     return ReportError(InvalidArgument("--conf is not valid JSON: " + trigger.conf));
   }
   if (!trigger.run_id.empty()) request.run_id = trigger.run_id;
+  request.no_cache = trigger.no_cache;
   // Read before the run exists, so that every transition of it a `serve` logs is shown.
   auto last_event = (*context)->store->LastEventId();
   if (!last_event.ok()) return ReportError(last_event.error());
@@ -117,6 +119,8 @@ void AddRunCommands(CLI::App& app, CLI::App& dags, const GlobalOptions& options,
   trigger_cmd->add_option("dag_id", trigger->dag_id, "DAG id")->required();
   trigger_cmd->add_option("--conf", trigger->conf, "run conf, a JSON object (overrides params)");
   trigger_cmd->add_option("--run-id", trigger->run_id, "run id (default manual__<time>)");
+  trigger_cmd->add_flag("--no-cache", trigger->no_cache,
+                        "run cached tasks instead of reusing their cached tries");
   trigger_cmd->add_flag(
       "--wait", trigger->wait,
       "run it from this process (or wait for the one running it); exit 1 if it fails");

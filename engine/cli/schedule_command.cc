@@ -42,6 +42,7 @@ struct BackfillOptions {
   std::string end_date;
   bool rerun_failed = false;
   bool dry_run = false;
+  bool no_cache = false;
   std::string format = "table";
 };
 
@@ -146,7 +147,7 @@ int RunBackfill(const GlobalOptions& options, const BackfillOptions& backfill) {
     return kExitOk;
   }
   auto runs = scheduler::ApplyBackfill(*ctx.store, **dag, *plan, WallClock().Now(),
-                                       "cli pid " + std::to_string(getpid()));
+                                       "cli pid " + std::to_string(getpid()), backfill.no_cache);
   if (!runs.ok()) return ReportError(runs.error());
   size_t skipped = plan->size() - runs->size();
   std::cout << "backfill of " << backfill.dag_id << ": " << runs->size() << " run(s) to run, "
@@ -155,8 +156,10 @@ int RunBackfill(const GlobalOptions& options, const BackfillOptions& backfill) {
   std::vector<store::RunKey> keys;
   for (const auto& run : *runs) keys.push_back(run.id);
   BackfillProgress progress(keys.size());
+  scheduler::RunLoopOptions loop_options = ctx.LoopOptions();
+  loop_options.no_cache = backfill.no_cache;
   auto outcomes = scheduler::DriveRuns(
-      *ctx.store, BuiltinRegistry(), **dag, keys, (*dag)->dag.max_active_runs, ctx.LoopOptions(),
+      *ctx.store, BuiltinRegistry(), **dag, keys, (*dag)->dag.max_active_runs, loop_options,
       nullptr, [&](const store::DagRunRecord& run) { progress.RunFinished(run); });
   if (!outcomes.ok()) return ReportError(outcomes.error());
   int failed = 0;
@@ -188,6 +191,8 @@ void AddScheduleCommands(CLI::App& dags, const GlobalOptions& options, int& exit
       ->required();
   cmd->add_flag("--rerun-failed", backfill->rerun_failed, "run the failed tasks of failed runs");
   cmd->add_flag("--dry-run", backfill->dry_run, "list the intervals; change nothing");
+  cmd->add_flag("--no-cache", backfill->no_cache,
+                "run cached tasks instead of reusing their cached tries");
   AddOutputOption(*cmd, backfill->format);
   cmd->callback([&, backfill] { exit_code = RunBackfill(options, *backfill); });
 }

@@ -26,6 +26,17 @@ struct RetryPolicy {
   bool operator==(const RetryPolicy&) const = default;
 };
 
+// Whether a task's successful try is reused instead of running again when its inputs are the
+// same (`cache:`), and what refines the key.
+struct CachePolicy {
+  bool enabled = false;
+  std::string version;                 // part of the key: bump it to invalidate
+  std::optional<Duration> ttl;         // a cached try older than this is not reused
+  std::vector<std::string> key_extra;  // templates rendered into the key, e.g. "{{ ds }}"
+
+  bool operator==(const CachePolicy&) const = default;
+};
+
 // A webhook called when a run or task fails, succeeds or is retried.
 struct Callback {
   std::string webhook;
@@ -91,6 +102,7 @@ struct Task {
   // What each try holds while it runs; absent, it reserves nothing. Locally a try starts only
   // when they are free; on Slurm they become sbatch flags under the explicit `slurm:` ones.
   std::optional<Resources> resources;
+  CachePolicy cache;
   RetryPolicy retry;
   Callbacks callbacks;
   ControlFlow flow;

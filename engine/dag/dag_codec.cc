@@ -7,9 +7,9 @@ namespace {
 
 // Bumped whenever the layout below changes. The static_asserts catch a field added to the model
 // without being added here: such a field would silently come back with its default.
-constexpr std::uint64_t kFormat = 5;
+constexpr std::uint64_t kFormat = 6;
 static_assert(sizeof(Dag) == 656, "dag::Dag changed: encode the new field and bump kFormat");
-static_assert(sizeof(Task) == 824, "dag::Task changed: encode the new field and bump kFormat");
+static_assert(sizeof(Task) == 904, "dag::Task changed: encode the new field and bump kFormat");
 static_assert(sizeof(SlurmOptions) == 272, "SlurmOptions changed: encode it and bump kFormat");
 static_assert(sizeof(RetryPolicy) == 56, "RetryPolicy changed: encode it and bump kFormat");
 static_assert(sizeof(ControlFlow) == 32, "ControlFlow changed: encode it and bump kFormat");
@@ -249,6 +249,22 @@ std::optional<Resources> ReadResources(Reader& in) {
   return resources;
 }
 
+void WriteCache(Writer& out, const CachePolicy& cache) {
+  out.Bool(cache.enabled);
+  out.Str(cache.version);
+  out.OptInt(OptMillis(cache.ttl));
+  out.Strings(cache.key_extra);
+}
+
+CachePolicy ReadCache(Reader& in) {
+  CachePolicy cache;
+  cache.enabled = in.Bool();
+  cache.version = in.Str();
+  cache.ttl = FromMillis(in.OptInt());
+  cache.key_extra = in.Strings();
+  return cache;
+}
+
 void WriteFlow(Writer& out, const ControlFlow& flow) {
   out.Uint(flow.skip_on_exit_code.size());
   for (int code : flow.skip_on_exit_code) out.Int(code);
@@ -293,6 +309,7 @@ void WriteTask(Writer& out, const Task& task) {
   out.Uint(static_cast<std::uint64_t>(task.executor));
   WriteSlurm(out, task.slurm);
   WriteResources(out, task.resources);
+  WriteCache(out, task.cache);
   WriteRetry(out, task.retry);
   WriteCallbacks(out, task.callbacks);
   WriteFlow(out, task.flow);
@@ -325,6 +342,7 @@ Task ReadTask(Reader& in) {
   task.executor = in.EnumUpTo(ExecutorKind::kSlurm);
   task.slurm = ReadSlurm(in);
   task.resources = ReadResources(in);
+  task.cache = ReadCache(in);
   task.retry = ReadRetry(in);
   task.callbacks = ReadCallbacks(in);
   task.flow = ReadFlow(in);

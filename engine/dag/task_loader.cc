@@ -242,6 +242,45 @@ Resources ReadResources(YamlReader& reader, const YAML::Node& node) {
   return out;
 }
 
+// `cache: true`, or `cache: {version, ttl, key_extra}` (which turns it on).
+CachePolicy ReadCache(YamlReader& reader, const YAML::Node& node) {
+  CachePolicy out;
+  if (node.IsScalar()) {
+    if (auto v = reader.Bool(node, "cache")) out.enabled = *v;
+    return out;
+  }
+  if (!node.IsMap()) {
+    reader.Fail(
+        node, "'cache' must be true, false or a mapping such as {version: \"2\", ttl: 30d}, got " +
+                  YamlReader::Describe(node));
+    return out;
+  }
+  out.enabled = true;
+  reader.CheckKeys(node, {"version", "ttl", "key_extra"}, "cache");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "version") {
+      if (auto v = reader.String(value, "cache.version")) out.version = *v;
+    } else if (key == "ttl") {
+      if (auto v = reader.DurationValue(value, "cache.ttl")) out.ttl = *v;
+    } else if (key == "key_extra") {
+      auto extras =
+          value.IsScalar()
+              ? std::optional<std::vector<std::string>>(std::vector<std::string>{value.Scalar()})
+              : reader.StringList(value, "cache.key_extra");
+      if (!extras) continue;
+      for (const std::string& extra : *extras) {
+        if (Template::IsPlain(extra)) continue;
+        auto parsed = Template::Parse(extra);
+        if (!parsed.ok()) reader.Fail(value, "cache.key_extra: " + parsed.error().message);
+      }
+      out.key_extra = *extras;
+    }
+  }
+  return out;
+}
+
 // One exit code or a list of them, each 1-255 (Airflow's skip_on_exit_code).
 void ReadSkipExitCodes(YamlReader& reader, const YAML::Node& node, std::vector<int>& codes) {
   std::vector<int> read;
@@ -297,13 +336,23 @@ void CheckControlFlow(YamlReader& reader, const YAML::Node& node, Task& task) {
 }  // namespace
 
 const std::vector<std::string>& SharedTaskKeys() {
-  static const std::vector<std::string> kKeys = {
-      "retries",          "retry_delay",       "retry_exponential_backoff",
-      "max_retry_delay",  "execution_timeout", "pool",
-      "priority_weight",  "on_success",        "on_failure",
-      "on_retry",         "executor",          "slurm",
-      "resources",        "depends_on_past",   "wait_for_downstream",
-      "skip_on_exit_code"};
+  static const std::vector<std::string> kKeys = {"retries",
+                                                 "retry_delay",
+                                                 "retry_exponential_backoff",
+                                                 "max_retry_delay",
+                                                 "execution_timeout",
+                                                 "pool",
+                                                 "priority_weight",
+                                                 "on_success",
+                                                 "on_failure",
+                                                 "on_retry",
+                                                 "executor",
+                                                 "slurm",
+                                                 "resources",
+                                                 "cache",
+                                                 "depends_on_past",
+                                                 "wait_for_downstream",
+                                                 "skip_on_exit_code"};
   return kKeys;
 }
 
@@ -377,6 +426,8 @@ bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::N
     ReadSlurmOptions(reader, value, defaults.slurm);
   } else if (key == "resources") {
     defaults.resources = ReadResources(reader, value);
+  } else if (key == "cache") {
+    defaults.cache = ReadCache(reader, value);
   } else if (key == "depends_on_past") {
     if (auto v = reader.Bool(value, key)) defaults.flow.depends_on_past = *v;
   } else if (key == "wait_for_downstream") {
@@ -466,6 +517,10 @@ std::optional<Task> ReadTask(YamlReader& reader, const YAML::Node& node,
   task.executor = own.executor;
   task.slurm = own.slurm;
   task.resources = own.resources;
+  task.cache = own.cache;
+  for (const std::string& extra : task.cache.key_extra) {
+    if (!Template::IsPlain(extra)) task.has_templates = true;
+  }
   task.callbacks = own.callbacks;
   // Task-level keys were read into task.flow; the shared ones come from `own`.
   task.flow.depends_on_past = own.flow.depends_on_past;

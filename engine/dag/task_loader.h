@@ -21,14 +21,15 @@ struct TaskDefaults {
   ExecutorKind executor = ExecutorKind::kDefault;
   SlurmOptions slurm;
   std::optional<Resources> resources;
+  CachePolicy cache;
   Callbacks callbacks;
   ControlFlow flow;  // depends_on_past, wait_for_downstream and skip_on_exit_code
 };
 
 // Reads one of retries, retry_delay, retry_exponential_backoff, max_retry_delay,
-// execution_timeout, pool, priority_weight, executor, slurm, resources, on_success, on_failure,
-// on_retry, depends_on_past, wait_for_downstream, skip_on_exit_code into `defaults`. Returns false
-// when `key` is none of them.
+// execution_timeout, pool, priority_weight, executor, slurm, resources, cache, on_success,
+// on_failure, on_retry, depends_on_past, wait_for_downstream, skip_on_exit_code into `defaults`.
+// Returns false when `key` is none of them.
 bool ReadSharedTaskKey(YamlReader& reader, const std::string& key, const YAML::Node& value,
                        TaskDefaults& defaults);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "engine/common/sha256.h"
 #include "engine/store/sqlite_db.h"
 
 namespace conveyor::store {
@@ -40,10 +41,21 @@ ColumnType FromSqlType(const std::string& type) {
   return ColumnType::kText;
 }
 
+// The fingerprints of the tables conveyor writes (DataStore::TableFingerprint), in the data
+// database beside them.
+constexpr const char* kCreateFingerprints =
+    "CREATE TABLE IF NOT EXISTS conveyor_table_fingerprints (name TEXT PRIMARY KEY, "
+    "fingerprint TEXT NOT NULL)";
+
 class SqliteTableWriter : public exec::TableWriter {
  public:
-  SqliteTableWriter(SqliteDb& db, std::unique_ptr<Statement> insert, size_t width)
-      : db_(db), insert_(std::move(insert)), width_(width) {}
+  // `fingerprint_base`: what the table's new fingerprint starts from: its columns when it is
+  // (re)created, its previous fingerprint when rows are appended.
+  SqliteTableWriter(SqliteDb& db, std::unique_ptr<Statement> insert, size_t width,
+                    std::string table, const std::string& fingerprint_base)
+      : db_(db), insert_(std::move(insert)), width_(width), table_(std::move(table)) {
+    hash_.UpdateField(fingerprint_base);
+  }
   ~SqliteTableWriter() override {
     if (!committed_) (void)db_.Exec("ROLLBACK");
   }
@@ -59,13 +71,26 @@ class SqliteTableWriter : public exec::TableWriter {
       const int index = static_cast<int>(i) + 1;
       if (const auto* v = std::get_if<std::int64_t>(&row[i])) {
         insert_->Bind(index, *v);
+        pending_ += 'i';
+        pending_.append(reinterpret_cast<const char*>(v), sizeof *v);
       } else if (const auto* d = std::get_if<double>(&row[i])) {
         insert_->BindReal(index, *d);
+        pending_ += 'r';
+        pending_.append(reinterpret_cast<const char*>(d), sizeof *d);
       } else if (const auto* t = std::get_if<std::string>(&row[i])) {
         insert_->Bind(index, *t);
+        const std::uint64_t size = t->size();
+        pending_ += 't';
+        pending_.append(reinterpret_cast<const char*>(&size), sizeof size);
+        pending_ += *t;
       } else {
         insert_->BindNull(index);
+        pending_ += 'n';
       }
+    }
+    if (pending_.size() >= 1 << 16) {
+      hash_.Update(pending_);
+      pending_.clear();
     }
     Status s = insert_->Run();
     return s;
@@ -73,6 +98,11 @@ class SqliteTableWriter : public exec::TableWriter {
 
   Status Commit() override {
     insert_.reset();
+    hash_.Update(pending_);
+    CachedStatement put = db_.Cached(
+        "INSERT OR REPLACE INTO conveyor_table_fingerprints (name, fingerprint) VALUES (?, ?)");
+    put->Bind(1, table_).Bind(2, hash_.HexDigest());
+    if (Status s = put->Run(); !s.ok()) return s;
     if (Status s = db_.Exec("COMMIT"); !s.ok()) return s;
     committed_ = true;
     return Status::Ok();
@@ -82,6 +112,9 @@ class SqliteTableWriter : public exec::TableWriter {
   SqliteDb& db_;
   std::unique_ptr<Statement> insert_;
   size_t width_;
+  std::string table_;
+  Sha256 hash_;
+  std::string pending_;  // rows not yet hashed
   bool committed_ = false;
 };
 
@@ -198,11 +231,49 @@ class SqliteDataStore : public exec::DataStore {
                                   Describe(*existing) + ", the new rows' are " +
                                   Describe(columns)));
     }
+    if (Status s = db_->Exec(kCreateFingerprints); !s.ok()) return fail(s.error());
+    // A table made here starts from its columns; rows appended to one start from its content's
+    // fingerprint (a table conveyor did not write has none: its rows' count stands in).
+    std::string base = "columns " + Describe(columns);
+    if (!replace && existing.ok()) {
+      auto previous = TableFingerprint(table);
+      if (previous.ok()) {
+        base = "appended to " + *previous;
+      } else {
+        auto rows = CountRows(table);
+        base = "appended to unfingerprinted rows " + (rows.ok() ? std::to_string(*rows) : "?");
+      }
+    }
     std::string insert = "INSERT INTO " + Identifier(table) + " VALUES (";
     for (size_t i = 0; i < columns.size(); ++i) insert += i ? ", ?" : "?";
     insert += ")";
     return std::unique_ptr<exec::TableWriter>(new SqliteTableWriter(
-        *db_, std::make_unique<Statement>(*db_, insert.c_str()), columns.size()));
+        *db_, std::make_unique<Statement>(*db_, insert.c_str()), columns.size(), table, base));
+  }
+
+  Result<std::string> TableFingerprint(const std::string& table) override {
+    if (!HasFingerprints()) return NotFound("no table of the data database has a fingerprint");
+    Statement select(*db_, "SELECT fingerprint FROM conveyor_table_fingerprints WHERE name = ?");
+    select.Bind(1, table);
+    std::optional<std::string> found;
+    const Status read = select.ForEachRow([&] { found = select.Text(0); });
+    if (!read.ok()) return read.error();
+    if (!found) return NotFound("table '" + table + "' has no fingerprint");
+    return *found;
+  }
+
+  Result<std::string> DataFingerprint() override {
+    Sha256 hash;
+    if (HasFingerprints()) {
+      Statement select(*db_,
+                       "SELECT name, fingerprint FROM conveyor_table_fingerprints ORDER BY name");
+      const Status read = select.ForEachRow([&] {
+        hash.UpdateField(select.Text(0));
+        hash.UpdateField(select.Text(1));
+      });
+      if (!read.ok()) return read.error();
+    }
+    return hash.HexDigest();
   }
 
   Result<std::vector<Column>> TableColumns(const std::string& table) override {
@@ -238,6 +309,12 @@ class SqliteDataStore : public exec::DataStore {
   }
 
  private:
+  bool HasFingerprints() {
+    Statement exists(
+        *db_, "SELECT count(*) FROM sqlite_master WHERE name = 'conveyor_table_fingerprints'");
+    auto count = exists.ScalarInt();
+    return count.ok() && *count > 0;
+  }
   static bool SameColumns(const std::vector<Column>& a, const std::vector<Column>& b) {
     if (a.size() != b.size()) return false;
     for (size_t i = 0; i < a.size(); ++i) {

@@ -59,6 +59,12 @@ class DataStore {
   // Reads a table (kNotFound if missing) or the rows of one read-only SELECT statement.
   virtual Result<std::unique_ptr<TableReader>> ReadTable(const std::string& table) = 0;
   virtual Result<std::unique_ptr<TableReader>> ReadQuery(const std::string& sql) = 0;
+  // A fingerprint of the table's content, kept as it is written (replacing a table with the same
+  // rows gives the same one; an append changes it): what a cached try's key holds of a table it
+  // reads. kNotFound for a table conveyor has not written.
+  virtual Result<std::string> TableFingerprint(const std::string& table) = 0;
+  // One fingerprint of every table conveyor has written: for a try that reads a query.
+  virtual Result<std::string> DataFingerprint() = 0;
 };
 
 // How long a try waits for another try writing the data database (an ingest holds its write lock

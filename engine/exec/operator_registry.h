@@ -15,11 +15,15 @@ namespace conveyor::exec {
 enum class ArgType { kString, kInteger, kNumber, kBool, kList, kMap, kDuration, kAny };
 
 // One argument an operator accepts in a task's `args`.
+// What an argument names that a try reads, for a cached try's key (input_fingerprints.h).
+enum class InputKind { kNone, kFile, kTable, kQuery, kModel };
+
 struct ArgSpec {
   std::string name;
   ArgType type = ArgType::kString;
   bool required = false;
   std::vector<std::string> choices;  // allowed values of a string argument, when restricted
+  InputKind input = InputKind::kNone;
 };
 
 enum class CommandUse { kNone, kRequired };

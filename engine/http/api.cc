@@ -445,6 +445,9 @@ ApiResponse Api::TriggerRun(const ApiRequest& request) {
         return Problem(400, "conf is larger than " + std::to_string(kMaxConfBytes) + " bytes");
       }
       run_request.conf = item.value();
+    } else if (key == "no_cache") {
+      if (!item.value().is_boolean()) return Problem(400, "no_cache must be true or false");
+      run_request.no_cache = item.value().get<bool>();
     } else if (key != "note") {
       return Problem(400, "unknown field '" + key + "'");
     }

@@ -38,7 +38,8 @@ Result<std::vector<BackfillItem>> PlanBackfill(store::RunStore& store, const gra
 Result<std::vector<store::DagRunRecord>> ApplyBackfill(store::StateStore& store,
                                                        const graph::LoadedDag& dag,
                                                        const std::vector<BackfillItem>& plan,
-                                                       Instant now, const std::string& who) {
+                                                       Instant now, const std::string& who,
+                                                       bool no_cache) {
   std::vector<store::DagRunRecord> runs;
   for (const BackfillItem& item : plan) {
     switch (item.action) {
@@ -63,6 +64,7 @@ Result<std::vector<store::DagRunRecord>> ApplyBackfill(store::StateStore& store,
       case BackfillItem::Action::kCreate: {
         RunRequest request;
         request.run_type = "backfill";
+        request.no_cache = no_cache;
         request.logical_date = item.interval.start;
         request.interval = item.interval;
         auto run = CreateRun(store, dag, request, now);

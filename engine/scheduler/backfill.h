@@ -34,7 +34,8 @@ Result<std::vector<BackfillItem>> PlanBackfill(store::RunStore& store, const gra
 Result<std::vector<store::DagRunRecord>> ApplyBackfill(store::StateStore& store,
                                                        const graph::LoadedDag& dag,
                                                        const std::vector<BackfillItem>& plan,
-                                                       Instant now, const std::string& who);
+                                                       Instant now, const std::string& who,
+                                                       bool no_cache = false);
 
 // [from, to) for a backfill's --start-date and --end-date in the DAG's time zone: a date means
 // its whole day (the end date included), a datetime means itself.

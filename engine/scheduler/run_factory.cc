@@ -68,6 +68,7 @@ Result<store::NewRun> BuildRun(const graph::LoadedDag& loaded, const RunRequest&
   run.data_interval_start = interval.start;
   run.data_interval_end = interval.end;
   run.conf = request.conf;
+  run.no_cache = request.no_cache;
   run.state = state::RunState::kQueued;
   run.queued_at = now;
   std::vector<store::TaskInstanceRecord> tis;

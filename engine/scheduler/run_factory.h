@@ -17,6 +17,7 @@ struct RunRequest {
   std::optional<std::string> run_id;           // default: <run_type>__<logical date>
   std::optional<Instant> logical_date;         // default: now
   std::optional<cron::DataInterval> interval;  // default: inferred as Airflow does
+  bool no_cache = false;  // its cached tasks run, not reusing a cached try (--no-cache)
 };
 
 // Airflow's run ids: "manual__2026-01-01T00:00:00+00:00".

@@ -9,7 +9,9 @@
 #include <fstream>
 #include <utility>
 
+#include "engine/exec/input_fingerprints.h"
 #include "engine/exec/process_reaper.h"
+#include "engine/scheduler/cache_key.h"
 #include "engine/scheduler/recovery.h"
 #include "engine/scheduler/start_policy.h"
 #include "engine/scheduler/task_render.h"
@@ -461,6 +463,7 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::TimePoint at, store::
     ti.pid.reset();
     ti.hostname = hostname_;
     ti.external_executor_id.clear();
+    ti.cached_from.clear();
     Record(run, c.task, TaskState::kScheduled, batch, transitions);
 
     exec::TaskLaunch launch = NewLaunch(run, c.task, gate.executor);
@@ -481,44 +484,86 @@ std::vector<exec::TaskLaunch> RunLoop::PickLaunches(store::TimePoint at, store::
               at});
       return;
     }
-    const std::vector<std::string>* gpu_ids = nullptr;
-    if (!gate.need.empty()) {
-      InFlight& flight = in_flight_.at(launch.id);
-      flight.held = gate.need;
-      flight.gpu_ids = resources_.Take(gate.need);
-      gpu_ids = &flight.gpu_ids;
-    }
-    // A try that asked for resources sees only the GPUs it was given (none when it asked for
-    // none); others see what the server's environment passes through.
-    const auto set_gpus = [&gpu_ids](exec::TaskLaunch& launch) {
-      if (gpu_ids == nullptr) return;
-      std::string visible;
-      for (const std::string& id : *gpu_ids) visible += (visible.empty() ? "" : ",") + id;
-      launch.env["CUDA_VISIBLE_DEVICES"] = visible;
-    };
+    std::optional<nlohmann::json> context;
     if (!task.has_templates) {
       launch.args = task.args;
       launch.command = task.command;
       launch.env = task.env;
-      set_gpus(launch);
-      launches.push_back(std::move(launch));
-      return;
+    } else {
+      context = TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs);
+      auto rendered = RenderTask(task, *context, options_.secrets);
+      if (!rendered.ok()) {
+        Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+                exec::OperatorResult::Failure(rendered.error().message), at});
+        return;
+      }
+      launch.args = std::move(rendered->args);
+      launch.command = std::move(rendered->command);
+      launch.env = std::move(rendered->env);
     }
-    auto rendered =
-        RenderTask(task, TemplateContext(dag, run.record, task.id, ti.try_number, run.outputs),
-                   options_.secrets);
-    if (!rendered.ok()) {
-      Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
-              exec::OperatorResult::Failure(rendered.error().message), at});
-      return;
+    if (task.cache.enabled && ReuseCachedTry(run, c.task, launch, context, at)) return;
+    if (!gate.need.empty()) {
+      InFlight& flight = in_flight_.at(launch.id);
+      flight.held = gate.need;
+      flight.gpu_ids = resources_.Take(gate.need);
+      // A try that asked for resources sees only the GPUs it was given (none when it asked for
+      // none); others see what the server's environment passes through.
+      std::string visible;
+      for (const std::string& id : flight.gpu_ids) visible += (visible.empty() ? "" : ",") + id;
+      launch.env["CUDA_VISIBLE_DEVICES"] = visible;
     }
-    launch.args = std::move(rendered->args);
-    launch.command = std::move(rendered->command);
-    launch.env = std::move(rendered->env);
-    set_gpus(launch);
     launches.push_back(std::move(launch));
   });
   return launches;
+}
+
+bool RunLoop::ReuseCachedTry(ActiveRun& run, int task_index, const exec::TaskLaunch& launch,
+                             std::optional<nlohmann::json>& context, store::TimePoint at) {
+  const dag::Dag& dag = run.plan.dag().dag;
+  const dag::Task& task = dag.tasks[task_index];
+  nlohmann::json outputs_read = nlohmann::json::object();
+  for (const dag::OutputReference& reference : task.output_references) {
+    const nlohmann::json* outputs =
+        run.outputs.contains(reference.task_id) ? &run.outputs.at(reference.task_id) : nullptr;
+    outputs_read[reference.task_id][reference.key] =
+        outputs != nullptr && outputs->contains(reference.key) ? outputs->at(reference.key)
+                                                               : nlohmann::json(nullptr);
+  }
+  nlohmann::json inputs = nlohmann::json::object();
+  if (const exec::OperatorSpec* spec = registry_.Find(task.operator_name)) {
+    auto fingerprints = exec::FingerprintInputs(*spec, launch.args, run.work_dir, options_.data);
+    // An input without a fingerprint (a table conveyor did not write): the try runs, uncached.
+    if (!fingerprints.ok()) return false;
+    inputs = std::move(fingerprints).value();
+  }
+  if (!context && !task.cache.key_extra.empty()) {
+    context = TemplateContext(dag, run.record, task.id, launch.info.try_number, run.outputs);
+  }
+  auto key =
+      CacheKey(task, launch, outputs_read, inputs, context ? *context : nlohmann::json::object());
+  if (!key.ok()) {
+    Notify({exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+            exec::OperatorResult::Failure(key.error().message), at});
+    return true;
+  }
+  InFlight& flight = in_flight_.at(launch.id);
+  flight.cache_key = *key;
+  if (run.record.no_cache || options_.no_cache) return false;
+  auto cached = store_.FindCachedTry(*key);
+  if (!cached.ok() || !cached->has_value()) return false;
+  const store::CachedTry& hit = **cached;
+  if (task.cache.ttl &&
+      hit.created_at + std::chrono::duration_cast<std::chrono::microseconds>(*task.cache.ttl) <
+          clock_.PreciseNow()) {
+    return false;
+  }
+  flight.reused_from = hit.Name();
+  // It starts and ends at once (queued, running, success), as a try that did its work.
+  exec::TaskEvent reused{exec::TaskEvent::Kind::kFinished, launch.id, std::nullopt,
+                         exec::OperatorResult::Success(hit.outputs), at};
+  reused.started_at = at;
+  Notify(std::move(reused));
+  return true;
 }
 
 Status RunLoop::RecoverJournaledStarts(ActiveRun& run) {
@@ -594,7 +639,7 @@ exec::TaskLaunch RunLoop::NewLaunch(ActiveRun& run, int task_index, ExecutorKind
   launch.executor = executor;
   launch.slurm = task.resources ? WithResources(task.slurm, *task.resources) : task.slurm;
   ExecutorOf(executor);  // made here, on the loop's thread
-  in_flight_[launch.id] = {run.index, task_index, task.pool, executor, {}, {}};
+  in_flight_[launch.id] = {run.index, task_index, task.pool, executor, {}, {}, {}, {}};
   ++in_flight_by_executor_[executor];
   ++pool_used_[task.pool];
   ++dag_running_[dag.dag_id];
@@ -633,6 +678,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
   resources_.Give(it->second.held, it->second.gpu_ids);
   --dag_running_[run.record.dag_id];
   --in_flight_by_executor_[it->second.executor];
+  const CacheUse cache{std::move(it->second.cache_key), std::move(it->second.reused_from)};
   in_flight_.erase(it);
   if (event.not_started) {
     Interrupt(run, task, "conveyor stopped before the try began", at, batch, transitions);
@@ -640,7 +686,7 @@ void RunLoop::ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
     Interrupt(run, task, "conveyor shut down and stopped it after the grace period", at, batch,
               transitions);
   } else {
-    Finish(run, task, event.result, at, batch, transitions);
+    Finish(run, task, event.result, at, batch, transitions, cache);
   }
 }
 
@@ -658,7 +704,7 @@ void RunLoop::Interrupt(ActiveRun& run, int task, const std::string& why, store:
 
 void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& result,
                      store::TimePoint at, store::WriteBatch& batch,
-                     std::vector<Transition>& transitions) {
+                     std::vector<Transition>& transitions, const CacheUse& cache) {
   store::TaskInstanceRecord& ti = run.plan.ti(task);
   const dag::Task& spec = run.plan.dag().dag.tasks[task];
   const TaskState from = ti.state;
@@ -699,6 +745,13 @@ void RunLoop::Finish(ActiveRun& run, int task, const exec::OperatorResult& resul
   switch (outcome) {
     case exec::OperatorResult::Outcome::kSuccess:
       next = TaskState::kSuccess;
+      if (!cache.reused_from.empty()) {
+        ti.cached_from = cache.reused_from;
+        message = "reused " + cache.reused_from;
+      } else if (!cache.key.empty()) {
+        batch.PutCachedTry(ti.run, {cache.key, run.record.dag_id, run.record.run_id, ti.task_id,
+                                    ti.try_number, *outputs, at});
+      }
       if (!outputs->empty()) {
         batch.PutOutputs(ti.run, ti.task_id, *outputs);
         for (const auto& item : outputs->items()) {

@@ -56,6 +56,9 @@ struct RunLoopOptions {
   // What this machine offers the local executor's tries that ask for `resources:` (config
   // `resources:`); tries that ask for none are bound by workers and pools alone.
   dag::MachineResources machine;
+  // Cached tasks of every run of this loop run instead of reusing a cached try (backfill
+  // --no-cache); a run triggered with --no-cache says so itself.
+  bool no_cache = false;
   // What the loop stamps and waits on; outlives the loop.
   const Clock* clock = &WallClock();
   // Makes the local executor instead of the worker pool (tests pass a fake), given the function
@@ -156,6 +159,8 @@ class RunLoop {
     ExecutorKind executor;
     dag::Resources held;               // of resources_
     std::vector<std::string> gpu_ids;  // the GPUs given, as CUDA_VISIBLE_DEVICES names them
+    std::string cache_key{};           // a cached task's: its success is recorded under it
+    std::string reused_from{};         // the cached try it reused instead of running
   };
 
   Status Step(store::WriteBatch& batch, std::vector<Transition>& transitions);
@@ -165,8 +170,19 @@ class RunLoop {
   void Withdraw(const std::set<store::RunKey>& runs, CommitWork& work);
   void ApplyEvent(const exec::TaskEvent& event, store::WriteBatch& batch,
                   std::vector<Transition>& transitions);
+  // A cached task's try: the key its success is recorded under, or the try it reused.
+  struct CacheUse {
+    std::string key;
+    std::string reused_from;
+  };
   void Finish(ActiveRun& run, int task, const exec::OperatorResult& result, store::TimePoint at,
-              store::WriteBatch& batch, std::vector<Transition>& transitions);
+              store::WriteBatch& batch, std::vector<Transition>& transitions,
+              const CacheUse& cache = {});
+  // For a task with `cache:`: computes the try's cache key and, unless the run was triggered with
+  // --no-cache, reuses a fresh cached try under it: its outputs become this try's, which ends
+  // `success` without running. False when the try must run.
+  bool ReuseCachedTry(ActiveRun& run, int task_index, const exec::TaskLaunch& launch,
+                      std::optional<nlohmann::json>& context, store::TimePoint at);
   void Interrupt(ActiveRun& run, int task, const std::string& why, store::TimePoint at,
                  store::WriteBatch& batch, std::vector<Transition>& transitions);
   void Settle(ActiveRun& run, store::WriteBatch& batch, std::vector<Transition>& transitions);

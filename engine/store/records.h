@@ -29,6 +29,9 @@ struct DagRunRecord {
   std::optional<TimePoint> queued_at;
   std::optional<TimePoint> start_date;
   std::optional<TimePoint> end_date;
+  // Triggered with --no-cache: its tasks run even when a cached try matches (and still write
+  // the cache).
+  bool no_cache = false;
 };
 
 // A task instance as stored: one row per task of a run, holding its latest try.
@@ -51,6 +54,9 @@ struct TaskInstanceRecord {
   // Why the scheduler put it in its state, when that is not plain: "skipped: branch 'pick'
   // chose a", "waiting for d/2026-12-01/train". Empty otherwise.
   std::string note;
+  // The try a cached task instance reused instead of running, "DAG/RUN/TASK/try N"; empty
+  // otherwise.
+  std::string cached_from;
   // Where the row is (its rowid) when it was read from the database, 0 otherwise: a write goes
   // straight to it, and still checks that it holds this run's task.
   std::int64_t row = 0;
@@ -97,6 +103,22 @@ struct EventRecord {
   std::string to_state;
   std::string who;
   std::string note;
+};
+
+// A cached result (a task's `cache:`): the successful try that wrote `key`, with its outputs.
+struct CachedTry {
+  std::string key;
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  nlohmann::json outputs = nlohmann::json::object();
+  TimePoint created_at;
+
+  // "DAG/RUN/TASK/try N".
+  std::string Name() const {
+    return dag_id + "/" + run_id + "/" + task_id + "/try " + std::to_string(try_number);
+  }
 };
 
 // The lease that says which process runs a run.

@@ -28,6 +28,7 @@ nlohmann::json RunToJson(const DagRunRecord& run) {
           {"data_interval_end", DateToJson(run.data_interval_end)},
           {"state", std::string(state::Name(run.state))},
           {"conf", run.conf},
+          {"no_cache", run.no_cache},
           {"queued_at", Time(run.queued_at)},
           {"start_date", Time(run.start_date)},
           {"end_date", Time(run.end_date)},
@@ -59,6 +60,8 @@ nlohmann::json TaskInstanceToJson(const DagRunRecord& run, const TaskInstanceRec
                                        ? nlohmann::json(nullptr)
                                        : nlohmann::json(ti.external_executor_id)},
           {"map_index", -1},
+          {"cached_from",
+           ti.cached_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(ti.cached_from)},
           {"note", ti.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(ti.note)}};
 }
 

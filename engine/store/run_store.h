@@ -49,6 +49,8 @@ class RunStore {
   virtual Result<std::vector<TryRecord>> ListTries(RunKey run, const std::string& task_id) = 0;
   // {"task_id": {"key": "value", ...}, ...} for a run.
   virtual Result<nlohmann::json> ReadOutputs(RunKey run) = 0;
+  // The cached result written under `key` (a task's `cache:`), if any.
+  virtual Result<std::optional<CachedTry>> FindCachedTry(const std::string& key) = 0;
 
   // Runs of a DAG whose logical date is `logical_date`, any type.
   virtual Result<std::vector<DagRunRecord>> FindRunsAt(const std::string& dag_id,

@@ -215,6 +215,22 @@ CREATE TABLE deadline_misses (
   at INTEGER NOT NULL
 );
 )sql",
+      // Cached results (a task's `cache:`): the successful try each key was last written by, its
+      // outputs, and when; a run triggered with --no-cache neither reads nor skips them. A task
+      // instance that reused a try names it.
+      R"sql(
+CREATE TABLE task_cache (
+  key TEXT PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  outputs TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE dag_runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_instances ADD COLUMN cached_from TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -61,7 +61,7 @@ TaskState ReadTaskState(const Statement& s, int column) {
 
 constexpr char kRunColumns[] =
     "id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, conf, "
-    "state, queued_at, start_date, end_date";
+    "state, queued_at, start_date, end_date, no_cache";
 
 DagRunRecord ReadRun(const Statement& s) {
   DagRunRecord run;
@@ -78,6 +78,7 @@ DagRunRecord ReadRun(const Statement& s) {
   run.queued_at = OptionalMicros(s, 9);
   run.start_date = OptionalMicros(s, 10);
   run.end_date = OptionalMicros(s, 11);
+  run.no_cache = s.Int(12) != 0;
   return run;
 }
 
@@ -196,12 +197,36 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  Result<std::optional<CachedTry>> FindCachedTry(const std::string& key) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    CachedStatement select = db_->Cached(
+        "SELECT dag_id, run_id, task_id, try_number, outputs, created_at FROM task_cache "
+        "WHERE key = ?");
+    select->Bind(1, key);
+    std::optional<CachedTry> out;
+    const Status read = select->ForEachRow([&] {
+      CachedTry cached;
+      cached.key = key;
+      cached.dag_id = select->Text(0);
+      cached.run_id = select->Text(1);
+      cached.task_id = select->Text(2);
+      cached.try_number = static_cast<int>(select->Int(3));
+      cached.outputs = nlohmann::json::parse(select->Text(4), nullptr, false);
+      if (!cached.outputs.is_object()) cached.outputs = nlohmann::json::object();
+      cached.created_at = FromMicros(select->Int(5));
+      out = std::move(cached);
+    });
+    if (!read.ok()) return read.error();
+    return out;
+  }
+
   Result<std::vector<TaskInstanceRecord>> ListTaskInstances(RunKey run) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     CachedStatement select = db_->Cached(
         "SELECT task_id, state, try_number, max_tries, start_date, end_date, "
         "next_try_at, hostname, pid, operator, pool, priority_weight, "
-        "external_executor_id, rowid, note FROM task_instances WHERE run = ? ORDER BY rowid");
+        "external_executor_id, rowid, note, cached_from FROM task_instances WHERE run = ? "
+        "ORDER BY rowid");
     select->Bind(1, run);
     std::vector<TaskInstanceRecord> out;
     const Status read = select->ForEachRow([&] {
@@ -222,6 +247,7 @@ class SqliteStore : public StateStore {
       ti.external_executor_id = select->Text(12);
       ti.row = select->Int(13);
       ti.note = select->Text(14);
+      ti.cached_from = select->Text(15);
       out.push_back(std::move(ti));
     });
     if (!read.ok()) return read.error();
@@ -667,13 +693,13 @@ class SqliteStore : public StateStore {
         db_->Cached(ignore_duplicates
                         ? "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
                           "data_interval_start, data_interval_end, conf, state, queued_at, "
-                          "lease_pid, lease_heartbeat, start_date, id) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                          "lease_pid, lease_heartbeat, start_date, id, no_cache) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                         : "INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, "
                           "data_interval_start, data_interval_end, conf, state, queued_at, "
-                          "lease_pid, lease_heartbeat, start_date, id) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    insert->Bind(13, id);
+                          "lease_pid, lease_heartbeat, start_date, id, no_cache) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert->Bind(13, id).Bind(14, static_cast<std::int64_t>(run.no_cache ? 1 : 0));
     insert->Bind(1, run.dag_id).Bind(2, run.run_id).Bind(3, run.run_type);
     insert->BindOptional(4, Map(run.logical_date, Sec));
     insert->BindOptional(5, Map(run.data_interval_start, Sec));
@@ -838,7 +864,7 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
   constexpr const char* kUpdateTi =
       "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, start_date = ?6, "
       "end_date = ?7, next_try_at = ?8, hostname = ?9, pid = ?10, external_executor_id = ?14, "
-      "note = ?17 "
+      "note = ?17, cached_from = ?18 "
       "WHERE run = ?1 AND task_id = ?2";
   CachedStatement update_believed = db_->Cached(std::string(kUpdateTi) + " AND state IS ?15");
   CachedStatement update_believed_row =
@@ -847,8 +873,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
   CachedStatement insert_ti = db_->Cached(
       "INSERT INTO task_instances (run, task_id, state, try_number, max_tries, "
       "start_date, end_date, next_try_at, hostname, pid, operator, pool, "
-      "priority_weight, external_executor_id, note) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17)");
+      "priority_weight, external_executor_id, note, cached_from) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17, ?18)");
   for (size_t i = 0; i < batch.task_instances().size(); ++i) {
     const TaskInstanceRecord& ti = batch.task_instances()[i];
     const std::optional<TaskState>& before = batch.task_instances_before()[i];
@@ -868,7 +894,8 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
           .BindUnowned(12, ti.pool)
           .Bind(13, ti.priority_weight)
           .BindUnowned(14, ti.external_executor_id)
-          .BindUnowned(17, ti.note);
+          .BindUnowned(17, ti.note)
+          .BindUnowned(18, ti.cached_from);
     };
     const std::string_view state = StateName(ti.state);
     if (!before) {  // a row the batch creates: its run is new
@@ -931,6 +958,21 @@ Status SqliteStore::WriteAll(const WriteBatch& batch, StateCountChanges& counts)
           item.value().is_string() ? item.value().get<std::string>() : DumpJson(item.value());
       put_output->Bind(1, write.run).Bind(2, write.task_id).Bind(3, item.key()).Bind(4, value);
       if (Status s = put_output->Run(); !s.ok()) return s;
+    }
+  }
+  if (!batch.cached_tries().empty()) {
+    CachedStatement put_cached = db_->Cached(
+        "INSERT OR REPLACE INTO task_cache (key, dag_id, run_id, task_id, try_number, outputs, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& [run, cached] : batch.cached_tries()) {
+      put_cached->Bind(1, cached.key)
+          .Bind(2, cached.dag_id)
+          .Bind(3, cached.run_id)
+          .Bind(4, cached.task_id)
+          .Bind(5, cached.try_number)
+          .Bind(6, DumpJson(cached.outputs))
+          .Bind(7, Micros(cached.created_at));
+      if (Status s = put_cached->Run(); !s.ok()) return s;
     }
   }
   return counts.Write(*db_);

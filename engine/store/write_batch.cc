@@ -67,6 +67,7 @@ void WriteBatch::Append(WriteBatch&& later) {
   std::move(later.events_.begin(), later.events_.end(), std::back_inserter(events_));
   for (const TryRecord& attempt : later.tries_) PutTry(attempt);
   std::move(later.outputs_.begin(), later.outputs_.end(), std::back_inserter(outputs_));
+  std::move(later.cached_.begin(), later.cached_.end(), std::back_inserter(cached_));
   later = WriteBatch();
 }
 
@@ -91,7 +92,14 @@ void WriteBatch::DropRuns(const std::set<RunKey>& dropped) {
   for (OutputWrite& output : outputs_) {
     if (kept(output.run)) rest.outputs_.push_back(std::move(output));
   }
+  for (auto& cached : cached_) {
+    if (kept(cached.first)) rest.cached_.push_back(std::move(cached));
+  }
   *this = std::move(rest);
+}
+
+void WriteBatch::PutCachedTry(RunKey run, CachedTry cached) {
+  cached_.emplace_back(run, std::move(cached));
 }
 
 void WriteBatch::PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs) {

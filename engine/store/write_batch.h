@@ -24,13 +24,16 @@ class WriteBatch {
   // Fields left empty (start_date, log_path, note) keep what an earlier write gave them.
   void PutTry(const TryRecord& attempt);
   void PutOutputs(RunKey run, const std::string& task_id, const nlohmann::json& outputs);
+  // Records a successful try of `run` as the cached result of its key (replacing an older one).
+  void PutCachedTry(RunKey run, CachedTry cached);
   // Adds a later batch's writes, as if they had been put here after this batch's own: a task
   // instance or try both write is written once, in its last state; every event is kept, in order.
   void Append(WriteBatch&& later);
   // Drops every write of these runs.
   void DropRuns(const std::set<RunKey>& dropped);
   bool empty() const {
-    return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty() && events_.empty();
+    return runs_.empty() && tis_.empty() && tries_.empty() && outputs_.empty() && events_.empty() &&
+           cached_.empty();
   }
 
   struct RunWrite {
@@ -62,6 +65,7 @@ class WriteBatch {
   const std::vector<Event>& events() const { return events_; }
   const std::vector<TryRecord>& tries() const { return tries_; }
   const std::vector<OutputWrite>& outputs() const { return outputs_; }
+  const std::vector<std::pair<RunKey, CachedTry>>& cached_tries() const { return cached_; }
 
  private:
   // Its row in the batch: the record's latest write replaces any earlier one of the task.
@@ -87,6 +91,7 @@ class WriteBatch {
   std::vector<TryRecord> tries_;
   std::unordered_map<RowKey, size_t, RowKeyHash> try_index_;
   std::vector<OutputWrite> outputs_;
+  std::vector<std::pair<RunKey, CachedTry>> cached_;
 };
 
 }  // namespace conveyor::store

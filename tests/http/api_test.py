@@ -438,6 +438,82 @@ class ResourcesTest(unittest.TestCase):
             shutil.rmtree(work)
 
 
+class CacheTest(unittest.TestCase):
+    """A cached task through serve: the API's trigger reuses its try (cached_from, the log line),
+    "no_cache": true and the CLI's --no-cache run it again."""
+
+    def test_triggers_reuse_a_cached_try_unless_told_not_to(self):
+        work = tempfile.mkdtemp(prefix="conveyor_cache_")
+        dags = os.path.join(work, "dags")
+        os.makedirs(dags)
+        ran = os.path.join(work, "ran")
+        with open(os.path.join(dags, "cached.yaml"), "w") as f:
+            f.write("tasks:\n  - id: t\n    cache: true\n"
+                    "    command: echo ran >> %s; echo \"x=1\" >> \"$CONVEYOR_OUTPUT\"\n" % ran)
+        port = free_port()
+        config = os.path.join(work, "conveyor.yaml")
+        with open(config, "w") as f:
+            f.write("dags_folder: dags\ndb: conveyor.db\nport: %d\ntoken: %s\n"
+                    "dags_are_paused_at_creation: false\n" % (port, TOKEN))
+        serve = subprocess.Popen([CONVEYOR, "--config", config, "serve"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def call(method, path, body=None):
+            request = urllib.request.Request(
+                "http://127.0.0.1:%d%s" % (port, path), method=method,
+                data=None if body is None else json.dumps(body).encode(),
+                headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode()
+                return json.loads(text) if text.startswith("{") else text
+
+        def run(run_id, **extra):
+            created = call("POST", "/api/v1/dags/cached/dagRuns", dict(dag_run_id=run_id, **extra))
+            self.assertEqual(created["no_cache"], bool(extra.get("no_cache")))
+            deadline = time.monotonic() + 20
+            while call("GET", "/api/v1/dags/cached/dagRuns/" + run_id)["state"] != "success":
+                self.assertLess(time.monotonic(), deadline, run_id)
+                time.sleep(0.05)
+            return call("GET", "/api/v1/dags/cached/dagRuns/%s/taskInstances/t" % run_id)
+
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    call("GET", "/api/v1/health")
+                    break
+                except OSError:
+                    self.assertLess(time.monotonic(), deadline, "serve did not start")
+                    time.sleep(0.05)
+            self.assertIsNone(run("r1")["cached_from"])
+            ti = run("r2")
+            self.assertEqual(ti["cached_from"], "cached/r1/t/try 1")
+            self.assertEqual(ti["state"], "success")
+            self.assertEqual(call("GET", "/api/v1/dags/cached/dagRuns/r2/taskInstances/t/logs/1"),
+                             "conveyor: reused cached/r1/t/try 1\n")
+            self.assertIsNone(run("r3", no_cache=True)["cached_from"])
+            cli = subprocess.run([CONVEYOR, "--config", config, "dags", "trigger", "cached",
+                                  "--run-id", "r4", "--no-cache", "--wait"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(cli.returncode, 0, cli.stdout + cli.stderr)
+            self.assertEqual(run("r5")["cached_from"], "cached/r4/t/try 1")
+            with open(ran) as f:
+                self.assertEqual(f.read(), "ran\nran\nran\n")
+            bad = urllib.request.Request(
+                "http://127.0.0.1:%d/api/v1/dags/cached/dagRuns" % port, method="POST",
+                data=b'{"no_cache": "yes"}',
+                headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(bad, timeout=10)
+            self.assertEqual(refused.exception.code, 400)
+            self.assertIn("no_cache must be true or false",
+                          refused.exception.read().decode())
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+            shutil.rmtree(work)
+
+
 class BindTest(unittest.TestCase):
     def test_beyond_loopback_reads_need_the_generated_token(self):
         work = tempfile.mkdtemp(prefix="conveyor_bind_")

@@ -40,6 +40,10 @@ class FakeWriter : public exec::TableWriter {
 
 class FakeStore : public exec::DataStore {
  public:
+  Result<std::string> TableFingerprint(const std::string& table) override {
+    return NotFound("no fingerprint of " + table);
+  }
+  Result<std::string> DataFingerprint() override { return std::string(); }
   explicit FakeStore(FakeData& data) : data_(data) {}
   Result<std::unique_ptr<exec::TableWriter>> WriteTable(const std::string& table,
                                                         const std::vector<exec::Column>& columns,

@@ -172,7 +172,9 @@ TEST(SqliteStoreTest, ReservedRunKeysAreNeverGivenToAnotherRun) {
   // As before the counter: its migration undone, and a run written with a key of its own.
   ASSERT_EQ(testing::RunCommand("sqlite3 " + db +
                                 " \"DROP TABLE run_keys; ALTER TABLE task_instances DROP COLUMN "
-                                "note; DROP TABLE deadline_misses; "
+                                "note; DROP TABLE deadline_misses; DROP TABLE task_cache; "
+                                "ALTER TABLE dag_runs DROP COLUMN no_cache; "
+                                "ALTER TABLE task_instances DROP COLUMN cached_from; "
                                 "PRAGMA user_version = 7; "
                                 "UPDATE dag_runs SET id = 40 WHERE run_id = 'r2'\"")
                 .exit_code,
@@ -386,7 +388,7 @@ TEST(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto result = testing::RunCommand(
       "sqlite3 " + dir.path() +
       "/s.db 'PRAGMA user_version; PRAGMA journal_mode; PRAGMA integrity_check'");
-  EXPECT_EQ(result.output, "11\nwal\nok\n");
+  EXPECT_EQ(result.output, "12\nwal\nok\n");
 }
 
 // A parsed DAG is found only for the same path, build and source text; saving replaces it.
@@ -474,7 +476,8 @@ TEST(SqliteStoreTest, StateCountsMatchAFullCount) {
   const std::string drop =
       "DROP TABLE state_counts; DROP TABLE parsed_dag_files; DROP TABLE run_keys; "
       "ALTER TABLE task_instances DROP COLUMN note; DROP TABLE deadline_misses; "
-      "PRAGMA user_version = 4;";
+      "DROP TABLE task_cache; ALTER TABLE dag_runs DROP COLUMN no_cache; "
+      "ALTER TABLE task_instances DROP COLUMN cached_from; PRAGMA user_version = 4;";
   ASSERT_EQ(testing::RunCommand("sqlite3 " + db + " '" + drop + "'").exit_code, 0);
   auto store = std::move(OpenSqliteStore(db)).value();
   EXPECT_EQ(Counted(store->CountRunsByState()), "queued=1 ");

@@ -30,6 +30,8 @@ DagFixture::DagFixture(const std::string& yaml) {
   store_ = std::move(store).value();
 }
 
+void DagFixture::Reload(const std::string& yaml) { loaded_.emplace(LoadFixtureDag(dir_, yaml)); }
+
 store::DagRunRecord DagFixture::RunToEnd(const nlohmann::json& conf,
                                          scheduler::RunLoopOptions options) {
   scheduler::RunRequest request;

@@ -21,6 +21,8 @@ class DagFixture {
  public:
   // `yaml` may use "$DIR" for the fixture's folder.
   explicit DagFixture(const std::string& yaml);
+  // Replaces the DAG with `yaml` (the same file, folder and database), as an edit of its file.
+  void Reload(const std::string& yaml);
 
   const graph::LoadedDag& dag() const { return *loaded_; }
   store::StateStore& store() { return *store_; }

@@ -32,6 +32,7 @@ class FakeStore : public store::RunStore, public store::LeaseStore {
   Result<std::vector<store::TryRecord>> ListTries(store::RunKey run,
                                                   const std::string& task_id) override;
   Result<nlohmann::json> ReadOutputs(store::RunKey run) override;
+  Result<std::optional<store::CachedTry>> FindCachedTry(const std::string& key) override;
   Result<std::vector<store::DagRunRecord>> FindRunsAt(const std::string& dag_id,
                                                       Instant logical_date) override;
   Result<std::optional<store::DagRunRecord>> PreviousRun(const std::string& dag_id,

@@ -83,6 +83,7 @@ function triggerForm(dagId, dag) {
   const conf = h('textarea', { id: 'conf', 'aria-label': 'conf' },
     JSON.stringify(dag.params || {}, null, 2));
   const runId = h('input', { id: 'run-id', placeholder: 'run id (optional)', 'aria-label': 'run id' });
+  const noCache = h('input', { id: 'no-cache', type: 'checkbox' });
   const message = h('div');
   const submit = async (event) => {
     event.preventDefault();
@@ -99,6 +100,7 @@ function triggerForm(dagId, dag) {
     try {
       const body = { conf: parsed };
       if (runId.value) body.dag_run_id = runId.value;
+      if (noCache.checked) body.no_cache = true;
       const run = await api('POST', `/dags/${enc(dagId)}/dagRuns`, body);
       location.hash = `#/dag/${enc(dagId)}/run/${enc(run.dag_run_id)}`;
     } catch (error) {
@@ -106,7 +108,9 @@ function triggerForm(dagId, dag) {
     }
   };
   return h('form', { onsubmit: submit }, h('p', {}, 'Conf (JSON object, overrides params):'),
-    conf, h('p', {}, runId), h('button', { type: 'submit', id: 'trigger' }, 'Trigger'), message);
+    conf, h('p', {}, runId),
+    h('p', {}, h('label', {}, noCache, ' run cached tasks again (bypass the cache)')),
+    h('button', { type: 'submit', id: 'trigger' }, 'Trigger'), message);
 }
 
 export function dagPage(dagId, tab) {

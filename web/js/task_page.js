@@ -29,7 +29,9 @@ export function taskPage(dagId, runId, taskId) {
       h('p', { class: 'ti-state', 'data-state': ti.state || 'none' }, dot(ti.state),
         `${ti.state || 'no state'} · try ${ti.try_number} of ${ti.max_tries} · ${ti.operator}` +
         (ti.external_executor_id
-          ? ` · ${ti.external_executor_id.replace(/^slurm:/, 'Slurm job ')}` : '')),
+          ? ` · ${ti.external_executor_id.replace(/^slurm:/, 'Slurm job ')}` : ''),
+        ti.cached_from ? h('span', { class: 'badge cached', title: `reused ${ti.cached_from}` },
+          'cached') : ''),
       ti.note ? h('p', { class: 'ti-note' }, ti.note) : '',
       h('table', { class: 'tries' }, h('thead', {}, h('tr', {},
         ['try', 'state', 'started', 'ended', 'note'].map((c) => h('th', {}, c)))),
